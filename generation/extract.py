@@ -1,0 +1,54 @@
+"""Extract what Warp's code generator emits for one kernel: forward, backward and full code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import warp as wp
+from warp._src.types import type_repr
+
+from generation import warp_backend
+
+
+def arg_types(kernel: wp.Kernel) -> list[dict[str, str]]:
+    """The kernel's arguments as ``{"name", "type"}`` pairs, types spelled the way Warp prints them."""
+    return [{"name": arg.label, "type": type_repr(arg.type)} for arg in kernel.adj.args]
+
+
+def extract_ir(kernel: wp.Kernel, device: str = "cpu", include_backward: bool = True) -> dict[str, Any]:
+    """Generate ``device`` code for any ``wp.Kernel`` and split it into its parts.
+
+    Returns ``python_source`` (the kernel function's source), ``forward`` (the forward kernel
+    function; on the CPU with the argument struct it reads), ``backward`` (the adjoint kernel
+    function; empty when ``include_backward`` is False, which builds without adjoints), ``code``
+    (everything generated for this kernel except the prelude every module shares), ``arg_types``
+    and ``metadata``. Compiles nothing.
+    """
+    if not isinstance(kernel, wp.Kernel):
+        raise TypeError(f"extract_ir needs a wp.Kernel, got {type(kernel).__name__}")
+    generated = warp_backend.generate_kernel_code(kernel, device, enable_backward=include_backward)
+    if not generated.kernel_with_backward.startswith(generated.kernel_only):
+        raise RuntimeError(f"unexpected layout of the code Warp generated for {kernel.key!r}")
+    forward = generated.kernel_only
+    backward = generated.kernel_with_backward[len(forward) :]
+    struct = ""
+    if device == "cpu":
+        struct_end = forward.index("};\n") + len("};\n")
+        struct, forward = forward[:struct_end], forward[struct_end:]
+    backward = backward.strip("\n")
+    return {
+        "python_source": kernel.adj.source,
+        "forward": struct + forward.strip("\n"),
+        "backward": (struct + backward) if backward else "",
+        "code": generated.source[len(generated.prelude) :],
+        "arg_types": arg_types(kernel),
+        "metadata": {
+            "kernel_name": kernel.key,
+            "mangled_name": generated.mangled_name,
+            "device": device,
+            "block_dim": generated.block_dim,
+            "grid_stride": generated.grid_stride,
+            "enable_backward": generated.enable_backward,
+            "warp_version": warp_backend.warp_version(),
+        },
+    }

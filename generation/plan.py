@@ -1,0 +1,72 @@
+"""Planning a build: unique kernels for every split, cut into shards that workers can build alone.
+
+Planning runs once, in the main process, before any code is generated: it draws kernels in a
+fixed order, drops repeats across all splits (so no kernel is in two splits), and hands out
+contiguous slices. Each row's code then depends only on its own kernel, so ``num_proc`` never
+changes the rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from generation.generator import KernelSpec, generate
+from generation.options import BuildOptions
+from generation.stats import BuildStats
+
+SPLITS = ("train", "validation", "test")
+MIN_SHARD_SIZE = 16
+MAX_SHARDS = 64
+# How many draws per requested row before a narrow category filter is declared exhausted.
+MAX_DRAWS_PER_ROW = 20
+
+
+@dataclass(frozen=True)
+class PlannedKernel:
+    index: int  # the draw that produced it: (seed, category, index) regenerates it
+    spec: KernelSpec
+
+
+def dedup_key(spec: KernelSpec) -> str:
+    """Two kernels that differ only in their name are the same kernel."""
+    return spec.python_source.replace(spec.name, "")
+
+
+def plan_splits(options: BuildOptions) -> tuple[dict[str, list[PlannedKernel]], dict[str, BuildStats]]:
+    """Draw unique kernels round-robin over the categories and deal them out to the splits."""
+    sizes = options.split_sizes()
+    wanted = sum(sizes.values())
+    seen: set[str] = set()
+    kernels: list[PlannedKernel] = []
+    draws = 0
+    max_draws = wanted * MAX_DRAWS_PER_ROW + 100
+    while len(kernels) < wanted and draws < max_draws:
+        category = options.categories[draws % len(options.categories)]
+        spec = generate(category, options.seed, draws, options.include_backward)
+        key = dedup_key(spec)
+        if key not in seen:
+            seen.add(key)
+            kernels.append(PlannedKernel(draws, spec))
+        draws += 1
+    plans: dict[str, list[PlannedKernel]] = {}
+    stats: dict[str, BuildStats] = {}
+    start = 0
+    for split in SPLITS:
+        plans[split] = kernels[start : start + sizes[split]]
+        start += sizes[split]
+        stats[split] = BuildStats(requested=sizes[split])
+        shortfall = sizes[split] - len(plans[split])
+        if shortfall:
+            stats[split].skipped["no_unique_kernel_left"] = shortfall
+            stats[split].first_error["no_unique_kernel_left"] = (
+                f"categories {list(options.categories)} gave only {len(kernels)} distinct kernels in {draws} draws"
+            )
+    return plans, stats
+
+
+def shard(items: list, max_shards: int = MAX_SHARDS, min_size: int = MIN_SHARD_SIZE) -> list[list]:
+    """Cut ``items`` into contiguous shards of at least ``min_size`` (one shard if fewer)."""
+    count = max(1, min(max_shards, math.ceil(len(items) / min_size)))
+    size = math.ceil(len(items) / count) if items else 0
+    return [items[k * size : (k + 1) * size] for k in range(count) if items[k * size : (k + 1) * size]] or [[]]

@@ -1,0 +1,165 @@
+"""The one place that touches Warp's private code-generation API (``warp._src``).
+
+Everything else in ``generation`` goes through these functions, so a Warp upgrade that moves
+``ModuleBuilder`` or ``codegen_kernel`` is fixed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import warp as wp
+from warp._src import codegen as _codegen
+from warp._src import context as _context
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ("cpu", "cuda")
+
+# A CPU launch builds its module with block_dim 1 (``#define WP_TILE_BLOCK_DIM 1``); a GPU build
+# uses the module's own block_dim (256 unless the source sets it).
+CPU_LAUNCH_BLOCK_DIM = 1
+
+# Global settings that change generated code. They are pinned to Warp's defaults while code is
+# generated, so an imported file that flips one (some Warp examples set enable_backward=False)
+# cannot leak into later rows.
+PINNED_CONFIG = {
+    "mode": "release",
+    "enable_backward": True,
+    "default_grid_stride": True,
+    "line_directives": True,
+    "verify_fp": False,
+    "verify_autograd_array_access": False,
+    "enable_vector_component_overwrites": False,
+    "llvm_cuda": False,
+    "lineinfo": False,
+}
+
+_function_key_counts_at_start: dict[str, int] | None = None
+
+
+def init_warp() -> None:
+    """Initialise Warp once, quietly, and remember its fresh helper-name counters."""
+    global _function_key_counts_at_start
+    if _function_key_counts_at_start is not None:
+        return
+    wp.config.log_level = wp.LOG_ERROR
+    # wp.init() prints a CUDA-driver notice on machines without a GPU; it is expected here.
+    with contextlib.redirect_stdout(io.StringIO()):
+        wp.init()
+    _function_key_counts_at_start = dict(_context.function_key_counts)
+
+
+def warp_version() -> str:
+    return wp.config.version
+
+
+def reset_function_counters() -> None:
+    """Put ``wp.func`` naming back to a fresh process's state (``helper_0`` again, not ``helper_7``).
+
+    Warp names helpers with a process-wide counter; without this, a row's code would depend on
+    how many helpers of that name were generated before it.
+    """
+    init_warp()
+    _context.function_key_counts.clear()
+    _context.function_key_counts.update(_function_key_counts_at_start)
+
+
+def drop_module(module_name: str) -> None:
+    """Forget a Warp module so that memory stays flat over a long build."""
+    _context.user_modules.pop(module_name, None)
+
+
+@contextlib.contextmanager
+def pinned_config() -> Iterator[None]:
+    saved = {key: getattr(wp.config, key) for key in PINNED_CONFIG if hasattr(wp.config, key)}
+    try:
+        for key, value in PINNED_CONFIG.items():
+            if key in saved:
+                setattr(wp.config, key, value)
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(wp.config, key, value)
+
+
+def block_dim_for(kernel: wp.Kernel, device: str) -> int:
+    return CPU_LAUNCH_BLOCK_DIM if device == "cpu" else kernel.module.options["block_dim"]
+
+
+@dataclass(frozen=True)
+class KernelCode:
+    """What Warp generates for one kernel on one device."""
+
+    source: str  # the whole translation unit, prelude included
+    prelude: str  # the part every module of this device starts with
+    kernel_only: str  # argument struct (CPU) and forward kernel
+    kernel_with_backward: str  # the same plus the adjoint kernel, if the options build one
+    mangled_name: str
+    block_dim: int
+    enable_backward: bool
+    grid_stride: bool
+
+
+def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool = True) -> KernelCode:
+    """Run Warp's code generator for ``kernel`` alone, as a build for ``device`` would.
+
+    The module's options are resolved exactly as ``Module.load`` resolves them, but the hasher
+    and builder see only this kernel, so the code holds this kernel and what it calls, nothing
+    else that shares its Python module. ``enable_backward=False`` builds as a module with
+    ``wp.set_module_options({"enable_backward": False})`` would; True keeps the module's choice.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    init_warp()
+    module = kernel.module
+    block_dim = block_dim_for(kernel, device)
+    with pinned_config(), _context._codegen_lock:
+        options = module.resolve_options(wp.config, block_dim=block_dim)
+        if not enable_backward:
+            options["enable_backward"] = False
+        if module.has_unresolved_static_expressions:
+            _context.ModuleBuilder(module, options | {"output_arch": None})
+            module.has_unresolved_static_expressions = False
+        hasher = _context.ModuleHasher([kernel], options)
+        builder = _context.ModuleBuilder(module, options, hasher=hasher, target=device)
+        source = builder.codegen(device)
+        built = next(iter(builder.kernels))
+        kernel_options = options | built.options
+        with_backward = _codegen.codegen_kernel(built, device=device, options=options)
+        forward_only = _codegen.codegen_kernel(built, device=device, options=options | {"enable_backward": False})
+    return KernelCode(
+        source=source,
+        prelude=module_prelude(source, device, options),
+        kernel_only=forward_only,
+        kernel_with_backward=with_backward,
+        mangled_name=built.get_mangled_name(),
+        block_dim=block_dim,
+        enable_backward=bool(kernel_options["enable_backward"]),
+        grid_stride=bool(built.grid_stride) if device == "cuda" else False,
+    )
+
+
+def module_prelude(source: str, device: str, options: dict) -> str:
+    """The header Warp puts in front of every module for ``device`` (see ``ModuleBuilder.codegen``)."""
+    if device == "cpu":
+        header = _codegen.cpu_module_header.format(block_dim=options["block_dim"])
+        extra = options.get("extra_cpu_preamble", "")
+    else:
+        header = _codegen.cuda_module_header.format(block_dim=options["block_dim"])
+        extra = options.get("extra_cuda_preamble", "")
+    body_start = header + extra + _codegen.codegen_cast_macros
+    index = source.find(body_start)
+    if index < 0:
+        raise RuntimeError("Warp's module header was not found in the generated source")
+    return source[: index + len(body_start)]
+
+
+def kernel_source_file(kernel: wp.Kernel) -> str:
+    """The file Warp read the kernel from (a pseudo file name for generated kernels)."""
+    return os.fspath(kernel.adj.filename)
