@@ -77,7 +77,10 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
         self._plan_stats = plan_stats
         generators = []
+        sizes = options.split_sizes()
         for split in SPLITS:
+            if sizes[split] == 0:  # asked for no such split (num_validation=0 or num_test=0)
+                continue
             shards = shard(plans[split])
             stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
             kwargs = {"kernels": shards, "stats_files": stats_files, "device": self.config.name, "options": options}

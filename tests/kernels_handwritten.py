@@ -1,0 +1,40 @@
+"""Hand-written kernels that the generator does not make: structs, helpers, 2D launches."""
+
+import warp as wp
+
+
+@wp.struct
+class Particle:
+    pos: wp.vec3
+    mass: float
+
+
+@wp.func
+def kinetic(p: Particle, v: wp.vec3):
+    return 0.5 * p.mass * wp.dot(v, v)
+
+
+@wp.kernel
+def energy(particles: wp.array(dtype=Particle), vel: wp.array(dtype=wp.vec3), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = kinetic(particles[i], vel[i])
+
+
+@wp.kernel
+def blur(src: wp.array2d(dtype=float), dst: wp.array2d(dtype=float)):
+    i, j = wp.tid()
+    n = src.shape[0]
+    m = src.shape[1]
+    acc = float(0.0)
+    for di in range(-1, 2):
+        ii = wp.clamp(i + di, 0, n - 1)
+        jj = wp.clamp(j, 0, m - 1)
+        acc += src[ii, jj]
+    dst[i, j] = acc / 3.0
+
+
+@wp.kernel(enable_backward=False)
+def count_positive(x: wp.array(dtype=float), count: wp.array(dtype=int)):
+    i = wp.tid()
+    if x[i] > 0.0:
+        wp.atomic_add(count, 0, 1)

@@ -1,0 +1,127 @@
+"""The builder end to end: schema, splits, uniqueness, options, errors, num_proc, determinism."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import SCRIPT, SMALL, load, rows_digest, run_python
+
+from generation.generator import CATEGORIES, GENERATOR_VERSION
+from generation.rows import FEATURES
+
+
+@pytest.mark.parametrize("config", ["cpu", "cuda"])
+def test_schema_and_split_sizes(builds, config):
+    ds = builds[config]
+    assert {split: len(ds[split]) for split in ds} == {"train": SMALL, "validation": 2, "test": 2}
+    for split in ds:
+        assert ds[split].features == FEATURES
+    row = ds["train"][0]
+    assert row["device"] == config
+    meta = row["metadata"]
+    assert meta["warp_version"] == "1.19.0"
+    assert meta["generator_version"] == GENERATOR_VERSION
+    assert meta["origin"] == "generated" and meta["license"] == "Apache-2.0"
+    assert meta["block_dim"] == (1 if config == "cpu" else 256)
+    assert row["arg_types"] and all(set(arg) == {"name", "type"} for arg in row["arg_types"])
+
+
+@pytest.mark.parametrize("config", ["cpu", "cuda"])
+def test_code_columns_hold_the_right_functions(builds, config):
+    for row in builds[config]["train"]:
+        name = row["metadata"]["mangled_name"]
+        if config == "cpu":
+            assert row["forward"].startswith(f"struct wp_args_{name} {{")
+            assert f"static void {name}_cpu_kernel_forward(" in row["forward"]
+            assert f"static void {name}_cpu_kernel_backward(" in row["backward"]
+        else:
+            assert row["forward"].startswith(f'extern "C" __global__ void {name}_cuda_kernel_forward(')
+            assert row["backward"].startswith(f'extern "C" __global__ void {name}_cuda_kernel_backward(')
+        assert "_kernel_backward" not in row["forward"]
+        for function in (row["forward"], row["backward"]):
+            assert function.split("};\n", 1)[-1] in row["code"]
+        assert "#include" not in row["code"], "the shared prelude must not be in code"
+
+
+def test_rows_are_unique_across_splits(builds):
+    for ds in builds.values():
+        sources = [row["python_source"] for split in ds for row in ds[split]]
+        ids = [row["id"] for split in ds for row in ds[split]]
+        assert len(set(sources)) == len(sources)
+        assert len(set(ids)) == len(ids)
+
+
+def test_every_category_is_present_in_a_default_build(builds):
+    assert {row["category"] for row in builds["cuda"]["train"]} == set(CATEGORIES)
+
+
+MACHINE_TEXT = re.compile(r"/tmp/|/home/|/root/|/work/|site-packages|[A-Za-z]:\\\\|\.venv")
+
+
+def test_no_machine_paths_in_any_column(builds):
+    for ds in builds.values():
+        for split in ds:
+            for row in ds[split]:
+                text = repr(row)
+                assert not MACHINE_TEXT.search(text), MACHINE_TEXT.search(text).group(0)
+                assert "<L " in row["code"]
+
+
+def test_category_filter_and_options(tmp_path):
+    ds = load("cpu", tmp_path, num_examples=6, num_validation=1, num_test=0, categories="math,atomic", seed=7)
+    assert {split: len(ds[split]) for split in ds} == {"train": 6, "validation": 1}
+    assert {row["category"] for split in ds for row in ds[split]} == {"math", "atomic"}
+    assert all(row["metadata"]["seed"] == 7 for row in ds["train"])
+
+
+def test_include_backward_false_builds_forward_only(tmp_path):
+    ds = load("cuda", tmp_path, num_examples=4, include_backward=False)
+    for row in ds["train"]:
+        assert row["backward"] == ""
+        assert "_kernel_backward" not in row["code"]
+        assert '"enable_backward": False' in row["python_source"]
+        assert row["metadata"]["enable_backward"] is False
+
+
+@pytest.mark.parametrize(
+    ("config", "options", "message"),
+    [
+        ("cuda", {"categories": ["vector", "tensor"]}, "unknown categories ['tensor']"),
+        ("cuda", {"num_examples": 0}, "num_examples must be between 1"),
+        ("cuda", {"num_examples": -3}, "got -3"),
+        ("cuda", {"num_examples": 10**12}, "num_examples must be between 1 and 2,000,000"),
+        ("cuda", {"num_examples": "many"}, "num_examples must be an integer, got 'many'"),
+        ("cuda", {"seed": -1}, "seed must be a non-negative integer"),
+        ("cuda", {"num_exmples": 5}, "unknown option(s) ['num_exmples']; allowed options are"),
+        ("tpu", {}, "unknown config 'tpu'; allowed configs are ['cpu', 'cuda']"),
+    ],
+)
+def test_bad_options_fail_before_generation_with_clear_errors(tmp_path, config, options, message):
+    with pytest.raises(ValueError) as error:
+        load(config, tmp_path, **options)
+    assert message in str(error.value)
+
+
+def test_num_proc_2_gives_the_same_rows_as_num_proc_1(tmp_path):
+    one = load("cuda", tmp_path / "one", num_examples=40, seed=3)
+    two = load("cuda", tmp_path / "two", num_examples=40, seed=3, num_proc=2)
+    assert rows_digest(one) == rows_digest(two)
+
+
+def test_same_seed_gives_byte_identical_rows_in_another_process(builds, tmp_path):
+    code = (
+        "import sys, datasets\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from conftest import rows_digest\n"
+        "ds = datasets.load_dataset(sys.argv[1], 'cuda', trust_remote_code=True, cache_dir=sys.argv[2],"
+        " num_examples=int(sys.argv[3]))\n"
+        "print(rows_digest(ds))\n"
+    )
+    assert run_python(code, SCRIPT, str(tmp_path), str(SMALL)) == rows_digest(builds["cuda"])
+
+
+def test_another_seed_gives_other_rows(builds, tmp_path):
+    other = load("cuda", tmp_path, num_examples=SMALL, seed=99)
+    shared = {r["python_source"] for r in other["train"]} & {r["python_source"] for r in builds["cuda"]["train"]}
+    assert len(shared) < SMALL // 4  # only the very simplest kernels can repeat

@@ -1,0 +1,79 @@
+"""``extract_ir`` on kernels the generator did not write: hand-written ones and Warp's own."""
+
+from __future__ import annotations
+
+import importlib
+
+import kernels_handwritten as hw
+import pytest
+import warp as wp
+
+from generation import extract_ir
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_struct_and_helper_kernel(device):
+    ir = extract_ir(hw.energy, device=device)
+    name = ir["metadata"]["mangled_name"]
+    assert ir["python_source"].lstrip().startswith("@wp.kernel")
+    assert f"{name}_{device}_kernel_forward(" in ir["forward"]
+    assert f"{name}_{device}_kernel_backward(" in ir["backward"]
+    assert "struct Particle_" in ir["code"], "the @wp.struct type is part of the translation"
+    assert "kinetic_" in ir["code"] and "adj_kinetic_" in ir["code"], "helpers and their adjoints too"
+    if device == "cpu":
+        assert ir["forward"].startswith(f"struct wp_args_{name} {{") and ir["backward"].startswith("struct wp_args_")
+        struct, function = ir["forward"].split("};\n", 1)
+        assert struct + "};\n" in ir["code"] and function in ir["code"]
+    else:
+        assert ir["forward"].startswith('extern "C" __global__ void') and ir["forward"] in ir["code"]
+    assert [a["name"] for a in ir["arg_types"]] == ["particles", "vel", "out"]
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_2d_launch(device):
+    ir = extract_ir(hw.blur, device=device)
+    assert "wp::launch_bounds_t<2> dim" in ir["forward"]
+    assert "builtin_tid2d(" in ir["forward"]
+    assert ir["arg_types"][0]["type"].startswith("array(ndim=2")
+
+
+def test_kernel_declared_without_backward_has_none():
+    ir = extract_ir(hw.count_positive, device="cuda")
+    assert ir["backward"] == "" and "_kernel_backward" not in ir["code"]
+    assert ir["metadata"]["enable_backward"] is False
+
+
+def test_include_backward_false_drops_the_adjoint():
+    ir = extract_ir(hw.energy, device="cpu", include_backward=False)
+    assert ir["backward"] == "" and "_cpu_kernel_backward" not in ir["code"]
+
+
+def test_code_of_one_kernel_excludes_its_neighbours():
+    ir = extract_ir(hw.blur, device="cuda")
+    assert "energy_" not in ir["code"] and "kinetic_" not in ir["code"]
+
+
+WARP_MODULES = [
+    "warp.tests.test_conditional",
+    "warp.tests.test_struct",
+    "warp.tests.test_func",
+    "warp.examples.core.example_wave",
+]
+
+
+@pytest.mark.parametrize("module_name", WARP_MODULES)
+def test_kernels_shipped_with_warp(module_name):
+    module = importlib.import_module(module_name)
+    kernels = [v for v in vars(module).values() if isinstance(v, wp.Kernel)]
+    assert kernels
+    for kernel in kernels[:5]:
+        for device in ("cpu", "cuda"):
+            ir = extract_ir(kernel, device=device)
+            assert f"_{device}_kernel_forward(" in ir["forward"]
+
+
+def test_rejects_what_is_not_a_kernel():
+    with pytest.raises(TypeError, match="needs a wp.Kernel, got function"):
+        extract_ir(lambda: None)
+    with pytest.raises(ValueError, match="device must be one of"):
+        extract_ir(hw.blur, device="metal")

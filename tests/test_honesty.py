@@ -1,0 +1,71 @@
+"""A row is honest when Warp, given only its ``python_source`` in a fresh process, generates
+exactly the row's code. The reference below is written against Warp alone, not ``generation``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import run_python
+
+# Imports a row's source the documented way (registered in linecache as `<module_name>.py`,
+# where module_name is "wirp_" + the first 16 hex digits of the source's SHA-256), then builds
+# it through Warp's own Module path: hash for the launch block_dim, then codegen.
+REFERENCE = r"""
+import hashlib, json, linecache, sys, types
+import warp as wp
+wp.config.log_level = wp.LOG_ERROR
+wp.init()
+
+rows = json.load(open(sys.argv[1]))
+out = []
+for row in rows:
+    src = row["python_source"]
+    name = "wirp_" + hashlib.sha256(src.encode()).hexdigest()[:16]
+    file_name = name + ".py"
+    linecache.cache[file_name] = (len(src), None, src.splitlines(True), file_name)
+    module = types.ModuleType(name)
+    module.__file__ = file_name
+    sys.modules[name] = module
+    exec(compile(src, file_name, "exec"), module.__dict__)
+    warp_module = getattr(module, row["kernel_name"]).module
+    is_cpu = row["device"] == "cpu"
+    block_dim = 1 if is_cpu else warp_module.options["block_dim"]
+    warp_module.get_module_hash(block_dim)
+    source, *_ = warp_module._run_codegen(warp_module.resolved_options[block_dim], is_cpu)
+    out.append(source)
+print(json.dumps(out))
+"""
+
+
+def reference_sources(rows: list[dict], tmp_path) -> list[str]:
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows))
+    return json.loads(run_python(REFERENCE, str(path)))
+
+
+@pytest.mark.parametrize("config", ["cpu", "cuda"])
+def test_rows_match_a_fresh_process_given_only_python_source(builds, config, tmp_path):
+    rows = [row for split in builds[config] for row in builds[config][split]]
+    plain = [row for row in rows if "@wp.func" not in row["python_source"]]
+    # Kernels without helpers name nothing with Warp's process-wide counter, so one process
+    # can stand for a fresh one per row; rows with helpers get a process each (below).
+    sources = reference_sources(plain, tmp_path)
+    preludes = set()
+    for row, source in zip(plain, sources, strict=True):
+        assert source.endswith(row["code"]), row["kernel_name"]
+        preludes.add(source[: -len(row["code"])])
+    assert len(preludes) == 1, "everything outside `code` must be the prelude shared by all modules"
+
+
+@pytest.mark.parametrize("config", ["cpu", "cuda"])
+def test_rows_with_helpers_match_a_fresh_process_each(builds, config, tmp_path):
+    """Helpers keep the names a fresh process gives them (``shade_0``), wherever they fall in a build."""
+    rows = [r for split in builds[config] for r in builds[config][split] if "@wp.func" in r["python_source"]]
+    assert len(rows) >= 2, "the sample must exercise wp.func helpers"
+    for row in rows[-3:]:
+        (source,) = reference_sources([row], tmp_path)
+        assert source.endswith(row["code"]), row["kernel_name"]
+        assert re.search(r"static CUDA_CALLABLE \S+ \w+_0\(", row["code"]) or config == "cpu"
