@@ -131,8 +131,16 @@ def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool =
         source = builder.codegen(device)
         built = next(iter(builder.kernels))
         kernel_options = options | built.options
-        with_backward = _codegen.codegen_kernel(built, device=device, options=options)
+        # The source ends with this kernel's text and then its CPU entry points (none for CUDA).
+        # Re-emitting only the forward half finds where the backward starts, without paying for
+        # a second adjoint emission.
         forward_only = _codegen.codegen_kernel(built, device=device, options=options | {"enable_backward": False})
+        entry_points = _codegen.codegen_module(built, device=device, options=options)
+        kernel_end = len(source) - len(entry_points)
+        kernel_start = source.rfind(forward_only, 0, kernel_end)
+        if kernel_start < 0 or not source.endswith(entry_points):
+            raise RuntimeError(f"unexpected layout of the code Warp generated for {kernel.key!r}")
+        with_backward = source[kernel_start:kernel_end]
     return KernelCode(
         source=source,
         prelude=module_prelude(source, device, options),

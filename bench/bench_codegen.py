@@ -1,0 +1,116 @@
+"""Rows per second of the default build path, against two baselines measured in the same run.
+
+(a) seed-style: write one .py file per kernel, import it, compile it (Clang for cpu, NVRTC PTX
+    for cuda) and read the generated source back, as the original baseline pipeline did;
+(b) bare codegen: the same kernels already imported, timed only around Warp's own
+    ModuleBuilder(...).codegen(device), the floor any pipeline built on Warp pays.
+
+Targets (issue 2): default >= 0.7x of (b) and >= 20x of (a).
+
+    python bench/bench_codegen.py [--rows 600] [--seed-rows 6] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import warp as wp
+from tqdm import tqdm
+from warp._src import context as warp_context
+
+from generation import warp_backend
+from generation.build import build_rows
+from generation.options import build_options
+from generation.plan import plan_splits
+from generation.source_module import kernels_in
+from generation.stats import BuildStats
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def default_path(kernels, device, options) -> float:
+    stats = BuildStats()
+    start = time.perf_counter()
+    rows = sum(1 for _ in tqdm(build_rows(kernels, device, options, stats), total=len(kernels), desc="default"))
+    elapsed = time.perf_counter() - start
+    assert rows == len(kernels), stats.summary("bench")
+    return rows / elapsed
+
+
+def import_file(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def bare_codegen(kernels, device, workdir: Path) -> float:
+    """Import every kernel first (untimed), then time Warp's code generator alone."""
+    loaded = []
+    for k, planned in enumerate(kernels):
+        path = workdir / f"bare_{k}.py"
+        path.write_text(planned.spec.python_source)
+        loaded.append(kernels_in(import_file(path, f"bare_{k}"))[0])
+    start = time.perf_counter()
+    for kernel in tqdm(loaded, desc="bare codegen"):
+        module = kernel.module
+        block_dim = warp_backend.block_dim_for(kernel, device)
+        module.get_module_hash(block_dim)
+        warp_context.ModuleBuilder(module, module.resolved_options[block_dim], target=device).codegen(device)
+    return len(loaded) / (time.perf_counter() - start)
+
+
+def seed_style(kernels, device, workdir: Path) -> float:
+    """One file, one import and one compile per kernel, reading the generated source back."""
+    start = time.perf_counter()
+    for k, planned in enumerate(tqdm(kernels, desc="seed-style")):
+        path = workdir / f"seed_{k}.py"
+        path.write_text(planned.spec.python_source)
+        module = import_file(path, f"seed_{k}")
+        out_dir = workdir / f"seed_{k}_build"
+        if device == "cpu":
+            wp.compile_aot_module(module, device="cpu", module_dir=out_dir)
+        else:
+            wp.compile_aot_module(module, arch=80, use_ptx=True, module_dir=out_dir)
+        sources = list(out_dir.glob("*.cpp" if device == "cpu" else "*.cu"))
+        assert sources and sources[0].read_text()
+    return len(kernels) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=600, help="kernels for the default path and (b)")
+    parser.add_argument("--seed-rows", type=int, default=6, help="kernels for (a), which compiles each one")
+    parser.add_argument("--device", choices=["cpu", "cuda", "both"], default="both")
+    args = parser.parse_args()
+
+    warp_backend.init_warp()
+    options = build_options(num_examples=args.rows, seed=11)
+    kernels = plan_splits(options)[0]["train"]
+    devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
+    table = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for device in devices:
+            default = default_path(kernels, device, options)
+            bare = bare_codegen(kernels, device, Path(tmp))
+            seed = seed_style(kernels[: args.seed_rows], device, Path(tmp))
+            table.append((device, default, bare, seed))
+    print(f"\nwarp {wp.config.version}, {args.rows} kernels (seed-style: {args.seed_rows}), one process")
+    print("| device | default rows/s | (b) bare codegen rows/s | (a) seed-style rows/s | default/(b) | default/(a) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for device, default, bare, seed in table:
+        print(f"| {device} | {default:.1f} | {bare:.1f} | {seed:.2f} | {default / bare:.2f}x | {default / seed:.0f}x |")
+    print(f"peak RSS: {peak_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
