@@ -1,0 +1,124 @@
+"""The ``datasets`` builder: configs and options mapped onto planning, building and statistics.
+
+It lives in the package so that the command line and the newest ``datasets`` (which no longer
+runs dataset scripts) can use the class directly; ``warp_ir_pairs.py`` at the repository root
+is the script face of the same class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import datasets
+
+from generation import options as build_options
+from generation.build import build_shard
+from generation.generator import GENERATOR_VERSION
+from generation.plan import SPLITS, plan_splits, shard
+from generation.rows import FEATURES
+from generation.stats import BuildStats
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = (
+    "Pairs of NVIDIA Warp kernels (@wp.kernel Python) and the code Warp's own code generator emits for them: "
+    "C++ for the CPU, CUDA for the GPU, forward and backward (adjoint)."
+)
+_HOMEPAGE = "https://github.com/NVIDIA/warp"
+_LICENSE = "Apache-2.0"
+_SPLIT_NAMES = {"train": datasets.Split.TRAIN, "validation": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
+
+
+# Keywords that datasets itself passes or accepts for every builder (config_id since 4.x).
+_DATASETS_KWARGS = {field.name for field in dataclasses.fields(datasets.BuilderConfig)} | {"config_id"}
+
+
+@dataclasses.dataclass
+class WarpIRPairsConfig(datasets.BuilderConfig):
+    """A device (the config's name) and the options of ``generation.options.BuildOptions``."""
+
+    num_examples: int | None = None
+    num_validation: int | None = None
+    num_test: int | None = None
+    seed: int | None = None
+    categories: list[str] | str | None = None
+    include_backward: bool | None = None
+
+    def build_options(self) -> build_options.BuildOptions:
+        return build_options.build_options(**{name: getattr(self, name) for name in build_options.OPTION_NAMES})
+
+
+class WarpIRPairs(datasets.GeneratorBasedBuilder):
+    """Warp kernels and their generated CPU/CUDA code."""
+
+    VERSION = datasets.Version(GENERATOR_VERSION)
+    BUILDER_CONFIG_CLASS = WarpIRPairsConfig
+    BUILDER_CONFIGS = [
+        WarpIRPairsConfig(name=device, version=datasets.Version(GENERATOR_VERSION), description=f"{device} code")
+        for device in build_options.DEVICES
+    ]
+    DEFAULT_CONFIG_NAME = "cuda"
+
+    def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
+        # Options given to load_dataset are set on a copy of the config, past __post_init__:
+        # check them here, before any generation starts, so errors name the bad value.
+        if config_name is not None:
+            build_options.check_device(config_name)
+        build_options.check_option_names([key for key in config_kwargs if key not in _DATASETS_KWARGS])
+        config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
+        config.build_options()
+        return config, config_id
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(description=_DESCRIPTION, features=FEATURES, homepage=_HOMEPAGE, license=_LICENSE)
+
+    def _split_generators(self, dl_manager):
+        options = self.config.build_options()
+        plans, plan_stats = plan_splits(options)
+        self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
+        self._plan_stats = plan_stats
+        generators = []
+        sizes = options.split_sizes()
+        for split in SPLITS:
+            if sizes[split] == 0:  # asked for no such split (num_validation=0 or num_test=0)
+                continue
+            shards = shard(plans[split])
+            stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
+            kwargs = {"kernels": shards, "stats_files": stats_files, "device": self.config.name, "options": options}
+            generators.append(datasets.SplitGenerator(name=_SPLIT_NAMES[split], gen_kwargs=kwargs))
+        return generators
+
+    def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
+        self._split_summaries: list[str] = []
+        self._split_stats: dict[str, BuildStats] = {}
+        try:
+            super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        finally:
+            shutil.rmtree(getattr(self, "_stats_dir", ""), ignore_errors=True)
+
+    @property
+    def build_stats(self) -> dict[str, BuildStats]:
+        """Per split: rows requested and written, and skips by reason (after download_and_prepare)."""
+        return dict(getattr(self, "_split_stats", {}))
+
+    def _prepare_split(self, split_generator, **kwargs):
+        super()._prepare_split(split_generator, **kwargs)
+        # Workers saved their shard's counts; add the planning counts and publish them.
+        split = str(split_generator.name)
+        stats = self._plan_stats[split]
+        stats.merge(BuildStats.collect(self._stats_dir, f"{split}-*.json"))
+        if stats.skipped:
+            logger.warning("%s; first error of each reason: %s", stats.summary(split), stats.first_error)
+        else:
+            logger.info(stats.summary(split))
+        self._split_summaries.append(stats.summary(split))
+        self._split_stats[split] = stats
+        self.info.description = _DESCRIPTION + "\n\nBuild statistics:\n" + "\n".join(self._split_summaries)
+
+    def _generate_examples(self, kernels, stats_files, device, options):
+        for shard_kernels, stats_file in zip(kernels, stats_files, strict=True):
+            yield from build_shard(shard_kernels, device, options, stats_file)

@@ -1,0 +1,199 @@
+"""The dataset card (the published README): figures computed from the built data, and plots.
+
+Plots are small SVG files written directly, so publishing needs no plotting library.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from string import Template
+
+import datasets
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from generation.generator import GENERATOR_VERSION
+
+IMAGES_DIR = "images"
+CARD_METADATA = {
+    "license": "apache-2.0",
+    "pretty_name": "warp-ir-pairs",
+    "task_categories": ["text-generation"],
+    "language": ["en"],
+    "tags": ["code", "cuda", "gpu", "compiler", "nvidia-warp"],
+}
+
+
+@dataclass
+class ConfigFigures:
+    """What the card reports for one config, computed from its rows."""
+
+    rows_per_split: dict[str, int]
+    rows_per_category: Counter
+    python_lines: list[int]
+    code_lines: list[int]
+    code_chars: list[int]
+    warp_versions: set[str]
+    seeds: set[int]
+    licenses: Counter
+    skipped: dict[str, dict[str, int]]
+    requested: dict[str, int]
+
+
+def config_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None = None) -> ConfigFigures:
+    rows = [
+        row
+        for split in dataset_dict
+        for row in dataset_dict[split].select_columns(["category", "python_source", "code", "metadata"])
+    ]
+    build_stats = build_stats or {}
+    return ConfigFigures(
+        rows_per_split={split: len(dataset_dict[split]) for split in dataset_dict},
+        rows_per_category=Counter(row["category"] for row in rows),
+        python_lines=[row["python_source"].count("\n") + 1 for row in rows],
+        code_lines=[row["code"].count("\n") + 1 for row in rows],
+        code_chars=[len(row["code"]) for row in rows],
+        warp_versions={row["metadata"]["warp_version"] for row in rows},
+        seeds={row["metadata"]["seed"] for row in rows},
+        licenses=Counter(row["metadata"]["license"] for row in rows),
+        skipped={split: dict(stats.get("skipped", {})) for split, stats in build_stats.items()},
+        requested={split: stats.get("requested", 0) for split, stats in build_stats.items()},
+    )
+
+
+def _spread(values: list[int]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return f"{ordered[0]} / {statistics.median(ordered):g} / {statistics.fmean(ordered):.0f} / {p90} / {ordered[-1]}"
+
+
+def bar_chart_svg(title: str, counts: dict[str, int], width: int = 560) -> str:
+    """A horizontal bar chart, one bar a label."""
+    bar, gap, left = 22, 8, 130
+    height = 40 + len(counts) * (bar + gap)
+    top = max(counts.values(), default=1) or 1
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="13">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="10" y="20" font-weight="bold">{escape(title)}</text>',
+    ]
+    for k, (label, count) in enumerate(counts.items()):
+        y = 32 + k * (bar + gap)
+        length = (width - left - 70) * count / top
+        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{escape(str(label))}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar}" fill="#76b900"/>')
+        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + 16}">{count}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def histogram_counts(values: list[int], bins: int = 12) -> dict[str, int]:
+    if not values:
+        return {}
+    low, high = min(values), max(values)
+    step = max(1, -(-(high - low + 1) // bins))
+    counts: dict[str, int] = {}
+    for start in range(low, high + 1, step):
+        counts[f"{start}-{start + step - 1}"] = sum(start <= v < start + step for v in values)
+    return counts
+
+
+def write_plots(figures: dict[str, ConfigFigures], out_dir: Path) -> dict[str, str]:
+    """Write the card's SVG plots; return {plot name: path relative to the card}."""
+    (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    first = next(iter(figures.values()))
+    plots = {
+        "categories": bar_chart_svg("Rows per category (per config)", dict(sorted(first.rows_per_category.items()))),
+        "python_lines": bar_chart_svg("python_source length, lines", histogram_counts(first.python_lines)),
+    }
+    for config, fig in figures.items():
+        plots[f"code_lines_{config}"] = bar_chart_svg(
+            f"code length, lines ({config})", histogram_counts(fig.code_lines)
+        )
+    paths = {}
+    for name, svg in plots.items():
+        relative = f"{IMAGES_DIR}/{name}.svg"
+        (out_dir / relative).write_text(svg)
+        paths[name] = relative
+    return paths
+
+
+TEMPLATE = Path(__file__).with_name("dataset_card.md")
+SPLIT_ORDER = ("train", "validation", "test")
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def card_body(
+    figures: dict[str, ConfigFigures],
+    plots: dict[str, str],
+    build_options: dict[str, dict],
+    repo_id: str,
+    default_config: str,
+) -> str:
+    """Fill ``dataset_card.md`` with the figures of every config."""
+    configs = list(figures)
+    splits = [s for s in SPLIT_ORDER if any(s in f.rows_per_split for f in figures.values())]
+    categories = sorted(set().union(*(f.rows_per_category for f in figures.values())))
+    split_rows = [
+        [f"`{c}`", *(f.rows_per_split.get(s, 0) for s in splits), sum(sum(r.values()) for r in f.skipped.values())]
+        for c, f in figures.items()
+    ]
+    skip_lines = []
+    for config, fig in figures.items():
+        for split in [s for s in SPLIT_ORDER if s in fig.skipped]:
+            reasons = fig.skipped[split]
+            written = fig.rows_per_split.get(split, 0)
+            text = ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) or "none skipped"
+            skip_lines.append(f"- `{config}` / {split}: {written} of {fig.requested.get(split, written)} rows ({text})")
+    licences = sum((f.licenses for f in figures.values()), Counter())
+    values = {
+        "repo_id": repo_id,
+        "default_config": default_config,
+        "split_table": _table(["config", *splits, "skipped"], split_rows),
+        "category_table": _table(
+            ["category", *configs], [[k, *(figures[c].rows_per_category[k] for c in configs)] for k in categories]
+        ),
+        "category_plot": f"![rows per category]({plots['categories']})",
+        "length_table": _table(
+            ["config", "python_source lines", "code lines", "code characters"],
+            [
+                [f"`{c}`", _spread(f.python_lines), _spread(f.code_lines), _spread(f.code_chars)]
+                for c, f in figures.items()
+            ],
+        ),
+        "length_plots": "\n".join(
+            [f"![python_source lines]({plots['python_lines']})"]
+            + [f"![code lines, {c}]({plots[f'code_lines_{c}']})" for c in configs]
+        ),
+        "skip_list": "\n".join(skip_lines) or "- no statistics were saved with this build",
+        "categories": ", ".join(categories),
+        "warp_versions": ", ".join(sorted(set().union(*(f.warp_versions for f in figures.values())))),
+        "generator_version": GENERATOR_VERSION,
+        "build_options": "\n".join(
+            f"- `{c}` build options: `{json.dumps(o, sort_keys=True)}`" for c, o in build_options.items()
+        ),
+        "license_counts": ", ".join(f"{lic}: {n}" for lic, n in sorted(licences.items())),
+    }
+    return Template(TEMPLATE.read_text()).substitute(values)
+
+
+def write_card(card_data: DatasetCardData, body: str, out_dir: Path) -> Path:
+    """README.md: the ``push_to_hub`` YAML (configs, dataset_info) plus licence and tags, then the body."""
+    for key, value in CARD_METADATA.items():
+        setattr(card_data, key, value)
+    card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
+    path = out_dir / "README.md"
+    card.save(str(path))
+    return path
