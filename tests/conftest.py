@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import datasets
 import pytest
+from digest import rows_digest  # noqa: F401  (re-exported for the tests)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = str(REPO / "warp_ir_pairs.py")
@@ -24,17 +24,6 @@ def load(config: str, cache_dir: Path, **options):
 def builds(tmp_path_factory) -> dict[str, datasets.DatasetDict]:
     cache = tmp_path_factory.mktemp("hf_cache")
     return {config: load(config, cache, num_examples=SMALL) for config in ("cpu", "cuda")}
-
-
-def rows_digest(dataset_dict: datasets.DatasetDict) -> str:
-    """A stable text of every row of every split, to compare builds byte for byte."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for split in sorted(dataset_dict):
-        for row in dataset_dict[split]:
-            digest.update(json.dumps(row, sort_keys=True).encode())
-    return digest.hexdigest()
 
 
 def run_python(code: str, *args: str) -> str:

@@ -113,7 +113,7 @@ def test_same_seed_gives_byte_identical_rows_in_another_process(builds, tmp_path
     code = (
         "import sys, datasets\n"
         "sys.path.insert(0, 'tests')\n"
-        "from conftest import rows_digest\n"
+        "from digest import rows_digest\n"
         "ds = datasets.load_dataset(sys.argv[1], 'cuda', trust_remote_code=True, cache_dir=sys.argv[2],"
         " num_examples=int(sys.argv[3]))\n"
         "print(rows_digest(ds))\n"

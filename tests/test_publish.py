@@ -100,7 +100,7 @@ def run_latest(code: str, *args: str) -> str:
 LATEST_LOAD = """
 import sys, datasets
 sys.path.insert(0, "tests")
-from conftest import rows_digest
+from digest import rows_digest
 assert int(datasets.__version__.split(".")[0]) >= 4, datasets.__version__
 print(rows_digest(datasets.load_dataset(sys.argv[1], "cuda", cache_dir=sys.argv[2])))
 """
@@ -108,7 +108,7 @@ print(rows_digest(datasets.load_dataset(sys.argv[1], "cuda", cache_dir=sys.argv[
 LATEST_BUILDER = """
 import sys, datasets
 sys.path.insert(0, "tests")
-from conftest import rows_digest
+from digest import rows_digest
 from generation.builder import WarpIRPairs
 builder = WarpIRPairs(config_name="cuda", cache_dir=sys.argv[1], num_examples=int(sys.argv[2]))
 builder.download_and_prepare()
