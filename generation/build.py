@@ -10,28 +10,54 @@ from typing import Any
 from generation.options import BuildOptions
 from generation.plan import PlannedKernel
 from generation.rows import make_row
+from generation.run_check import run_checks
 from generation.stats import BuildStats
+from generation.warp_backend import CompileError
 
 logger = logging.getLogger(__name__)
 
 
-def skip_reason(error: BaseException) -> str:
-    """Group failures by stage and exception type, e.g. ``codegen:WarpCodegenError``."""
-    return f"codegen:{type(error).__name__}"
+def skip_reason(stage: str, error: BaseException | str) -> str:
+    """Group failures by stage and kind, e.g. ``codegen:WarpCodegenError`` or ``run:crashed``."""
+    if isinstance(error, str):
+        return f"{stage}:{error.split(':', 1)[0].split(' ', 1)[0]}"
+    return f"{stage}:{type(error).__name__}"
+
+
+def _stage(error: BaseException) -> str:
+    return "compile" if isinstance(error, CompileError) else "codegen"
 
 
 def build_rows(
     kernels: list[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats
 ) -> Iterator[dict[str, Any]]:
+    """Rows for ``kernels`` in order; each kernel that fails a stage is counted under its reason."""
+    compile_check = options.validate in ("compile", "run")
+    rows = []
     for planned in kernels:
         try:
-            row = make_row(planned.spec, device, options.seed, planned.index, options.include_backward)
+            row = make_row(
+                planned.spec, device, options.seed, planned.index, options.include_backward, compile_check, options.arch
+            )
         except Exception as error:  # a broken kernel is counted, never fatal
-            stats.skip(skip_reason(error), f"{planned.spec.name}: {type(error).__name__}: {error}")
+            stage = _stage(error)
+            stats.skip(skip_reason(stage, error), f"{planned.spec.name}: {type(error).__name__}: {error}")
             logger.debug("skipped %s", planned.spec.name, exc_info=True)
             continue
-        stats.rows += 1
-        yield row
+        if options.validate != "run":
+            stats.rows += 1
+            yield row
+        else:
+            rows.append(row)
+    if options.validate == "run" and rows:
+        errors = run_checks([(row["python_source"], row["kernel_name"]) for row in rows], options.seed)
+        for row, error in zip(rows, errors, strict=True):
+            if error:
+                stats.skip(skip_reason("run", error), f"{row['kernel_name']}: {error}")
+                continue
+            row["metadata"]["validation"].append("run")
+            stats.rows += 1
+            yield row
 
 
 def build_shard(

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 _DESCRIPTION = (
     "Pairs of NVIDIA Warp kernels (@wp.kernel Python) and the code Warp's own code generator emits for them: "
-    "C++ for the CPU, CUDA for the GPU, forward and backward (adjoint)."
+    "C++ for the CPU, CUDA for the GPU, or the PTX NVRTC compiles it to; forward and backward (adjoint)."
 )
 _HOMEPAGE = "https://github.com/NVIDIA/warp"
 _LICENSE = "Apache-2.0"
@@ -47,6 +47,8 @@ class WarpIRPairsConfig(datasets.BuilderConfig):
     seed: int | None = None
     categories: list[str] | str | None = None
     include_backward: bool | None = None
+    validate: str | None = None
+    arch: int | None = None
 
     def build_options(self) -> build_options.BuildOptions:
         return build_options.build_options(**{name: getattr(self, name) for name in build_options.OPTION_NAMES})
@@ -58,8 +60,8 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
     VERSION = datasets.Version(GENERATOR_VERSION)
     BUILDER_CONFIG_CLASS = WarpIRPairsConfig
     BUILDER_CONFIGS = [
-        WarpIRPairsConfig(name=device, version=datasets.Version(GENERATOR_VERSION), description=f"{device} code")
-        for device in build_options.DEVICES
+        WarpIRPairsConfig(name=config, version=datasets.Version(GENERATOR_VERSION), description=f"{config} code")
+        for config in build_options.CONFIGS
     ]
     DEFAULT_CONFIG_NAME = "cuda"
 
@@ -67,7 +69,7 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         # Options given to load_dataset are set on a copy of the config, past __post_init__:
         # check them here, before any generation starts, so errors name the bad value.
         if config_name is not None:
-            build_options.check_device(config_name)
+            build_options.check_config(config_name)
         build_options.check_option_names([key for key in config_kwargs if key not in _DATASETS_KWARGS])
         config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
         config.build_options()

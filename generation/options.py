@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from generation import warp_backend
 from generation.generator import CATEGORIES
 
-DEVICES = ("cpu", "cuda")
+# A config names the target of the code columns: C++ for the CPU, CUDA source, or NVRTC's PTX.
+CONFIGS = ("cpu", "cuda", "ptx")
+VALIDATE_LEVELS = ("none", "compile", "run")
+DEFAULT_ARCH = 80
 MAX_EXAMPLES = 2_000_000
 DEFAULT_NUM_EXAMPLES = 1000
 DEFAULT_SEED = 20261124
@@ -24,6 +28,8 @@ class BuildOptions:
     seed: int = DEFAULT_SEED
     categories: tuple[str, ...] = tuple(CATEGORIES)
     include_backward: bool = True
+    validate: str = "none"  # "compile": the module compiles; "run": it also runs on the CPU
+    arch: int = DEFAULT_ARCH  # CUDA architecture for PTX (ptx config, and NVRTC compile checks)
 
     def split_sizes(self) -> dict[str, int]:
         """Rows per split: validation and test default to 5% of train, at least 1 each."""
@@ -72,6 +78,11 @@ def build_options(**values: object) -> BuildOptions:
     seed = merged["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if merged["validate"] not in VALIDATE_LEVELS:
+        raise ValueError(f"unknown validate {merged['validate']!r}; allowed values are {list(VALIDATE_LEVELS)}")
+    archs = warp_backend.supported_ptx_archs()
+    if merged["arch"] not in archs or isinstance(merged["arch"], bool):
+        raise ValueError(f"unsupported arch {merged['arch']!r}; Warp {warp_backend.warp_version()} supports {archs}")
     if not isinstance(merged["include_backward"], bool):
         raise ValueError(f"include_backward must be True or False, got {merged['include_backward']!r}")
     return BuildOptions(
@@ -83,10 +94,12 @@ def build_options(**values: object) -> BuildOptions:
         seed=seed,
         categories=parse_categories(merged["categories"]),
         include_backward=merged["include_backward"],
+        validate=merged["validate"],
+        arch=merged["arch"],
     )
 
 
-def check_device(device: str) -> str:
-    if device not in DEVICES:
-        raise ValueError(f"unknown config {device!r}; allowed configs are {list(DEVICES)}")
-    return device
+def check_config(config: str) -> str:
+    if config not in CONFIGS:
+        raise ValueError(f"unknown config {config!r}; allowed configs are {list(CONFIGS)}")
+    return config

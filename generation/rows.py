@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from typing import Any
 
 import datasets
 
+from generation import ptx as ptx_text
 from generation import warp_backend
 from generation.extract import extract_ir
 from generation.generator import GENERATOR_VERSION, KernelSpec
@@ -41,6 +43,10 @@ FEATURES = datasets.Features(
             "enable_backward": datasets.Value("bool"),
             "origin": datasets.Value("string"),
             "license": datasets.Value("string"),
+            "validation": [datasets.Value("string")],  # checks passed: codegen, compile, run
+            "arch": datasets.Value("int32"),  # CUDA architecture of the PTX (0 when no PTX was made)
+            "ptx_isa": datasets.Value("string"),
+            "cuda_version": datasets.Value("string"),
         },
     }
 )
@@ -52,23 +58,53 @@ def row_id(device: str, python_source: str, code: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 
-def make_row(spec: KernelSpec, device: str, seed: int, index: int, include_backward: bool = True) -> dict[str, Any]:
-    """Import the spec's source as its own module and extract what Warp generates for it."""
+# The code generator's device for each config; ``ptx`` compiles the CUDA source with NVRTC.
+CODEGEN_DEVICE = {"cpu": "cpu", "cuda": "cuda", "ptx": "cuda"}
+# What a "compile" check builds for each config.
+COMPILE_TARGET = {"cpu": "cpu", "cuda": "ptx", "ptx": "ptx"}
+
+
+def make_row(
+    spec: KernelSpec,
+    config: str,
+    seed: int,
+    index: int,
+    include_backward: bool = True,
+    compile_check: bool = False,
+    arch: int = 80,
+) -> dict[str, Any]:
+    """Import the spec's source as its own module and take what Warp generates (and compiles) for it.
+
+    Errors raised here (generation or compilation) are the caller's to count.
+    """
     module_name = module_name_for(spec.python_source)
-    with loaded_source(spec.python_source, module_name) as module:
+    ptx = ""
+    validation = ["codegen"]
+    with loaded_source(spec.python_source, module_name) as module, tempfile.TemporaryDirectory() as build_dir:
         kernel = next(k for k in kernels_in(module) if k.key == spec.name)
-        ir = extract_ir(kernel, device=device, include_backward=include_backward)
+        ir = extract_ir(kernel, device=CODEGEN_DEVICE[config], include_backward=include_backward)
+        if config == "ptx" or compile_check:
+            artifact = warp_backend.compile_module(module, COMPILE_TARGET[config], build_dir, arch)
+            validation.append("compile")
+            ptx = artifact if COMPILE_TARGET[config] == "ptx" else ""
     meta = ir["metadata"]
+    forward, backward, code = ir["forward"], ir["backward"], ir["code"]
+    if config == "ptx":
+        forward = ptx_text.entry(ptx, f"{meta['mangled_name']}_cuda_kernel_forward")
+        backward = ptx_text.entry(ptx, f"{meta['mangled_name']}_cuda_kernel_backward")
+        code = ptx
+        if not forward:
+            raise RuntimeError(f"no PTX entry for {meta['mangled_name']}_cuda_kernel_forward")
     return {
-        "id": row_id(device, spec.python_source, ir["code"]),
+        "id": row_id(config, spec.python_source, code),
         "kernel_name": spec.name,
         "category": spec.category,
         "description": spec.description,
         "python_source": spec.python_source,
-        "device": device,
-        "forward": ir["forward"],
-        "backward": ir["backward"],
-        "code": ir["code"],
+        "device": config,
+        "forward": forward,
+        "backward": backward,
+        "code": code,
         "arg_types": ir["arg_types"],
         "metadata": {
             "warp_version": warp_backend.warp_version(),
@@ -83,5 +119,9 @@ def make_row(spec: KernelSpec, device: str, seed: int, index: int, include_backw
             "enable_backward": meta["enable_backward"],
             "origin": "generated",
             "license": GENERATED_LICENSE,
+            "validation": validation,
+            "arch": arch if ptx else 0,
+            "ptx_isa": ptx_text.isa_version(ptx),
+            "cuda_version": ptx_text.compiler_version(ptx),
         },
     }

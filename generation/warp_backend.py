@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import warp as wp
 from warp._src import codegen as _codegen
 from warp._src import context as _context
+from warp._src import types as _types
 
 logger = logging.getLogger(__name__)
 
@@ -171,3 +172,54 @@ def module_prelude(source: str, device: str, options: dict) -> str:
 def kernel_source_file(kernel: wp.Kernel) -> str:
     """The file Warp read the kernel from (a pseudo file name for generated kernels)."""
     return os.fspath(kernel.adj.filename)
+
+
+def supported_ptx_archs() -> list[int]:
+    """The CUDA architectures this Warp's NVRTC can target (e.g. 75..121)."""
+    init_warp()
+    return sorted(_context.runtime.nvrtc_supported_archs)
+
+
+def cuda_toolkit_version() -> str:
+    init_warp()
+    return ".".join(str(part) for part in _context.runtime.toolkit_version)
+
+
+class CompileError(RuntimeError):
+    """Warp's compiler step (Clang or NVRTC) failed on code that generated fine."""
+
+
+def compile_module(module, target: str, out_dir: str, arch: int = 80) -> str:
+    """Compile a Python module's Warp kernels as Warp's ahead-of-time build does; return the artifact text.
+
+    ``target`` "cpu" compiles with Warp's bundled Clang (the object file's path is returned, as
+    text is not meaningful); "ptx" compiles with NVRTC and returns the PTX. No GPU is needed.
+    """
+    init_warp()
+    try:
+        with pinned_config():
+            if target == "cpu":
+                (path,) = wp.compile_aot_module(module, device="cpu", module_dir=out_dir)
+                return os.fspath(path)
+            (path,) = wp.compile_aot_module(module, arch=arch, use_ptx=True, module_dir=out_dir)
+    except Exception as error:
+        raise CompileError(f"{target} compile failed: {type(error).__name__}: {error}") from error
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
+FLOAT_TYPES = tuple(_types.float_types)
+INT_TYPES = tuple(_types.int_types)
+
+
+def numpy_dtype(scalar_type) -> type:
+    """The NumPy dtype that holds a Warp scalar type."""
+    return _types.warp_type_to_np_dtype[scalar_type]
+
+
+def is_array_type(type_) -> bool:
+    return _types.is_array(type_)
+
+
+def type_name(type_) -> str:
+    return _types.type_repr(type_)

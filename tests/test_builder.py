@@ -94,7 +94,9 @@ def test_include_backward_false_builds_forward_only(tmp_path):
         ("cuda", {"num_examples": "many"}, "num_examples must be an integer, got 'many'"),
         ("cuda", {"seed": -1}, "seed must be a non-negative integer"),
         ("cuda", {"num_exmples": 5}, "unknown option(s) ['num_exmples']; allowed options are"),
-        ("tpu", {}, "unknown config 'tpu'; allowed configs are ['cpu', 'cuda']"),
+        ("tpu", {}, "unknown config 'tpu'; allowed configs are ['cpu', 'cuda', 'ptx']"),
+        ("cuda", {"validate": "fast"}, "unknown validate 'fast'; allowed values are ['none', 'compile', 'run']"),
+        ("ptx", {"arch": 52}, "unsupported arch 52; Warp 1.19.0 supports [75, 80,"),
     ],
 )
 def test_bad_options_fail_before_generation_with_clear_errors(tmp_path, config, options, message):

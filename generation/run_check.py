@@ -1,0 +1,118 @@
+"""The ``run`` check: launch kernels on the CPU with seeded inputs, bounds checks on, in a child.
+
+Warp's debug mode checks every array access, but a failed check aborts the process, so the
+launches run in a child process that prints one result line per kernel. When the child dies,
+the first kernel without a result is the one that killed it; a new child takes the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+RESULT = "WIRP_RESULT "
+LAUNCH_SIZE = 16
+INT_ARGUMENT = 4  # scalar int arguments are loop bounds and counts: keep them small
+VALUE_RANGE = 2.0
+
+
+class RunCheckError(RuntimeError):
+    pass
+
+
+def _argument(arg_type, rng):
+    """A seeded input for one kernel argument: arrays of random values, small scalars."""
+    import warp as wp
+
+    from generation import warp_backend as backend
+
+    if backend.is_array_type(arg_type):
+        dtype = arg_type.dtype
+        scalar = getattr(dtype, "_wp_scalar_type_", dtype)
+        shape = (LAUNCH_SIZE,) * arg_type.ndim + tuple(getattr(dtype, "_shape_", ()))
+        if scalar in backend.FLOAT_TYPES:
+            values = rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=shape)
+        elif scalar in backend.INT_TYPES:
+            values = rng.integers(0, 8, size=shape)
+        else:
+            raise RunCheckError(f"unsupported array dtype {backend.type_name(dtype)}")
+        return wp.array(values.astype(backend.numpy_dtype(scalar)), dtype=dtype, device="cpu")
+    if arg_type in backend.FLOAT_TYPES:
+        return float(rng.uniform(-VALUE_RANGE, VALUE_RANGE))
+    if arg_type in backend.INT_TYPES:
+        return INT_ARGUMENT
+    raise RunCheckError(f"unsupported argument type {backend.type_name(arg_type)}")
+
+
+def run_kernel(python_source: str, kernel_name: str, seed: int) -> None:
+    """Compile in debug mode, launch on the CPU, and require finite values in every float array."""
+    import numpy as np
+    import warp as wp
+
+    from generation import warp_backend
+    from generation.source_module import loaded_source
+
+    with loaded_source(python_source) as module:
+        kernel = getattr(module, kernel_name)
+        kernel.module.options["mode"] = "debug"  # bounds-checked array access
+        rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
+        dims = kernel.adj.kernel_dim if hasattr(kernel.adj, "kernel_dim") else 1
+        args = [_argument(arg.type, rng) for arg in kernel.adj.args]
+        wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device="cpu")
+        wp.synchronize_device("cpu")
+        for arg, value in zip(kernel.adj.args, args, strict=True):
+            if isinstance(value, wp.array) and value.dtype not in warp_backend.INT_TYPES:
+                if not np.isfinite(value.numpy()).all():
+                    raise RunCheckError(f"non-finite values in {arg.label} after the launch")
+
+
+def _child() -> None:
+    from generation import warp_backend
+
+    warp_backend.init_warp()
+    job = json.load(sys.stdin)
+    for python_source, kernel_name in job["kernels"]:
+        try:
+            run_kernel(python_source, kernel_name, job["seed"])
+            result = {"error": None}
+        except Exception as error:
+            result = {"error": f"{type(error).__name__}: {error}"}
+        print(RESULT + json.dumps(result), flush=True)
+
+
+def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800) -> list[str | None]:
+    """For each ``(python_source, kernel_name)``, None if it ran cleanly, else the error text."""
+    results: list[str | None] = [None] * len(kernels)
+    pending = list(range(len(kernels)))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+    )
+    while pending:
+        job = json.dumps({"seed": seed, "kernels": [kernels[k] for k in pending]})
+        done = subprocess.run(
+            [sys.executable, "-m", "generation.run_check"],
+            input=job,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+        lines = [json.loads(line[len(RESULT) :]) for line in done.stdout.splitlines() if line.startswith(RESULT)]
+        for position, line in enumerate(lines):
+            results[pending[position]] = line["error"]
+        if len(lines) == len(pending):
+            break
+        crashed = pending[len(lines)]
+        tail = " | ".join(line for line in done.stderr.splitlines()[-4:] if "CUDA driver" not in line)
+        results[crashed] = f"crashed (exit {done.returncode}): {tail}"
+        pending = pending[len(lines) + 1 :]
+    return results
+
+
+if __name__ == "__main__":
+    _child()

@@ -1,0 +1,130 @@
+"""Compiled truth: PTX rows, compile and run validation, and planted failures counted, never lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import load, run_python
+
+from generation.build import build_rows
+from generation.generator import KernelSpec, generate
+from generation.options import build_options
+from generation.plan import PlannedKernel
+from generation.stats import BuildStats
+
+HEADER = "import warp as wp\n\n\n"
+
+PLANTED = {
+    # Generates fine, but the native snippet is not valid C++: only a compiler can tell.
+    "compile_error": HEADER
+    + '@wp.func_native("out[tid] = no_such_function(a[tid]);")\n'
+    + "def broken(a: wp.array(dtype=float), out: wp.array(dtype=float), tid: int): ...\n\n\n"
+    + "@wp.kernel\ndef compile_error(a: wp.array(dtype=float), out: wp.array(dtype=float)):\n"
+    + "    i = wp.tid()\n    broken(a, out, i)\n",
+    # Warp's code generator rejects a float plus a vector.
+    "codegen_error": HEADER
+    + "@wp.kernel\ndef codegen_error(a: wp.array(dtype=float), out: wp.array(dtype=float)):\n"
+    + "    i = wp.tid()\n    out[i] = a[i] + wp.vec3(1.0, 2.0, 3.0)\n",
+    # Reads past the end of its input: only a bounds-checked launch can tell.
+    "out_of_range": HEADER
+    + "@wp.kernel\ndef out_of_range(a: wp.array(dtype=float), out: wp.array(dtype=float)):\n"
+    + "    i = wp.tid()\n    out[i] = a[i + 7]\n",
+    # Overflows to infinity on ordinary inputs.
+    "overflow": HEADER
+    + "@wp.kernel\ndef overflow(a: wp.array(dtype=float), out: wp.array(dtype=float)):\n"
+    + "    i = wp.tid()\n    out[i] = wp.exp(wp.abs(a[i]) * 1000.0)\n",
+}
+
+
+def planted(name: str, index: int) -> PlannedKernel:
+    return PlannedKernel(index, KernelSpec(name, "planted", "a kernel broken on purpose", PLANTED[name]))
+
+
+def batch(*planted_names: str) -> list[PlannedKernel]:
+    """Generated neighbours around each planted kernel."""
+    kernels = [PlannedKernel(0, generate("arithmetic", 1, 0))]
+    for k, name in enumerate(planted_names, start=1):
+        kernels += [planted(name, 100 + k), PlannedKernel(k, generate("vector", 1, k))]
+    return kernels
+
+
+def test_compile_validation_counts_planted_failures_and_keeps_neighbours():
+    options = build_options(num_examples=1, validate="compile")
+    stats = BuildStats()
+    rows = list(build_rows(batch("compile_error", "codegen_error"), "cpu", options, stats))
+    assert [r["kernel_name"] for r in rows] == [k.spec.name for k in batch()[:1]] + [
+        generate("vector", 1, 1).name,
+        generate("vector", 1, 2).name,
+    ]
+    assert all(r["metadata"]["validation"] == ["codegen", "compile"] for r in rows)
+    assert sum(stats.skipped.values()) == 2 and stats.rows == 3
+    compile_reason = next(r for r in stats.skipped if r.startswith("compile:"))
+    codegen_reason = next(r for r in stats.skipped if r.startswith("codegen:"))
+    assert "compile_error" in stats.first_error[compile_reason]
+    assert "codegen_error" in stats.first_error[codegen_reason]
+
+
+def test_without_validation_the_compile_error_is_not_seen():
+    stats = BuildStats()
+    rows = list(build_rows(batch("compile_error"), "cpu", build_options(num_examples=1), stats))
+    assert len(rows) == 3 and not stats.skipped
+    assert all(r["metadata"]["validation"] == ["codegen"] for r in rows)
+
+
+def test_run_validation_catches_an_out_of_range_read_and_an_overflow():
+    options = build_options(num_examples=1, validate="run")
+    stats = BuildStats()
+    rows = list(build_rows(batch("out_of_range", "overflow"), "cpu", options, stats))
+    assert len(rows) == 3 and stats.rows == 3
+    assert all(r["metadata"]["validation"] == ["codegen", "compile", "run"] for r in rows)
+    assert sum(stats.skipped.values()) == 2
+    errors = "\n".join(stats.first_error.values())
+    assert "out_of_range" in errors and "arr.shape" in errors, errors  # Warp's bounds-check assertion
+    assert "overflow" in errors and "non-finite values in out" in errors
+
+
+@pytest.fixture(scope="module")
+def ptx_build(tmp_path_factory):
+    return load("ptx", tmp_path_factory.mktemp("ptx"), num_examples=6, num_validation=0, num_test=0)
+
+
+def test_ptx_rows_hold_the_entries_of_the_right_kernels(ptx_build):
+    for row in ptx_build["train"]:
+        name = row["metadata"]["mangled_name"]
+        assert row["device"] == "ptx"
+        assert row["forward"].startswith(f".visible .entry {name}_cuda_kernel_forward(")
+        assert row["backward"].startswith(f".visible .entry {name}_cuda_kernel_backward(")
+        assert row["forward"] in row["code"] and row["code"].lstrip().startswith("//")
+        meta = row["metadata"]
+        assert meta["arch"] == 80 and ".target sm_80" in row["code"]
+        assert meta["ptx_isa"] and meta["cuda_version"]
+        assert meta["validation"] == ["codegen", "compile"]
+
+
+REFERENCE_PTX = r"""
+import hashlib, json, linecache, sys, tempfile, types
+import warp as wp
+wp.config.log_level = wp.LOG_ERROR
+wp.init()
+out = []
+for src in json.load(open(sys.argv[1])):
+    name = "wirp_" + hashlib.sha256(src.encode()).hexdigest()[:16]
+    linecache.cache[name + ".py"] = (len(src), None, src.splitlines(True), name + ".py")
+    module = types.ModuleType(name)
+    module.__file__ = name + ".py"
+    sys.modules[name] = module
+    exec(compile(src, name + ".py", "exec"), module.__dict__)
+    with tempfile.TemporaryDirectory() as d:
+        (path,) = wp.compile_aot_module(module, arch=80, use_ptx=True, module_dir=d)
+        out.append(open(path).read())
+print(json.dumps(out))
+"""
+
+
+def test_ptx_rows_match_a_fresh_process_compile(ptx_build, tmp_path):
+    """Reproducible PTX: module names come from content, so another process compiles the same text."""
+    rows = [r for r in ptx_build["train"] if "@wp.func" not in r["python_source"]][:3]
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps([r["python_source"] for r in rows]))
+    assert json.loads(run_python(REFERENCE_PTX, str(path))) == [r["code"] for r in rows]
