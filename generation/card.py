@@ -40,6 +40,7 @@ class ConfigFigures:
     warp_versions: set[str]
     seeds: set[int]
     licenses: Counter
+    checks: Counter  # rows per validation check passed
     skipped: dict[str, dict[str, int]]
     requested: dict[str, int]
 
@@ -60,6 +61,7 @@ def config_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None 
         warp_versions={row["metadata"]["warp_version"] for row in rows},
         seeds={row["metadata"]["seed"] for row in rows},
         licenses=Counter(row["metadata"]["license"] for row in rows),
+        checks=Counter(check for row in rows for check in row["metadata"]["validation"]),
         skipped={split: dict(stats.get("skipped", {})) for split, stats in build_stats.items()},
         requested={split: stats.get("requested", 0) for split, stats in build_stats.items()},
     )
@@ -126,6 +128,13 @@ def write_plots(figures: dict[str, ConfigFigures], out_dir: Path) -> dict[str, s
 
 
 TEMPLATE = Path(__file__).with_name("dataset_card.md")
+CHECKS = ("codegen", "compile", "run")
+
+
+def _rate(rows: int, requested: int) -> str:
+    return f"{100 * rows / requested:.1f}%" if requested else "-"
+
+
 SPLIT_ORDER = ("train", "validation", "test")
 
 
@@ -176,6 +185,20 @@ def card_body(
         "length_plots": "\n".join(
             [f"![python_source lines]({plots['python_lines']})"]
             + [f"![code lines, {c}]({plots[f'code_lines_{c}']})" for c in configs]
+        ),
+        "validation_table": _table(
+            ["config", "validate", "rows", "requested", "pass rate", *CHECKS],
+            [
+                [
+                    f"`{c}`",
+                    build_options.get(c, {}).get("validate", "?"),
+                    sum(f.rows_per_split.values()),
+                    sum(f.requested.values()) or "?",
+                    _rate(sum(f.rows_per_split.values()), sum(f.requested.values())),
+                    *(f.checks[check] for check in CHECKS),
+                ]
+                for c, f in figures.items()
+            ],
         ),
         "skip_list": "\n".join(skip_lines) or "- no statistics were saved with this build",
         "categories": ", ".join(categories),

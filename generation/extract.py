@@ -27,19 +27,13 @@ def extract_ir(kernel: wp.Kernel, device: str = "cpu", include_backward: bool = 
     if not isinstance(kernel, wp.Kernel):
         raise TypeError(f"extract_ir needs a wp.Kernel, got {type(kernel).__name__}")
     generated = warp_backend.generate_kernel_code(kernel, device, enable_backward=include_backward)
-    if not generated.kernel_with_backward.startswith(generated.kernel_only):
-        raise RuntimeError(f"unexpected layout of the code Warp generated for {kernel.key!r}")
-    forward = generated.kernel_only
-    backward = generated.kernel_with_backward[len(forward) :]
-    struct = ""
-    if device == "cpu":
-        struct_end = forward.index("};\n") + len("};\n")
-        struct, forward = forward[:struct_end], forward[struct_end:]
-    backward = backward.strip("\n")
+    forward, backward = generated.forward.strip("\n"), generated.backward.strip("\n")
+    if device == "cpu" and backward:
+        backward = forward[: forward.index("};\n") + len("};\n")] + "\n\n" + backward  # the struct it reads
     return {
         "python_source": kernel.adj.source,
-        "forward": struct + forward.strip("\n"),
-        "backward": (struct + backward) if backward else "",
+        "forward": forward,
+        "backward": backward,
         "code": generated.source[len(generated.prelude) :],
         "arg_types": arg_types(kernel),
         "metadata": {

@@ -80,11 +80,12 @@ def make_row(
     module_name = module_name_for(spec.python_source)
     ptx = ""
     validation = ["codegen"]
-    with loaded_source(spec.python_source, module_name) as module, tempfile.TemporaryDirectory() as build_dir:
+    with loaded_source(spec.python_source, module_name) as module:
         kernel = next(k for k in kernels_in(module) if k.key == spec.name)
         ir = extract_ir(kernel, device=CODEGEN_DEVICE[config], include_backward=include_backward)
         if config == "ptx" or compile_check:
-            artifact = warp_backend.compile_module(module, COMPILE_TARGET[config], build_dir, arch)
+            with tempfile.TemporaryDirectory() as build_dir:
+                artifact = warp_backend.compile_module(module, COMPILE_TARGET[config], build_dir, arch)
             validation.append("compile")
             ptx = artifact if COMPILE_TARGET[config] == "ptx" else ""
     meta = ir["metadata"]

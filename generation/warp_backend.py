@@ -10,6 +10,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -99,12 +100,37 @@ class KernelCode:
 
     source: str  # the whole translation unit, prelude included
     prelude: str  # the part every module of this device starts with
-    kernel_only: str  # argument struct (CPU) and forward kernel
-    kernel_with_backward: str  # the same plus the adjoint kernel, if the options build one
+    forward: str  # argument struct (CPU) and forward kernel function, as emitted
+    backward: str  # the adjoint kernel function, as emitted ("" without a backward pass)
     mangled_name: str
     block_dim: int
     enable_backward: bool
     grid_stride: bool
+
+
+# Where the forward (with its CPU argument struct) and the backward kernel start in the text
+# ``codegen_kernel`` emits; the headers are fixed lines of Warp's kernel templates.
+_KERNEL_STARTS = {
+    "cpu": (
+        r"^struct wp_args_{name} \{{$",
+        r"^template <bool wp_linear_contiguous>\nstatic void {name}_cpu_kernel_backward\(",
+    ),
+    "cuda": (
+        r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b{name}_cuda_kernel_forward\(',
+        r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b{name}_cuda_kernel_backward\(',
+    ),
+}
+
+
+def _split_kernel(source: str, end: int, name: str, device: str) -> tuple[str, str]:
+    """The forward and backward texts of kernel ``name``, which ends at ``end`` of ``source``."""
+    forward_start, backward_start = (re.compile(p.format(name=name), re.M) for p in _KERNEL_STARTS[device])
+    starts = [m.start() for m in forward_start.finditer(source, 0, end)]
+    if not starts:
+        raise RuntimeError(f"Warp's {device} code for {name!r} has no forward kernel")
+    backward = backward_start.search(source, starts[-1], end)
+    split = backward.start() if backward else end
+    return source[starts[-1] : split], source[split:end]
 
 
 def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool = True) -> KernelCode:
@@ -133,20 +159,15 @@ def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool =
         built = next(iter(builder.kernels))
         kernel_options = options | built.options
         # The source ends with this kernel's text and then its CPU entry points (none for CUDA).
-        # Re-emitting only the forward half finds where the backward starts, without paying for
-        # a second adjoint emission.
-        forward_only = _codegen.codegen_kernel(built, device=device, options=options | {"enable_backward": False})
         entry_points = _codegen.codegen_module(built, device=device, options=options)
-        kernel_end = len(source) - len(entry_points)
-        kernel_start = source.rfind(forward_only, 0, kernel_end)
-        if kernel_start < 0 or not source.endswith(entry_points):
+        if not source.endswith(entry_points):
             raise RuntimeError(f"unexpected layout of the code Warp generated for {kernel.key!r}")
-        with_backward = source[kernel_start:kernel_end]
+        forward, backward = _split_kernel(source, len(source) - len(entry_points), built.get_mangled_name(), device)
     return KernelCode(
         source=source,
         prelude=module_prelude(source, device, options),
-        kernel_only=forward_only,
-        kernel_with_backward=with_backward,
+        forward=forward,
+        backward=backward,
         mangled_name=built.get_mangled_name(),
         block_dim=block_dim,
         enable_backward=bool(kernel_options["enable_backward"]),

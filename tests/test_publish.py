@@ -74,6 +74,8 @@ def test_card_numbers_match_the_data(published):
             row = re.search(rf"^\| {category} \| (\d+) \| (\d+) \|$", text, re.M)
             assert row and int(row.group(1 if config == "cpu" else 2)) == categories.count(category)
         assert f"- `{config}` / train: {N} of {N} rows (none skipped)" in text
+        rows = sum(len(ds[split]) for split in ds)
+        assert f"| `{config}` | none | {rows} | {rows} | 100.0% | {rows} | 0 | 0 |" in text
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (hub / image).read_text().startswith("<svg")
 
