@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from generation.compile_check import compile_errors
 from generation.options import BuildOptions
 from generation.plan import PlannedKernel
 from generation.rows import make_row
@@ -31,33 +32,43 @@ def _stage(error: BaseException) -> str:
 def build_rows(
     kernels: list[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats
 ) -> Iterator[dict[str, Any]]:
-    """Rows for ``kernels`` in order; each kernel that fails a stage is counted under its reason."""
-    compile_check = options.validate in ("compile", "run")
+    """Rows for ``kernels`` in order; each kernel that fails a stage is counted under its reason.
+
+    Without validation rows stream out one by one; with it, a shard's rows are checked together
+    (compiled in batches, then run in a child process) before they are yielded.
+    """
     rows = []
     for planned in kernels:
         try:
-            row = make_row(
-                planned.spec, device, options.seed, planned.index, options.include_backward, compile_check, options.arch
-            )
+            row = make_row(planned.spec, device, options.seed, planned.index, options.include_backward, options.arch)
         except Exception as error:  # a broken kernel is counted, never fatal
-            stage = _stage(error)
-            stats.skip(skip_reason(stage, error), f"{planned.spec.name}: {type(error).__name__}: {error}")
+            stats.skip(skip_reason(_stage(error), error), f"{planned.spec.name}: {type(error).__name__}: {error}")
             logger.debug("skipped %s", planned.spec.name, exc_info=True)
             continue
-        if options.validate != "run":
+        if options.validate == "none" or device == "ptx" and options.validate == "compile":
             stats.rows += 1
             yield row
         else:
             rows.append(row)
-    if options.validate == "run" and rows:
+    if rows and device != "ptx":
+        rows = _keep_passing(rows, "compile", compile_errors(rows, device, options.arch), stats)
+    if rows and options.validate == "run":
         errors = run_checks([(row["python_source"], row["kernel_name"]) for row in rows], options.seed)
-        for row, error in zip(rows, errors, strict=True):
-            if error:
-                stats.skip(skip_reason("run", error), f"{row['kernel_name']}: {error}")
-                continue
-            row["metadata"]["validation"].append("run")
-            stats.rows += 1
-            yield row
+        rows = _keep_passing(rows, "run", errors, stats)
+    stats.rows += len(rows)
+    yield from rows
+
+
+def _keep_passing(rows: list[dict], check: str, errors: list[str | None], stats: BuildStats) -> list[dict]:
+    """Rows whose check passed, marked with it; the others counted under ``check:<kind>``."""
+    passing = []
+    for row, error in zip(rows, errors, strict=True):
+        if error:
+            stats.skip(skip_reason(check, error), f"{row['kernel_name']}: {error}")
+        else:
+            row["metadata"]["validation"].append(check)
+            passing.append(row)
+    return passing
 
 
 def build_shard(

@@ -60,22 +60,13 @@ def row_id(device: str, python_source: str, code: str) -> str:
 
 # The code generator's device for each config; ``ptx`` compiles the CUDA source with NVRTC.
 CODEGEN_DEVICE = {"cpu": "cpu", "cuda": "cuda", "ptx": "cuda"}
-# What a "compile" check builds for each config.
-COMPILE_TARGET = {"cpu": "cpu", "cuda": "ptx", "ptx": "ptx"}
 
 
 def make_row(
-    spec: KernelSpec,
-    config: str,
-    seed: int,
-    index: int,
-    include_backward: bool = True,
-    compile_check: bool = False,
-    arch: int = 80,
+    spec: KernelSpec, config: str, seed: int, index: int, include_backward: bool = True, arch: int = 80
 ) -> dict[str, Any]:
-    """Import the spec's source as its own module and take what Warp generates (and compiles) for it.
-
-    Errors raised here (generation or compilation) are the caller's to count.
+    """Import the spec's source as its own module and take what Warp generates for it (and, for
+    ``ptx``, what NVRTC compiles it to). Errors raised here are the caller's to count.
     """
     module_name = module_name_for(spec.python_source)
     ptx = ""
@@ -83,11 +74,10 @@ def make_row(
     with loaded_source(spec.python_source, module_name) as module:
         kernel = next(k for k in kernels_in(module) if k.key == spec.name)
         ir = extract_ir(kernel, device=CODEGEN_DEVICE[config], include_backward=include_backward)
-        if config == "ptx" or compile_check:
+        if config == "ptx":
             with tempfile.TemporaryDirectory() as build_dir:
-                artifact = warp_backend.compile_module(module, COMPILE_TARGET[config], build_dir, arch)
+                ptx = warp_backend.compile_module(module, "ptx", build_dir, arch)
             validation.append("compile")
-            ptx = artifact if COMPILE_TARGET[config] == "ptx" else ""
     meta = ir["metadata"]
     forward, backward, code = ir["forward"], ir["backward"], ir["code"]
     if config == "ptx":

@@ -30,11 +30,14 @@ def source_file_for(module_name: str) -> str:
 
 
 @contextlib.contextmanager
-def loaded_source(python_source: str, module_name: str | None = None) -> Iterator[types.ModuleType]:
+def loaded_source(
+    python_source: str, module_name: str | None = None, fresh_counters: bool = True
+) -> Iterator[types.ModuleType]:
     """Import ``python_source`` as a fresh module, as if it were the first thing a process ran.
 
-    Warp's ``wp.func`` name counters are reset first, so helper names match a fresh process.
-    On exit the module is removed from ``sys.modules``, ``linecache`` and Warp's registry.
+    Warp's ``wp.func`` name counters are reset first (unless ``fresh_counters`` is False, for
+    modules that must coexist), so helper names match a fresh process. On exit the module is
+    removed from ``sys.modules``, ``linecache`` and Warp's registry.
     """
     warp_backend.init_warp()
     name = module_name or module_name_for(python_source)
@@ -43,7 +46,8 @@ def loaded_source(python_source: str, module_name: str | None = None) -> Iterato
     module.__file__ = file_name
     linecache.cache[file_name] = (len(python_source), None, python_source.splitlines(True), file_name)
     sys.modules[name] = module
-    warp_backend.reset_function_counters()
+    if fresh_counters:
+        warp_backend.reset_function_counters()
     try:
         exec(compile(python_source, file_name, "exec"), module.__dict__)
         yield module

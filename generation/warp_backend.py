@@ -7,6 +7,7 @@ Everything else in ``generation`` goes through these functions, so a Warp upgrad
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -244,3 +245,20 @@ def is_array_type(type_) -> bool:
 
 def type_name(type_) -> str:
     return _types.type_repr(type_)
+
+
+def compile_kernels_together(kernels: list[wp.Kernel], target: str, out_dir: str, arch: int = 80) -> None:
+    """Compile several kernels, from any modules, as one Warp module: one compiler run for all.
+
+    Used to check that code compiles, where one run per kernel would spend most of its time
+    starting the compiler. The kernels' helpers must have distinct names (import them without
+    ``reset_function_counters``). Raises ``CompileError`` if the batch does not compile.
+    """
+    init_warp()
+    names = "|".join(f"{kernel.module.name}.{kernel.key}" for kernel in kernels)
+    batch = _context.Module("wirp_batch_" + hashlib.sha256(names.encode()).hexdigest()[:16], None)
+    batch.options.update(kernels[0].module.options)
+    for kernel in kernels:  # the hasher and builder read live kernels, the AOT checks read .kernels
+        batch._live_kernels.add(kernel)
+        batch.kernels[f"{kernel.module.name}.{kernel.key}"] = kernel
+    compile_module(batch, target, out_dir, arch)
