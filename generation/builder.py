@@ -49,9 +49,16 @@ class WarpIRPairsConfig(datasets.BuilderConfig):
     include_backward: bool | None = None
     validate: str | None = None
     arch: int | None = None
+    difficulty: str | None = None
+    max_depth: int | None = None
+    max_statements: int | None = None
+    paths: list[str] | str | None = None
+    license: str | None = None
 
     def build_options(self) -> build_options.BuildOptions:
-        return build_options.build_options(**{name: getattr(self, name) for name in build_options.OPTION_NAMES})
+        values = {name: getattr(self, name) for name in build_options.OPTION_NAMES}
+        build_options.check_applicable(self.name, values)
+        return build_options.build_options(**values)
 
 
 class WarpIRPairs(datasets.GeneratorBasedBuilder):
@@ -60,8 +67,12 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
     VERSION = datasets.Version(GENERATOR_VERSION)
     BUILDER_CONFIG_CLASS = WarpIRPairsConfig
     BUILDER_CONFIGS = [
-        WarpIRPairsConfig(name=config, version=datasets.Version(GENERATOR_VERSION), description=f"{config} code")
-        for config in build_options.CONFIGS
+        WarpIRPairsConfig(
+            name=name,
+            version=datasets.Version(GENERATOR_VERSION),
+            description=f"{config.source} kernels with their {config.device} code",
+        )
+        for name, config in build_options.CONFIGS.items()
     ]
     DEFAULT_CONFIG_NAME = "cuda"
 
@@ -80,17 +91,17 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         options = self.config.build_options()
-        plans, plan_stats = plan_splits(options)
+        config = build_options.CONFIGS[self.config.name]
+        plans, plan_stats = plan_splits(options, config.source)
         self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
         self._plan_stats = plan_stats
         generators = []
-        sizes = options.split_sizes()
         for split in SPLITS:
-            if sizes[split] == 0:  # asked for no such split (num_validation=0 or num_test=0)
+            if plan_stats[split].requested == 0:  # asked for no such split (num_validation=0 or num_test=0)
                 continue
             shards = shard(plans[split])
             stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
-            kwargs = {"kernels": shards, "stats_files": stats_files, "device": self.config.name, "options": options}
+            kwargs = {"kernels": shards, "stats_files": stats_files, "device": config.device, "options": options}
             generators.append(datasets.SplitGenerator(name=_SPLIT_NAMES[split], gen_kwargs=kwargs))
         return generators
 

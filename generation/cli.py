@@ -16,6 +16,7 @@ from pathlib import Path
 
 from generation import options as build_options
 from generation.builder import WarpIRPairs
+from generation.generator import DIFFICULTIES
 from generation.publish import STATS_FILE, PublishError, dry_run, push
 
 logger = logging.getLogger("warp_ir_pairs")
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-backward", dest="include_backward", action="store_false", default=None)
     b.add_argument("--validate", choices=build_options.VALIDATE_LEVELS)
     b.add_argument("--arch", type=int, help="CUDA architecture for PTX (default 80)")
+    b.add_argument("--difficulty", choices=DIFFICULTIES, help="easy, medium, hard, or mixed (default)")
+    b.add_argument("--max-depth", type=int, help="cap on expression depth")
+    b.add_argument("--max-statements", type=int, help="cap on statements per block")
+    b.add_argument("--paths", nargs="+", help="real configs: .py files or folders to harvest (default: warp's own)")
+    b.add_argument("--license", help="real configs: licence of the files given with --paths")
     b.add_argument("--num-proc", type=int)
     p = commands.add_parser("push", help="publish every config built in DATA")
     p.add_argument("repo_id")
@@ -69,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
-            build_options.build_options(**values)  # fail before any work, naming the bad value
+            build_options.check_applicable(args.config, values)  # fail before any work, naming the bad value
+            build_options.build_options(**values)
             target = build(args.config, args.out, num_proc=args.num_proc, **values)
             print(f"built {args.config} into {target}")
         elif args.dry_run:

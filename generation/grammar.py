@@ -1,8 +1,11 @@
-"""Typed expression grammar: a table of Warp operations with their signatures, and a random
-expression builder over it that writes code and an English phrase from the same tree.
+"""Typed expression grammar: a table of Warp types, a table of operations with their signatures,
+and a random expression builder over them that writes code and an English phrase from one tree.
 
 Every operation is well defined on any finite input: divisions, roots, logs, exponentials and
-inverse trig functions are guarded in their template (``x / (wp.abs(y) + 1.0)``, ...).
+inverse trig functions are guarded in their template (``x / (wp.abs(y) + 1.0)``, ...), and
+float16 only gets operations that cannot grow a value past its range. Literals in templates
+are written ``{L[1.0]}`` and rendered in the operation's scalar type (``wp.float64(1.0)``),
+since Warp does not mix a float64 with a float32 literal.
 """
 
 from __future__ import annotations
@@ -11,120 +14,334 @@ import random
 import re
 from dataclasses import dataclass, field
 
-SCALAR = "float"
-VECTOR_SIZES = (2, 3, 4)
+# ---------------------------------------------------------------------------------------------
+# Types
 
 
-def vec(n: int) -> str:
-    return f"vec{n}"
+@dataclass(frozen=True)
+class WType:
+    """A Warp value type as the grammar sees it."""
+
+    name: str  # grammar key and Warp name: "float32", "vec3d", "quat", "spatial_matrix", ...
+    annotation: str  # how a signature writes it: "float", "wp.vec3d"
+    kind: str  # float | int | bool | vector | matrix | quat | transform
+    scalar: str  # the scalar type of its components (itself for scalars)
+    size: int = 1  # components of a vector/quat/transform, rows of a (square) matrix
+
+    @property
+    def components(self) -> int:
+        return self.size * self.size if self.kind == "matrix" else self.size
 
 
-def mat(n: int) -> str:
-    return f"mat{n}{n}"
+# Warp's names for the float types a vector, matrix, quaternion or transform can hold.
+_FLOAT_SUFFIX = {"float32": "", "float64": "d"}
+_SCALAR_ANNOTATION = {"float32": "float", "int32": "int", "bool": "bool"}
+
+
+def _types() -> dict[str, WType]:
+    table = [WType(s, _SCALAR_ANNOTATION.get(s, f"wp.{s}"), k, s) for s, k in SCALAR_KINDS.items()]
+    for scalar, suffix in _FLOAT_SUFFIX.items():
+        for n in (2, 3, 4):
+            table.append(WType(f"vec{n}{suffix}", f"wp.vec{n}{suffix}", "vector", scalar, n))
+            table.append(WType(f"mat{n}{n}{suffix}", f"wp.mat{n}{n}{suffix}", "matrix", scalar, n))
+        table.append(WType(f"quat{suffix}", f"wp.quat{suffix}", "quat", scalar, 4))
+        table.append(WType(f"transform{suffix}", f"wp.transform{suffix}", "transform", scalar, 7))
+    table.append(WType("spatial_vector", "wp.spatial_vector", "vector", "float32", 6))
+    table.append(WType("spatial_matrix", "wp.spatial_matrix", "matrix", "float32", 6))
+    return {t.name: t for t in table}
+
+
+SCALAR_KINDS = {
+    "float32": "float",
+    "float64": "float",
+    "float16": "float",
+    "int32": "int",
+    "int64": "int",
+    "bool": "bool",
+}
+TYPES: dict[str, WType] = _types()
+FLOAT = "float32"
+FLOAT_TYPES = ("float32", "float64", "float16")
+INT_TYPES = ("int32", "int64")
+
+
+def vec(n: int, scalar: str = FLOAT) -> str:
+    return "spatial_vector" if n == 6 else f"vec{n}{_FLOAT_SUFFIX[scalar]}"
+
+
+def mat(n: int, scalar: str = FLOAT) -> str:
+    return "spatial_matrix" if n == 6 else f"mat{n}{n}{_FLOAT_SUFFIX[scalar]}"
+
+
+def quat(scalar: str = FLOAT) -> str:
+    return f"quat{_FLOAT_SUFFIX[scalar]}"
+
+
+def transform(scalar: str = FLOAT) -> str:
+    return f"transform{_FLOAT_SUFFIX[scalar]}"
 
 
 def annotation(type_name: str) -> str:
     """How a grammar type is written in a Warp signature."""
-    return type_name if type_name in (SCALAR, "int") else f"wp.{type_name}"
+    return TYPES[type_name].annotation
+
+
+def literal(scalar: str, value: str) -> str:
+    """A literal of a scalar type: bare where Warp infers it (float32, int32, bool), else wrapped."""
+    return value if scalar in _SCALAR_ANNOTATION else f"wp.{scalar}({value})"
+
+
+class Literals:
+    """``{L[1.0]}`` in a template: the literal in one scalar type (``wp.float64(1.0)``)."""
+
+    def __init__(self, scalar: str | None):
+        self.scalar = scalar
+
+    def __getitem__(self, value: str) -> str:
+        return value if self.scalar is None else literal(self.scalar, value)
+
+
+PLAIN = Literals(None)
+
+FLOAT_CONSTANTS = ("0.5", "1.0", "2.0", "3.0", "0.25", "0.1", "1.5", "-1.0", "-0.5", "4.0", "0.75", "10.0")
+INT_CONSTANTS = ("1", "2", "3", "4", "5", "7", "8", "-1", "-2", "16")
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations
 
 
 @dataclass(frozen=True)
 class Op:
     """One operation: its result and argument types, code template and English phrase."""
 
-    key: str
+    key: str  # unique: base name and types
+    base: str  # the operation's name for kernel names and statistics (``dot``, ``add``)
     result: str
     args: tuple[str, ...]
     template: str
     phrase: str
     group: str
+    scalar: str | None = None  # the scalar type of the template's {L[...]} literals
     weight: float = 1.0
 
-    @property
-    def base(self) -> str:
-        """The key without its vector size (``dot3`` -> ``dot``), for names and statistics."""
-        return self.key[:-1] if self.group in ("vector", "matrix") else self.key
+
+def _ops(group: str, scalar: str | None, rows: list[tuple], weight: float = 1.0) -> list[Op]:
+    """Operations from ``(base, result, args, template, phrase)`` rows."""
+    return [
+        Op(f"{base}:{result}:{','.join(args)}", base, result, tuple(args), template, phrase, group, scalar, weight)
+        for base, result, args, template, phrase in rows
+    ]
 
 
-def _scalar_ops() -> list[Op]:
-    f = SCALAR
-    table = [
-        # key, args, template, phrase, group
-        ("add", (f, f), "({0} + {1})", "the sum of {0} and {1}", "arith"),
-        ("sub", (f, f), "({0} - {1})", "{0} minus {1}", "arith"),
-        ("mul", (f, f), "({0} * {1})", "the product of {0} and {1}", "arith"),
-        ("div", (f, f), "({0} / (wp.abs({1}) + 1.0))", "{0} divided by one plus the magnitude of {1}", "arith"),
-        ("min", (f, f), "wp.min({0}, {1})", "the smaller of {0} and {1}", "arith"),
-        ("max", (f, f), "wp.max({0}, {1})", "the larger of {0} and {1}", "arith"),
-        ("abs", (f,), "wp.abs({0})", "the absolute value of {0}", "arith"),
-        ("neg", (f,), "(-{0})", "the negation of {0}", "arith"),
-        ("sqrt", (f,), "wp.sqrt(wp.abs({0}))", "the square root of the magnitude of {0}", "arith"),
-        ("sin", (f,), "wp.sin({0})", "the sine of {0}", "arith"),
-        ("cos", (f,), "wp.cos({0})", "the cosine of {0}", "arith"),
-        ("exp", (f,), "wp.exp(wp.clamp({0}, -8.0, 8.0))", "e to the power of {0} clamped to [-8, 8]", "arith"),
-        ("log", (f,), "wp.log(wp.abs({0}) + 1.0)", "the natural log of one plus the magnitude of {0}", "arith"),
-        ("tanh", (f,), "wp.tanh({0})", "the hyperbolic tangent of {0}", "math"),
-        ("atan", (f,), "wp.atan({0})", "the arctangent of {0}", "math"),
-        ("asin", (f,), "wp.asin(wp.clamp({0}, -1.0, 1.0))", "the arcsine of {0} clamped to [-1, 1]", "math"),
-        ("acos", (f,), "wp.acos(wp.clamp({0}, -1.0, 1.0))", "the arccosine of {0} clamped to [-1, 1]", "math"),
-        ("floor", (f,), "wp.floor({0})", "the floor of {0}", "math"),
-        ("ceil", (f,), "wp.ceil({0})", "the ceiling of {0}", "math"),
-        ("cbrt", (f,), "wp.cbrt({0})", "the cube root of {0}", "math"),
-        ("sign", (f,), "wp.sign({0})", "the sign of {0}", "math"),
-        ("log2", (f,), "wp.log2(wp.abs({0}) + 1.0)", "the base-2 log of one plus the magnitude of {0}", "math"),
-        ("atan2", (f, f), "wp.atan2({0}, {1})", "the angle of the point ({1}, {0})", "math"),
+# float16 gets no operation that can grow a value without bound (products, exponentials, ...).
+_GROWING = {"mul", "div", "exp", "pow", "cbrt", "atan2", "log2"}
+
+
+def _float_ops(f: str) -> list[Op]:
+    arith = [
+        ("add", f, (f, f), "({0} + {1})", "the sum of {0} and {1}"),
+        ("sub", f, (f, f), "({0} - {1})", "{0} minus {1}"),
+        ("mul", f, (f, f), "({0} * {1})", "the product of {0} and {1}"),
+        ("div", f, (f, f), "({0} / (wp.abs({1}) + {L[1.0]}))", "{0} divided by one plus the magnitude of {1}"),
+        ("min", f, (f, f), "wp.min({0}, {1})", "the smaller of {0} and {1}"),
+        ("max", f, (f, f), "wp.max({0}, {1})", "the larger of {0} and {1}"),
+        ("abs", f, (f,), "wp.abs({0})", "the absolute value of {0}"),
+        ("neg", f, (f,), "(-{0})", "the negation of {0}"),
+        ("sqrt", f, (f,), "wp.sqrt(wp.abs({0}))", "the square root of the magnitude of {0}"),
+        ("sin", f, (f,), "wp.sin({0})", "the sine of {0}"),
+        ("cos", f, (f,), "wp.cos({0})", "the cosine of {0}"),
+        ("exp", f, (f,), "wp.exp(wp.clamp({0}, {L[-8.0]}, {L[8.0]}))", "e to the power of {0} clamped to [-8, 8]"),
+        ("log", f, (f,), "wp.log(wp.abs({0}) + {L[1.0]})", "the natural log of one plus the magnitude of {0}"),
+    ]
+    math = [
+        ("tanh", f, (f,), "wp.tanh({0})", "the hyperbolic tangent of {0}"),
+        ("atan", f, (f,), "wp.atan({0})", "the arctangent of {0}"),
+        ("asin", f, (f,), "wp.asin(wp.clamp({0}, {L[-1.0]}, {L[1.0]}))", "the arcsine of {0} clamped to [-1, 1]"),
+        ("acos", f, (f,), "wp.acos(wp.clamp({0}, {L[-1.0]}, {L[1.0]}))", "the arccosine of {0} clamped to [-1, 1]"),
+        ("floor", f, (f,), "wp.floor({0})", "the floor of {0}"),
+        ("ceil", f, (f,), "wp.ceil({0})", "the ceiling of {0}"),
+        ("cbrt", f, (f,), "wp.cbrt({0})", "the cube root of {0}"),
+        ("sign", f, (f,), "wp.sign({0})", "the sign of {0}"),
+        ("log2", f, (f,), "wp.log2(wp.abs({0}) + {L[1.0]})", "the base-2 log of one plus the magnitude of {0}"),
+        ("atan2", f, (f, f), "wp.atan2({0}, {1})", "the angle of the point ({1}, {0})"),
         (
             "pow",
+            f,
             (f, f),
-            "wp.pow(wp.abs({0}) + 1.0, wp.clamp({1}, -2.0, 2.0))",
+            "wp.pow(wp.abs({0}) + {L[1.0]}, wp.clamp({1}, {L[-2.0]}, {L[2.0]}))",
             "one plus the magnitude of {0} raised to {1} clamped to [-2, 2]",
-            "math",
         ),
-        ("lerp", (f, f, f), "wp.lerp({0}, {1}, wp.clamp({2}, 0.0, 1.0))", "the blend of {0} and {1} by {2}", "math"),
-        ("smoothstep", (f,), "wp.smoothstep(0.0, 1.0, {0})", "the smoothstep of {0} over [0, 1]", "math"),
+        (
+            "lerp",
+            f,
+            (f, f, f),
+            "wp.lerp({0}, {1}, wp.clamp({2}, {L[0.0]}, {L[1.0]}))",
+            "the blend of {0} and {1} by {2}",
+        ),
+        ("smoothstep", f, (f,), "wp.smoothstep({L[0.0]}, {L[1.0]}, {0})", "the smoothstep of {0} over [0, 1]"),
     ]
-    return [Op(key, f, args, template, phrase, group) for key, args, template, phrase, group in table]
+    if f == "float16":
+        arith = [row for row in arith if row[0] not in _GROWING]
+        math = [row for row in math if row[0] not in _GROWING]
+    return _ops("arith", f, arith) + _ops("math", f, math)
 
 
-def _vector_ops(n: int) -> list[Op]:
-    v, m, f = vec(n), mat(n), SCALAR
-    table = [
-        # key, result, args, template, phrase, group
-        ("vadd", v, (v, v), "({0} + {1})", "the vector sum of {0} and {1}", "vector"),
-        ("vsub", v, (v, v), "({0} - {1})", "the vector difference of {0} and {1}", "vector"),
-        ("vscale", v, (v, f), "({0} * {1})", "{0} scaled by {1}", "vector"),
-        ("vneg", v, (v,), "(-{0})", "the negated vector {0}", "vector"),
-        ("cw_mul", v, (v, v), "wp.cw_mul({0}, {1})", "the component-wise product of {0} and {1}", "vector"),
-        ("vmin", v, (v, v), "wp.min({0}, {1})", "the component-wise minimum of {0} and {1}", "vector"),
-        ("vmax", v, (v, v), "wp.max({0}, {1})", "the component-wise maximum of {0} and {1}", "vector"),
-        ("normalize", v, (v,), "wp.normalize({0})", "the unit vector along {0}", "vector"),
-        ("dot", f, (v, v), "wp.dot({0}, {1})", "the dot product of {0} and {1}", "vector"),
-        ("length", f, (v,), "wp.length({0})", "the length of {0}", "vector"),
-        ("length_sq", f, (v,), "wp.length_sq({0})", "the squared length of {0}", "vector"),
-        ("component", f, (v,), "{0}[{k}]", "component {k} of {0}", "vector"),
-        ("matvec", v, (m, v), "({0} @ {1})", "the matrix {0} applied to {1}", "matrix"),
-        ("matmat", m, (m, m), "({0} @ {1})", "the matrix product of {0} and {1}", "matrix"),
-        ("transpose", m, (m,), "wp.transpose({0})", "the transpose of {0}", "matrix"),
-        ("madd", m, (m, m), "({0} + {1})", "the matrix sum of {0} and {1}", "matrix"),
-        ("mscale", m, (m, f), "({0} * {1})", "{0} scaled by {1}", "matrix"),
-        ("outer", m, (v, v), "wp.outer({0}, {1})", "the outer product of {0} and {1}", "matrix"),
-        ("diag", m, (v,), "wp.diag({0})", "the diagonal matrix with entries {0}", "matrix"),
-        ("determinant", f, (m,), "wp.determinant({0})", "the determinant of {0}", "matrix"),
-        ("trace", f, (m,), "wp.trace({0})", "the trace of {0}", "matrix"),
-        ("ddot", f, (m, m), "wp.ddot({0}, {1})", "the double dot product of {0} and {1}", "matrix"),
+def _int_ops(t: str) -> list[Op]:
+    rows = [
+        ("add", t, (t, t), "({0} + {1})", "the sum of {0} and {1}"),
+        ("sub", t, (t, t), "({0} - {1})", "{0} minus {1}"),
+        ("mul", t, (t, t), "({0} * {1})", "the product of {0} and {1}"),
+        ("floordiv", t, (t, t), "({0} // (wp.abs({1}) + {L[1]}))", "{0} floor-divided by one plus |{1}|"),
+        ("mod", t, (t, t), "({0} % (wp.abs({1}) + {L[1]}))", "{0} modulo one plus |{1}|"),
+        ("min", t, (t, t), "wp.min({0}, {1})", "the smaller of {0} and {1}"),
+        ("max", t, (t, t), "wp.max({0}, {1})", "the larger of {0} and {1}"),
+        ("abs", t, (t,), "wp.abs({0})", "the absolute value of {0}"),
+        ("bit_and", t, (t, t), "({0} & {1})", "the bitwise and of {0} and {1}"),
+        ("bit_or", t, (t, t), "({0} | {1})", "the bitwise or of {0} and {1}"),
+        ("bit_xor", t, (t, t), "({0} ^ {1})", "the bitwise xor of {0} and {1}"),
+        ("clamp", t, (t,), "wp.clamp({0}, {L[-100]}, {L[100]})", "{0} clamped to [-100, 100]"),
     ]
-    ops = [
-        Op(f"{key}{n}", result, args, template, phrase, group) for key, result, args, template, phrase, group in table
+    return _ops("int", t, rows)
+
+
+def _bool_ops() -> list[Op]:
+    rows = [
+        ("and", "bool", ("bool", "bool"), "({0} and {1})", "both {0} and {1}"),
+        ("or", "bool", ("bool", "bool"), "({0} or {1})", "{0} or {1}"),
+        ("not", "bool", ("bool",), "(not {0})", "not {0}"),
+    ]
+    for t in ("float32", "float64", "int32", "int64"):
+        rows += [
+            ("gt", "bool", (t, t), "({0} > {1})", "{0} is greater than {1}"),
+            ("lt", "bool", (t, t), "({0} < {1})", "{0} is less than {1}"),
+            ("ge", "bool", (t, t), "({0} >= {1})", "{0} is at least {1}"),
+        ]
+    return _ops("bool", None, rows, weight=0.5)
+
+
+def _convert_ops() -> list[Op]:
+    rows = [
+        ("to_float64", "float64", ("float32",), "wp.float64({0})", "{0} as a double"),
+        ("to_float32", "float32", ("float64",), "wp.float32({0})", "{0} as a float"),
+        ("to_float32", "float32", ("float16",), "wp.float32({0})", "{0} as a float"),
+        ("to_float16", "float16", ("float32",), "wp.float16(wp.clamp({0}, -1000.0, 1000.0))", "{0} as a half"),
+        ("to_float32", "float32", ("int32",), "float({0})", "{0} as a float"),
+        ("to_float64", "float64", ("int64",), "wp.float64({0})", "{0} as a double"),
+        ("to_int32", "int32", ("float32",), "int(wp.floor(wp.clamp({0}, -1000.0, 1000.0)))", "the floor of {0}"),
+        ("to_int64", "int64", ("int32",), "wp.int64({0})", "{0} as a 64-bit integer"),
+        ("to_int32", "int32", ("int64",), "wp.int32(wp.clamp({0}, wp.int64(-1000), wp.int64(1000)))", "{0} as int"),
+        ("to_float32", "float32", ("bool",), "wp.where({0}, 1.0, 0.0)", "one if {0} else zero"),
+    ]
+    return _ops("convert", None, rows, weight=0.5)
+
+
+def _select_ops() -> list[Op]:
+    types = ("float32", "float64", "float16", "int32", "int64", "vec3", "vec3d")
+    rows = [("select", t, ("bool", t, t), "wp.where({0}, {1}, {2})", "{1} if {0} else {2}") for t in types]
+    return _ops("select", None, rows, weight=0.5)
+
+
+def _vector_ops(n: int, f: str) -> list[Op]:
+    v, m = vec(n, f), mat(n, f)
+    vector = [
+        ("vadd", v, (v, v), "({0} + {1})", "the vector sum of {0} and {1}"),
+        ("vsub", v, (v, v), "({0} - {1})", "the vector difference of {0} and {1}"),
+        ("vscale", v, (v, f), "({0} * {1})", "{0} scaled by {1}"),
+        ("vneg", v, (v,), "(-{0})", "the negated vector {0}"),
+        ("dot", f, (v, v), "wp.dot({0}, {1})", "the dot product of {0} and {1}"),
+        ("component", f, (v,), "{0}[{k}]", "component {k} of {0}"),
+    ]
+    matrix = [
+        ("matvec", v, (m, v), "({0} @ {1})", "the matrix {0} applied to {1}"),
+        ("matmat", m, (m, m), "({0} @ {1})", "the matrix product of {0} and {1}"),
+        ("transpose", m, (m,), "wp.transpose({0})", "the transpose of {0}"),
+        ("madd", m, (m, m), "({0} + {1})", "the matrix sum of {0} and {1}"),
+        ("mscale", m, (m, f), "({0} * {1})", "{0} scaled by {1}"),
+        ("row", v, (m,), "{0}[{k}]", "row {k} of {0}"),
+    ]
+    if n == 6:  # spatial vectors: a twist or wrench of two 3-vectors
+        vector += [
+            ("spatial_top", "vec3", (v,), "wp.spatial_top({0})", "the top half of {0}"),
+            ("spatial_bottom", "vec3", (v,), "wp.spatial_bottom({0})", "the bottom half of {0}"),
+            ("spatial_cross", v, (v, v), "wp.spatial_cross({0}, {1})", "the spatial cross product of {0} and {1}"),
+        ]
+        return _ops("vector", f, vector, 0.5) + _ops("matrix", f, matrix, 0.5)
+    vector += [
+        ("cw_mul", v, (v, v), "wp.cw_mul({0}, {1})", "the component-wise product of {0} and {1}"),
+        ("vmin", v, (v, v), "wp.min({0}, {1})", "the component-wise minimum of {0} and {1}"),
+        ("vmax", v, (v, v), "wp.max({0}, {1})", "the component-wise maximum of {0} and {1}"),
+        ("normalize", v, (v,), "wp.normalize({0})", "the unit vector along {0}"),
+        ("length", f, (v,), "wp.length({0})", "the length of {0}"),
+        ("length_sq", f, (v,), "wp.length_sq({0})", "the squared length of {0}"),
+    ]
+    matrix += [
+        ("outer", m, (v, v), "wp.outer({0}, {1})", "the outer product of {0} and {1}"),
+        ("diag", m, (v,), "wp.diag({0})", "the diagonal matrix with entries {0}"),
+        ("determinant", f, (m,), "wp.determinant({0})", "the determinant of {0}"),
+        ("trace", f, (m,), "wp.trace({0})", "the trace of {0}"),
+        ("ddot", f, (m, m), "wp.ddot({0}, {1})", "the double dot product of {0} and {1}"),
     ]
     if n == 3:
-        ops.append(Op("cross3", v, (v, v), "wp.cross({0}, {1})", "the cross product of {0} and {1}", "vector"))
-    return ops
+        vector.append(("cross", v, (v, v), "wp.cross({0}, {1})", "the cross product of {0} and {1}"))
+    return _ops("vector", f, vector) + _ops("matrix", f, matrix)
 
 
-OPS: tuple[Op, ...] = tuple(_scalar_ops() + [op for n in VECTOR_SIZES for op in _vector_ops(n)])
+def _geometry_ops(f: str) -> list[Op]:
+    v, q, t, m = vec(3, f), quat(f), transform(f), mat(3, f)
+    rows = [
+        ("quat_mul", q, (q, q), "({0} * {1})", "the rotation {0} composed with {1}"),
+        ("quat_inverse", q, (q,), "wp.quat_inverse({0})", "the inverse rotation of {0}"),
+        ("quat_normalize", q, (q,), "wp.normalize({0})", "the unit quaternion along {0}"),
+        (
+            "quat_from_axis_angle",
+            q,
+            (v, f),
+            "wp.quat_from_axis_angle(wp.normalize({0}), {1})",
+            "the rotation about {0} by angle {1}",
+        ),
+        ("quat_rotate", v, (q, v), "wp.quat_rotate(wp.normalize({0}), {1})", "{1} rotated by {0}"),
+        ("quat_rotate_inv", v, (q, v), "wp.quat_rotate_inv(wp.normalize({0}), {1})", "{1} rotated back by {0}"),
+        ("quat_to_matrix", m, (q,), "wp.quat_to_matrix(wp.normalize({0}))", "the rotation matrix of {0}"),
+        ("quat_dot", f, (q, q), "wp.dot({0}, {1})", "the dot product of quaternions {0} and {1}"),
+        (
+            "make_transform",
+            t,
+            (v, q),
+            f"wp.{t}({{0}}, wp.normalize({{1}}))",
+            "the transform moving by {0} rotating by {1}",
+        ),
+        ("transform_mul", t, (t, t), "({0} * {1})", "the transform {0} composed with {1}"),
+        ("transform_inverse", t, (t,), "wp.transform_inverse({0})", "the inverse of the transform {0}"),
+        ("transform_point", v, (t, v), "wp.transform_point({0}, {1})", "the point {1} moved by {0}"),
+        ("transform_vector", v, (t, v), "wp.transform_vector({0}, {1})", "the direction {1} rotated by {0}"),
+        ("transform_translation", v, (t,), "wp.transform_get_translation({0})", "the translation of {0}"),
+        ("transform_rotation", q, (t,), "wp.transform_get_rotation({0})", "the rotation of {0}"),
+    ]
+    return _ops("geometry", f, rows)
+
+
+OPS: tuple[Op, ...] = tuple(
+    [op for f in FLOAT_TYPES for op in _float_ops(f)]
+    + [op for t in INT_TYPES for op in _int_ops(t)]
+    + _bool_ops()
+    + _convert_ops()
+    + _select_ops()
+    + [op for f in _FLOAT_SUFFIX for n in (2, 3, 4) for op in _vector_ops(n, f)]
+    + _vector_ops(6, FLOAT)
+    + [op for f in _FLOAT_SUFFIX for op in _geometry_ops(f)]
+)
 OPS_BY_KEY = {op.key: op for op in OPS}
 
-FLOAT_CONSTANTS = ("0.5", "1.0", "2.0", "3.0", "0.25", "0.1", "1.5", "-1.0", "-0.5", "4.0", "0.75", "10.0")
+
+def ops_for(groups: tuple[str, ...], types: tuple[str, ...] | set[str]) -> list[Op]:
+    """The operations of ``groups`` whose result and arguments all have one of ``types``."""
+    allowed = set(types)
+    return [op for op in OPS if op.group in groups and op.result in allowed and set(op.args) <= allowed]
+
+
+# ---------------------------------------------------------------------------------------------
+# Expressions
 
 
 @dataclass(frozen=True)
@@ -151,6 +368,10 @@ class Scope:
     def ops_returning(self, type_name: str, groups: tuple[str, ...] | None = None) -> list[Op]:
         return [op for op in self.ops if op.result == type_name and (groups is None or op.group in groups)]
 
+    def copy(self) -> Scope:
+        """A nested block's scope: locals it declares stay inside it."""
+        return Scope({t: list(v) for t, v in self.leaves.items()}, self.ops, self.const_prob)
+
 
 def mentions(code: str, name: str) -> bool:
     """Whether ``code`` refers to the identifier (or leaf code) ``name``."""
@@ -158,13 +379,20 @@ def mentions(code: str, name: str) -> bool:
 
 
 def constant(rng: random.Random, type_name: str) -> Expr:
-    """A literal of ``type_name``: a float, or a vector/matrix built from floats."""
-    if type_name == SCALAR:
-        value = rng.choice(FLOAT_CONSTANTS)
+    """A literal of ``type_name``: a scalar, or a vector, matrix, quaternion or transform of literals."""
+    t = TYPES[type_name]
+    if t.kind == "bool":
+        value = rng.choice(("True", "False"))
         return Expr(value, value, const=True)
-    size = int(type_name[3]) if type_name.startswith("vec") else int(type_name[3]) ** 2
-    values = ", ".join(rng.choice(FLOAT_CONSTANTS) for _ in range(size))
-    return Expr(f"wp.{type_name}({values})", f"the constant {type_name}({values})", const=True)
+    if t.kind in ("float", "int"):
+        value = rng.choice(FLOAT_CONSTANTS if t.kind == "float" else INT_CONSTANTS)
+        return Expr(literal(t.scalar, value), value, const=True)
+    if t.kind == "transform":
+        position, rotation = constant(rng, vec(3, t.scalar)), constant(rng, quat(t.scalar))
+        return Expr(f"wp.{t.name}({position.code}, {rotation.code})", f"the constant {t.name}", const=True)
+    values = [rng.choice(FLOAT_CONSTANTS) for _ in range(t.components)]
+    code = f"wp.{t.name}({', '.join(literal(t.scalar, v) for v in values)})"
+    return Expr(code, f"the constant {t.name}({', '.join(values)})", const=True)
 
 
 def leaf(rng: random.Random, scope: Scope, type_name: str, allow_const: bool = True) -> Expr:
@@ -183,12 +411,16 @@ def expression(rng: random.Random, scope: Scope, type_name: str, depth: int, all
 
     Unless ``allow_const``, the expression reads at least one input or local where the scope
     has one, so no kernel computes a constant the compiler would fold away.
+    Constants appear only as leaves: an operation always reads data, so no subtree is a
+    computation on literals alone (``wp.abs(1.0) + 1.0``).
     """
     ops = scope.ops_returning(type_name)
     has_leaf = bool(scope.leaves.get(type_name))
+    if allow_const and (not has_leaf or rng.random() < scope.const_prob):
+        return constant(rng, type_name)
     if depth <= 0 or not ops or (has_leaf and rng.random() < 0.15):
-        return leaf(rng, scope, type_name, allow_const)
-    return apply(rng, scope, choose(rng, ops), depth, allow_const=allow_const)
+        return leaf(rng, scope, type_name, allow_const=False)
+    return apply(rng, scope, choose(rng, ops), depth)
 
 
 def apply(
@@ -215,11 +447,35 @@ def apply(
         ]
         if len(args) < 2 or len({a.code for a in args}) > 1:
             break
-    k = rng.randrange(int(op.args[0][3])) if "{k}" in op.template else 0
-    code = op.template.format(*(a.code for a in args), k=k)
-    phrase = op.phrase.format(*(a.phrase for a in args), k=k)
+    k = rng.randrange(TYPES[op.args[0]].size) if "{k}" in op.template else 0
+    code = op.template.format(*(a.code for a in args), k=k, L=Literals(op.scalar))
+    phrase = op.phrase.format(*(a.phrase for a in args), k=k, L=PLAIN)
     used = tuple(o for a in args for o in a.ops)
     return Expr(code, phrase, (op.base, *used), const=all(a.const for a in args))
+
+
+def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bool:
+    """Whether ``convert`` can bring a value of ``part_type`` to ``type_name``."""
+    if part_type == type_name:
+        return True
+    takers = {op.result for op in scope.ops if part_type in op.args and op.group != "helper"}
+    return hops > 0 and any(reachable(scope, t, type_name, hops - 1) for t in takers)
+
+
+def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_name: str, hops: int = 2) -> Expr | None:
+    """``part`` brought to ``type_name`` by at most ``hops`` operations that take it, or None."""
+    if part_type == type_name:
+        return part
+    if hops == 0:
+        return None
+    takers = [op for op in scope.ops if part_type in op.args and op.group != "helper"]
+    direct = [op for op in takers if op.result == type_name]
+    for op in [choose(rng, direct)] if direct else rng.sample(takers, len(takers)):
+        step = apply(rng, scope, op, depth=1, fixed={op.args.index(part_type): part}, allow_const=True)
+        result = convert(rng, scope, step, op.result, type_name, hops - 1)
+        if result is not None:
+            return result
+    return None
 
 
 def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: Expr, part_type: str) -> Expr:
@@ -230,24 +486,11 @@ def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: 
     """
     if mentions(expr.code, part.code):
         return expr
-    if part_type != type_name:
-        to_type = [op for op in scope.ops_returning(type_name) if part_type in op.args]
-        if not to_type:
-            return expr
-        op = choose(rng, to_type)
-        part = apply(rng, scope, op, depth=1, fixed={op.args.index(part_type): part}, allow_const=True)
+    part = convert(rng, scope, part, part_type, type_name)
+    if part is None:
+        return expr
     joins = [op for op in scope.ops_returning(type_name) if op.args == (type_name, type_name) and op.group != "helper"]
     if not joins:
         return expr
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]
     return apply(rng, scope, choose(rng, joins), depth=1, fixed={0: pair[0], 1: pair[1]})
-
-
-def ops_for(groups: tuple[str, ...], sizes: tuple[int, ...] = VECTOR_SIZES) -> list[Op]:
-    """The operations of ``groups`` whose vector and matrix types have one of ``sizes``."""
-
-    def fits(op: Op) -> bool:
-        types = (op.result, *op.args)
-        return all(t == SCALAR or int(t[3]) in sizes for t in types)
-
-    return [op for op in OPS if op.group in groups and fits(op)]

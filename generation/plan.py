@@ -9,9 +9,12 @@ changes the rows.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
+from generation.features import normalized_ast
 from generation.generator import KernelSpec, generate
+from generation.harvest import Harvest, harvest
 from generation.options import BuildOptions
 from generation.stats import BuildStats
 
@@ -29,26 +32,67 @@ class PlannedKernel:
 
 
 def dedup_key(spec: KernelSpec) -> str:
-    """Two kernels that differ only in their name are the same kernel."""
-    return spec.python_source.replace(spec.name, "")
+    """Two kernels that differ only in names or constants are the same kernel."""
+    return normalized_ast(spec.python_source)
 
 
-def plan_splits(options: BuildOptions) -> tuple[dict[str, list[PlannedKernel]], dict[str, BuildStats]]:
-    """Draw unique kernels round-robin over the categories and deal them out to the splits."""
-    sizes = options.split_sizes()
-    wanted = sum(sizes.values())
+def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKernel], dict[str, int], str]:
+    """Draw unique kernels round-robin over the categories until ``wanted`` or the draw limit."""
     seen: set[str] = set()
     kernels: list[PlannedKernel] = []
     draws = 0
     max_draws = wanted * MAX_DRAWS_PER_ROW + 100
     while len(kernels) < wanted and draws < max_draws:
         category = options.categories[draws % len(options.categories)]
-        spec = generate(category, options.seed, draws, options.include_backward)
+        spec = generate(
+            category,
+            options.seed,
+            draws,
+            options.include_backward,
+            options.difficulty,
+            options.max_depth,
+            options.max_statements,
+        )
         key = dedup_key(spec)
         if key not in seen:
             seen.add(key)
             kernels.append(PlannedKernel(draws, spec))
         draws += 1
+    exhausted = f"categories {list(options.categories)} gave only {len(kernels)} distinct kernels in {draws} draws"
+    return kernels, {}, exhausted
+
+
+def draw_real(options: BuildOptions) -> tuple[list[PlannedKernel], Harvest, str]:
+    """Every distinct harvested kernel, shuffled by the seed (so splits are a random partition)."""
+    harvested = harvest(options.paths, options.license, options.include_backward)
+    seen: set[str] = set()
+    kernels = []
+    for index, spec in enumerate(harvested.specs):
+        key = dedup_key(spec)
+        if key in seen:
+            harvested.skip("harvest:duplicate", f"{spec.origin} repeats an earlier kernel")
+            continue
+        seen.add(key)
+        kernels.append(PlannedKernel(index, spec))
+    random.Random(options.seed).shuffle(kernels)
+    return kernels, harvested, f"the files hold only {len(kernels)} distinct kernels"
+
+
+def plan_splits(
+    options: BuildOptions, source: str = "generated"
+) -> tuple[dict[str, list[PlannedKernel]], dict[str, BuildStats]]:
+    """Unique kernels dealt out to the splits; shortfalls and harvest skips are counted.
+
+    Harvest skips (files that do not parse, kernels nested in functions, repeats) are counted
+    under ``train``, the split they would have gone to first.
+    """
+    harvested = None
+    if source == "real":
+        kernels, harvested, exhausted = draw_real(options)
+        sizes = options.split_sizes(available=len(kernels))
+    else:
+        sizes = options.split_sizes()
+        kernels, _, exhausted = draw_generated(options, sum(sizes.values()))
     plans: dict[str, list[PlannedKernel]] = {}
     stats: dict[str, BuildStats] = {}
     start = 0
@@ -59,9 +103,12 @@ def plan_splits(options: BuildOptions) -> tuple[dict[str, list[PlannedKernel]], 
         shortfall = sizes[split] - len(plans[split])
         if shortfall:
             stats[split].skipped["no_unique_kernel_left"] = shortfall
-            stats[split].first_error["no_unique_kernel_left"] = (
-                f"categories {list(options.categories)} gave only {len(kernels)} distinct kernels in {draws} draws"
-            )
+            stats[split].first_error["no_unique_kernel_left"] = exhausted
+    if harvested is not None:
+        for reason, count in harvested.skipped.items():
+            stats["train"].requested += count
+            stats["train"].skipped[reason] += count
+            stats["train"].first_error.setdefault(reason, harvested.first_error[reason])
     return plans, stats
 
 

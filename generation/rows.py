@@ -12,10 +12,9 @@ import datasets
 from generation import ptx as ptx_text
 from generation import warp_backend
 from generation.extract import extract_ir
+from generation.features import kernel_features
 from generation.generator import GENERATOR_VERSION, KernelSpec
 from generation.source_module import kernels_in, loaded_source, module_name_for, source_file_for
-
-GENERATED_LICENSE = "Apache-2.0"
 
 _text = datasets.Value("large_string")
 FEATURES = datasets.Features(
@@ -43,6 +42,9 @@ FEATURES = datasets.Features(
             "enable_backward": datasets.Value("bool"),
             "origin": datasets.Value("string"),
             "license": datasets.Value("string"),
+            "difficulty": datasets.Value("string"),  # easy, medium, hard; "" for harvested kernels
+            "recipe": datasets.Value("string"),  # JSON: the generator call that regenerates the kernel
+            "features": [datasets.Value("string")],  # what the source uses: statements, types, launch dims
             "validation": [datasets.Value("string")],  # checks passed: codegen, compile, run
             "arch": datasets.Value("int32"),  # CUDA architecture of the PTX (0 when no PTX was made)
             "ptx_isa": datasets.Value("string"),
@@ -108,8 +110,11 @@ def make_row(
             "block_dim": meta["block_dim"],
             "grid_stride": meta["grid_stride"],
             "enable_backward": meta["enable_backward"],
-            "origin": "generated",
-            "license": GENERATED_LICENSE,
+            "origin": spec.origin,
+            "license": spec.license,
+            "difficulty": spec.difficulty,
+            "recipe": spec.recipe,
+            "features": kernel_features(spec.python_source),
             "validation": validation,
             "arch": arch if ptx else 0,
             "ptx_isa": ptx_text.isa_version(ptx),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zlib
@@ -38,6 +39,8 @@ def _argument(arg_type, rng):
             values = rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=shape)
         elif scalar in backend.INT_TYPES:
             values = rng.integers(0, 8, size=shape)
+        elif scalar is wp.bool:
+            values = rng.random(size=shape) < 0.5
         else:
             raise RunCheckError(f"unsupported array dtype {backend.type_name(dtype)}")
         return wp.array(values.astype(backend.numpy_dtype(scalar)), dtype=dtype, device="cpu")
@@ -45,7 +48,20 @@ def _argument(arg_type, rng):
         return float(rng.uniform(-VALUE_RANGE, VALUE_RANGE))
     if arg_type in backend.INT_TYPES:
         return INT_ARGUMENT
+    if backend.is_struct_type(arg_type):
+        value = arg_type()
+        for name, var in arg_type.vars.items():
+            setattr(value, name, _argument(var.type, rng))
+        return value
+    if backend.is_vector_type(arg_type):  # vectors, matrices, quaternions, transforms
+        return arg_type(*rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=arg_type._length_).tolist())
     raise RunCheckError(f"unsupported argument type {backend.type_name(arg_type)}")
+
+
+def launch_dims(kernel_source: str) -> int:
+    """How many indices the kernel takes from ``wp.tid()`` (``i, j = wp.tid()`` is a 2D launch)."""
+    match = re.search(r"^\s*([\w\s,]+?)\s*=\s*wp\.tid\(\)", kernel_source, re.M)
+    return match.group(1).count(",") + 1 if match else 1
 
 
 def run_kernel(python_source: str, kernel_name: str, seed: int) -> None:
@@ -60,7 +76,7 @@ def run_kernel(python_source: str, kernel_name: str, seed: int) -> None:
         kernel = getattr(module, kernel_name)
         kernel.module.options["mode"] = "debug"  # bounds-checked array access
         rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
-        dims = kernel.adj.kernel_dim if hasattr(kernel.adj, "kernel_dim") else 1
+        dims = launch_dims(kernel.adj.source)
         args = [_argument(arg.type, rng) for arg in kernel.adj.args]
         wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device="cpu")
         wp.synchronize_device("cpu")

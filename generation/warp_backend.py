@@ -134,6 +134,10 @@ def _split_kernel(source: str, end: int, name: str, device: str) -> tuple[str, s
     return source[starts[-1] : split], source[split:end]
 
 
+class GenericKernelError(TypeError):
+    """A kernel with ``Any`` arguments and no ``wp.overload``: there is no code to generate."""
+
+
 def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool = True) -> KernelCode:
     """Run Warp's code generator for ``kernel`` alone, as a build for ``device`` would.
 
@@ -148,15 +152,19 @@ def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool =
     module = kernel.module
     block_dim = block_dim_for(kernel, device)
     with pinned_config(), _context._codegen_lock:
-        options = module.resolve_options(wp.config, block_dim=block_dim)
+        # No target architecture: Warp's own hashing passes use None too, and it keeps the tile
+        # operations off the arch-specific (mathdx LTO) path, which takes 17-20 s a shape.
+        options = module.resolve_options(wp.config, block_dim=block_dim) | {"output_arch": None}
         if not enable_backward:
             options["enable_backward"] = False
         if module.has_unresolved_static_expressions:
-            _context.ModuleBuilder(module, options | {"output_arch": None})
+            _context.ModuleBuilder(module, options)
             module.has_unresolved_static_expressions = False
         hasher = _context.ModuleHasher([kernel], options)
         builder = _context.ModuleBuilder(module, options, hasher=hasher, target=device)
         source = builder.codegen(device)
+        if not builder.kernels:
+            raise GenericKernelError(f"{kernel.key!r} is generic and has no overloads: Warp needs concrete types")
         built = next(iter(builder.kernels))
         kernel_options = options | built.options
         # The source ends with this kernel's text and then its CPU entry points (none for CUDA).
@@ -241,6 +249,15 @@ def numpy_dtype(scalar_type) -> type:
 
 def is_array_type(type_) -> bool:
     return _types.is_array(type_)
+
+
+def is_struct_type(type_) -> bool:
+    return _types.type_is_struct(type_)
+
+
+def is_vector_type(type_) -> bool:
+    """Vectors, matrices, quaternions and transforms: fixed-size composites of one scalar type."""
+    return _types.type_is_composite(type_)
 
 
 def type_name(type_) -> str:

@@ -23,7 +23,7 @@ def test_each_category_generates_code_for_both_devices(category):
     for index in range(8):
         spec = generate(category, 1, index)
         ast.parse(spec.python_source)
-        assert spec.description.startswith("For each element i, the kernel")
+        assert re.match(r"For each (element i|\(i, j(, k)?\)), the kernel \w+", spec.description), spec.description
         for device in ("cpu", "cuda"):
             row = make_row(spec, device, seed=1, index=index)
             assert row["forward"] and row["backward"]
@@ -36,17 +36,21 @@ def test_categories_have_variety(category):
 
 
 SIGNATURES = {
-    "vector": r"dtype=wp\.vec[234]",
-    "matrix": r"wp\.mat(22|33|44)|wp\.(transpose|determinant|trace|ddot|outer|diag)\(| @ ",
-    "atomic": r"wp\.atomic_(add|min|max)\(",
-    "control_flow": r"\b(if|for|while)\b|wp\.where|wp\.clamp",
+    "vector": r"dtype=wp\.(vec[234]d?|spatial_vector)",
+    "matrix": r"wp\.(mat(22|33|44)d?|spatial_matrix)|wp\.(transpose|determinant|trace|ddot|outer|diag)\(| @ ",
+    "atomic": r"wp\.atomic_(add|sub|min|max|and|or|xor)\(|\] \+= ",
+    "control_flow": r"^\s+(if|for|while) ",
+    "geometry": r"wp\.(quat|transform)\w*\(|dtype=wp\.(quat|transform)d?\)",
+    "struct": r"@wp\.struct",
+    "func": r"@wp\.func",
+    "multidim": r"i, j(, k)? = wp\.tid\(\)",
 }
 
 
 @pytest.mark.parametrize(("category", "pattern"), SIGNATURES.items())
 def test_categories_do_what_their_name_says(category, pattern):
     for index in range(50):
-        assert re.search(pattern, generate(category, 2, index).python_source)
+        assert re.search(pattern, generate(category, 2, index).python_source, re.M)
 
 
 def test_risky_operations_are_guarded():

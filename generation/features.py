@@ -1,0 +1,159 @@
+"""What a kernel's Python source uses, read from its syntax tree: features for rows and statistics,
+and a normalized tree (names and constants canonicalised) to tell really different kernels apart.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+
+from generation.grammar import TYPES
+
+_WARP_TYPE = re.compile(
+    r"\bwp\.(" + "|".join(sorted((t for t in TYPES if "." not in t), key=len, reverse=True)) + r")\b"
+)
+_DTYPE_ALIASES = {"float": "float32", "int": "int32", "bool": "bool"}
+_KEEP_NAMES = {"wp", "float", "int", "bool", "range", "len", "abs", "min", "max", "print"}
+
+
+def _decorator_names(node: ast.AST) -> set[str]:
+    names = set()
+    for decorator in getattr(node, "decorator_list", []):
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        names.add(target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", ""))
+    return names
+
+
+def _range_kind(call: ast.Call) -> str:
+    """``for_const``, ``for_static``, ``for_shape`` or ``for_arg``: what bounds a ``for ... in range(...)``."""
+    if not (isinstance(call, ast.Call) and ast.unparse(call.func) == "range"):
+        return "for_iter"  # a query or other iterator: for x in wp.mesh_query_...(...)
+    bound = call.args[-1] if call.args else None
+    if isinstance(bound, ast.Constant):
+        return "for_const"
+    text = ast.unparse(bound) if bound is not None else ""
+    if "wp.static(" in text:
+        return "for_static"
+    if ".shape[" in text:
+        return "for_shape"
+    return "for_arg"
+
+
+def _block_depth(node: ast.AST, depth: int = 0) -> int:
+    blocks = (ast.If, ast.For, ast.While)
+    inner = [_block_depth(child, depth + isinstance(child, blocks)) for child in ast.iter_child_nodes(node)]
+    return max([depth, *inner])
+
+
+def kernel_features(python_source: str) -> list[str]:
+    """Sorted feature tags: launch and array dimensions, statement kinds, types, atomics, helpers."""
+    tree = ast.parse(python_source)
+    found: set[str] = set()
+    for match in _WARP_TYPE.finditer(python_source):
+        found.add(f"type:{match.group(1)}")
+    for match in re.finditer(r"dtype=(float|int|bool)\b", python_source):
+        found.add(f"type:{_DTYPE_ALIASES[match.group(1)]}")
+    for node in ast.walk(tree):
+        decorators = _decorator_names(node)
+        if isinstance(node, ast.FunctionDef) and "func" in decorators:
+            found.add("wp_func")
+        if isinstance(node, ast.ClassDef) and "struct" in decorators:
+            found.add("wp_struct")
+        if isinstance(node, ast.FunctionDef) and "kernel" in decorators:
+            found |= _kernel_body_features(node)
+        for name, test in _NODE_FEATURES.items():
+            if test(node):
+                found.add(name)
+    return sorted(found)
+
+
+def _kernel_body_features(kernel: ast.FunctionDef) -> set[str]:
+    found = set()
+    for node in ast.walk(kernel):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and ast.unparse(node.value) == "wp.tid()":
+            target = node.targets[0]
+            found.add(f"launch_{len(target.elts) if isinstance(target, ast.Tuple) else 1}d")
+        if isinstance(node, ast.Return) and node is not kernel.body[-1]:
+            found.add("early_return")
+    if _block_depth(kernel) >= 2:
+        found.add("nested_blocks")
+    for arg in kernel.args.args:
+        annotation = ast.unparse(arg.annotation) if arg.annotation else ""
+        match = re.match(r"wp\.array(\d)?d?\(", annotation)
+        if match:
+            found.add(f"array_{match.group(1) or 1}d")
+    return found
+
+
+def _call_name(node: ast.AST) -> str:
+    return ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+
+
+_NODE_FEATURES: dict[str, Callable[[ast.AST], bool]] = {
+    "if": lambda n: isinstance(n, ast.If),
+    "elif": lambda n: isinstance(n, ast.If) and len(n.orelse) == 1 and isinstance(n.orelse[0], ast.If),
+    "else": lambda n: isinstance(n, ast.If) and bool(n.orelse) and not isinstance(n.orelse[0], ast.If),
+    "while": lambda n: isinstance(n, ast.While),
+    "for_const": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_const",
+    "for_arg": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_arg",
+    "for_static": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_static",
+    "for_shape": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_shape",
+    "for_iter": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_iter",
+    "wp_static": lambda n: _call_name(n) == "wp.static",
+    "wp_constant": lambda n: _call_name(n) == "wp.constant",
+    "wp_where": lambda n: _call_name(n) == "wp.where",
+    "atomic_augassign": lambda n: isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Subscript),
+    "atomic_add": lambda n: _call_name(n) == "wp.atomic_add",
+    "atomic_sub": lambda n: _call_name(n) == "wp.atomic_sub",
+    "atomic_min": lambda n: _call_name(n) == "wp.atomic_min",
+    "atomic_max": lambda n: _call_name(n) == "wp.atomic_max",
+    "atomic_bitwise": lambda n: _call_name(n) in ("wp.atomic_and", "wp.atomic_or", "wp.atomic_xor"),
+    "bool_logic": lambda n: isinstance(n, ast.BoolOp),
+}
+
+
+class _Canonical(ast.NodeTransformer):
+    """Rename identifiers by first appearance (``v0``, ``v1``...) and blank out constants."""
+
+    def __init__(self):
+        self.names: dict[str, str] = {}
+
+    def rename(self, name: str) -> str:
+        if name in _KEEP_NAMES:
+            return name
+        return self.names.setdefault(name, f"v{len(self.names)}")
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self.rename(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.arg = self.rename(node.arg)
+        self.generic_visit(node)
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        node.name = self.rename(node.name)
+        self.generic_visit(node)
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        node.name = self.rename(node.name)
+        self.generic_visit(node)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if not (isinstance(node.value, ast.Name) and node.value.id == "wp"):
+            node.attr = self.rename(node.attr)  # struct fields; wp.<builtin> keeps its name
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        return ast.copy_location(ast.Constant(value=type(node.value).__name__), node)
+
+
+def normalized_ast(python_source: str) -> str:
+    """The source's syntax tree with identifiers and constants canonicalised, as text."""
+    tree = _Canonical().visit(ast.parse(python_source))
+    return ast.dump(tree, annotate_fields=False)

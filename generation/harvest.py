@@ -1,0 +1,192 @@
+"""Harvesting real ``@wp.kernel`` functions from Python files no generator wrote.
+
+Each top-level kernel becomes a small, self-contained module: the kernel plus the top-level
+statements it needs (imports, constants, ``wp.func`` helpers, ``wp.struct`` types, overloads),
+found by following names from the kernel's syntax tree. The row's code is then generated from
+that module alone, so a harvested row is as honest as a generated one. Files are only parsed
+here, never imported: a test file's side effects (settings, launches) cannot reach a build.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import logging
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import warp
+
+from generation.generator import KernelSpec
+
+logger = logging.getLogger(__name__)
+
+REAL_CATEGORY = "real"
+# Where the installed warp package keeps kernels written by its authors.
+WARP_KERNEL_FOLDERS = ("examples", "tests")
+_BUILTIN_NAMES = set(dir(builtins))
+NO_BACKWARD = 'wp.set_module_options({"enable_backward": False})\n'
+
+
+@dataclass
+class Harvest:
+    specs: list[KernelSpec] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    first_error: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, reason: str, error: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        self.first_error.setdefault(reason, error[:500])
+
+
+def warp_license() -> str:
+    """The licence the installed warp-lang declares (Apache-2.0 for Warp 1.19)."""
+    meta = metadata.metadata("warp-lang")
+    return meta.get("License-Expression") or meta.get("License") or "unknown"
+
+
+def source_files(paths: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
+    """``(origin, file)`` pairs, sorted: the warp package's examples and tests when ``paths`` is
+    empty, else every ``.py`` file under the given files and folders. Origins are relative paths
+    (``warp/examples/core/example_sph.py``), never machine paths."""
+    if paths:
+        roots = [Path(p) for p in paths]
+        missing = [str(p) for p in roots if not p.exists()]
+        if missing:
+            raise ValueError(f"paths {missing} do not exist; give .py files or folders that hold them")
+    else:
+        package = Path(warp.__file__).parent
+        roots = [package / folder for folder in WARP_KERNEL_FOLDERS]
+    found = []
+    for root in roots:
+        files = [root] if root.is_file() else sorted(root.rglob("*.py"))
+        for file in files:
+            relative = file.name if root.is_file() else f"{root.name}/{file.relative_to(root).as_posix()}"
+            found.append(("warp/" + relative if not paths else relative, file))
+    return found
+
+
+def _is_kernel(node: ast.AST) -> bool:
+    for decorator in getattr(node, "decorator_list", []):
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if ast.unparse(target) in ("wp.kernel", "warp.kernel", "kernel"):
+            return True
+    return False
+
+
+def _bound_names(statement: ast.stmt) -> set[str]:
+    """The module-level names a top-level statement defines."""
+    if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+        return {statement.name}
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in statement.names if alias.name != "*"}
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        return {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
+    return set()
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _overloads_of(statement: ast.stmt, name: str) -> bool:
+    """``wp.overload(kernel, ...)`` at top level: the concrete types of a generic kernel."""
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return False
+    call = statement.value
+    return (
+        ast.unparse(call.func) in ("wp.overload", "warp.overload")
+        and bool(call.args)
+        and _used_names(call.args[0]) == {name}
+    )
+
+
+def _module_options(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and "set_module_options" in ast.unparse(statement.value)
+
+
+def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) -> str:
+    """The kernel and the top-level statements it needs, in file order, as module source."""
+    defines: dict[str, list[ast.stmt]] = {}
+    for statement in tree.body:
+        for name in _bound_names(statement):
+            defines.setdefault(name, []).append(statement)
+    keep = {id(kernel)}
+    pending = list(_used_names(kernel) | {"wp"})
+    unresolved = set()
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in defines and name not in _BUILTIN_NAMES:
+            unresolved.add(name)
+        for statement in defines.get(name, []):
+            if id(statement) not in keep:
+                keep.add(id(statement))
+                pending.extend(_used_names(statement))
+    chosen = []
+    for statement in tree.body:
+        star_import = isinstance(statement, ast.ImportFrom) and any(a.name == "*" for a in statement.names)
+        if (
+            id(statement) in keep
+            or _overloads_of(statement, kernel.name)
+            or _module_options(statement)
+            or (star_import and unresolved)
+        ):
+            chosen.append(statement)
+    blocks = []
+    for statement in chosen:
+        start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
+        blocks.append("".join(lines[start - 1 : statement.end_lineno]).rstrip() + "\n")
+    if not any("import warp as wp" in block for block in blocks):
+        blocks.insert(0, "import warp as wp\n")
+    return "\n\n".join(blocks)
+
+
+def _description(kernel: ast.FunctionDef, origin: str) -> str:
+    doc = ast.get_docstring(kernel)
+    text = f"The `{kernel.name}` kernel from {origin}"
+    return f"{text}: {doc.strip()}" if doc else text + "."
+
+
+def harvest(paths: tuple[str, ...] = (), license_: str | None = None, include_backward: bool = True) -> Harvest:
+    """Every top-level kernel of the files as a ``KernelSpec``; files and kernels that cannot be
+    read are counted by reason (``harvest:SyntaxError``, ``harvest:nested_kernel``)."""
+    result = Harvest()
+    license_ = license_ or (warp_license() if not paths else "unknown")
+    for origin, file in source_files(paths):
+        try:
+            text = file.read_text(encoding="utf-8")
+            tree = ast.parse(text)
+        except (OSError, UnicodeDecodeError, SyntaxError) as error:
+            result.skip(f"harvest:{type(error).__name__}", f"{origin}: {error}")
+            continue
+        top_level = [node for node in tree.body if _is_kernel(node)]
+        nested = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and _is_kernel(n) and n not in top_level]
+        for node in nested:
+            result.skip("harvest:nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
+        lines = text.splitlines(True)
+        for kernel in top_level:
+            source = slice_kernel(tree, lines, kernel)
+            if not include_backward:
+                source = source.replace("import warp as wp\n", "import warp as wp\n\n" + NO_BACKWARD, 1)
+            recipe = json.dumps({"origin": origin, "kernel": kernel.name}, sort_keys=True)
+            result.specs.append(
+                KernelSpec(
+                    kernel.name,
+                    REAL_CATEGORY,
+                    _description(kernel, origin),
+                    source,
+                    difficulty="",
+                    recipe=recipe,
+                    origin=f"{origin}::{kernel.name}",
+                    license=license_,
+                )
+            )
+    logger.info("harvested %d kernels from %d files", len(result.specs), len(source_files(paths)))
+    return result
