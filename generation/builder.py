@@ -112,6 +112,15 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         finally:
             shutil.rmtree(getattr(self, "_stats_dir", ""), ignore_errors=True)
+        # A split whose every kernel was skipped has no data file, and datasets cannot read it back:
+        # leave it out (its skips stay counted in the description).
+        empty = [name for name, info in self.info.splits.items() if info.num_examples == 0]
+        for name in empty:
+            logger.warning("%s: every kernel was skipped, so the split is left out", name)
+        self.info.splits = datasets.SplitDict(
+            {name: info for name, info in self.info.splits.items() if name not in empty},
+            dataset_name=self.info.splits.dataset_name,
+        )
 
     @property
     def build_stats(self) -> dict[str, BuildStats]:

@@ -33,7 +33,7 @@ def build(config: str, out: Path, num_proc: int | None = None, **option_values) 
         dataset_dict.save_to_disk(str(target))
         stats = {
             "options": dataclasses.asdict(builder.config.build_options()),
-            "splits": {split: dataclasses.asdict(s) for split, s in builder.build_stats.items()},
+            "splits": {split: s.as_dict() for split, s in builder.build_stats.items()},
         }
     (target / STATS_FILE).write_text(json.dumps(stats, indent=2, sort_keys=True))
     for split, split_stats in builder.build_stats.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,17 @@ class BuildStats:
             text += f"; skipped {sum(self.skipped.values())} ({reasons})"
         return text
 
+    def as_dict(self) -> dict:
+        # Not dataclasses.asdict: it rebuilds a Counter from (key, value) pairs, counting the pairs.
+        return {
+            "requested": self.requested,
+            "rows": self.rows,
+            "skipped": dict(self.skipped),
+            "first_error": self.first_error,
+        }
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), sort_keys=True))
+        path.write_text(json.dumps(self.as_dict(), sort_keys=True))
 
     @classmethod
     def load(cls, path: Path) -> BuildStats:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from generation.features import kernel_features, normalized_ast
 from generation.generator import CATEGORIES, generate
 from generation.options import build_options
 from generation.plan import plan_splits, shard
@@ -84,3 +85,67 @@ def test_shards_cover_all_items_in_order():
     shards = shard(items)
     assert [x for s in shards for x in s] == items and len(shards) == 7
     assert shard([]) == [[]] and shard([1]) == [[1]]
+
+
+# Features the grammar must reach at its default difficulty mix (issue 4).
+REQUIRED_FEATURES = {
+    "if", "elif", "else", "while", "for_const", "for_arg", "for_static", "for_shape", "early_return",
+    "nested_blocks", "wp_func", "wp_struct", "wp_constant", "wp_static", "launch_1d", "launch_2d", "launch_3d",
+    "array_1d", "array_2d", "array_3d", "array_4d", "atomic_add", "atomic_min", "atomic_max", "atomic_sub",
+    "atomic_bitwise", "atomic_augassign", "type:float16", "type:float64", "type:int32", "type:int64", "type:bool",
+    "type:vec2", "type:vec4d", "type:mat44", "type:mat33d", "type:quat", "type:transformd", "type:spatial_vector",
+}  # fmt: skip
+
+
+def test_generator_covers_the_features_of_the_grammar():
+    found = set()
+    for index in range(700):
+        category = list(CATEGORIES)[index % len(CATEGORIES)]
+        found |= set(kernel_features(generate(category, 9, index).python_source))
+    assert REQUIRED_FEATURES <= found, sorted(REQUIRED_FEATURES - found)
+
+
+def test_difficulty_shifts_the_size_of_kernels():
+    def median_lines(difficulty):
+        sizes = sorted(generate("mixed", 1, k, difficulty=difficulty).python_source.count("\n") for k in range(60))
+        return sizes[len(sizes) // 2]
+
+    assert median_lines("easy") < median_lines("medium") < median_lines("hard")
+    capped = [generate("control_flow", 1, k, difficulty="hard", max_depth=1) for k in range(20)]
+    assert max(len(s.python_source) for s in capped) < max(
+        len(generate("control_flow", 1, k).python_source) for k in range(20)
+    )
+
+
+def test_normalized_ast_ignores_names_and_constants_but_not_operations():
+    a = "import warp as wp\n\n@wp.kernel\ndef f(x: wp.array(dtype=float)):\n"
+    a += "    i = wp.tid()\n    x[i] = wp.sin(x[i]) + 1.0\n"
+    renamed = a.replace("f(x", "g(y").replace("x[i]", "y[i]").replace("1.0", "2.5")
+    other_op = a.replace("wp.sin", "wp.cos")
+    assert normalized_ast(a) == normalized_ast(renamed)
+    assert normalized_ast(a) != normalized_ast(other_op)
+
+
+def test_descriptions_come_from_the_same_tree_as_the_code():
+    for index in range(30):
+        spec = generate("func", 4, index)
+        for helper in re.findall(r"^@wp\.func\ndef (\w+)\(", spec.python_source, re.M):
+            assert f"{helper}(" in spec.description, (helper, spec.description)
+
+
+def test_run_validation_passes_the_new_categories(tmp_path):
+    """Structs, bool/int arrays, 2D/3D launches and 4D arrays run bounds-checked and finite."""
+    from conftest import load
+
+    ds = load(
+        "cpu",
+        tmp_path,
+        num_examples=16,
+        num_validation=0,
+        num_test=0,
+        categories="struct,multidim,mixed,geometry",
+        validate="run",
+        seed=2,
+    )
+    assert len(ds["train"]) == 16, ds["train"].info.description
+    assert all(row["metadata"]["validation"] == ["codegen", "compile", "run"] for row in ds["train"])
