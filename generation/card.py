@@ -41,6 +41,8 @@ class ConfigFigures:
     seeds: set[int]
     licenses: Counter
     checks: Counter  # rows per validation check passed
+    features: Counter  # rows per feature of metadata.features
+    difficulties: Counter  # rows per difficulty level ("" for harvested kernels)
     skipped: dict[str, dict[str, int]]
     requested: dict[str, int]
 
@@ -62,6 +64,8 @@ def config_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None 
         seeds={row["metadata"]["seed"] for row in rows},
         licenses=Counter(row["metadata"]["license"] for row in rows),
         checks=Counter(check for row in rows for check in row["metadata"]["validation"]),
+        features=Counter(feature for row in rows for feature in row["metadata"]["features"]),
+        difficulties=Counter(row["metadata"]["difficulty"] or "harvested" for row in rows),
         skipped={split: dict(stats.get("skipped", {})) for split, stats in build_stats.items()},
         requested={split: stats.get("requested", 0) for split, stats in build_stats.items()},
     )
@@ -167,6 +171,8 @@ def card_body(
             text = ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) or "none skipped"
             skip_lines.append(f"- `{config}` / {split}: {written} of {fig.requested.get(split, written)} rows ({text})")
     licences = sum((f.licenses for f in figures.values()), Counter())
+    difficulties = [f.difficulties for f in figures.values()]
+    feature_names = sorted(set().union(*(f.features for f in figures.values())))
     values = {
         "repo_id": repo_id,
         "default_config": default_config,
@@ -201,6 +207,13 @@ def card_body(
             ],
         ),
         "skip_list": "\n".join(skip_lines) or "- no statistics were saved with this build",
+        "difficulty_table": _table(
+            ["difficulty", *configs],
+            [[d, *(figures[c].difficulties[d] for c in configs)] for d in sorted(set().union(*difficulties))],
+        ),
+        "feature_table": _table(
+            ["feature", *configs], [[f"`{k}`", *(figures[c].features[k] for c in configs)] for k in feature_names]
+        ),
         "categories": ", ".join(categories),
         "warp_versions": ", ".join(sorted(set().union(*(f.warp_versions for f in figures.values())))),
         "generator_version": GENERATOR_VERSION,

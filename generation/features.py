@@ -55,16 +55,28 @@ def kernel_features(python_source: str) -> list[str]:
     for match in re.finditer(r"dtype=(float|int|bool)\b", python_source):
         found.add(f"type:{_DTYPE_ALIASES[match.group(1)]}")
     for node in ast.walk(tree):
-        decorators = _decorator_names(node)
-        if isinstance(node, ast.FunctionDef) and "func" in decorators:
-            found.add("wp_func")
-        if isinstance(node, ast.ClassDef) and "struct" in decorators:
+        kind = type(node)
+        if kind is ast.FunctionDef:
+            decorators = _decorator_names(node)
+            if "func" in decorators:
+                found.add("wp_func")
+            if "kernel" in decorators:
+                found |= _kernel_body_features(node)
+        elif kind is ast.ClassDef and "struct" in _decorator_names(node):
             found.add("wp_struct")
-        if isinstance(node, ast.FunctionDef) and "kernel" in decorators:
-            found |= _kernel_body_features(node)
-        for name, test in _NODE_FEATURES.items():
-            if test(node):
-                found.add(name)
+        elif kind is ast.Call:
+            func = node.func
+            name = (
+                f"{func.value.id}.{func.attr}" if type(func) is ast.Attribute and type(func.value) is ast.Name else ""
+            )
+            if name in _CALL_FEATURES:
+                found.add(_CALL_FEATURES[name])
+        elif kind is ast.For:
+            found.add(_range_kind(node.iter))
+        else:
+            for name, test in _NODE_FEATURES.get(kind, {}).items():
+                if test(node):
+                    found.add(name)
     return sorted(found)
 
 
@@ -86,30 +98,27 @@ def _kernel_body_features(kernel: ast.FunctionDef) -> set[str]:
     return found
 
 
-def _call_name(node: ast.AST) -> str:
-    return ast.unparse(node.func) if isinstance(node, ast.Call) else ""
-
-
-_NODE_FEATURES: dict[str, Callable[[ast.AST], bool]] = {
-    "if": lambda n: isinstance(n, ast.If),
-    "elif": lambda n: isinstance(n, ast.If) and len(n.orelse) == 1 and isinstance(n.orelse[0], ast.If),
-    "else": lambda n: isinstance(n, ast.If) and bool(n.orelse) and not isinstance(n.orelse[0], ast.If),
-    "while": lambda n: isinstance(n, ast.While),
-    "for_const": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_const",
-    "for_arg": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_arg",
-    "for_static": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_static",
-    "for_shape": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_shape",
-    "for_iter": lambda n: isinstance(n, ast.For) and _range_kind(n.iter) == "for_iter",
-    "wp_static": lambda n: _call_name(n) == "wp.static",
-    "wp_constant": lambda n: _call_name(n) == "wp.constant",
-    "wp_where": lambda n: _call_name(n) == "wp.where",
-    "atomic_augassign": lambda n: isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Subscript),
-    "atomic_add": lambda n: _call_name(n) == "wp.atomic_add",
-    "atomic_sub": lambda n: _call_name(n) == "wp.atomic_sub",
-    "atomic_min": lambda n: _call_name(n) == "wp.atomic_min",
-    "atomic_max": lambda n: _call_name(n) == "wp.atomic_max",
-    "atomic_bitwise": lambda n: _call_name(n) in ("wp.atomic_and", "wp.atomic_or", "wp.atomic_xor"),
-    "bool_logic": lambda n: isinstance(n, ast.BoolOp),
+_CALL_FEATURES = {
+    "wp.static": "wp_static",
+    "wp.constant": "wp_constant",
+    "wp.where": "wp_where",
+    "wp.atomic_add": "atomic_add",
+    "wp.atomic_sub": "atomic_sub",
+    "wp.atomic_min": "atomic_min",
+    "wp.atomic_max": "atomic_max",
+    "wp.atomic_and": "atomic_bitwise",
+    "wp.atomic_or": "atomic_bitwise",
+    "wp.atomic_xor": "atomic_bitwise",
+}
+_NODE_FEATURES: dict[type, dict[str, Callable[[ast.AST], bool]]] = {
+    ast.If: {
+        "if": lambda n: True,
+        "elif": lambda n: len(n.orelse) == 1 and isinstance(n.orelse[0], ast.If),
+        "else": lambda n: bool(n.orelse) and not isinstance(n.orelse[0], ast.If),
+    },
+    ast.While: {"while": lambda n: True},
+    ast.AugAssign: {"atomic_augassign": lambda n: isinstance(n.target, ast.Subscript)},
+    ast.BoolOp: {"bool_logic": lambda n: True},
 }
 
 

@@ -53,7 +53,7 @@ class Profile:
 
 
 PROFILES = {
-    "easy": Profile(depth=(1, 2), statements=(0, 1), nesting=1, helper_prob=0.1, extra_prob=0.2),
+    "easy": Profile(depth=(2, 3), statements=(0, 1), nesting=1, helper_prob=0.1, extra_prob=0.2),
     "medium": Profile(depth=(1, 3), statements=(1, 3), nesting=2, helper_prob=0.25, extra_prob=0.35),
     "hard": Profile(depth=(2, 4), statements=(2, 6), nesting=3, helper_prob=0.45, extra_prob=0.5),
 }
