@@ -8,4 +8,4 @@ from generation import builder
 
 
 class WarpIRPairs(builder.WarpIRPairs):
-    """Warp kernels and their generated CPU/CUDA code (configs ``cpu`` and ``cuda``)."""
+    """Warp kernels and their generated code (configs cpu, cuda, ptx, real_cpu, real_cuda)."""

@@ -46,12 +46,12 @@ def default_path(kernels, device, options, desc: str = "default") -> float:
     return rows / elapsed
 
 
-def validated_paths(kernels, seed: int) -> list[tuple[str, str, float]]:
+def validated_paths(kernels, seed: int, difficulty: str) -> list[tuple[str, str, float]]:
     """Rows/s of the compiling paths, after one warm-up compile (Warp's precompiled header)."""
     paths = [("cpu", "compile"), ("ptx", "none"), ("cuda", "compile"), ("cpu", "run")]
     results = []
     for config, validate in paths:
-        options = build_options(num_examples=len(kernels), seed=seed, validate=validate)
+        options = build_options(num_examples=len(kernels), seed=seed, validate=validate, difficulty=difficulty)
         default_path(kernels[:1], config, options, desc="warm-up")
         results.append((config, validate, default_path(kernels, config, options, desc=f"{config} {validate}")))
     return results
@@ -107,10 +107,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating timed rounds of default and (b)")
     parser.add_argument("--validated-rows", type=int, default=60, help="kernels for the compiling paths")
     parser.add_argument("--device", choices=["cpu", "cuda", "both"], default="both")
+    parser.add_argument("--difficulty", default="mixed", help="the generator's size profile (issue 4)")
     args = parser.parse_args()
 
     warp_backend.init_warp()
-    options = build_options(num_examples=args.rows, seed=11)
+    options = build_options(num_examples=args.rows, seed=11, difficulty=args.difficulty)
     kernels = plan_splits(options)[0]["train"]
     devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
     table = []
@@ -127,7 +128,8 @@ def main() -> None:
             seed = seed_style(kernels[: args.seed_rows], device, Path(tmp) / f"seed_{device}")
             table.append((device, default, bare, seed))
     print(
-        f"\nwarp {wp.config.version}, {args.rows} kernels (seed-style: {args.seed_rows}), one process, "
+        f"\nwarp {wp.config.version}, {args.rows} kernels of difficulty {args.difficulty} "
+        f"(seed-style: {args.seed_rows}), one process, "
         f"best of {args.rounds} alternating rounds after a warm-up"
     )
     print("| device | default rows/s | (b) bare codegen rows/s | (a) seed-style rows/s | default/(b) | default/(a) |")
@@ -136,7 +138,7 @@ def main() -> None:
         print(f"| {device} | {default:.1f} | {bare:.1f} | {seed:.2f} | {default / bare:.2f}x | {default / seed:.0f}x |")
     if args.validated_rows:
         print("\n| config | validate | rows/s (one process, one core) |\n|---|---|---:|")
-        for config, validate, rate in validated_paths(kernels[: args.validated_rows], seed=11):
+        for config, validate, rate in validated_paths(kernels[: args.validated_rows], 11, args.difficulty):
             print(f"| {config} | {validate} | {rate:.1f} |")
     print(f"peak RSS: {peak_mb():.0f} MB")
 

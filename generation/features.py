@@ -40,10 +40,18 @@ def _range_kind(call: ast.Call) -> str:
     return "for_arg"
 
 
-def _block_depth(node: ast.AST, depth: int = 0) -> int:
-    blocks = (ast.If, ast.For, ast.While)
-    inner = [_block_depth(child, depth + isinstance(child, blocks)) for child in ast.iter_child_nodes(node)]
-    return max([depth, *inner])
+def _block_depth(statements: list[ast.stmt], depth: int = 0) -> int:
+    """How deep if/for/while blocks nest in ``statements`` (blocks nest only through statement lists)."""
+    deepest = depth
+    for statement in statements:
+        if isinstance(statement, (ast.If, ast.For, ast.While)):
+            deepest = max(deepest, _block_depth(statement.body + statement.orelse, depth + 1))
+    return deepest
+
+
+def _dotted(func: ast.AST) -> str:
+    """``wp.sin`` for a call of ``wp.sin``; "" for anything but ``name.attribute``."""
+    return f"{func.value.id}.{func.attr}" if type(func) is ast.Attribute and type(func.value) is ast.Name else ""
 
 
 def kernel_features(python_source: str) -> list[str]:
@@ -65,10 +73,7 @@ def kernel_features(python_source: str) -> list[str]:
         elif kind is ast.ClassDef and "struct" in _decorator_names(node):
             found.add("wp_struct")
         elif kind is ast.Call:
-            func = node.func
-            name = (
-                f"{func.value.id}.{func.attr}" if type(func) is ast.Attribute and type(func.value) is ast.Name else ""
-            )
+            name = _dotted(node.func)
             if name in _CALL_FEATURES:
                 found.add(_CALL_FEATURES[name])
         elif kind is ast.For:
@@ -83,12 +88,12 @@ def kernel_features(python_source: str) -> list[str]:
 def _kernel_body_features(kernel: ast.FunctionDef) -> set[str]:
     found = set()
     for node in ast.walk(kernel):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and ast.unparse(node.value) == "wp.tid()":
+        if type(node) is ast.Assign and type(node.value) is ast.Call and _dotted(node.value.func) == "wp.tid":
             target = node.targets[0]
             found.add(f"launch_{len(target.elts) if isinstance(target, ast.Tuple) else 1}d")
         if isinstance(node, ast.Return) and node is not kernel.body[-1]:
             found.add("early_return")
-    if _block_depth(kernel) >= 2:
+    if _block_depth(kernel.body) >= 2:
         found.add("nested_blocks")
     for arg in kernel.args.args:
         annotation = ast.unparse(arg.annotation) if arg.annotation else ""

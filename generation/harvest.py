@@ -188,5 +188,5 @@ def harvest(paths: tuple[str, ...] = (), license_: str | None = None, include_ba
                     license=license_,
                 )
             )
-    logger.info("harvested %d kernels from %d files", len(result.specs), len(source_files(paths)))
+    logger.info("harvested %d kernels; skipped %s", len(result.specs), result.skipped or "none")
     return result

@@ -83,8 +83,9 @@ def plan_splits(
 ) -> tuple[dict[str, list[PlannedKernel]], dict[str, BuildStats]]:
     """Unique kernels dealt out to the splits; shortfalls and harvest skips are counted.
 
-    Harvest skips (files that do not parse, kernels nested in functions, repeats) are counted
-    under ``train``, the split they would have gone to first.
+    When every harvested kernel is asked for (no ``num_examples``), harvest skips (files that do
+    not parse, kernels nested in functions, repeats) are counted under ``train``, the split they
+    would have gone to first; otherwise the rows asked for come from the kernels that remain.
     """
     harvested = None
     if source == "real":
@@ -104,7 +105,7 @@ def plan_splits(
         if shortfall:
             stats[split].skipped["no_unique_kernel_left"] = shortfall
             stats[split].first_error["no_unique_kernel_left"] = exhausted
-    if harvested is not None:
+    if harvested is not None and options.num_examples is None:  # every kernel was asked for
         for reason, count in harvested.skipped.items():
             stats["train"].requested += count
             stats["train"].skipped[reason] += count
