@@ -85,7 +85,7 @@ class KernelParts:
     description: str
     inputs: list[tuple[str, str]] = field(default_factory=list)
     outputs: list[tuple[str, str]] = field(default_factory=list)
-    helpers: list[str] = field(default_factory=list)  # module-level blocks: constants, structs, wp.func
+    module_blocks: list[str] = field(default_factory=list)  # constants, structs, wp.func helpers
     dims: int = 1
 
 
@@ -718,7 +718,7 @@ def render(parts: KernelParts, include_backward: bool = True) -> str:
     signature = ", ".join(f"{name}: {type_}" for name, type_ in parts.inputs + parts.outputs)
     tid = f"    {', '.join(TID_NAMES[: parts.dims])} = wp.tid()"
     kernel = ["@wp.kernel", f"def {parts.name}({signature}):", tid, *_indent(parts.body)]
-    for block in [*parts.helpers, "\n".join(kernel) + "\n"]:
+    for block in [*parts.module_blocks, "\n".join(kernel) + "\n"]:
         text += "\n\n" + block
     return text
 

@@ -84,7 +84,9 @@ def _bound_names(statement: ast.stmt) -> set[str]:
         return {(alias.asname or alias.name).split(".")[0] for alias in statement.names if alias.name != "*"}
     if isinstance(statement, (ast.Assign, ast.AnnAssign)):
         targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-        return {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
+        # Plain names only: ``wp.config.mode = ...`` sets an attribute, it does not define ``wp``.
+        names = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+        return {t.id for t in names if isinstance(t, ast.Name)}
     return set()
 
 
@@ -112,10 +114,13 @@ def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) ->
     """The kernel and the top-level statements it needs, in file order, as module source."""
     defines: dict[str, list[ast.stmt]] = {}
     for statement in tree.body:
+        if _is_kernel(statement):
+            continue  # a kernel never needs another kernel, and Warp would generate both
         for name in _bound_names(statement):
             defines.setdefault(name, []).append(statement)
     keep = {id(kernel)}
-    pending = list(_used_names(kernel) | {"wp"})
+    arguments = {arg.arg for arg in kernel.args.args}  # they shadow module names (`sum: wp.array`)
+    pending = list(_used_names(kernel) - arguments | {"wp"})
     unresolved = set()
     seen: set[str] = set()
     while pending:

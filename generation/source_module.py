@@ -37,7 +37,7 @@ def loaded_source(
 
     Warp's ``wp.func`` name counters are reset first (unless ``fresh_counters`` is False, for
     modules that must coexist), so helper names match a fresh process. On exit the module is
-    removed from ``sys.modules``, ``linecache`` and Warp's registry.
+    removed from ``sys.modules``, ``linecache`` and Warp's registry, with its kernels' Warp modules.
     """
     warp_backend.init_warp()
     name = module_name or module_name_for(python_source)
@@ -54,7 +54,10 @@ def loaded_source(
     finally:
         sys.modules.pop(name, None)
         linecache.cache.pop(file_name, None)
-        warp_backend.drop_module(name)
+        # The Warp modules of its kernels too, where they name one (``@wp.kernel(module="x")``):
+        # the next source that names the same module then starts from an empty one.
+        for kernel_module in {kernel.module.name for kernel in kernels_in(module)} | {name}:
+            warp_backend.drop_module(kernel_module)
 
 
 def kernels_in(module: types.ModuleType) -> list:

@@ -56,6 +56,16 @@ def clamp_all(x: wp.array(dtype=wp.vec3)):
     x[i] = wp.min(x[i], wp.vec3(1.0))
 
 
+@wp.kernel(module="shared_module")
+def first(x: wp.array(dtype=float)):
+    x[wp.tid()] = 1.0
+
+
+@wp.kernel(module="shared_module")
+def second(first: wp.array(dtype=float)):
+    first[wp.tid()] += 2.0
+
+
 @wp.kernel
 def broken(x: wp.array(dtype=float)):
     i = wp.tid()
@@ -91,13 +101,16 @@ def test_slices_hold_what_the_kernel_needs_and_nothing_else(user_dir):
         assert needed in source
     for unneeded in ("UNUSED", "import numpy", "import math", "scale_rows", "make_kernel"):
         assert unneeded not in source
+    # An argument that shares a kernel's name does not pull that kernel in.
+    second = next(node for node in tree.body if getattr(node, "name", "") == "second")
+    assert "def first(" not in slice_kernel(tree, text.splitlines(True), second)
 
 
 def test_user_paths_build_with_their_licence_and_counted_skips(user_dir, tmp_path):
     ds = load("real_cpu", tmp_path, paths=[str(user_dir)], license="MIT", seed=3)
     rows = [row for split in ds for row in ds[split]]
     names = sorted(row["kernel_name"] for row in rows)
-    assert names == ["clamp_all", "count_positive", "scale_rows", "springs"]
+    assert names == ["clamp_all", "count_positive", "first", "scale_rows", "second", "springs"]
     for row in rows:
         assert row["category"] == "real" and row["device"] == "cpu"
         assert row["metadata"]["license"] == "MIT"
@@ -109,6 +122,10 @@ def test_user_paths_build_with_their_licence_and_counted_skips(user_dir, tmp_pat
     stats = ds["train"].info.description
     for reason in ("harvest:SyntaxError: 1", "harvest:nested_kernel: 1", "codegen:"):
         assert reason in stats, stats
+    # Kernels that name one Warp module (`module="shared_module"`) still generate as if alone.
+    for row in rows:
+        (source,) = reference_sources([row], tmp_path)
+        assert source.endswith(row["code"]), row["kernel_name"]
 
 
 def test_warp_package_kernels_are_harvested_with_origin_and_licence():
