@@ -20,20 +20,18 @@ def extract_ir(kernel: wp.Kernel, device: str = "cpu", include_backward: bool = 
 
     Returns ``python_source`` (the kernel function's source), ``forward`` (the forward kernel
     function; on the CPU with the argument struct it reads), ``backward`` (the adjoint kernel
-    function; empty when ``include_backward`` is False, which builds without adjoints), ``code``
+    function; empty when ``include_backward`` is False, which builds without adjoints; a generic
+    kernel with ``wp.overload``s has one of each per overload), ``code``
     (everything generated for this kernel except the prelude every module shares), ``arg_types``
     and ``metadata``. Compiles nothing.
     """
     if not isinstance(kernel, wp.Kernel):
         raise TypeError(f"extract_ir needs a wp.Kernel, got {type(kernel).__name__}")
     generated = warp_backend.generate_kernel_code(kernel, device, enable_backward=include_backward)
-    forward, backward = generated.forward.strip("\n"), generated.backward.strip("\n")
-    if device == "cpu" and backward:
-        backward = forward[: forward.index("};\n") + len("};\n")] + "\n\n" + backward  # the struct it reads
     return {
         "python_source": kernel.adj.source,
-        "forward": forward,
-        "backward": backward,
+        "forward": generated.forward,
+        "backward": generated.backward,
         "code": generated.source[len(generated.prelude) :],
         "arg_types": arg_types(kernel),
         "metadata": {

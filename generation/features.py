@@ -60,7 +60,7 @@ def kernel_features(python_source: str) -> list[str]:
     found: set[str] = set()
     for match in _WARP_TYPE.finditer(python_source):
         found.add(f"type:{match.group(1)}")
-    for match in re.finditer(r"dtype=(float|int|bool)\b", python_source):
+    for match in re.finditer(r"(?:dtype=|wp\.array\d?d?\[)(float|int|bool)\b", python_source):
         found.add(f"type:{_DTYPE_ALIASES[match.group(1)]}")
     for node in ast.walk(tree):
         kind = type(node)
@@ -97,7 +97,7 @@ def _kernel_body_features(kernel: ast.FunctionDef) -> set[str]:
         found.add("nested_blocks")
     for arg in kernel.args.args:
         annotation = ast.unparse(arg.annotation) if arg.annotation else ""
-        match = re.match(r"wp\.array(\d)?d?\(", annotation)
+        match = re.match(r"wp\.array(\d)?d?[(\[]", annotation)  # wp.array(dtype=...) or wp.array2d[float]
         if match:
             found.add(f"array_{match.group(1) or 1}d")
     return found

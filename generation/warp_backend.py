@@ -101,9 +101,9 @@ class KernelCode:
 
     source: str  # the whole translation unit, prelude included
     prelude: str  # the part every module of this device starts with
-    forward: str  # argument struct (CPU) and forward kernel function, as emitted
-    backward: str  # the adjoint kernel function, as emitted ("" without a backward pass)
-    mangled_name: str
+    forward: str  # argument struct (CPU) and forward kernel function (each overload's, if generic)
+    backward: str  # the adjoint kernel function, CPU with its struct ("" without a backward pass)
+    mangled_name: str  # of the first overload, if generic
     block_dim: int
     enable_backward: bool
     grid_stride: bool
@@ -123,15 +123,34 @@ _KERNEL_STARTS = {
 }
 
 
-def _split_kernel(source: str, end: int, name: str, device: str) -> tuple[str, str]:
-    """The forward and backward texts of kernel ``name``, which ends at ``end`` of ``source``."""
+def _split_kernel(source: str, end: int, name: str, device: str) -> tuple[int, str, str]:
+    """Where kernel ``name`` starts, and its forward and backward texts; it ends at ``end``."""
     forward_start, backward_start = (re.compile(p.format(name=name), re.M) for p in _KERNEL_STARTS[device])
     starts = [m.start() for m in forward_start.finditer(source, 0, end)]
     if not starts:
         raise RuntimeError(f"Warp's {device} code for {name!r} has no forward kernel")
     backward = backward_start.search(source, starts[-1], end)
     split = backward.start() if backward else end
-    return source[starts[-1] : split], source[split:end]
+    return starts[-1], source[starts[-1] : split], source[split:end]
+
+
+def _kernel_functions(source: str, builder, device: str, options: dict) -> list[tuple[str, str]]:
+    """``(forward, backward)`` of each kernel the builder emitted (several for an overloaded generic
+    kernel). Each kernel's text is followed by its CPU entry points (none for CUDA), and the
+    last one ends the source. A CPU backward gets the argument struct it reads, as the forward has."""
+    functions = []
+    end = len(source)
+    for built in reversed(list(builder.kernels)):
+        entry_points = _codegen.codegen_module(built, device=device, options=options)
+        if not source.endswith(entry_points, 0, end):
+            raise RuntimeError(f"unexpected layout of the code Warp generated for {built.key!r}")
+        start, forward, backward = _split_kernel(source, end - len(entry_points), built.get_mangled_name(), device)
+        forward, backward = forward.strip("\n"), backward.strip("\n")
+        if device == "cpu" and backward:
+            backward = forward[: forward.index("};\n") + len("};\n")] + "\n\n" + backward
+        functions.append((forward, backward))
+        end = start
+    return functions[::-1]
 
 
 class GenericKernelError(TypeError):
@@ -167,16 +186,12 @@ def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool =
             raise GenericKernelError(f"{kernel.key!r} is generic and has no overloads: Warp needs concrete types")
         built = next(iter(builder.kernels))
         kernel_options = options | built.options
-        # The source ends with this kernel's text and then its CPU entry points (none for CUDA).
-        entry_points = _codegen.codegen_module(built, device=device, options=options)
-        if not source.endswith(entry_points):
-            raise RuntimeError(f"unexpected layout of the code Warp generated for {kernel.key!r}")
-        forward, backward = _split_kernel(source, len(source) - len(entry_points), built.get_mangled_name(), device)
+        functions = _kernel_functions(source, builder, device, options)
     return KernelCode(
         source=source,
         prelude=module_prelude(source, device, options),
-        forward=forward,
-        backward=backward,
+        forward="\n\n".join(forward for forward, _ in functions),
+        backward="\n\n".join(backward for _, backward in functions if backward),
         mangled_name=built.get_mangled_name(),
         block_dim=block_dim,
         enable_backward=bool(kernel_options["enable_backward"]),

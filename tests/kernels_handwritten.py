@@ -1,4 +1,6 @@
-"""Hand-written kernels that the generator does not make: structs, helpers, 2D launches."""
+"""Hand-written kernels that the generator does not make: structs, helpers, 2D launches, overloads."""
+
+from typing import Any
 
 import warp as wp
 
@@ -38,3 +40,13 @@ def count_positive(x: wp.array(dtype=float), count: wp.array(dtype=int)):
     i = wp.tid()
     if x[i] > 0.0:
         wp.atomic_add(count, 0, 1)
+
+
+@wp.kernel
+def scale_any(a: Any, s: float):
+    i = wp.tid()
+    a[i] = a[i] * s
+
+
+wp.overload(scale_any, [wp.array(dtype=float), float])
+wp.overload(scale_any, [wp.array(dtype=wp.vec3), float])

@@ -43,6 +43,16 @@ def test_kernel_declared_without_backward_has_none():
     assert ir["metadata"]["enable_backward"] is False
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_generic_kernel_has_a_forward_and_backward_per_overload(device):
+    ir = extract_ir(hw.scale_any, device=device)
+    for column in ("forward", "backward"):
+        assert ir[column].count(f"_{device}_kernel_{column}(") == 2, ir[column][:400]
+        assert "wp::array_t<wp::float32>" in ir[column] and "wp::array_t<wp::vec_t<3, wp::float32>>" in ir[column]
+    if device == "cpu":  # each backward with the argument struct it reads
+        assert ir["backward"].count("struct wp_args_") == 2
+
+
 def test_include_backward_false_drops_the_adjoint():
     ir = extract_ir(hw.energy, device="cpu", include_backward=False)
     assert ir["backward"] == "" and "_cpu_kernel_backward" not in ir["code"]

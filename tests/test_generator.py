@@ -126,6 +126,13 @@ def test_normalized_ast_ignores_names_and_constants_but_not_operations():
     assert normalized_ast(a) != normalized_ast(other_op)
 
 
+def test_features_read_both_array_spellings():
+    source = "import warp as wp\n\n@wp.kernel\ndef k(a: wp.array2d[float], b: wp.array(dtype=wp.vec3)):\n"
+    source += "    i, j = wp.tid()\n    if a[i, j] > 0.0:\n        wp.atomic_add(b, 0, wp.vec3(1.0))\n"
+    expected = ["array_1d", "array_2d", "atomic_add", "if", "launch_2d", "type:float32", "type:vec3"]
+    assert kernel_features(source) == expected
+
+
 def test_descriptions_come_from_the_same_tree_as_the_code():
     for index in range(30):
         spec = generate("func", 4, index)
