@@ -15,7 +15,9 @@ def arg_types(kernel: wp.Kernel) -> list[dict[str, str]]:
     return [{"name": arg.label, "type": type_repr(arg.type)} for arg in kernel.adj.args]
 
 
-def extract_ir(kernel: wp.Kernel, device: str = "cpu", include_backward: bool = True) -> dict[str, Any]:
+def extract_ir(
+    kernel: wp.Kernel, device: str = "cpu", include_backward: bool = True, arch: int = warp_backend.DEFAULT_CUDA_ARCH
+) -> dict[str, Any]:
     """Generate ``device`` code for any ``wp.Kernel`` and split it into its parts.
 
     Returns ``python_source`` (the kernel function's source), ``forward`` (the forward kernel
@@ -27,7 +29,7 @@ def extract_ir(kernel: wp.Kernel, device: str = "cpu", include_backward: bool = 
     """
     if not isinstance(kernel, wp.Kernel):
         raise TypeError(f"extract_ir needs a wp.Kernel, got {type(kernel).__name__}")
-    generated = warp_backend.generate_kernel_code(kernel, device, enable_backward=include_backward)
+    generated = warp_backend.generate_kernel_code(kernel, device, enable_backward=include_backward, arch=arch)
     return {
         "python_source": kernel.adj.source,
         "forward": generated.forward,
@@ -39,6 +41,7 @@ def extract_ir(kernel: wp.Kernel, device: str = "cpu", include_backward: bool = 
             "mangled_name": generated.mangled_name,
             "device": device,
             "block_dim": generated.block_dim,
+            "arch": generated.output_arch,
             "grid_stride": generated.grid_stride,
             "enable_backward": generated.enable_backward,
             "warp_version": warp_backend.warp_version(),

@@ -46,7 +46,7 @@ FEATURES = datasets.Features(
             "recipe": datasets.Value("string"),  # JSON: the generator call that regenerates the kernel
             "features": [datasets.Value("string")],  # what the source uses: statements, types, launch dims
             "validation": [datasets.Value("string")],  # checks passed: codegen, compile, run
-            "arch": datasets.Value("int32"),  # CUDA architecture of the PTX (0 when no PTX was made)
+            "arch": datasets.Value("int32"),  # CUDA architecture of the code or PTX (0 for CPU code)
             "ptx_isa": datasets.Value("string"),
             "cuda_version": datasets.Value("string"),
         },
@@ -75,7 +75,7 @@ def make_row(
     validation = ["codegen"]
     with loaded_source(spec.python_source, module_name) as module:
         kernel = next(k for k in kernels_in(module) if k.key == spec.name)
-        ir = extract_ir(kernel, device=CODEGEN_DEVICE[config], include_backward=include_backward)
+        ir = extract_ir(kernel, device=CODEGEN_DEVICE[config], include_backward=include_backward, arch=arch)
         if config == "ptx":
             with tempfile.TemporaryDirectory() as build_dir:
                 ptx = warp_backend.compile_module(module, "ptx", build_dir, arch)
@@ -116,7 +116,7 @@ def make_row(
             "recipe": spec.recipe,
             "features": kernel_features(spec.python_source),
             "validation": validation,
-            "arch": arch if ptx else 0,
+            "arch": meta["arch"],
             "ptx_isa": ptx_text.isa_version(ptx),
             "cuda_version": ptx_text.compiler_version(ptx),
         },

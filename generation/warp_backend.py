@@ -42,6 +42,15 @@ PINNED_CONFIG = {
     "llvm_cuda": False,
     "lineinfo": False,
 }
+# While code is generated (not compiled: they change NVRTC's PTX), tile GEMM, FFT and Cholesky
+# take Warp's generic path, not mathdx's, which builds LTO code for each shape (17-20 s) with
+# arch-specific symbols. The source of kernels without those operations does not depend on them.
+CODEGEN_CONFIG = PINNED_CONFIG | {
+    "enable_mathdx_gemm": False,
+    "enable_mathdx_solver": False,
+    "enable_mathdx_fft": False,
+}
+DEFAULT_CUDA_ARCH = 80  # the architecture CUDA code is generated for (only tile operations read it)
 
 _function_key_counts_at_start: dict[str, int] | None = None
 
@@ -79,10 +88,10 @@ def drop_module(module_name: str) -> None:
 
 
 @contextlib.contextmanager
-def pinned_config() -> Iterator[None]:
-    saved = {key: getattr(wp.config, key) for key in PINNED_CONFIG if hasattr(wp.config, key)}
+def pinned_config(pinned: dict = PINNED_CONFIG) -> Iterator[None]:
+    saved = {key: getattr(wp.config, key) for key in pinned if hasattr(wp.config, key)}
     try:
-        for key, value in PINNED_CONFIG.items():
+        for key, value in pinned.items():
             if key in saved:
                 setattr(wp.config, key, value)
         yield
@@ -105,6 +114,7 @@ class KernelCode:
     backward: str  # the adjoint kernel function, CPU with its struct ("" without a backward pass)
     mangled_name: str  # of the first overload, if generic
     block_dim: int
+    output_arch: int  # the CUDA architecture the code was generated for (0 for CPU code)
     enable_backward: bool
     grid_stride: bool
 
@@ -157,23 +167,25 @@ class GenericKernelError(TypeError):
     """A kernel with ``Any`` arguments and no ``wp.overload``: there is no code to generate."""
 
 
-def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool = True) -> KernelCode:
+def generate_kernel_code(
+    kernel: wp.Kernel, device: str, enable_backward: bool = True, arch: int = DEFAULT_CUDA_ARCH
+) -> KernelCode:
     """Run Warp's code generator for ``kernel`` alone, as a build for ``device`` would.
 
     The module's options are resolved exactly as ``Module.load`` resolves them, but the hasher
     and builder see only this kernel, so the code holds this kernel and what it calls, nothing
     else that shares its Python module. ``enable_backward=False`` builds as a module with
     ``wp.set_module_options({"enable_backward": False})`` would; True keeps the module's choice.
+    CUDA code is generated for ``arch``, as a GPU build targets its device (CPU code for none).
     """
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     init_warp()
     module = kernel.module
     block_dim = block_dim_for(kernel, device)
-    with pinned_config(), _context._codegen_lock:
-        # No target architecture: Warp's own hashing passes use None too, and it keeps the tile
-        # operations off the arch-specific (mathdx LTO) path, which takes 17-20 s a shape.
-        options = module.resolve_options(wp.config, block_dim=block_dim) | {"output_arch": None}
+    with pinned_config(CODEGEN_CONFIG), _context._codegen_lock:
+        output_arch = None if device == "cpu" else arch
+        options = module.resolve_options(wp.config, block_dim=block_dim) | {"output_arch": output_arch}
         if not enable_backward:
             options["enable_backward"] = False
         if module.has_unresolved_static_expressions:
@@ -194,6 +206,7 @@ def generate_kernel_code(kernel: wp.Kernel, device: str, enable_backward: bool =
         backward="\n\n".join(backward for _, backward in functions if backward),
         mangled_name=built.get_mangled_name(),
         block_dim=block_dim,
+        output_arch=output_arch or 0,
         enable_backward=bool(kernel_options["enable_backward"]),
         grid_stride=bool(built.grid_stride) if device == "cuda" else False,
     )

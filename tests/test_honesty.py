@@ -12,11 +12,13 @@ from conftest import run_python
 
 # Imports a row's source the documented way (registered in linecache as `<module_name>.py`,
 # where module_name is "wirp_" + the first 16 hex digits of the source's SHA-256), then builds
-# it through Warp's own Module path: hash for the launch block_dim, then codegen with no target arch.
+# it through Warp's own Module path: hash for the launch block_dim, then codegen for the row's arch,
+# with Warp's mathdx tile paths off (wp.config), as the rows are made.
 REFERENCE = r"""
 import hashlib, json, linecache, sys, types
 import warp as wp
 wp.config.log_level = wp.LOG_ERROR
+wp.config.enable_mathdx_gemm = wp.config.enable_mathdx_solver = wp.config.enable_mathdx_fft = False
 wp.init()
 
 rows = json.load(open(sys.argv[1]))
@@ -34,8 +36,9 @@ for row in rows:
     is_cpu = row["device"] == "cpu"
     block_dim = 1 if is_cpu else warp_module.options["block_dim"]
     warp_module.get_module_hash(block_dim)
-    # output_arch None: no target-specific (mathdx LTO) tile code, as Warp's own hashing passes
-    source, *_ = warp_module._run_codegen(warp_module.resolved_options[block_dim] | {"output_arch": None}, is_cpu)
+    options = warp_module.resolved_options[block_dim]
+    options = options | {"output_arch": None if is_cpu else row["metadata"]["arch"]}  # as Module._compile sets it
+    source, *_ = warp_module._run_codegen(options, is_cpu)
     out.append(source)
 print(json.dumps(out))
 """
