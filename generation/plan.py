@@ -12,6 +12,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from datasets.utils import tqdm
+
 from generation.features import normalized_ast
 from generation.generator import KernelSpec, generate
 from generation.harvest import Harvest, harvest
@@ -23,6 +25,7 @@ MIN_SHARD_SIZE = 16
 MAX_SHARDS = 64
 # How many draws per requested row before a narrow category filter is declared exhausted.
 MAX_DRAWS_PER_ROW = 20
+PROGRESS_FROM = 2000  # planning shows a progress bar from this many kernels (a few seconds)
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,13 @@ def dedup_key(spec: KernelSpec) -> str:
     return normalized_ast(spec.python_source)
 
 
-def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKernel], dict[str, int], str]:
+def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKernel], str]:
     """Draw unique kernels round-robin over the categories until ``wanted`` or the draw limit."""
     seen: set[str] = set()
     kernels: list[PlannedKernel] = []
     draws = 0
     max_draws = wanted * MAX_DRAWS_PER_ROW + 100
+    progress = tqdm(total=wanted, desc="Planning kernels", unit=" kernels", disable=wanted < PROGRESS_FROM)
     while len(kernels) < wanted and draws < max_draws:
         category = options.categories[draws % len(options.categories)]
         spec = generate(
@@ -57,9 +61,11 @@ def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKern
         if key not in seen:
             seen.add(key)
             kernels.append(PlannedKernel(draws, spec))
+            progress.update()
         draws += 1
+    progress.close()
     exhausted = f"categories {list(options.categories)} gave only {len(kernels)} distinct kernels in {draws} draws"
-    return kernels, {}, exhausted
+    return kernels, exhausted
 
 
 def draw_real(options: BuildOptions) -> tuple[list[PlannedKernel], Harvest, str]:
@@ -93,7 +99,7 @@ def plan_splits(
         sizes = options.split_sizes(available=len(kernels))
     else:
         sizes = options.split_sizes()
-        kernels, _, exhausted = draw_generated(options, sum(sizes.values()))
+        kernels, exhausted = draw_generated(options, sum(sizes.values()))
     plans: dict[str, list[PlannedKernel]] = {}
     stats: dict[str, BuildStats] = {}
     start = 0
