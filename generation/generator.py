@@ -273,9 +273,9 @@ class KernelBuilder:
         body: list[str] = []
         notes: list[str] = []
         sub = KernelBuilder(self.rng, self.profile, [], dims=self.dims)
-        sub.scope = inner
+        sub.scope, sub.sink = inner, result  # its locals must fold into what it returns
         for _ in range(statements):
-            t = self.rng.choice([t for t in sub.value_types()] or [result])
+            t = self.rng.choice(sub.local_types() or [result])
             sub.bind(sub.rooted(t, depth), t, body, notes)
         if statements and self.rng.random() < 0.6:
             cond = sub.condition()
