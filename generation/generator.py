@@ -246,6 +246,8 @@ class KernelBuilder:
         t = self.rng.choice(comparable)
         left = self.expr(t, self.rng.randint(0, 2))
         right = grammar.constant(self.rng, t) if self.rng.random() < 0.6 else self.expr(t, 1)
+        if right.code == left.code:  # `x < x` is decided before the kernel runs
+            right = grammar.constant(self.rng, t)
         symbol, words = self.rng.choice(
             [(">", "is greater than"), ("<", "is less than"), (">=", "is at least"), ("<=", "is at most")]
         )

@@ -133,6 +133,14 @@ def test_features_read_both_array_spellings():
     assert kernel_features(source) == expected
 
 
+def test_no_branch_compares_a_value_with_itself():
+    for category in CATEGORIES:
+        for index in range(100):
+            source = generate(category, 5, index).python_source
+            for left, right in re.findall(r"(?:if|elif) (.+?) (?:<|>|<=|>=) (.+?):\n", source):
+                assert left != right, source
+
+
 def test_descriptions_come_from_the_same_tree_as_the_code():
     for index in range(30):
         spec = generate("func", 4, index)
