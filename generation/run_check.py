@@ -25,7 +25,7 @@ class RunCheckError(RuntimeError):
     pass
 
 
-def _argument(arg_type, rng):
+def _argument(arg_type, rng, device: str = "cpu"):
     """A seeded input for one kernel argument: arrays of random values, small scalars."""
     import warp as wp
 
@@ -43,7 +43,7 @@ def _argument(arg_type, rng):
             values = rng.random(size=shape) < 0.5
         else:
             raise RunCheckError(f"unsupported array dtype {backend.type_name(dtype)}")
-        return wp.array(values.astype(backend.numpy_dtype(scalar)), dtype=dtype, device="cpu")
+        return wp.array(values.astype(backend.numpy_dtype(scalar)), dtype=dtype, device=device)
     if arg_type in backend.FLOAT_TYPES:
         return float(rng.uniform(-VALUE_RANGE, VALUE_RANGE))
     if arg_type in backend.INT_TYPES:
@@ -51,7 +51,7 @@ def _argument(arg_type, rng):
     if backend.is_struct_type(arg_type):
         value = arg_type()
         for name, var in arg_type.vars.items():
-            setattr(value, name, _argument(var.type, rng))
+            setattr(value, name, _argument(var.type, rng, device))
         return value
     if backend.is_vector_type(arg_type):  # vectors, matrices, quaternions, transforms
         return arg_type(*rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=arg_type._length_).tolist())
@@ -64,8 +64,12 @@ def launch_dims(kernel_source: str) -> int:
     return match.group(1).count(",") + 1 if match else 1
 
 
-def run_kernel(python_source: str, kernel_name: str, seed: int) -> None:
-    """Compile in debug mode, launch on the CPU, and require finite values in every float array."""
+def run_kernel(python_source: str, kernel_name: str, seed: int, device: str = "cpu") -> None:
+    """Compile, launch on ``device``, and require finite values in every float array.
+
+    On the CPU the kernel is built in debug mode, whose array accesses are bounds-checked; a GPU
+    build stays in release mode (a failed device assert would poison the CUDA context).
+    """
     import numpy as np
     import warp as wp
 
@@ -74,12 +78,13 @@ def run_kernel(python_source: str, kernel_name: str, seed: int) -> None:
 
     with loaded_source(python_source) as module:
         kernel = getattr(module, kernel_name)
-        kernel.module.options["mode"] = "debug"  # bounds-checked array access
+        if device == "cpu":
+            kernel.module.options["mode"] = "debug"  # bounds-checked array access
         rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
         dims = launch_dims(kernel.adj.source)
-        args = [_argument(arg.type, rng) for arg in kernel.adj.args]
-        wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device="cpu")
-        wp.synchronize_device("cpu")
+        args = [_argument(arg.type, rng, device) for arg in kernel.adj.args]
+        wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device)
+        wp.synchronize_device(device)
         for arg, value in zip(kernel.adj.args, args, strict=True):
             if isinstance(value, wp.array) and value.dtype not in warp_backend.INT_TYPES:
                 if not np.isfinite(value.numpy()).all():

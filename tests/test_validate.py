@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import warp as wp
 from conftest import load, run_python
 
 from generation.build import build_rows
 from generation.generator import KernelSpec, generate
 from generation.options import build_options
 from generation.plan import PlannedKernel
+from generation.run_check import run_kernel
 from generation.stats import BuildStats
 
 HEADER = "import warp as wp\n\n\n"
@@ -128,3 +130,23 @@ def test_ptx_rows_match_a_fresh_process_compile(ptx_build, tmp_path):
     path = tmp_path / "sources.json"
     path.write_text(json.dumps([r["python_source"] for r in rows]))
     assert json.loads(run_python(REFERENCE_PTX, str(path))) == [r["code"] for r in rows]
+
+
+def _gpu_available() -> bool:
+    from generation import warp_backend
+
+    warp_backend.init_warp()
+    return wp.is_cuda_available()
+
+
+@pytest.mark.skipif(not _gpu_available(), reason="no CUDA device: the GPU launch check needs one")
+def test_cuda_rows_launch_on_a_gpu_with_finite_outputs(tmp_path):
+    """Where a GPU is available, every generated kernel of a small build runs on it."""
+    ds = load("cuda", tmp_path, num_examples=33, num_validation=0, num_test=0, seed=4)
+    failures = {}
+    for row in ds["train"]:
+        try:
+            run_kernel(row["python_source"], row["kernel_name"], seed=4, device="cuda:0")
+        except Exception as error:  # collected, so one report names every kernel that failed
+            failures[row["kernel_name"]] = f"{type(error).__name__}: {error}"
+    assert not failures, failures
