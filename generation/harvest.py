@@ -20,6 +20,7 @@ from pathlib import Path
 import warp
 
 from generation.generator import KernelSpec
+from generation.stats import BuildStats
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,7 @@ NO_BACKWARD = 'wp.set_module_options({"enable_backward": False})\n'
 @dataclass
 class Harvest:
     specs: list[KernelSpec] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
-    first_error: dict[str, str] = field(default_factory=dict)
-
-    def skip(self, reason: str, error: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        self.first_error.setdefault(reason, error[:500])
+    stats: BuildStats = field(default_factory=BuildStats)  # files and kernels skipped, by reason
 
 
 def warp_license() -> str:
@@ -69,6 +65,7 @@ def source_files(paths: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
 
 
 def _is_kernel(node: ast.AST) -> bool:
+    """Decorated with Warp's kernel (not ``@ti.kernel``: Warp's benchmarks hold Taichi kernels too)."""
     for decorator in getattr(node, "decorator_list", []):
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
         if ast.unparse(target) in ("wp.kernel", "warp.kernel", "kernel"):
@@ -169,12 +166,12 @@ def harvest(paths: tuple[str, ...] = (), license_: str | None = None, include_ba
             text = file.read_text(encoding="utf-8")
             tree = ast.parse(text)
         except (OSError, UnicodeDecodeError, SyntaxError) as error:
-            result.skip(f"harvest:{type(error).__name__}", f"{origin}: {error}")
+            result.stats.skip(f"harvest:{type(error).__name__}", f"{origin}: {error}")
             continue
         top_level = [node for node in tree.body if _is_kernel(node)]
         nested = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and _is_kernel(n) and n not in top_level]
         for node in nested:
-            result.skip("harvest:nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
+            result.stats.skip("harvest:nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
         lines = text.splitlines(True)
         for kernel in top_level:
             source = slice_kernel(tree, lines, kernel)
@@ -193,5 +190,5 @@ def harvest(paths: tuple[str, ...] = (), license_: str | None = None, include_ba
                     license=license_,
                 )
             )
-    logger.info("harvested %d kernels; skipped %s", len(result.specs), result.skipped or "none")
+    logger.info("harvested %d kernels; skipped %s", len(result.specs), dict(result.stats.skipped) or "none")
     return result

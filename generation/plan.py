@@ -76,7 +76,7 @@ def draw_real(options: BuildOptions) -> tuple[list[PlannedKernel], Harvest, str]
     for index, spec in enumerate(harvested.specs):
         key = dedup_key(spec)
         if key in seen:
-            harvested.skip("harvest:duplicate", f"{spec.origin} repeats an earlier kernel")
+            harvested.stats.skip("harvest:duplicate", f"{spec.origin} repeats an earlier kernel")
             continue
         seen.add(key)
         kernels.append(PlannedKernel(index, spec))
@@ -112,10 +112,8 @@ def plan_splits(
             stats[split].skipped["no_unique_kernel_left"] = shortfall
             stats[split].first_error["no_unique_kernel_left"] = exhausted
     if harvested is not None and options.num_examples is None:  # every kernel was asked for
-        for reason, count in harvested.skipped.items():
-            stats["train"].requested += count
-            stats["train"].skipped[reason] += count
-            stats["train"].first_error.setdefault(reason, harvested.first_error[reason])
+        harvested.stats.requested = sum(harvested.stats.skipped.values())
+        stats["train"].merge(harvested.stats)
     return plans, stats
 
 

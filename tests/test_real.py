@@ -134,7 +134,7 @@ def test_warp_package_kernels_are_harvested_with_origin_and_licence():
     origins = {spec.origin.split("/")[1] for spec in harvested.specs}
     assert origins == {"examples", "tests"}
     assert {spec.license for spec in harvested.specs} == {"Apache-2.0"}
-    assert harvested.skipped["harvest:nested_kernel"] > 0
+    assert harvested.stats.skipped["harvest:nested_kernel"] > 0
 
 
 def test_real_rows_are_honest_in_a_fresh_process(tmp_path):
