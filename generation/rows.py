@@ -65,7 +65,12 @@ CODEGEN_DEVICE = {"cpu": "cpu", "cuda": "cuda", "ptx": "cuda"}
 
 
 def make_row(
-    spec: KernelSpec, config: str, seed: int, index: int, include_backward: bool = True, arch: int = 80
+    spec: KernelSpec,
+    config: str,
+    seed: int,
+    index: int,
+    include_backward: bool = True,
+    arch: int = warp_backend.DEFAULT_CUDA_ARCH,
 ) -> dict[str, Any]:
     """Import the spec's source as its own module and take what Warp generates for it (and, for
     ``ptx``, what NVRTC compiles it to). Errors raised here are the caller's to count.

@@ -247,7 +247,7 @@ class CompileError(RuntimeError):
     """Warp's compiler step (Clang or NVRTC) failed on code that generated fine."""
 
 
-def compile_module(module, target: str, out_dir: str, arch: int = 80) -> str:
+def compile_module(module, target: str, out_dir: str, arch: int = DEFAULT_CUDA_ARCH) -> str:
     """Compile a Python module's Warp kernels as Warp's ahead-of-time build does; return the artifact text.
 
     ``target`` "cpu" compiles with Warp's bundled Clang (the object file's path is returned, as
@@ -292,7 +292,9 @@ def type_name(type_) -> str:
     return _types.type_repr(type_)
 
 
-def compile_kernels_together(kernels: list[wp.Kernel], target: str, out_dir: str, arch: int = 80) -> None:
+def compile_kernels_together(
+    kernels: list[wp.Kernel], target: str, out_dir: str, arch: int = DEFAULT_CUDA_ARCH
+) -> None:
     """Compile several kernels, from any modules, as one Warp module: one compiler run for all.
 
     Used to check that code compiles, where one run per kernel would spend most of its time
