@@ -8,33 +8,52 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 from generation import warp_backend
 from generation.source_module import kernels_in, loaded_source
 
 BATCH_SIZE = 16
-# What the compile check builds: Clang for CPU code, NVRTC (PTX) for CUDA code.
-COMPILE_TARGET = {"cpu": "cpu", "cuda": "ptx"}
 
 
-def _compile(rows: list[dict[str, Any]], target: str, arch: int) -> None:
+@dataclass(frozen=True)
+class CheckBuild:
+    """What the compile check builds for a config's code, and at which optimization level."""
+
+    target: str  # "cpu": Warp's Clang, "ptx": Warp's NVRTC
+    optimization_level: int | None  # None: Warp's own (-O2 for Clang, -O3 for NVRTC)
+
+
+# Clang at -O0 runs the same front end, where code fails to compile, in a third of the time of
+# -O2 (bench/compile_levels.py: same failures on generated and harvested kernels). NVRTC's time
+# is in NVVM, which Warp's optimization level does not shorten for PTX, so it keeps Warp's level.
+CHECK_BUILDS = {"cpu": CheckBuild("cpu", 0), "cuda": CheckBuild("ptx", None)}
+
+
+def _compile(rows: list[dict[str, Any]], build: CheckBuild, arch: int) -> None:
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as build_dir:
         kernels = []
         for row in rows:
             # Imported side by side, so helpers keep distinct names (shade_0, shade_1, ...).
             module = stack.enter_context(loaded_source(row["python_source"], fresh_counters=False))
             kernels.append(next(k for k in kernels_in(module) if k.key == row["kernel_name"]))
-        warp_backend.compile_kernels_together(kernels, target, build_dir, arch)
+        warp_backend.compile_kernels_together(kernels, build.target, build_dir, arch, build.optimization_level)
 
 
-def compile_errors(rows: list[dict[str, Any]], config: str, arch: int) -> list[str | None]:
-    """For each row, None if its kernel compiles for ``config``, else the compiler's error."""
+def compile_errors(
+    rows: list[dict[str, Any]], config: str, arch: int, build: CheckBuild | None = None
+) -> list[str | None]:
+    """For each row, None if its kernel compiles for ``config``, else the compiler's error.
+
+    ``build`` replaces the config's own ``CHECK_BUILDS`` entry (benchmarks compare levels with it).
+    """
+    build = build or CHECK_BUILDS[config]
     errors: list[str | None] = [None] * len(rows)
 
     def check(start: int, stop: int) -> None:
         try:
-            _compile(rows[start:stop], COMPILE_TARGET[config], arch)
+            _compile(rows[start:stop], build, arch)
         except warp_backend.CompileError as error:
             if stop - start == 1:
                 errors[start] = str(error)

@@ -293,18 +293,25 @@ def type_name(type_) -> str:
 
 
 def compile_kernels_together(
-    kernels: list[wp.Kernel], target: str, out_dir: str, arch: int = DEFAULT_CUDA_ARCH
+    kernels: list[wp.Kernel],
+    target: str,
+    out_dir: str,
+    arch: int = DEFAULT_CUDA_ARCH,
+    optimization_level: int | None = None,
 ) -> None:
     """Compile several kernels, from any modules, as one Warp module: one compiler run for all.
 
     Used to check that code compiles, where one run per kernel would spend most of its time
     starting the compiler. The kernels' helpers must have distinct names (import them without
-    ``reset_function_counters``). Raises ``CompileError`` if the batch does not compile.
+    ``reset_function_counters``). ``optimization_level`` is the module option Warp offers for it
+    (None: the module's own, by default Warp's). Raises ``CompileError`` if the batch does not compile.
     """
     init_warp()
     names = "|".join(f"{kernel.module.name}.{kernel.key}" for kernel in kernels)
     batch = _context.Module("wirp_batch_" + hashlib.sha256(names.encode()).hexdigest()[:16], None)
     batch.options.update(kernels[0].module.options)
+    if optimization_level is not None:
+        batch.options["optimization_level"] = optimization_level
     for kernel in kernels:  # the hasher and builder read live kernels, the AOT checks read .kernels
         batch._live_kernels.add(kernel)
         batch.kernels[f"{kernel.module.name}.{kernel.key}"] = kernel
