@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -107,12 +108,21 @@ def _child() -> None:
 
 def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800) -> list[str | None]:
     """For each ``(python_source, kernel_name)``, None if it ran cleanly, else the error text."""
+    with tempfile.TemporaryDirectory(prefix="wirp_run_cache_") as kernel_cache:
+        # The children's builds go to a kernel cache of their own, removed after: Warp's default
+        # cache would keep every row's module (about 350 KB each) in the user's home for good.
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+            WARP_CACHE_PATH=kernel_cache,
+        )
+        return _run_in_children(kernels, seed, env, timeout)
+
+
+def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeout: float) -> list[str | None]:
+    """A child runs the pending kernels in order; if it dies, the kernel it was on is blamed."""
     results: list[str | None] = [None] * len(kernels)
     pending = list(range(len(kernels)))
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
-    )
     while pending:
         job = json.dumps({"seed": seed, "kernels": [kernels[k] for k in pending]})
         done = subprocess.run(

@@ -86,6 +86,16 @@ def test_run_validation_catches_an_out_of_range_read_and_an_overflow():
     assert "overflow" in errors and "non-finite values in out" in errors
 
 
+def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
+    """Each launch builds a module; they go to a temporary cache, not Warp's (or the user's) own."""
+    user_cache = tmp_path / "warp_cache"
+    monkeypatch.setenv("WARP_CACHE_PATH", str(user_cache))
+    rows = list(build_rows(batch(), "cpu", build_options(num_examples=1, validate="run"), BuildStats()))
+    assert rows and all("run" in r["metadata"]["validation"] for r in rows)
+    built = [p.name for p in user_cache.rglob("wp_*")] if user_cache.exists() else []
+    assert not built, built
+
+
 @pytest.fixture(scope="module")
 def ptx_build(tmp_path_factory):
     return load("ptx", tmp_path_factory.mktemp("ptx"), num_examples=6, num_validation=0, num_test=0)
