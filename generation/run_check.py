@@ -2,7 +2,8 @@
 
 Warp's debug mode checks every array access, but a failed check aborts the process, so the
 launches run in a child process that prints one result line per kernel. When the child dies,
-the first kernel without a result is the one that killed it; a new child takes the rest.
+the first kernel without a result is the one that killed it; a new child takes the rest. The
+child builds kernels in batches, one Clang run each, and launches them one at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 RESULT = "WIRP_RESULT "
 LAUNCH_SIZE = 16
+LAUNCH_BATCH = 16  # kernels built by one Clang run; a batch that fails to build is built one by one
+CPU_MODE = "debug"  # Warp's debug build checks every array access
 INT_ARGUMENT = 4  # scalar int arguments are loop bounds and counts: keep them small
 VALUE_RANGE = 2.0
 
@@ -71,39 +74,59 @@ def run_kernel(python_source: str, kernel_name: str, seed: int, device: str = "c
     On the CPU the kernel is built in debug mode, whose array accesses are bounds-checked; a GPU
     build stays in release mode (a failed device assert would poison the CUDA context).
     """
-    import numpy as np
-    import warp as wp
-
-    from generation import warp_backend
     from generation.source_module import loaded_source
 
     with loaded_source(python_source) as module:
         kernel = getattr(module, kernel_name)
         if device == "cpu":
-            kernel.module.options["mode"] = "debug"  # bounds-checked array access
-        rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
-        dims = launch_dims(kernel.adj.source)
-        args = [_argument(arg.type, rng, device) for arg in kernel.adj.args]
-        wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device)
-        wp.synchronize_device(device)
-        for arg, value in zip(kernel.adj.args, args, strict=True):
-            if isinstance(value, wp.array) and value.dtype not in warp_backend.INT_TYPES:
-                if not np.isfinite(value.numpy()).all():
-                    raise RunCheckError(f"non-finite values in {arg.label} after the launch")
+            kernel.module.options["mode"] = CPU_MODE
+        launch_checked(kernel, python_source, seed, device)
+
+
+def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -> None:
+    """Launch an imported kernel on seeded inputs and require finite values in every float array."""
+    import numpy as np
+    import warp as wp
+
+    from generation import warp_backend
+
+    rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
+    dims = launch_dims(kernel.adj.source)
+    args = [_argument(arg.type, rng, device) for arg in kernel.adj.args]
+    wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device)
+    wp.synchronize_device(device)
+    for arg, value in zip(kernel.adj.args, args, strict=True):
+        if isinstance(value, wp.array) and value.dtype not in warp_backend.INT_TYPES:
+            if not np.isfinite(value.numpy()).all():
+                raise RunCheckError(f"non-finite values in {arg.label} after the launch")
 
 
 def _child() -> None:
+    """Run the job on stdin, a batch of kernels per CPU build, printing one result line per kernel."""
+    import contextlib
+
     from generation import warp_backend
+    from generation.source_module import loaded_source
 
     warp_backend.init_warp()
     job = json.load(sys.stdin)
-    for python_source, kernel_name in job["kernels"]:
-        try:
-            run_kernel(python_source, kernel_name, job["seed"])
-            result = {"error": None}
-        except Exception as error:
-            result = {"error": f"{type(error).__name__}: {error}"}
-        print(RESULT + json.dumps(result), flush=True)
+    kernels = job["kernels"]
+    for start in range(0, len(kernels), LAUNCH_BATCH):
+        batch = kernels[start : start + LAUNCH_BATCH]
+        with contextlib.ExitStack() as stack:
+            # Imported side by side, so that helpers keep distinct names in the shared build.
+            modules = [stack.enter_context(loaded_source(source, fresh_counters=False)) for source, _ in batch]
+            imported = [getattr(module, name) for module, (_, name) in zip(modules, batch, strict=True)]
+            if not warp_backend.load_on_cpu_together(imported, CPU_MODE):
+                for kernel in imported:
+                    kernel.module.options["mode"] = CPU_MODE
+            for kernel, (source, _) in zip(imported, batch, strict=True):
+                try:
+                    launch_checked(kernel, source, job["seed"])
+                    result = {"error": None}
+                except Exception as error:
+                    result = {"error": f"{type(error).__name__}: {error}"}
+                print(RESULT + json.dumps(result), flush=True)
 
 
 def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800) -> list[str | None]:

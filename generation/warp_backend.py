@@ -292,6 +292,18 @@ def type_name(type_) -> str:
     return _types.type_repr(type_)
 
 
+def _module_holding(kernels: list[wp.Kernel], prefix: str) -> _context.Module:
+    """One Warp module holding ``kernels`` from any Python modules, named after them, with the
+    first one's module options. Its helpers must have distinct names (see compile_kernels_together)."""
+    names = "|".join(f"{kernel.module.name}.{kernel.key}" for kernel in kernels)
+    batch = _context.Module(prefix + hashlib.sha256(names.encode()).hexdigest()[:16], None)
+    batch.options.update(kernels[0].module.options)
+    for kernel in kernels:  # the hasher and builder read live kernels, the AOT checks read .kernels
+        batch._live_kernels.add(kernel)
+        batch.kernels[f"{kernel.module.name}.{kernel.key}"] = kernel
+    return batch
+
+
 def compile_kernels_together(
     kernels: list[wp.Kernel],
     target: str,
@@ -307,12 +319,26 @@ def compile_kernels_together(
     (None: the module's own, by default Warp's). Raises ``CompileError`` if the batch does not compile.
     """
     init_warp()
-    names = "|".join(f"{kernel.module.name}.{kernel.key}" for kernel in kernels)
-    batch = _context.Module("wirp_batch_" + hashlib.sha256(names.encode()).hexdigest()[:16], None)
-    batch.options.update(kernels[0].module.options)
+    batch = _module_holding(kernels, "wirp_batch_")
     if optimization_level is not None:
         batch.options["optimization_level"] = optimization_level
-    for kernel in kernels:  # the hasher and builder read live kernels, the AOT checks read .kernels
-        batch._live_kernels.add(kernel)
-        batch.kernels[f"{kernel.module.name}.{kernel.key}"] = kernel
     compile_module(batch, target, out_dir, arch)
+
+
+def load_on_cpu_together(kernels: list[wp.Kernel], mode: str) -> bool:
+    """Build and load ``kernels`` as one CPU module (one Clang run), which their launches then use.
+
+    Returns False, leaving the kernels as they were, if the batch does not build; each kernel
+    then builds alone at its launch, where its own error shows.
+    """
+    init_warp()
+    batch = _module_holding(kernels, "wirp_launch_")
+    batch.options["mode"] = mode
+    try:
+        batch.load("cpu", CPU_LAUNCH_BLOCK_DIM)
+    except Exception:
+        logger.debug("batch of %d kernels did not build; launching them one by one", len(kernels), exc_info=True)
+        return False
+    for kernel in kernels:
+        kernel.module = batch
+    return True
