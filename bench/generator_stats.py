@@ -3,10 +3,12 @@
 Draws N kernels exactly as a build plans them (round-robin over the categories, one seed) and
 reports, before planning drops repeats: the share of unique Python sources and of unique
 normalized ASTs (identifiers and constants canonicalised); a count per feature; line and
-character length percentiles. Then rows/s of the default codegen path on a sample, next to a
-bare loop over Warp's code generator on the same kernels (bench_codegen's baseline (b)).
+character length percentiles; the size of the CUDA code Warp generates for a sample (a few
+huge kernels can hold much of a dataset's bytes and compile time). Then rows/s of the default
+codegen path on a sample, next to a bare loop over Warp's code generator on the same kernels
+(bench_codegen's baseline (b)).
 
-    python bench/generator_stats.py [--kernels 100000] [--codegen-rows 400] [--difficulty mixed]
+    python bench/generator_stats.py [--kernels 100000] [--codegen-rows 400] [--code-size-rows 2000]
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codegen import bare_codegen, default_path  # noqa: E402
 
 from generation import warp_backend  # noqa: E402
+from generation.build import build_rows  # noqa: E402
 from generation.features import kernel_features, normalized_ast  # noqa: E402
 from generation.generator import CATEGORIES, generate  # noqa: E402
 from generation.options import build_options  # noqa: E402
 from generation.plan import PlannedKernel  # noqa: E402
+from generation.stats import BuildStats  # noqa: E402
 
 
 def percentiles(values: list[int]) -> str:
@@ -39,7 +43,8 @@ def percentiles(values: list[int]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kernels", type=int, default=100_000)
-    parser.add_argument("--codegen-rows", type=int, default=400)
+    parser.add_argument("--codegen-rows", type=int, default=400, help="kernels for rows/s")
+    parser.add_argument("--code-size-rows", type=int, default=2000, help="kernels for generated code sizes")
     parser.add_argument("--difficulty", default="mixed")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
@@ -60,7 +65,7 @@ def main() -> None:
         per_category[category] += 1
         lines.append(spec.python_source.count("\n"))
         chars.append(len(spec.python_source))
-        if len(planned) < args.codegen_rows:
+        if len(planned) < max(args.codegen_rows, args.code_size_rows):
             planned.append(PlannedKernel(index, spec))
     generate_rate = args.kernels / (time.perf_counter() - start)
 
@@ -78,6 +83,16 @@ def main() -> None:
 
     warp_backend.init_warp()
     options = build_options(num_examples=len(planned), seed=args.seed)
+    if args.code_size_rows:
+        sample = planned[: args.code_size_rows]
+        rows = build_rows(sample, "cuda", options, BuildStats())
+        sizes = sorted(len(row["forward"]) + len(row["backward"]) for row in rows)
+        top = sum(sizes[len(sizes) - max(1, len(sizes) // 100) :])
+        print(f"\ngenerated CUDA characters (forward + backward) of {len(sizes)} rows: {percentiles(sizes)}")
+        print(f"all {sum(sizes) / 1e6:.1f} MB, of which the largest 1% of rows hold {top / sum(sizes):.0%}")
+    planned = planned[: args.codegen_rows]
+    if not planned:
+        return
     print(f"\n| device | default rows/s | bare codegen rows/s | ratio | ({len(planned)} kernels, best of 2) |")
     print("|---|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory() as tmp:
