@@ -62,6 +62,7 @@ def kernel_features(python_source: str) -> list[str]:
         found.add(f"type:{match.group(1)}")
     for match in re.finditer(r"(?:dtype=|wp\.array\d?d?\[)(float|int|bool)\b", python_source):
         found.add(f"type:{_DTYPE_ALIASES[match.group(1)]}")
+    kernels, tids, returns = [], [], []  # one walk; kernel-only features are placed by line after it
     for node in ast.walk(tree):
         kind = type(node)
         if kind is ast.FunctionDef:
@@ -69,7 +70,7 @@ def kernel_features(python_source: str) -> list[str]:
             if "func" in decorators:
                 found.add("wp_func")
             if "kernel" in decorators:
-                found |= _kernel_body_features(node)
+                kernels.append(node)
         elif kind is ast.ClassDef and "struct" in _decorator_names(node):
             found.add("wp_struct")
         elif kind is ast.Call:
@@ -78,21 +79,31 @@ def kernel_features(python_source: str) -> list[str]:
                 found.add(_CALL_FEATURES[name])
         elif kind is ast.For:
             found.add(_range_kind(node.iter))
+        elif kind is ast.Assign and type(node.value) is ast.Call and _dotted(node.value.func) == "wp.tid":
+            tids.append(node)
+        elif kind is ast.Return:
+            returns.append(node)
         else:
             for name, test in _NODE_FEATURES.get(kind, {}).items():
                 if test(node):
                     found.add(name)
+    for kernel in kernels:
+        found |= _kernel_features(kernel, tids, returns)
     return sorted(found)
 
 
-def _kernel_body_features(kernel: ast.FunctionDef) -> set[str]:
+def _kernel_features(kernel: ast.FunctionDef, tids: list[ast.Assign], returns: list[ast.Return]) -> set[str]:
+    """Launch dimensions, early returns, nesting and array arguments of one kernel."""
     found = set()
-    for node in ast.walk(kernel):
-        if type(node) is ast.Assign and type(node.value) is ast.Call and _dotted(node.value.func) == "wp.tid":
-            target = node.targets[0]
-            found.add(f"launch_{len(target.elts) if isinstance(target, ast.Tuple) else 1}d")
-        if isinstance(node, ast.Return) and node is not kernel.body[-1]:
-            found.add("early_return")
+
+    def inside(node: ast.AST) -> bool:
+        return kernel.lineno <= node.lineno <= kernel.end_lineno
+
+    for tid in filter(inside, tids):
+        target = tid.targets[0]
+        found.add(f"launch_{len(target.elts) if isinstance(target, ast.Tuple) else 1}d")
+    if any(node is not kernel.body[-1] for node in filter(inside, returns)):
+        found.add("early_return")
     if _block_depth(kernel.body) >= 2:
         found.add("nested_blocks")
     for arg in kernel.args.args:

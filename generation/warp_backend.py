@@ -120,26 +120,27 @@ class KernelCode:
 
 
 # Where the forward (with its CPU argument struct) and the backward kernel start in the text
-# ``codegen_kernel`` emits; the headers are fixed lines of Warp's kernel templates.
+# ``codegen_kernel`` emits; the headers are fixed lines of Warp's kernel templates. Group 1 is
+# the kernel's mangled name (compiled once: a pattern per name cost as much as the search).
 _KERNEL_STARTS = {
     "cpu": (
-        r"^struct wp_args_{name} \{{$",
-        r"^template <bool wp_linear_contiguous>\nstatic void {name}_cpu_kernel_backward\(",
+        re.compile(r"^struct wp_args_(\w+) \{$", re.M),
+        re.compile(r"^template <bool wp_linear_contiguous>\nstatic void (\w+)_cpu_kernel_backward\(", re.M),
     ),
     "cuda": (
-        r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b{name}_cuda_kernel_forward\(',
-        r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b{name}_cuda_kernel_backward\(',
+        re.compile(r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b(\w+)_cuda_kernel_forward\(', re.M),
+        re.compile(r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b(\w+)_cuda_kernel_backward\(', re.M),
     ),
 }
 
 
 def _split_kernel(source: str, end: int, name: str, device: str) -> tuple[int, str, str]:
     """Where kernel ``name`` starts, and its forward and backward texts; it ends at ``end``."""
-    forward_start, backward_start = (re.compile(p.format(name=name), re.M) for p in _KERNEL_STARTS[device])
-    starts = [m.start() for m in forward_start.finditer(source, 0, end)]
+    forward_start, backward_start = _KERNEL_STARTS[device]
+    starts = [m.start() for m in forward_start.finditer(source, 0, end) if m.group(1) == name]
     if not starts:
         raise RuntimeError(f"Warp's {device} code for {name!r} has no forward kernel")
-    backward = backward_start.search(source, starts[-1], end)
+    backward = next((m for m in backward_start.finditer(source, starts[-1], end) if m.group(1) == name), None)
     split = backward.start() if backward else end
     return starts[-1], source[starts[-1] : split], source[split:end]
 
