@@ -6,13 +6,12 @@ halves until each failing kernel is alone, so one broken kernel never costs its 
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from dataclasses import dataclass
 from typing import Any
 
 from generation import warp_backend
-from generation.source_module import kernels_in, loaded_source
+from generation.source_module import kernels_side_by_side
 
 BATCH_SIZE = 16
 
@@ -32,12 +31,8 @@ CHECK_BUILDS = {"cpu": CheckBuild("cpu", 0), "cuda": CheckBuild("ptx", None)}
 
 
 def _compile(rows: list[dict[str, Any]], build: CheckBuild, arch: int) -> None:
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as build_dir:
-        kernels = []
-        for row in rows:
-            # Imported side by side, so helpers keep distinct names (shade_0, shade_1, ...).
-            module = stack.enter_context(loaded_source(row["python_source"], fresh_counters=False))
-            kernels.append(next(k for k in kernels_in(module) if k.key == row["kernel_name"]))
+    pairs = [(row["python_source"], row["kernel_name"]) for row in rows]
+    with kernels_side_by_side(pairs) as kernels, tempfile.TemporaryDirectory() as build_dir:
         warp_backend.compile_kernels_together(kernels, build.target, build_dir, arch, build.optimization_level)
 
 

@@ -103,20 +103,15 @@ def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -
 
 def _child() -> None:
     """Run the job on stdin, a batch of kernels per CPU build, printing one result line per kernel."""
-    import contextlib
-
     from generation import warp_backend
-    from generation.source_module import loaded_source
+    from generation.source_module import kernels_side_by_side
 
     warp_backend.init_warp()
     job = json.load(sys.stdin)
     kernels = job["kernels"]
     for start in range(0, len(kernels), LAUNCH_BATCH):
         batch = kernels[start : start + LAUNCH_BATCH]
-        with contextlib.ExitStack() as stack:
-            # Imported side by side, so that helpers keep distinct names in the shared build.
-            modules = [stack.enter_context(loaded_source(source, fresh_counters=False)) for source, _ in batch]
-            imported = [getattr(module, name) for module, (_, name) in zip(modules, batch, strict=True)]
+        with kernels_side_by_side(batch) as imported:
             if not warp_backend.load_on_cpu_together(imported, CPU_MODE):
                 for kernel in imported:
                     kernel.module.options["mode"] = CPU_MODE
