@@ -3,7 +3,8 @@
 (a) seed-style: write one .py file per kernel, import it, compile it (Clang for cpu, NVRTC PTX
     for cuda) and read the generated source back, as the original baseline pipeline did;
 (b) bare codegen: the same kernels already imported, timed only around Warp's own
-    ModuleBuilder(...).codegen(device), the floor any pipeline built on Warp pays.
+    module hash and ModuleBuilder(...).codegen(device) (``warp_api.bare_codegen``), the floor any
+    pipeline built on Warp pays.
 
 Targets (issue 2): default >= 0.7x of (b) and >= 20x of (a). A second table gives the validated
 paths (issue 3): validate="compile" on cpu, the ptx config, and validate="run" on cpu.
@@ -23,14 +24,13 @@ from pathlib import Path
 
 import warp as wp
 from tqdm import tqdm
-from warp._src import context as warp_context
 
-from generation import warp_backend
-from generation.build import build_rows
-from generation.options import build_options
-from generation.plan import plan_splits
-from generation.source_module import kernels_in
-from generation.stats import BuildStats
+from generation.backend import warp_api
+from generation.backend.source_module import kernels_in
+from generation.pipeline.build import build_rows
+from generation.pipeline.options import BuildOptions
+from generation.pipeline.plan import plan_splits
+from generation.pipeline.stats import BuildStats
 
 
 def peak_mb() -> float:
@@ -51,7 +51,7 @@ def validated_paths(kernels, seed: int, difficulty: str) -> list[tuple[str, str,
     paths = [("cpu", "compile"), ("ptx", "none"), ("cuda", "compile"), ("cpu", "run")]
     results = []
     for config, validate in paths:
-        options = build_options(num_examples=len(kernels), seed=seed, validate=validate, difficulty=difficulty)
+        options = BuildOptions(num_examples=len(kernels), seed=seed, validate=validate, difficulty=difficulty)
         default_path(kernels[:1], config, options, desc="warm-up")
         results.append((config, validate, default_path(kernels, config, options, desc=f"{config} {validate}")))
     return results
@@ -75,10 +75,7 @@ def bare_codegen(kernels, device, workdir: Path) -> float:
         loaded.append(kernels_in(import_file(path, f"bare_{workdir.name}_{k}"))[0])
     start = time.perf_counter()
     for kernel in tqdm(loaded, desc="bare codegen"):
-        module = kernel.module
-        block_dim = warp_backend.block_dim_for(kernel, device)
-        module.get_module_hash(block_dim)
-        warp_context.ModuleBuilder(module, module.resolved_options[block_dim], target=device).codegen(device)
+        warp_api.bare_codegen(kernel, device)
     return len(loaded) / (time.perf_counter() - start)
 
 
@@ -110,8 +107,8 @@ def main() -> None:
     parser.add_argument("--difficulty", default="mixed", help="the generator's size profile (issue 4)")
     args = parser.parse_args()
 
-    warp_backend.init_warp()
-    options = build_options(num_examples=args.rows, seed=11, difficulty=args.difficulty)
+    warp_api.init_warp()
+    options = BuildOptions(num_examples=args.rows, seed=11, difficulty=args.difficulty)
     kernels = plan_splits(options)[0]["train"]
     devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
     table = []

@@ -14,11 +14,11 @@ import time
 
 from tqdm import tqdm
 
-from generation.build import build_rows
-from generation.compile_check import CheckBuild, compile_errors
-from generation.options import CONFIGS, build_options
-from generation.plan import plan_splits
-from generation.stats import BuildStats
+from generation.backend.compile_check import CheckBuild, compile_errors
+from generation.pipeline.build import build_rows
+from generation.pipeline.options import CONFIGS, BuildOptions
+from generation.pipeline.plan import plan_splits
+from generation.pipeline.stats import BuildStats
 
 # (config, the check's target, the levels compared); None is Warp's own level.
 COMPARISONS = [("cpu", "cpu", (None, 0)), ("real_cpu", "cpu", (None, 0)), ("cuda", "ptx", (None, 0))]
@@ -34,7 +34,7 @@ def main() -> None:
     table = []
     for config, target, levels in COMPARISONS:
         source, device = CONFIGS[config].source, CONFIGS[config].device
-        options = build_options(num_examples=args.real_rows if source == "real" else args.rows, seed=args.seed)
+        options = BuildOptions(num_examples=args.real_rows if source == "real" else args.rows, seed=args.seed)
         kernels = plan_splits(options, source)[0]["train"]
         rows = list(tqdm(build_rows(kernels, device, options, BuildStats()), total=len(kernels), desc=config))
         compile_errors(rows[:1], device, options.arch)  # warm-up: Warp's precompiled header

@@ -26,13 +26,13 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codegen import bare_codegen, default_path  # noqa: E402
 
-from generation import warp_backend  # noqa: E402
-from generation.build import build_rows  # noqa: E402
-from generation.features import kernel_features, normalized_ast  # noqa: E402
-from generation.generator import CATEGORIES, generate  # noqa: E402
-from generation.options import build_options  # noqa: E402
-from generation.plan import PlannedKernel  # noqa: E402
-from generation.stats import BuildStats  # noqa: E402
+from generation.backend import warp_api  # noqa: E402
+from generation.kernels.features import kernel_features, normalized_ast  # noqa: E402
+from generation.kernels.generator import CATEGORIES, generate  # noqa: E402
+from generation.pipeline.build import build_rows  # noqa: E402
+from generation.pipeline.options import BuildOptions  # noqa: E402
+from generation.pipeline.plan import PlannedKernel  # noqa: E402
+from generation.pipeline.stats import BuildStats  # noqa: E402
 
 
 def percentiles(values: list[int]) -> str:
@@ -81,8 +81,8 @@ def main() -> None:
     print(f"\npython_source lines: {percentiles(lines)}")
     print(f"python_source characters: {percentiles(chars)}")
 
-    warp_backend.init_warp()
-    options = build_options(num_examples=len(planned), seed=args.seed)
+    warp_api.init_warp()
+    options = BuildOptions(num_examples=len(planned), seed=args.seed)
     if args.code_size_rows:
         sample = planned[: args.code_size_rows]
         rows = build_rows(sample, "cuda", options, BuildStats())

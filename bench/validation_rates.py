@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from generation.build import build_rows
-from generation.options import CONFIGS, build_options
-from generation.plan import plan_splits
-from generation.stats import BuildStats
+from generation.pipeline.build import build_rows
+from generation.pipeline.options import CONFIGS, BuildOptions
+from generation.pipeline.plan import plan_splits
+from generation.pipeline.stats import BuildStats
 
 CHECKS = [("cpu", "run"), ("cuda", "compile"), ("real_cpu", "compile"), ("real_cuda", "compile")]
 
@@ -31,7 +31,7 @@ def main() -> None:
     for config, validate in CHECKS:
         source = CONFIGS[config].source
         rows = args.real_rows if source == "real" else args.rows
-        options = build_options(num_examples=rows, seed=args.seed, validate=validate)
+        options = BuildOptions(num_examples=rows, seed=args.seed, validate=validate)
         kernels = plan_splits(options, source)[0]["train"]
         stats = BuildStats(requested=len(kernels))
         start = time.perf_counter()

@@ -1,15 +1,20 @@
-"""Shared fixtures: small real builds through ``load_dataset``, made once per test session."""
+"""Shared fixtures: small real builds through ``load_dataset`` and one harvest of Warp's own
+kernels, made once per test session. The network stays out: the Hugging Face clients run offline
+(a test that needs a Hub starts its own on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-import datasets
-import pytest
-from digest import rows_digest  # noqa: F401  (re-exported for the tests)
+os.environ["HF_HUB_OFFLINE"] = "1"  # before datasets and huggingface_hub read it
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import datasets  # noqa: E402
+import pytest  # noqa: E402
+from digest import rows_digest  # noqa: E402, F401  (re-exported for the tests)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = str(REPO / "warp_ir_pairs.py")
@@ -24,6 +29,15 @@ def load(config: str, cache_dir: Path, **options):
 def builds(tmp_path_factory) -> dict[str, datasets.DatasetDict]:
     cache = tmp_path_factory.mktemp("hf_cache")
     return {config: load(config, cache, num_examples=SMALL) for config in ("cpu", "cuda")}
+
+
+@pytest.fixture(scope="session")
+def warp_harvest():
+    """Every top-level kernel of Warp's own examples and tests, harvested once for all tests."""
+    from generation.pipeline.options import BuildOptions
+    from generation.pipeline.plan import harvest_for
+
+    return harvest_for(BuildOptions())
 
 
 def run_python(code: str, *args: str) -> str:

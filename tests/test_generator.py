@@ -7,11 +7,12 @@ import re
 
 import pytest
 
-from generation.features import kernel_features, normalized_ast
-from generation.generator import CATEGORIES, generate
-from generation.options import build_options
-from generation.plan import plan_splits, shard
-from generation.rows import make_row
+from generation.kernels.features import kernel_features, normalized_ast
+from generation.kernels.generator import CATEGORIES, generate
+from generation.pipeline.options import BuildOptions
+from generation.pipeline.plan import plan_splits, shard
+from generation.pipeline.rows import make_row
+from generation.pipeline.stats import Reason
 
 
 def test_same_seed_and_index_give_the_same_kernel():
@@ -54,30 +55,81 @@ def test_categories_do_what_their_name_says(category, pattern):
         assert re.search(pattern, generate(category, 2, index).python_source, re.M)
 
 
+def _call(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and ast.unparse(node.func) == name
+
+
+def _one_plus_abs(node: ast.AST) -> bool:
+    """``wp.abs(y) + 1.0`` (in any float type): never zero, never negative."""
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _call(node.left, "wp.abs")
+
+
+# Each risky operation and the guard every use of it must have: its argument, or its divisor.
+GUARDS = {
+    "wp.log": lambda call: _one_plus_abs(call.args[0]),
+    "wp.log2": lambda call: _one_plus_abs(call.args[0]),
+    "wp.sqrt": lambda call: _call(call.args[0], "wp.abs"),
+    "wp.exp": lambda call: _call(call.args[0], "wp.clamp"),
+    "wp.asin": lambda call: _call(call.args[0], "wp.clamp"),
+    "wp.acos": lambda call: _call(call.args[0], "wp.clamp"),
+}
+
+
 def test_risky_operations_are_guarded():
-    """Division, logs, roots and exponentials only appear in their guarded forms."""
+    """Every division, log, root, exponential and inverse sine is in its guarded form, not just one of them."""
     for category in CATEGORIES:
         for index in range(100):
-            body = generate(category, 3, index).python_source
-            assert re.findall(r"/ (?!\(wp\.abs\()", body) == []
-            assert "wp.log(" not in body or "wp.log(wp.abs(" in body
-            assert "wp.sqrt(" not in body or "wp.sqrt(wp.abs(" in body
-            assert "wp.exp(" not in body or "wp.exp(wp.clamp(" in body
+            tree = ast.parse(generate(category, 3, index).python_source)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+                    divisor = node.right.elts[0] if isinstance(node.right, ast.Tuple) else node.right
+                    guarded = _one_plus_abs(divisor) or isinstance(divisor, ast.Constant)
+                    guarded = guarded or ast.unparse(divisor).endswith(".shape[0]")  # atomics' slot: i % len
+                    assert guarded, ast.unparse(node)
+                name = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+                if name in GUARDS:
+                    assert GUARDS[name](node), ast.unparse(node)
+
+
+def _loads(function: ast.FunctionDef) -> set[str]:
+    return {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def test_every_statement_is_used():
+    """Every local a function assigns is read in that same function (a helper and its kernel can
+    both have a ``t0``, so counting names over the whole module would hide a dead one)."""
     for category in CATEGORIES:
         for index in range(100):
-            source = generate(category, 4, index).python_source
-            for local in set(re.findall(r"^\s+(t\d+) = ", source, re.M)):
-                assert len(re.findall(rf"\b{local}\b", source)) >= 2, source
+            tree = ast.parse(generate(category, 4, index).python_source)
+            for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
+                stored = {
+                    target.id
+                    for node in ast.walk(function)
+                    if isinstance(node, ast.Assign)
+                    for target in node.targets
+                    if isinstance(target, ast.Name) and target.id != "i" and target.id not in "ijk"
+                }
+                assert stored <= _loads(function), (sorted(stored - _loads(function)), ast.unparse(function))
 
 
 def test_planning_gives_unique_kernels_and_counts_exhaustion():
-    plans, stats = plan_splits(build_options(num_examples=50, categories=["atomic"]))
+    plans, stats = plan_splits(BuildOptions(num_examples=50, categories=("atomic",)))
     sources = [k.spec.python_source for split in plans.values() for k in split]
     assert len(sources) == len(set(sources)) == 50 + 3 + 3
     assert all(not s.skipped for s in stats.values())
+
+
+def test_planning_keeps_normalized_asts_unique_across_splits():
+    """Planning promises distinct programs, not just distinct text: a narrow, shallow filter runs
+    out of them, and the shortfall is counted."""
+    options = BuildOptions(
+        num_examples=60, categories=("arithmetic",), difficulty="easy", max_depth=1, max_statements=0
+    )
+    plans, stats = plan_splits(options)
+    trees = [normalized_ast(k.spec.python_source) for split in plans.values() for k in split]
+    assert len(trees) == len(set(trees)), "two planned kernels differ only in names or constants"
+    shortfall = sum(s.skipped[Reason("plan", "no_unique_kernel_left")] for s in stats.values())
+    assert len(trees) + shortfall == 60 + 3 + 3
 
 
 def test_shards_cover_all_items_in_order():

@@ -1,12 +1,18 @@
 """Publishing: CLI builds, the push_to_hub layout written locally, loading it back on the pinned
-and the newest ``datasets``, the generated card, and clear failures without a token or Hub."""
+and the newest ``datasets``, the generated card, and clear failures without a token or Hub.
+The only "Hub" a test talks to is a server it starts on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import datasets
@@ -14,7 +20,7 @@ import pytest
 import yaml
 from conftest import REPO, rows_digest
 
-from generation import cli
+from generation.hub import cli
 
 LATEST_PYTHON = REPO / ".venv-latest" / "bin" / "python"
 N = 12
@@ -111,7 +117,7 @@ LATEST_BUILDER = """
 import sys, datasets
 sys.path.insert(0, "tests")
 from digest import rows_digest
-from generation.builder import WarpIRPairs
+from generation.hub.builder import WarpIRPairs
 builder = WarpIRPairs(config_name="cuda", cache_dir=sys.argv[1], num_examples=int(sys.argv[2]))
 builder.download_and_prepare()
 print(rows_digest(builder.as_dataset()))
@@ -130,28 +136,67 @@ def test_newest_datasets_builds_the_same_rows_with_the_builder_class(published, 
     assert run_latest(LATEST_BUILDER, str(tmp_path), str(N)) == expected
 
 
-def push_cli(data: Path, home: Path, token: str | None):
-    env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
-    env |= {"HF_HOME": str(home), "PYTHONPATH": str(REPO)}
+def push_cli(data: Path, home: Path, token: str | None, endpoint: str):
+    """``warp-ir-pairs push`` in a fresh process, online, against the Hub at ``endpoint`` (a local one)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HUB_OFFLINE")}
+    env |= {"HF_HOME": str(home), "PYTHONPATH": str(REPO), "HF_ENDPOINT": endpoint, "NO_PROXY": "127.0.0.1"}
     if token:
         env["HF_TOKEN"] = token
-    command = [sys.executable, "-m", "generation.cli", "push", "org/warp-ir-pairs", "--data", str(data)]
+    command = [sys.executable, "-m", "generation.hub.cli", "push", "org/warp-ir-pairs", "--data", str(data)]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+class RefusingHub(http.server.BaseHTTPRequestHandler):
+    """A Hub that refuses every token, as the real one refuses a made-up token."""
+
+    def _refuse(self) -> None:
+        body = json.dumps({"error": "Invalid credentials in Authorization header"}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_HEAD = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def refusing_hub():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> str:
+    """An address on this machine where nothing listens: an unreachable Hub."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def test_push_without_a_token_says_how_to_log_in(published, tmp_path):
     data, _ = published
-    done = push_cli(data, tmp_path, token=None)
+    done = push_cli(data, tmp_path, token=None, endpoint=closed_port())
     assert done.returncode == 2
     assert "no Hugging Face token: run `hf auth login` or set HF_TOKEN" in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_push_to_an_unreachable_hub_fails_in_one_line_and_keeps_the_build(published, tmp_path):
+@pytest.mark.parametrize("hub", ["refusing", "unreachable"])
+def test_push_to_a_failing_hub_fails_in_one_line_and_keeps_the_build(published, tmp_path, hub):
     data, _ = published
     before = sorted((p.name, p.stat().st_size) for p in data.rglob("*"))
-    done = push_cli(data, tmp_path, token="hf_not_a_real_token")
-    assert done.returncode == 2
+    with refusing_hub() if hub == "refusing" else contextlib.nullcontext(closed_port()) as endpoint:
+        done = push_cli(data, tmp_path, token="hf_not_a_real_token", endpoint=endpoint)
+    assert done.returncode == 2, done.stderr[-2000:]
     assert "could not publish to the Hugging Face Hub" in done.stderr and "is untouched" in done.stderr
     assert "Traceback" not in done.stderr
     assert sorted((p.name, p.stat().st_size) for p in data.rglob("*")) == before
@@ -163,3 +208,35 @@ def test_cli_rejects_bad_options_before_building(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
     assert cli.main(["push", "org/x", "--data", str(tmp_path), "--dry-run", str(tmp_path / "o")]) == 2
     assert "no built configs in" in capsys.readouterr().err
+
+
+def test_licence_follows_the_build_into_rows_card_text_and_yaml(tmp_path):
+    """A harvested build told its files are MIT publishes MIT everywhere, not Warp's Apache-2.0."""
+    kernels = tmp_path / "kernels"
+    kernels.mkdir()
+    (kernels / "axpy.py").write_text(
+        "import warp as wp\n\n\n@wp.kernel\ndef axpy(a: float, x: wp.array(dtype=float), y: wp.array(dtype=float)):\n"
+        "    i = wp.tid()\n    y[i] = a * x[i] + y[i]\n"
+    )
+    data, hub = tmp_path / "data", tmp_path / "hub"
+    build = ["build", "real_cpu", "--paths", str(kernels), "--license", "MIT", "--num-validation", "0"]
+    assert cli.main([*build, "--num-test", "0", "--out", str(data)]) == 0
+    assert cli.main(["push", "org/mit-kernels", "--data", str(data), "--dry-run", str(hub)]) == 0
+    rows = datasets.load_from_disk(str(data / "real_cpu"))["train"]
+    assert [row["metadata"]["license"] for row in rows] == ["MIT"]
+    assert rows.info.license == "MIT"
+    assert card_yaml(hub)["license"] == "mit"
+    text = (hub / "README.md").read_text().split("---\n", 2)[2]
+    licence_section = text.split("## Licence", 1)[1].split("##", 1)[0]
+    assert "rows per licence: MIT: 1." in licence_section
+    assert "Apache" not in licence_section, licence_section
+
+
+def test_build_stats_account_for_every_kernel(published):
+    """Each split's statistics: every kernel asked for is a row or a skip counted by reason."""
+    data, _ = published
+    for config in ("cpu", "cuda"):
+        stats = json.loads((data / config / "build_stats.json").read_text())
+        for split, counts in stats["splits"].items():
+            assert counts["rows"] + sum(counts["skipped"].values()) == counts["requested"], (config, split)
+            assert counts["rows"] == len(datasets.load_from_disk(str(data / config))[split])

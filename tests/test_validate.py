@@ -8,12 +8,13 @@ import pytest
 import warp as wp
 from conftest import load, run_python
 
-from generation.build import build_rows
-from generation.generator import KernelSpec, generate
-from generation.options import build_options
-from generation.plan import PlannedKernel
-from generation.run_check import run_kernel
-from generation.stats import BuildStats
+from generation.backend.run_check import run_kernel
+from generation.kernels.generator import generate
+from generation.kernels.spec import KernelSpec
+from generation.pipeline.build import build_rows
+from generation.pipeline.options import BuildOptions
+from generation.pipeline.plan import PlannedKernel
+from generation.pipeline.stats import BuildStats, Reason
 
 HEADER = "import warp as wp\n\n\n"
 
@@ -52,7 +53,7 @@ def batch(*planted_names: str) -> list[PlannedKernel]:
 
 
 def test_compile_validation_counts_planted_failures_and_keeps_neighbours():
-    options = build_options(num_examples=1, validate="compile")
+    options = BuildOptions(num_examples=1, validate="compile")
     stats = BuildStats()
     rows = list(build_rows(batch("compile_error", "codegen_error"), "cpu", options, stats))
     assert [r["kernel_name"] for r in rows] == [k.spec.name for k in batch()[:1]] + [
@@ -60,37 +61,39 @@ def test_compile_validation_counts_planted_failures_and_keeps_neighbours():
         generate("vector", 1, 2).name,
     ]
     assert all(r["metadata"]["validation"] == ["codegen", "compile"] for r in rows)
-    assert sum(stats.skipped.values()) == 2 and stats.rows == 3
-    compile_reason = next(r for r in stats.skipped if r.startswith("compile:"))
-    codegen_reason = next(r for r in stats.skipped if r.startswith("codegen:"))
+    assert stats.rows == 3
+    compile_reason, codegen_reason = Reason("compile", "cpu"), Reason("codegen", "WarpCodegenError")
+    assert stats.skipped == {compile_reason: 1, codegen_reason: 1}
     assert "compile_error" in stats.first_error[compile_reason]
     assert "codegen_error" in stats.first_error[codegen_reason]
 
 
 def test_without_validation_the_compile_error_is_not_seen():
     stats = BuildStats()
-    rows = list(build_rows(batch("compile_error"), "cpu", build_options(num_examples=1), stats))
+    rows = list(build_rows(batch("compile_error"), "cpu", BuildOptions(num_examples=1), stats))
     assert len(rows) == 3 and not stats.skipped
     assert all(r["metadata"]["validation"] == ["codegen"] for r in rows)
 
 
 def test_run_validation_catches_an_out_of_range_read_and_an_overflow():
-    options = build_options(num_examples=1, validate="run")
+    options = BuildOptions(num_examples=1, validate="run")
     stats = BuildStats()
     rows = list(build_rows(batch("out_of_range", "overflow"), "cpu", options, stats))
     assert len(rows) == 3 and stats.rows == 3
     assert all(r["metadata"]["validation"] == ["codegen", "compile", "run"] for r in rows)
-    assert sum(stats.skipped.values()) == 2
-    errors = "\n".join(stats.first_error.values())
-    assert "out_of_range" in errors and "arr.shape" in errors, errors  # Warp's bounds-check assertion
-    assert "overflow" in errors and "non-finite values in out" in errors
+    # Warp's bounds check aborts the process; the overflow is caught by the finite-output check.
+    assert stats.skipped == {Reason("run", "crashed"): 1, Reason("run", "RunCheckError"): 1}, stats.skipped
+    crashed = stats.first_error[Reason("run", "crashed")]
+    assert "out_of_range" in crashed and "arr.shape" in crashed, crashed  # Warp's bounds-check assertion
+    overflow = stats.first_error[Reason("run", "RunCheckError")]
+    assert "overflow" in overflow and "non-finite values in out" in overflow
 
 
 def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
     """Each launch builds a module; they go to a temporary cache, not Warp's (or the user's) own."""
     user_cache = tmp_path / "warp_cache"
     monkeypatch.setenv("WARP_CACHE_PATH", str(user_cache))
-    rows = list(build_rows(batch(), "cpu", build_options(num_examples=1, validate="run"), BuildStats()))
+    rows = list(build_rows(batch(), "cpu", BuildOptions(num_examples=1, validate="run"), BuildStats()))
     assert rows and all("run" in r["metadata"]["validation"] for r in rows)
     built = [p.name for p in user_cache.rglob("wp_*")] if user_cache.exists() else []
     assert not built, built
@@ -143,9 +146,9 @@ def test_ptx_rows_match_a_fresh_process_compile(ptx_build, tmp_path):
 
 
 def _gpu_available() -> bool:
-    from generation import warp_backend
+    from generation.backend import warp_api
 
-    warp_backend.init_warp()
+    warp_api.init_warp()
     return wp.is_cuda_available()
 
 

@@ -15,7 +15,7 @@ import sys
 import types
 from collections.abc import Iterator
 
-from generation import warp_backend
+from generation.backend import warp_api
 
 MODULE_PREFIX = "wirp_"
 
@@ -39,7 +39,7 @@ def loaded_source(
     modules that must coexist), so helper names match a fresh process. On exit the module is
     removed from ``sys.modules``, ``linecache`` and Warp's registry, with its kernels' Warp modules.
     """
-    warp_backend.init_warp()
+    warp_api.init_warp()
     name = module_name or module_name_for(python_source)
     file_name = source_file_for(name)
     module = types.ModuleType(name)
@@ -47,7 +47,7 @@ def loaded_source(
     linecache.cache[file_name] = (len(python_source), None, python_source.splitlines(True), file_name)
     sys.modules[name] = module
     if fresh_counters:
-        warp_backend.reset_function_counters()
+        warp_api.reset_function_counters()
     try:
         exec(compile(python_source, file_name, "exec"), module.__dict__)
         yield module
@@ -57,7 +57,7 @@ def loaded_source(
         # The Warp modules of its kernels too, where they name one (``@wp.kernel(module="x")``):
         # the next source that names the same module then starts from an empty one.
         for kernel_module in {kernel.module.name for kernel in kernels_in(module)} | {name}:
-            warp_backend.drop_module(kernel_module)
+            warp_api.drop_module(kernel_module)
 
 
 def kernels_in(module: types.ModuleType) -> list:

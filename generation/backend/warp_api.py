@@ -1,7 +1,7 @@
-"""The one place that touches Warp's private code-generation API (``warp._src``).
+"""Warp's private API (``warp._src``) behind plain functions: code generation, compiling, types.
 
-Everything else in ``generation`` goes through these functions, so a Warp upgrade that moves
-``ModuleBuilder`` or ``codegen_kernel`` is fixed here and nowhere else.
+Everything else goes through these functions, so a Warp upgrade that moves ``ModuleBuilder``
+or ``codegen_kernel`` is fixed here and nowhere else.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import warp as wp
 from warp._src import codegen as _codegen
 from warp._src import context as _context
 from warp._src import types as _types
+
+from generation.backend import DEFAULT_CUDA_ARCH
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,6 @@ CODEGEN_CONFIG = PINNED_CONFIG | {
     "enable_mathdx_solver": False,
     "enable_mathdx_fft": False,
 }
-DEFAULT_CUDA_ARCH = 80  # the architecture CUDA code is generated for (only tile operations read it)
 
 _function_key_counts_at_start: dict[str, int] | None = None
 
@@ -228,20 +229,10 @@ def module_prelude(source: str, device: str, options: dict) -> str:
     return source[: index + len(body_start)]
 
 
-def kernel_source_file(kernel: wp.Kernel) -> str:
-    """The file Warp read the kernel from (a pseudo file name for generated kernels)."""
-    return os.fspath(kernel.adj.filename)
-
-
 def supported_ptx_archs() -> list[int]:
     """The CUDA architectures this Warp's NVRTC can target (e.g. 75..121)."""
     init_warp()
     return sorted(_context.runtime.nvrtc_supported_archs)
-
-
-def cuda_toolkit_version() -> str:
-    init_warp()
-    return ".".join(str(part) for part in _context.runtime.toolkit_version)
 
 
 class CompileError(RuntimeError):
@@ -290,7 +281,32 @@ def is_vector_type(type_) -> bool:
 
 
 def type_name(type_) -> str:
+    """A Warp type spelled the way Warp prints it (``array(ndim=1, dtype=vec3f)``)."""
     return _types.type_repr(type_)
+
+
+def scalar_type(dtype):
+    """The scalar type of a Warp value type (``float32`` for ``vec3``; a scalar is its own)."""
+    return getattr(dtype, "_wp_scalar_type_", dtype)
+
+
+def value_shape(dtype) -> tuple[int, ...]:
+    """The shape of one value of a Warp type: ``(3,)`` for ``vec3``, ``(3, 3)`` for ``mat33``, ``()`` for a scalar."""
+    return tuple(getattr(dtype, "_shape_", ()))
+
+
+def component_count(dtype) -> int:
+    """How many scalars a vector, matrix, quaternion or transform holds."""
+    return dtype._length_
+
+
+def bare_codegen(kernel: wp.Kernel, device: str) -> str:
+    """Warp's own module build for ``kernel``'s module, as a launch does it, and nothing else:
+    hash the module, then generate its source. A benchmark's floor for what code generation costs."""
+    module = kernel.module
+    block_dim = block_dim_for(kernel, device)
+    module.get_module_hash(block_dim)
+    return _context.ModuleBuilder(module, module.resolved_options[block_dim], target=device).codegen(device)
 
 
 def _module_holding(kernels: list[wp.Kernel], prefix: str) -> _context.Module:

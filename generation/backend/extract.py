@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import warp as wp
-from warp._src.types import type_repr
 
-from generation import warp_backend
+from generation.backend import DEFAULT_CUDA_ARCH, warp_api
 
 
 def arg_types(kernel: wp.Kernel) -> list[dict[str, str]]:
     """The kernel's arguments as ``{"name", "type"}`` pairs, types spelled the way Warp prints them."""
-    return [{"name": arg.label, "type": type_repr(arg.type)} for arg in kernel.adj.args]
+    return [{"name": arg.label, "type": warp_api.type_name(arg.type)} for arg in kernel.adj.args]
 
 
 def extract_ir(
-    kernel: wp.Kernel, device: str = "cpu", include_backward: bool = True, arch: int = warp_backend.DEFAULT_CUDA_ARCH
+    kernel: wp.Kernel, device: str = "cpu", include_backward: bool = True, arch: int = DEFAULT_CUDA_ARCH
 ) -> dict[str, Any]:
     """Generate ``device`` code for any ``wp.Kernel`` and split it into its parts.
 
@@ -29,7 +28,7 @@ def extract_ir(
     """
     if not isinstance(kernel, wp.Kernel):
         raise TypeError(f"extract_ir needs a wp.Kernel, got {type(kernel).__name__}")
-    generated = warp_backend.generate_kernel_code(kernel, device, enable_backward=include_backward, arch=arch)
+    generated = warp_api.generate_kernel_code(kernel, device, enable_backward=include_backward, arch=arch)
     return {
         "python_source": kernel.adj.source,
         "forward": generated.forward,
@@ -44,6 +43,6 @@ def extract_ir(
             "arch": generated.output_arch,
             "grid_stride": generated.grid_stride,
             "enable_backward": generated.enable_backward,
-            "warp_version": warp_backend.warp_version(),
+            "warp_version": warp_api.warp_version(),
         },
     }

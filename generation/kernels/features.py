@@ -8,7 +8,7 @@ import ast
 import re
 from collections.abc import Callable
 
-from generation.grammar import TYPES
+from generation.kernels.grammar import TYPES
 
 _WARP_TYPE = re.compile(
     r"\bwp\.(" + "|".join(sorted((t for t in TYPES if "." not in t), key=len, reverse=True)) + r")\b"
@@ -17,12 +17,38 @@ _DTYPE_ALIASES = {"float": "float32", "int": "int32", "bool": "bool"}
 _KEEP_NAMES = {"wp", "float", "int", "bool", "range", "len", "abs", "min", "max", "print"}
 
 
-def _decorator_names(node: ast.AST) -> set[str]:
-    names = set()
+def warp_decorated(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` carries Warp's decorator ``name`` (``kernel``, ``func``, ``struct``): as
+    ``@wp.name``, ``@warp.name`` or a bare imported ``@name``, with or without arguments.
+    Not ``@ti.kernel``: Warp's benchmarks hold Taichi kernels too."""
+    spellings = (f"wp.{name}", f"warp.{name}", name)
     for decorator in getattr(node, "decorator_list", []):
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        names.add(target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", ""))
-    return names
+        if ast.unparse(target) in spellings:
+            return True
+    return False
+
+
+def is_kernel(node: ast.AST) -> bool:
+    return isinstance(node, ast.FunctionDef) and warp_decorated(node, "kernel")
+
+
+def _tid_dims(assign: ast.Assign) -> int:
+    """``i, j = wp.tid()`` takes two indices: a 2D launch."""
+    target = assign.targets[0]
+    return len(target.elts) if isinstance(target, ast.Tuple) else 1
+
+
+def _is_tid(node: ast.AST) -> bool:
+    return type(node) is ast.Assign and type(node.value) is ast.Call and _dotted(node.value.func) in _TID_CALLS
+
+
+def launch_dims(python_source: str, kernel_name: str) -> int:
+    """How many indices kernel ``kernel_name`` takes from its first ``wp.tid()`` (1 if it assigns none)."""
+    tree = ast.parse(python_source)
+    kernel = next(node for node in ast.walk(tree) if is_kernel(node) and node.name == kernel_name)
+    tids = sorted((node for node in ast.walk(kernel) if _is_tid(node)), key=lambda node: node.lineno)
+    return _tid_dims(tids[0]) if tids else 1
 
 
 def _range_kind(call: ast.Call) -> str:
@@ -66,12 +92,11 @@ def kernel_features(python_source: str) -> list[str]:
     for node in ast.walk(tree):
         kind = type(node)
         if kind is ast.FunctionDef:
-            decorators = _decorator_names(node)
-            if "func" in decorators:
+            if warp_decorated(node, "func"):
                 found.add("wp_func")
-            if "kernel" in decorators:
+            if warp_decorated(node, "kernel"):
                 kernels.append(node)
-        elif kind is ast.ClassDef and "struct" in _decorator_names(node):
+        elif kind is ast.ClassDef and warp_decorated(node, "struct"):
             found.add("wp_struct")
         elif kind is ast.Call:
             name = _dotted(node.func)
@@ -79,7 +104,7 @@ def kernel_features(python_source: str) -> list[str]:
                 found.add(_CALL_FEATURES[name])
         elif kind is ast.For:
             found.add(_range_kind(node.iter))
-        elif kind is ast.Assign and type(node.value) is ast.Call and _dotted(node.value.func) == "wp.tid":
+        elif _is_tid(node):
             tids.append(node)
         elif kind is ast.Return:
             returns.append(node)
@@ -100,8 +125,7 @@ def _kernel_features(kernel: ast.FunctionDef, tids: list[ast.Assign], returns: l
         return kernel.lineno <= node.lineno <= kernel.end_lineno
 
     for tid in filter(inside, tids):
-        target = tid.targets[0]
-        found.add(f"launch_{len(target.elts) if isinstance(target, ast.Tuple) else 1}d")
+        found.add(f"launch_{_tid_dims(tid)}d")
     if any(node is not kernel.body[-1] for node in filter(inside, returns)):
         found.add("early_return")
     if _block_depth(kernel.body) >= 2:
@@ -114,6 +138,7 @@ def _kernel_features(kernel: ast.FunctionDef, tids: list[ast.Assign], returns: l
     return found
 
 
+_TID_CALLS = ("wp.tid", "warp.tid")
 _CALL_FEATURES = {
     "wp.static": "wp_static",
     "wp.constant": "wp_constant",

@@ -16,11 +16,13 @@ from string import Template
 import datasets
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from generation.generator import GENERATOR_VERSION
+from generation.kernels.generator import GENERATOR_VERSION
+from generation.kernels.spec import GENERATED_LICENSE
+from generation.pipeline.options import CONFIGS
+from generation.pipeline.plan import SPLITS
 
 IMAGES_DIR = "images"
 CARD_METADATA = {
-    "license": "apache-2.0",
     "pretty_name": "warp-ir-pairs",
     "task_categories": ["text-generation"],
     "language": ["en"],
@@ -38,7 +40,6 @@ class ConfigFigures:
     code_lines: list[int]
     code_chars: list[int]
     warp_versions: set[str]
-    seeds: set[int]
     licenses: Counter
     checks: Counter  # rows per validation check passed
     features: Counter  # rows per feature of metadata.features
@@ -61,7 +62,6 @@ def config_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None 
         code_lines=[row["code"].count("\n") + 1 for row in rows],
         code_chars=[len(row["code"]) for row in rows],
         warp_versions={row["metadata"]["warp_version"] for row in rows},
-        seeds={row["metadata"]["seed"] for row in rows},
         licenses=Counter(row["metadata"]["license"] for row in rows),
         checks=Counter(check for row in rows for check in row["metadata"]["validation"]),
         features=Counter(feature for row in rows for feature in row["metadata"]["features"]),
@@ -139,9 +139,6 @@ def _rate(rows: int, requested: int) -> str:
     return f"{100 * rows / requested:.1f}%" if requested else "-"
 
 
-SPLIT_ORDER = ("train", "validation", "test")
-
-
 def _table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
@@ -157,7 +154,7 @@ def card_body(
 ) -> str:
     """Fill ``dataset_card.md`` with the figures of every config."""
     configs = list(figures)
-    splits = [s for s in SPLIT_ORDER if any(s in f.rows_per_split for f in figures.values())]
+    splits = [s for s in SPLITS if any(s in f.rows_per_split for f in figures.values())]
     categories = sorted(set().union(*(f.rows_per_category for f in figures.values())))
     split_rows = [
         [f"`{c}`", *(f.rows_per_split.get(s, 0) for s in splits), sum(sum(r.values()) for r in f.skipped.values())]
@@ -165,12 +162,12 @@ def card_body(
     ]
     skip_lines = []
     for config, fig in figures.items():
-        for split in [s for s in SPLIT_ORDER if s in fig.skipped]:
+        for split in [s for s in SPLITS if s in fig.skipped]:
             reasons = fig.skipped[split]
             written = fig.rows_per_split.get(split, 0)
             text = ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) or "none skipped"
             skip_lines.append(f"- `{config}` / {split}: {written} of {fig.requested.get(split, written)} rows ({text})")
-    licences = sum((f.licenses for f in figures.values()), Counter())
+    licences = row_licenses(figures)
     difficulties = [f.difficulties for f in figures.values()]
     feature_names = sorted(set().union(*(f.features for f in figures.values())))
     values = {
@@ -220,13 +217,40 @@ def card_body(
         "build_options": "\n".join(
             f"- `{c}` build options: `{json.dumps(o, sort_keys=True)}`" for c, o in build_options.items()
         ),
+        "license_text": license_text(configs),
         "license_counts": ", ".join(f"{lic}: {n}" for lic, n in sorted(licences.items())),
     }
     return Template(TEMPLATE.read_text()).substitute(values)
 
 
-def write_card(card_data: DatasetCardData, body: str, out_dir: Path) -> Path:
+def row_licenses(figures: dict[str, ConfigFigures]) -> Counter:
+    """Rows per licence over every config, as the rows' ``metadata.license`` say."""
+    return sum((f.licenses for f in figures.values()), Counter())
+
+
+def hub_license(licenses: Counter) -> str | list[str]:
+    """The card's YAML ``license``: the Hub's lower-case identifiers of the rows' licences."""
+    ids = sorted({name.lower() for name in licenses}) or ["unknown"]
+    return ids[0] if len(ids) == 1 else ids
+
+
+def license_text(configs: list[str]) -> str:
+    """Where the rows' licences come from, for the kinds of kernel this card holds."""
+    sources = {CONFIGS[config].source for config in configs}
+    parts = []
+    if "generated" in sources:
+        parts.append(f"Generated kernels and the code Warp generates for them are under {GENERATED_LICENSE}.")
+    if "real" in sources:
+        parts.append(
+            "Harvested kernels keep the licence of the files they came from, as the build recorded it "
+            "(Warp's own licence for Warp's examples and tests)."
+        )
+    return " ".join(parts)
+
+
+def write_card(card_data: DatasetCardData, body: str, out_dir: Path, licenses: Counter) -> Path:
     """README.md: the ``push_to_hub`` YAML (configs, dataset_info) plus licence and tags, then the body."""
+    card_data.license = hub_license(licenses)
     for key, value in CARD_METADATA.items():
         setattr(card_data, key, value)
     card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from datasets.utils import tqdm
 
-from generation.features import normalized_ast
-from generation.generator import KernelSpec, generate
-from generation.harvest import Harvest, harvest
-from generation.options import BuildOptions
-from generation.stats import BuildStats
+from generation.kernels.features import normalized_ast
+from generation.kernels.generator import generate
+from generation.kernels.harvest import Harvest, harvest
+from generation.kernels.spec import Failure, KernelSpec
+from generation.pipeline.options import BuildOptions
+from generation.pipeline.stats import BuildStats, Reason
 
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test")  # in the order kernels are dealt to them
 MIN_SHARD_SIZE = 16
 MAX_SHARDS = 64
 # How many draws per requested row before a narrow category filter is declared exhausted.
@@ -68,34 +69,42 @@ def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKern
     return kernels, exhausted
 
 
-def draw_real(options: BuildOptions) -> tuple[list[PlannedKernel], Harvest, str]:
-    """Every distinct harvested kernel, shuffled by the seed (so splits are a random partition)."""
-    harvested = harvest(options.paths, options.license, options.include_backward)
+def draw_real(options: BuildOptions, harvested: Harvest) -> tuple[list[PlannedKernel], list[Failure], str]:
+    """Every distinct harvested kernel, shuffled by the seed (so splits are a random partition),
+    and the harvest's skips with the repeats added."""
+    skipped = list(harvested.skipped)
     seen: set[str] = set()
     kernels = []
     for index, spec in enumerate(harvested.specs):
         key = dedup_key(spec)
         if key in seen:
-            harvested.stats.skip("harvest:duplicate", f"{spec.origin} repeats an earlier kernel")
+            skipped.append(Failure("duplicate", f"{spec.origin} repeats an earlier kernel"))
             continue
         seen.add(key)
         kernels.append(PlannedKernel(index, spec))
     random.Random(options.seed).shuffle(kernels)
-    return kernels, harvested, f"the files hold only {len(kernels)} distinct kernels"
+    return kernels, skipped, f"the files hold only {len(kernels)} distinct kernels"
+
+
+def harvest_for(options: BuildOptions) -> Harvest:
+    """The kernels of the files a real build names, under the build's licence."""
+    return harvest(options.paths, options.license_for("real"), options.include_backward)
 
 
 def plan_splits(
-    options: BuildOptions, source: str = "generated"
+    options: BuildOptions, source: str = "generated", harvested: Harvest | None = None
 ) -> tuple[dict[str, list[PlannedKernel]], dict[str, BuildStats]]:
-    """Unique kernels dealt out to the splits; shortfalls and harvest skips are counted.
+    """Unique kernels dealt out to the splits, with each split's statistics: what it asked for,
+    and the kernels it will miss (a shortfall, counted as ``plan:no_unique_kernel_left``).
 
-    When every harvested kernel is asked for (no ``num_examples``), harvest skips (files that do
-    not parse, kernels nested in functions, repeats) are counted under ``train``, the split they
-    would have gone to first; otherwise the rows asked for come from the kernels that remain.
+    Real configs harvest the files (or take ``harvested``). When every harvested kernel is asked
+    for (no ``num_examples``), the harvest's skips (files that do not parse, kernels nested in
+    functions, repeats) are kernels asked for too: they count under ``train``, the split they
+    would have gone to first. Otherwise the rows asked for come from the kernels that remain.
     """
-    harvested = None
+    skipped: list[Failure] = []
     if source == "real":
-        kernels, harvested, exhausted = draw_real(options)
+        kernels, skipped, exhausted = draw_real(options, harvest_for(options) if harvested is None else harvested)
         sizes = options.split_sizes(available=len(kernels))
     else:
         sizes = options.split_sizes()
@@ -107,13 +116,12 @@ def plan_splits(
         plans[split] = kernels[start : start + sizes[split]]
         start += sizes[split]
         stats[split] = BuildStats(requested=sizes[split])
-        shortfall = sizes[split] - len(plans[split])
-        if shortfall:
-            stats[split].skipped["no_unique_kernel_left"] = shortfall
-            stats[split].first_error["no_unique_kernel_left"] = exhausted
-    if harvested is not None and options.num_examples is None:  # every kernel was asked for
-        harvested.stats.requested = sum(harvested.stats.skipped.values())
-        stats["train"].merge(harvested.stats)
+        for _ in range(sizes[split] - len(plans[split])):
+            stats[split].skip(Reason("plan", "no_unique_kernel_left"), exhausted)
+    if source == "real" and options.num_examples is None:  # every kernel was asked for
+        stats["train"].requested += len(skipped)
+        for failure in skipped:
+            stats["train"].skip_failure("harvest", failure)
     return plans, stats
 
 

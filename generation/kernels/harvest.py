@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib.util
 import json
 import logging
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import warp
-
-from generation.generator import KernelSpec
-from generation.stats import BuildStats
+from generation.kernels.features import is_kernel
+from generation.kernels.spec import Failure, KernelSpec
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +33,12 @@ NO_BACKWARD = 'wp.set_module_options({"enable_backward": False})\n'
 @dataclass
 class Harvest:
     specs: list[KernelSpec] = field(default_factory=list)
-    stats: BuildStats = field(default_factory=BuildStats)  # files and kernels skipped, by reason
+    skipped: list[Failure] = field(default_factory=list)  # files and kernels that gave no spec, and why
+
+
+def warp_package() -> Path:
+    """The installed warp package's folder, found without importing it."""
+    return Path(importlib.util.find_spec("warp").submodule_search_locations[0])
 
 
 def warp_license() -> str:
@@ -53,8 +57,7 @@ def source_files(paths: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
         if missing:
             raise ValueError(f"paths {missing} do not exist; give .py files or folders that hold them")
     else:
-        package = Path(warp.__file__).parent
-        roots = [package / folder for folder in WARP_KERNEL_FOLDERS]
+        roots = [warp_package() / folder for folder in WARP_KERNEL_FOLDERS]
     found = []
     for root in roots:
         files = [root] if root.is_file() else sorted(root.rglob("*.py"))
@@ -62,15 +65,6 @@ def source_files(paths: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
             relative = file.name if root.is_file() else f"{root.name}/{file.relative_to(root).as_posix()}"
             found.append(("warp/" + relative if not paths else relative, file))
     return found
-
-
-def _is_kernel(node: ast.AST) -> bool:
-    """Decorated with Warp's kernel (not ``@ti.kernel``: Warp's benchmarks hold Taichi kernels too)."""
-    for decorator in getattr(node, "decorator_list", []):
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if ast.unparse(target) in ("wp.kernel", "warp.kernel", "kernel"):
-            return True
-    return False
 
 
 def _bound_names(statement: ast.stmt) -> set[str]:
@@ -111,7 +105,7 @@ def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) ->
     """The kernel and the top-level statements it needs, in file order, as module source."""
     defines: dict[str, list[ast.stmt]] = {}
     for statement in tree.body:
-        if _is_kernel(statement):
+        if is_kernel(statement):
             continue  # a kernel never needs another kernel, and Warp would generate both
         for name in _bound_names(statement):
             defines.setdefault(name, []).append(statement)
@@ -156,22 +150,28 @@ def _description(kernel: ast.FunctionDef, origin: str) -> str:
     return f"{text}: {doc.strip()}" if doc else text + "."
 
 
-def harvest(paths: tuple[str, ...] = (), license_: str | None = None, include_backward: bool = True) -> Harvest:
-    """Every top-level kernel of the files as a ``KernelSpec``; files and kernels that cannot be
-    read are counted by reason (``harvest:SyntaxError``, ``harvest:nested_kernel``)."""
+def default_license(paths: tuple[str, ...]) -> str:
+    """Warp's licence for Warp's own files; ``unknown`` for files a user gives without one."""
+    return "unknown" if paths else warp_license()
+
+
+def harvest(paths: tuple[str, ...], license_: str, include_backward: bool = True) -> Harvest:
+    """Every top-level kernel of the files as a ``KernelSpec`` under ``license_``; files and
+    kernels that cannot be read are listed with why (``SyntaxError``, ``nested_kernel``)."""
     result = Harvest()
-    license_ = license_ or (warp_license() if not paths else "unknown")
     for origin, file in source_files(paths):
         try:
             text = file.read_text(encoding="utf-8")
             tree = ast.parse(text)
         except (OSError, UnicodeDecodeError, SyntaxError) as error:
-            result.stats.skip(f"harvest:{type(error).__name__}", f"{origin}: {error}")
+            result.skipped.append(Failure(type(error).__name__, f"{origin}: {error}"))
             continue
-        top_level = [node for node in tree.body if _is_kernel(node)]
-        nested = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and _is_kernel(n) and n not in top_level]
+        top_level = [node for node in tree.body if is_kernel(node)]
+        nested = [node for node in ast.walk(tree) if is_kernel(node) and node not in top_level]
         for node in nested:
-            result.stats.skip("harvest:nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
+            result.skipped.append(
+                Failure("nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
+            )
         lines = text.splitlines(True)
         for kernel in top_level:
             source = slice_kernel(tree, lines, kernel)
@@ -190,5 +190,5 @@ def harvest(paths: tuple[str, ...] = (), license_: str | None = None, include_ba
                     license=license_,
                 )
             )
-    logger.info("harvested %d kernels; skipped %s", len(result.specs), dict(result.stats.skipped) or "none")
+    logger.info("harvested %d kernels; skipped %d", len(result.specs), len(result.skipped))
     return result

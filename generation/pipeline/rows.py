@@ -1,20 +1,20 @@
-"""Row assembly: one generated kernel, run through Warp's code generator, as one dataset row."""
+"""The row schema, and row assembly: a kernel and the code made for it as one dataset row."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from typing import Any
 
 import datasets
 
-from generation import ptx as ptx_text
-from generation import warp_backend
-from generation.extract import extract_ir
-from generation.features import kernel_features
-from generation.generator import GENERATOR_VERSION, KernelSpec
-from generation.source_module import kernels_in, loaded_source, module_name_for, source_file_for
+from generation.backend import DEFAULT_CUDA_ARCH, warp_api
+from generation.backend.source_module import source_file_for
+from generation.backend.targets import TargetCode, make_code
+from generation.kernels.features import kernel_features
+from generation.kernels.generator import GENERATOR_VERSION
+from generation.kernels.spec import KernelSpec
+from generation.pipeline.checks import PASSED_BY_MAKING
 
 _text = datasets.Value("large_string")
 FEATURES = datasets.Features(
@@ -60,69 +60,54 @@ def row_id(device: str, python_source: str, code: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 
-# The code generator's device for each config; ``ptx`` compiles the CUDA source with NVRTC.
-CODEGEN_DEVICE = {"cpu": "cpu", "cuda": "cuda", "ptx": "cuda"}
-
-
-def make_row(
-    spec: KernelSpec,
-    config: str,
-    seed: int,
-    index: int,
-    include_backward: bool = True,
-    arch: int = warp_backend.DEFAULT_CUDA_ARCH,
+def assemble(
+    spec: KernelSpec, made: TargetCode, device: str, seed: int, index: int, validation: tuple[str, ...]
 ) -> dict[str, Any]:
-    """Import the spec's source as its own module and take what Warp generates for it (and, for
-    ``ptx``, what NVRTC compiles it to). Errors raised here are the caller's to count.
-    """
-    module_name = module_name_for(spec.python_source)
-    ptx = ""
-    validation = ["codegen"]
-    with loaded_source(spec.python_source, module_name) as module:
-        kernel = next(k for k in kernels_in(module) if k.key == spec.name)
-        ir = extract_ir(kernel, device=CODEGEN_DEVICE[config], include_backward=include_backward, arch=arch)
-        if config == "ptx":
-            with tempfile.TemporaryDirectory() as build_dir:
-                ptx = warp_backend.compile_module(module, "ptx", build_dir, arch)
-            validation.append("compile")
-    meta = ir["metadata"]
-    forward, backward, code = ir["forward"], ir["backward"], ir["code"]
-    if config == "ptx":
-        forward = ptx_text.entry(ptx, f"{meta['mangled_name']}_cuda_kernel_forward")
-        backward = ptx_text.entry(ptx, f"{meta['mangled_name']}_cuda_kernel_backward")
-        code = ptx
-        if not forward:
-            raise RuntimeError(f"no PTX entry for {meta['mangled_name']}_cuda_kernel_forward")
+    """The row for ``spec`` and the code ``made`` for it, with the checks it passed."""
     return {
-        "id": row_id(config, spec.python_source, code),
+        "id": row_id(device, spec.python_source, made.code),
         "kernel_name": spec.name,
         "category": spec.category,
         "description": spec.description,
         "python_source": spec.python_source,
-        "device": config,
-        "forward": forward,
-        "backward": backward,
-        "code": code,
-        "arg_types": ir["arg_types"],
+        "device": device,
+        "forward": made.forward,
+        "backward": made.backward,
+        "code": made.code,
+        "arg_types": made.arg_types,
         "metadata": {
-            "warp_version": warp_backend.warp_version(),
+            "warp_version": warp_api.warp_version(),
             "generator_version": GENERATOR_VERSION,
             "seed": seed,
             "index": index,
-            "mangled_name": meta["mangled_name"],
-            "module_name": module_name,
-            "source_file": source_file_for(module_name),
-            "block_dim": meta["block_dim"],
-            "grid_stride": meta["grid_stride"],
-            "enable_backward": meta["enable_backward"],
+            "mangled_name": made.mangled_name,
+            "module_name": made.module_name,
+            "source_file": source_file_for(made.module_name),
+            "block_dim": made.block_dim,
+            "grid_stride": made.grid_stride,
+            "enable_backward": made.enable_backward,
             "origin": spec.origin,
             "license": spec.license,
             "difficulty": spec.difficulty,
             "recipe": spec.recipe,
             "features": kernel_features(spec.python_source),
-            "validation": validation,
-            "arch": meta["arch"],
-            "ptx_isa": ptx_text.isa_version(ptx),
-            "cuda_version": ptx_text.compiler_version(ptx),
+            "validation": list(validation),
+            "arch": made.arch,
+            "ptx_isa": made.ptx_isa,
+            "cuda_version": made.cuda_version,
         },
     }
+
+
+def make_row(
+    spec: KernelSpec,
+    device: str,
+    seed: int,
+    index: int,
+    include_backward: bool = True,
+    arch: int = DEFAULT_CUDA_ARCH,
+) -> dict[str, Any]:
+    """Make ``device`` code for one kernel and assemble its row, with no check beyond making it.
+    Errors raised here are the caller's to count."""
+    made = make_code(spec.python_source, spec.name, device, include_backward, arch)
+    return assemble(spec, made, device, seed, index, PASSED_BY_MAKING[device])

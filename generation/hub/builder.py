@@ -15,12 +15,12 @@ from pathlib import Path
 
 import datasets
 
-from generation import options as build_options
-from generation.build import build_shard
-from generation.generator import GENERATOR_VERSION
-from generation.plan import SPLITS, plan_splits, shard
-from generation.rows import FEATURES
-from generation.stats import BuildStats
+from generation.kernels.generator import GENERATOR_VERSION
+from generation.pipeline import options as build_options
+from generation.pipeline.build import build_shard
+from generation.pipeline.plan import SPLITS, plan_splits, shard
+from generation.pipeline.rows import FEATURES
+from generation.pipeline.stats import BuildStats
 
 logger = logging.getLogger(__name__)
 
@@ -29,36 +29,20 @@ _DESCRIPTION = (
     "C++ for the CPU, CUDA for the GPU, or the PTX NVRTC compiles it to; forward and backward (adjoint)."
 )
 _HOMEPAGE = "https://github.com/NVIDIA/warp"
-_LICENSE = "Apache-2.0"
-_SPLIT_NAMES = {"train": datasets.Split.TRAIN, "validation": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
-
 
 # Keywords that datasets itself passes or accepts for every builder (config_id since 4.x).
 _DATASETS_KWARGS = {field.name for field in dataclasses.fields(datasets.BuilderConfig)} | {"config_id"}
 
-
-@dataclasses.dataclass
-class WarpIRPairsConfig(datasets.BuilderConfig):
-    """A device (the config's name) and the options of ``generation.options.BuildOptions``."""
-
-    num_examples: int | None = None
-    num_validation: int | None = None
-    num_test: int | None = None
-    seed: int | None = None
-    categories: list[str] | str | None = None
-    include_backward: bool | None = None
-    validate: str | None = None
-    arch: int | None = None
-    difficulty: str | None = None
-    max_depth: int | None = None
-    max_statements: int | None = None
-    paths: list[str] | str | None = None
-    license: str | None = None
-
-    def build_options(self) -> build_options.BuildOptions:
-        values = {name: getattr(self, name) for name in build_options.OPTION_NAMES}
-        build_options.check_applicable(self.name, values)
-        return build_options.build_options(**values)
+# A device (the config's name) and one field per option of ``BuildOptions``, None when not given.
+WarpIRPairsConfig = dataclasses.make_dataclass(
+    "WarpIRPairsConfig",
+    [(f.name, f.type, dataclasses.field(default=None)) for f in dataclasses.fields(build_options.BuildOptions)],
+    bases=(datasets.BuilderConfig,),
+    namespace={
+        "__doc__": "A config (its name) and the raw options of ``BuildOptions`` (None: not given).",
+        "__module__": __name__,
+    },  # Python < 3.12 would name the dataclasses module, and pickling fails
+)
 
 
 class WarpIRPairs(datasets.GeneratorBasedBuilder):
@@ -74,25 +58,40 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         )
         for name, config in build_options.CONFIGS.items()
     ]
-    DEFAULT_CONFIG_NAME = "cuda"
+    DEFAULT_CONFIG_NAME = build_options.DEFAULT_CONFIG
 
     def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
         # Options given to load_dataset are set on a copy of the config, past __post_init__:
-        # check them here, before any generation starts, so errors name the bad value.
+        # check them here, once, before any generation starts, so errors name the bad value.
         if config_name is not None:
             build_options.check_config(config_name)
         build_options.check_option_names([key for key in config_kwargs if key not in _DATASETS_KWARGS])
         config, config_id = super()._create_builder_config(config_name, custom_features, **config_kwargs)
-        config.build_options()
+        values = {name: getattr(config, name) for name in build_options.OPTION_NAMES}
+        self._options = build_options.parse_options(config.name, values)
         return config, config_id
 
+    @property
+    def options(self) -> build_options.BuildOptions:
+        """The build's options, checked."""
+        return self._options
+
+    @property
+    def source(self) -> str:
+        """Where this config's kernels come from: ``generated`` or ``real``."""
+        return build_options.CONFIGS[self.config.name].source
+
     def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(description=_DESCRIPTION, features=FEATURES, homepage=_HOMEPAGE, license=_LICENSE)
+        return datasets.DatasetInfo(
+            description=_DESCRIPTION,
+            features=FEATURES,
+            homepage=_HOMEPAGE,
+            license=self.options.license_for(self.source),
+        )
 
     def _split_generators(self, dl_manager):
-        options = self.config.build_options()
         config = build_options.CONFIGS[self.config.name]
-        plans, plan_stats = plan_splits(options, config.source)
+        plans, plan_stats = plan_splits(self.options, config.source)
         self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
         self._plan_stats = plan_stats
         generators = []
@@ -101,8 +100,8 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
                 continue
             shards = shard(plans[split])
             stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
-            kwargs = {"kernels": shards, "stats_files": stats_files, "device": config.device, "options": options}
-            generators.append(datasets.SplitGenerator(name=_SPLIT_NAMES[split], gen_kwargs=kwargs))
+            kwargs = {"kernels": shards, "stats_files": stats_files, "device": config.device, "options": self.options}
+            generators.append(datasets.SplitGenerator(name=split, gen_kwargs=kwargs))
         return generators
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
@@ -134,7 +133,8 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         stats = self._plan_stats[split]
         stats.merge(BuildStats.collect(self._stats_dir, f"{split}-*.json"))
         if stats.skipped:
-            logger.warning("%s; first error of each reason: %s", stats.summary(split), stats.first_error)
+            first_errors = {str(reason): text for reason, text in stats.first_error.items()}
+            logger.warning("%s; first error of each reason: %s", stats.summary(split), first_errors)
         else:
             logger.info(stats.summary(split))
         self._split_summaries.append(stats.summary(split))

@@ -20,12 +20,12 @@ from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
-from generation import card
+from generation.hub import card
+from generation.pipeline.options import DEFAULT_CONFIG
 
 logger = logging.getLogger(__name__)
 
 STATS_FILE = "build_stats.json"
-DEFAULT_CONFIG = "cuda"
 
 
 class PublishError(RuntimeError):
@@ -98,7 +98,7 @@ def render_card(
     plots = card.write_plots(figures, out)
     options = {config: stats[config].get("options", {}) for config in builds}
     body = card.card_body(figures, plots, options, repo_id, default_config(list(builds)))
-    return card.write_card(card_data, body, out)
+    return card.write_card(card_data, body, out, card.row_licenses(figures))
 
 
 def dry_run(data_dir: Path, out: Path, repo_id: str) -> Path:

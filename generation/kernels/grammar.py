@@ -331,7 +331,6 @@ OPS: tuple[Op, ...] = tuple(
     + _vector_ops(6, FLOAT)
     + [op for f in _FLOAT_SUFFIX for op in _geometry_ops(f)]
 )
-OPS_BY_KEY = {op.key: op for op in OPS}
 
 
 def ops_for(groups: tuple[str, ...], types: tuple[str, ...] | set[str]) -> list[Op]:

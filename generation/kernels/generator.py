@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from generation import grammar
-from generation.grammar import FLOAT, TYPES, Expr, Op, Scope, annotation
+from generation.kernels import grammar
+from generation.kernels.grammar import FLOAT, TYPES, Expr, Op, Scope, annotation
+from generation.kernels.spec import KernelSpec
 
 GENERATOR_VERSION = "2.1.0"
-GENERATED_LICENSE = "Apache-2.0"
 
 FLOAT_INPUTS = ("a", "b", "c", "x", "y", "z", "u", "w")
 VECTOR_INPUTS = ("p", "q", "r", "pos", "vel", "dirs")
@@ -60,20 +60,6 @@ PROFILES = {
 # "mixed" draws a difficulty per kernel with these weights.
 MIXED_WEIGHTS = {"easy": 0.3, "medium": 0.4, "hard": 0.3}
 DIFFICULTIES = (*PROFILES, "mixed")
-
-
-@dataclass(frozen=True)
-class KernelSpec:
-    """One generated kernel: a complete, importable Python module and what it computes."""
-
-    name: str
-    category: str
-    description: str
-    python_source: str
-    difficulty: str = "medium"  # the level this kernel was drawn at
-    recipe: str = ""  # JSON of the arguments of ``generate`` that regenerate it
-    origin: str = "generated"  # or where a harvested kernel came from
-    license: str = GENERATED_LICENSE
 
 
 @dataclass

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import zlib
 from pathlib import Path
+
+from generation.kernels.features import launch_dims
+from generation.kernels.spec import Failure
 
 RESULT = "WIRP_RESULT "
 LAUNCH_SIZE = 16
@@ -33,12 +35,12 @@ def _argument(arg_type, rng, device: str = "cpu"):
     """A seeded input for one kernel argument: arrays of random values, small scalars."""
     import warp as wp
 
-    from generation import warp_backend as backend
+    from generation.backend import warp_api as backend
 
     if backend.is_array_type(arg_type):
         dtype = arg_type.dtype
-        scalar = getattr(dtype, "_wp_scalar_type_", dtype)
-        shape = (LAUNCH_SIZE,) * arg_type.ndim + tuple(getattr(dtype, "_shape_", ()))
+        scalar = backend.scalar_type(dtype)
+        shape = (LAUNCH_SIZE,) * arg_type.ndim + backend.value_shape(dtype)
         if scalar in backend.FLOAT_TYPES:
             values = rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=shape)
         elif scalar in backend.INT_TYPES:
@@ -58,14 +60,8 @@ def _argument(arg_type, rng, device: str = "cpu"):
             setattr(value, name, _argument(var.type, rng, device))
         return value
     if backend.is_vector_type(arg_type):  # vectors, matrices, quaternions, transforms
-        return arg_type(*rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=arg_type._length_).tolist())
+        return arg_type(*rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=backend.component_count(arg_type)).tolist())
     raise RunCheckError(f"unsupported argument type {backend.type_name(arg_type)}")
-
-
-def launch_dims(kernel_source: str) -> int:
-    """How many indices the kernel takes from ``wp.tid()`` (``i, j = wp.tid()`` is a 2D launch)."""
-    match = re.search(r"^\s*([\w\s,]+?)\s*=\s*wp\.tid\(\)", kernel_source, re.M)
-    return match.group(1).count(",") + 1 if match else 1
 
 
 def run_kernel(python_source: str, kernel_name: str, seed: int, device: str = "cpu") -> None:
@@ -74,7 +70,7 @@ def run_kernel(python_source: str, kernel_name: str, seed: int, device: str = "c
     On the CPU the kernel is built in debug mode, whose array accesses are bounds-checked; a GPU
     build stays in release mode (a failed device assert would poison the CUDA context).
     """
-    from generation.source_module import loaded_source
+    from generation.backend.source_module import loaded_source
 
     with loaded_source(python_source) as module:
         kernel = getattr(module, kernel_name)
@@ -88,63 +84,64 @@ def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -
     import numpy as np
     import warp as wp
 
-    from generation import warp_backend
+    from generation.backend import warp_api
 
     rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
-    dims = launch_dims(kernel.adj.source)
+    dims = launch_dims(python_source, kernel.key)
     args = [_argument(arg.type, rng, device) for arg in kernel.adj.args]
     wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device)
     wp.synchronize_device(device)
     for arg, value in zip(kernel.adj.args, args, strict=True):
-        if isinstance(value, wp.array) and value.dtype not in warp_backend.INT_TYPES:
+        if isinstance(value, wp.array) and value.dtype not in warp_api.INT_TYPES:
             if not np.isfinite(value.numpy()).all():
                 raise RunCheckError(f"non-finite values in {arg.label} after the launch")
 
 
 def _child() -> None:
     """Run the job on stdin, a batch of kernels per CPU build, printing one result line per kernel."""
-    from generation import warp_backend
-    from generation.source_module import kernels_side_by_side
+    from generation.backend import warp_api
+    from generation.backend.source_module import kernels_side_by_side
 
-    warp_backend.init_warp()
+    warp_api.init_warp()
     job = json.load(sys.stdin)
     kernels = job["kernels"]
     for start in range(0, len(kernels), LAUNCH_BATCH):
         batch = kernels[start : start + LAUNCH_BATCH]
         with kernels_side_by_side(batch) as imported:
-            if not warp_backend.load_on_cpu_together(imported, CPU_MODE):
+            if not warp_api.load_on_cpu_together(imported, CPU_MODE):
                 for kernel in imported:
                     kernel.module.options["mode"] = CPU_MODE
             for kernel, (source, _) in zip(imported, batch, strict=True):
                 try:
                     launch_checked(kernel, source, job["seed"])
-                    result = {"error": None}
+                    result = None
                 except Exception as error:
-                    result = {"error": f"{type(error).__name__}: {error}"}
+                    result = {"kind": type(error).__name__, "message": f"{type(error).__name__}: {error}"}
                 print(RESULT + json.dumps(result), flush=True)
 
 
-def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800) -> list[str | None]:
-    """For each ``(python_source, kernel_name)``, None if it ran cleanly, else the error text."""
+def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800) -> list[Failure | None]:
+    """For each ``(python_source, kernel_name)``, None if it ran cleanly, else why not (counted
+    under the error's type, or ``crashed`` when the launch killed the process)."""
     with tempfile.TemporaryDirectory(prefix="wirp_run_cache_") as kernel_cache:
         # The children's builds go to a kernel cache of their own, removed after: Warp's default
         # cache would keep every row's module (about 350 KB each) in the user's home for good.
         env = dict(
             os.environ,
-            PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+            PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
             WARP_CACHE_PATH=kernel_cache,
         )
         return _run_in_children(kernels, seed, env, timeout)
 
 
-def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeout: float) -> list[str | None]:
+def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeout: float) -> list[Failure | None]:
     """A child runs the pending kernels in order; if it dies, the kernel it was on is blamed."""
-    results: list[str | None] = [None] * len(kernels)
+    results: list[Failure | None] = [None] * len(kernels)
     pending = list(range(len(kernels)))
     while pending:
         job = json.dumps({"seed": seed, "kernels": [kernels[k] for k in pending]})
         done = subprocess.run(
-            [sys.executable, "-m", "generation.run_check"],
+            [sys.executable, "-m", __name__],  # this module, run as the child
             input=job,
             capture_output=True,
             text=True,
@@ -153,12 +150,12 @@ def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeo
         )
         lines = [json.loads(line[len(RESULT) :]) for line in done.stdout.splitlines() if line.startswith(RESULT)]
         for position, line in enumerate(lines):
-            results[pending[position]] = line["error"]
+            results[pending[position]] = Failure(**line) if line else None
         if len(lines) == len(pending):
             break
         crashed = pending[len(lines)]
         tail = " | ".join(line for line in done.stderr.splitlines()[-4:] if "CUDA driver" not in line)
-        results[crashed] = f"crashed (exit {done.returncode}): {tail}"
+        results[crashed] = Failure("crashed", f"crashed (exit {done.returncode}): {tail}")
         pending = pending[len(lines) + 1 :]
     return results
 

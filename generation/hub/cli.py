@@ -14,16 +14,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from generation import options as build_options
-from generation.builder import WarpIRPairs
-from generation.generator import DIFFICULTIES
-from generation.publish import STATS_FILE, PublishError, dry_run, push
+from generation.hub.builder import WarpIRPairs
+from generation.hub.publish import STATS_FILE, PublishError, dry_run, push
+from generation.pipeline import options as build_options
 
 logger = logging.getLogger("warp_ir_pairs")
 
 
 def build(config: str, out: Path, num_proc: int | None = None, **option_values) -> Path:
-    """Build one config into ``out/config`` (Arrow, ``load_from_disk``) with its statistics."""
+    """Build one config into ``out/config`` (Arrow, ``load_from_disk``) with its statistics.
+
+    The builder checks the options, before any work and before ``out`` is touched."""
     builder_options = {name: value for name, value in option_values.items() if value is not None}
     with tempfile.TemporaryDirectory(prefix="warp_ir_pairs_cache_") as cache:
         builder = WarpIRPairs(config_name=config, cache_dir=cache, **builder_options)
@@ -32,7 +33,7 @@ def build(config: str, out: Path, num_proc: int | None = None, **option_values) 
         target = out / config
         dataset_dict.save_to_disk(str(target))
         stats = {
-            "options": dataclasses.asdict(builder.config.build_options()),
+            "options": dataclasses.asdict(builder.options),
             "splits": {split: s.as_dict() for split, s in builder.build_stats.items()},
         }
     (target / STATS_FILE).write_text(json.dumps(stats, indent=2, sort_keys=True))
@@ -41,26 +42,33 @@ def build(config: str, out: Path, num_proc: int | None = None, **option_values) 
     return target
 
 
+# How each kind of option is written on the command line (its values are checked by the builder).
+_FLAGS = {
+    "count": lambda o: {"type": int},
+    "arch": lambda o: {"type": int},
+    "choice": lambda o: {"choices": o.choices},
+    "names": lambda o: {"metavar": "NAME,NAME"},
+    "flag": lambda o: {"action": argparse.BooleanOptionalAction},
+    "paths": lambda o: {"nargs": "+", "metavar": "PATH"},
+    "text": lambda o: {},
+}
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per build option, from ``BuildOptions``: ``num_examples`` is ``--num-examples``."""
+    for o in build_options.OPTIONS:
+        help_text = f"{build_options.describe(o)} (default: {o.shown_default})".replace("`", "").replace("%", "%%")
+        parser.add_argument("--" + o.name.replace("_", "-"), default=None, help=help_text, **_FLAGS[o.kind](o))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warp-ir-pairs", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     b = commands.add_parser("build", help="build one config into OUT/CONFIG")
     b.add_argument("config", choices=build_options.CONFIGS)
     b.add_argument("--out", type=Path, required=True)
-    b.add_argument("--num-examples", type=int)
-    b.add_argument("--num-validation", type=int)
-    b.add_argument("--num-test", type=int)
-    b.add_argument("--seed", type=int)
-    b.add_argument("--categories", help="comma-separated: " + ",".join(build_options.parse_categories(None)))
-    b.add_argument("--no-backward", dest="include_backward", action="store_false", default=None)
-    b.add_argument("--validate", choices=build_options.VALIDATE_LEVELS)
-    b.add_argument("--arch", type=int, help="CUDA architecture for PTX (default 80)")
-    b.add_argument("--difficulty", choices=DIFFICULTIES, help="easy, medium, hard, or mixed (default)")
-    b.add_argument("--max-depth", type=int, help="cap on expression depth")
-    b.add_argument("--max-statements", type=int, help="cap on statements per block")
-    b.add_argument("--paths", nargs="+", help="real configs: .py files or folders to harvest (default: warp's own)")
-    b.add_argument("--license", help="real configs: licence of the files given with --paths")
-    b.add_argument("--num-proc", type=int)
+    b.add_argument("--num-proc", type=int, help="worker processes (datasets' num_proc)")
+    _add_option_flags(b)
     p = commands.add_parser("push", help="publish every config built in DATA")
     p.add_argument("repo_id")
     p.add_argument("--data", type=Path, required=True)
@@ -75,8 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
-            build_options.check_applicable(args.config, values)  # fail before any work, naming the bad value
-            build_options.build_options(**values)
             target = build(args.config, args.out, num_proc=args.num_proc, **values)
             print(f"built {args.config} into {target}")
         elif args.dry_run:

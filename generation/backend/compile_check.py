@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from typing import Any
 
-from generation import warp_backend
-from generation.source_module import kernels_side_by_side
+from generation.backend import warp_api
+from generation.backend.source_module import kernels_side_by_side
+from generation.kernels.spec import Failure
 
 BATCH_SIZE = 16
 
@@ -30,33 +30,33 @@ class CheckBuild:
 CHECK_BUILDS = {"cpu": CheckBuild("cpu", 0), "cuda": CheckBuild("ptx", None)}
 
 
-def _compile(rows: list[dict[str, Any]], build: CheckBuild, arch: int) -> None:
-    pairs = [(row["python_source"], row["kernel_name"]) for row in rows]
-    with kernels_side_by_side(pairs) as kernels, tempfile.TemporaryDirectory() as build_dir:
-        warp_backend.compile_kernels_together(kernels, build.target, build_dir, arch, build.optimization_level)
+def _compile(kernels: list[tuple[str, str]], build: CheckBuild, arch: int) -> None:
+    with kernels_side_by_side(kernels) as imported, tempfile.TemporaryDirectory() as build_dir:
+        warp_api.compile_kernels_together(imported, build.target, build_dir, arch, build.optimization_level)
 
 
 def compile_errors(
-    rows: list[dict[str, Any]], config: str, arch: int, build: CheckBuild | None = None
-) -> list[str | None]:
-    """For each row, None if its kernel compiles for ``config``, else the compiler's error.
+    kernels: list[tuple[str, str]], config: str, arch: int, build: CheckBuild | None = None
+) -> list[Failure | None]:
+    """For each ``(python_source, kernel_name)``, None if it compiles for ``config``, else why not
+    (counted under the compiler's target: ``cpu`` or ``ptx``).
 
     ``build`` replaces the config's own ``CHECK_BUILDS`` entry (benchmarks compare levels with it).
     """
     build = build or CHECK_BUILDS[config]
-    errors: list[str | None] = [None] * len(rows)
+    errors: list[Failure | None] = [None] * len(kernels)
 
     def check(start: int, stop: int) -> None:
         try:
-            _compile(rows[start:stop], build, arch)
-        except warp_backend.CompileError as error:
+            _compile(kernels[start:stop], build, arch)
+        except warp_api.CompileError as error:
             if stop - start == 1:
-                errors[start] = str(error)
+                errors[start] = Failure(build.target, str(error))
                 return
             middle = (start + stop) // 2
             check(start, middle)
             check(middle, stop)
 
-    for start in range(0, len(rows), BATCH_SIZE):
-        check(start, min(start + BATCH_SIZE, len(rows)))
+    for start in range(0, len(kernels), BATCH_SIZE):
+        check(start, min(start + BATCH_SIZE, len(kernels)))
     return errors

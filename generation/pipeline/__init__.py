@@ -1,0 +1,1 @@
+"""The pipeline: options, planning, checks, row assembly, building shards and their statistics."""

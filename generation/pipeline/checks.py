@@ -1,0 +1,37 @@
+"""Every check a row can pass, in one place: which checks a build runs, and running them.
+
+``codegen`` is passed by making the row's code at all, and ``ptx`` code is NVRTC's output, so
+it has compiled too; the ``validate`` level asks for the rest. Checks run on the kernels whose
+code was made, before their rows are assembled, so a row is written once, with what it passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from generation.backend.compile_check import compile_errors
+from generation.backend.run_check import run_checks
+from generation.kernels.spec import Failure
+from generation.pipeline.options import BuildOptions
+
+CHECKS = ("codegen", "compile", "run")
+# The checks a target's code passes by being made.
+PASSED_BY_MAKING = {"cpu": ("codegen",), "cuda": ("codegen",), "ptx": ("codegen", "compile")}
+# The checks each ``validate`` level asks for.
+REQUESTED = {"none": ("codegen",), "compile": ("codegen", "compile"), "run": ("codegen", "compile", "run")}
+
+Kernels = list[tuple[str, str]]  # (python_source, kernel_name)
+RUNNERS: dict[str, Callable[[Kernels, str, BuildOptions], list[Failure | None]]] = {
+    "compile": lambda kernels, device, options: compile_errors(kernels, device, options.arch),
+    "run": lambda kernels, device, options: run_checks(kernels, options.seed),
+}
+
+
+def checks_to_run(device: str, validate: str) -> tuple[str, ...]:
+    """The checks a build must run itself, in order: those asked for that making did not pass."""
+    return tuple(check for check in REQUESTED[validate] if check not in PASSED_BY_MAKING[device])
+
+
+def run(check: str, kernels: Kernels, device: str, options: BuildOptions) -> list[Failure | None]:
+    """For each kernel, None if it passes ``check``, else why not."""
+    return RUNNERS[check](kernels, device, options)

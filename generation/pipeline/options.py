@@ -1,0 +1,297 @@
+"""Configs and build options, each declared once.
+
+``BuildOptions`` is the one list of options: each field says its type, default, allowed values
+and help. The builder config (``hub/builder.py``), the CLI flags (``hub/cli.py``), the checks
+below and the README's option table all come from it, so adding an option is one field here
+plus the code that uses it. ``parse_options`` checks a build's raw values once, before any work.
+
+    python -m generation.pipeline.options    # prints the README's option table
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from generation.backend import DEFAULT_CUDA_ARCH
+from generation.kernels.generator import CATEGORIES, DIFFICULTIES
+from generation.kernels.harvest import default_license
+from generation.kernels.spec import GENERATED_LICENSE
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a config builds: the code's target, and where the kernels come from."""
+
+    device: str  # cpu (C++), cuda (CUDA source) or ptx (NVRTC's PTX of the CUDA source)
+    source: str  # generated (the seeded generator) or real (harvested @wp.kernel functions)
+
+
+CONFIGS = {
+    "cpu": Config("cpu", "generated"),
+    "cuda": Config("cuda", "generated"),
+    "ptx": Config("ptx", "generated"),
+    "real_cpu": Config("cpu", "real"),
+    "real_cuda": Config("cuda", "real"),
+}
+DEFAULT_CONFIG = "cuda"
+VALIDATE_LEVELS = ("none", "compile", "run")
+MAX_EXAMPLES = 2_000_000
+DEFAULT_NUM_EXAMPLES = 1000
+DEFAULT_SEED = 20261124
+MAX_DEPTH = 8  # expression depth beyond this makes lines thousands of characters long
+MAX_STATEMENTS = 32
+HELD_OUT_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one option is checked, shown and explained; ``kind`` is a key of ``PARSERS``."""
+
+    kind: str
+    help: str
+    shown_default: str  # the default as the README states it
+    low: int | None = None  # counts: the allowed range (``high`` None: no upper bound)
+    high: int | None = None
+    choices: tuple[str, ...] = ()  # choice and names: the allowed values
+    applies_to: str | None = None  # "generated" or "real": only configs whose kernels come from there
+    name: str = ""  # filled in from the field
+
+
+def option(default: Any, kind: str, help: str, shown_default: str | None = None, **rules: Any) -> Any:
+    """A ``BuildOptions`` field with its ``Option``."""
+    shown = shown_default if shown_default is not None else f"`{default}`"
+    return field(default=default, metadata={"option": Option(kind, help, shown, **rules)})
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything that decides which rows a build writes (device aside, which the config sets)."""
+
+    num_examples: int | None = option(
+        None, "count", "rows in `train`", "1000; real configs: every harvested kernel", low=1, high=MAX_EXAMPLES
+    )
+    num_validation: int | None = option(
+        None,
+        "count",
+        "rows in `validation`; 0 leaves the split out",
+        "5% of `num_examples`, at least 1",
+        low=0,
+        high=MAX_EXAMPLES,
+    )
+    num_test: int | None = option(
+        None,
+        "count",
+        "rows in `test`; 0 leaves the split out",
+        "5% of `num_examples`, at least 1",
+        low=0,
+        high=MAX_EXAMPLES,
+    )
+    seed: int = option(DEFAULT_SEED, "count", "the same seed, options and Warp version give byte-identical rows", low=0)
+    categories: tuple[str, ...] = option(
+        tuple(CATEGORIES),
+        "names",
+        "a list or comma-separated names",
+        "all",
+        choices=tuple(CATEGORIES),
+        applies_to="generated",
+    )
+    include_backward: bool = option(
+        True, "flag", "False builds without adjoints (the source then sets `enable_backward: False`)"
+    )
+    validate: str = option(
+        "none",
+        "choice",
+        "what to check beyond code generation. `compile`: each module compiles (Warp's Clang at `-O0` for `cpu`, "
+        "NVRTC at Warp's `-O3` for `cuda`/`ptx`); `run`: it also runs on the CPU, bounds-checked, on seeded inputs, "
+        "with finite outputs",
+        choices=VALIDATE_LEVELS,
+    )
+    arch: int = option(
+        DEFAULT_CUDA_ARCH, "arch", "CUDA architecture for PTX and NVRTC checks, one of Warp's NVRTC targets (75 to 121)"
+    )
+    difficulty: str = option(
+        "mixed",
+        "choice",
+        "expression depth, statements, block nesting and helper odds; `mixed` draws one per kernel 30/40/30",
+        choices=DIFFICULTIES,
+        applies_to="generated",
+    )
+    max_depth: int | None = option(
+        None, "count", "cap on expression depth", "the difficulty's", low=1, high=MAX_DEPTH, applies_to="generated"
+    )
+    max_statements: int | None = option(
+        None,
+        "count",
+        "cap on statements per block",
+        "the difficulty's",
+        low=0,
+        high=MAX_STATEMENTS,
+        applies_to="generated",
+    )
+    paths: tuple[str, ...] = option(
+        (),
+        "paths",
+        "`.py` files or folders to harvest (rows name them relative to what you gave)",
+        "Warp's examples and tests",
+        applies_to="real",
+    )
+    license: str | None = option(
+        None,
+        "text",
+        "the licence of the files given in `paths`",
+        "Warp's (Apache-2.0); `unknown` with `paths`",
+        applies_to="real",
+    )
+
+    def split_sizes(self, available: int | None = None) -> dict[str, int]:
+        """Rows per split: validation and test default to 5% of train, at least 1 each. With
+        ``available`` kernels (real configs) and no ``num_examples``, train takes what is left."""
+        if self.num_examples is None and available is not None:
+            held_out = max(1, math.ceil(available * HELD_OUT_FRACTION))
+            validation = held_out if self.num_validation is None else self.num_validation
+            test = held_out if self.num_test is None else self.num_test
+            return {"train": max(1, available - validation - test), "validation": validation, "test": test}
+        num_examples = DEFAULT_NUM_EXAMPLES if self.num_examples is None else self.num_examples
+        held_out = max(1, math.ceil(num_examples * HELD_OUT_FRACTION))
+        return {
+            "train": num_examples,
+            "validation": held_out if self.num_validation is None else self.num_validation,
+            "test": held_out if self.num_test is None else self.num_test,
+        }
+
+    def license_for(self, source: str) -> str:
+        """The licence of a build's rows: Warp's for generated kernels, else what the harvested files carry."""
+        if source == "generated":
+            return GENERATED_LICENSE
+        return self.license or default_license(self.paths)
+
+
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(**{**vars(f.metadata["option"]), "name": f.name}) for f in fields(BuildOptions)
+)
+OPTION_NAMES = tuple(o.name for o in OPTIONS)
+
+
+# -- checks: each kind of option parses a raw value (as load_dataset or the CLI gives it) ------
+
+
+def _count(o: Option, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{o.name} must be an integer, got {value!r}")
+    if o.high is None and value < o.low:
+        raise ValueError(f"{o.name} must be a non-negative integer, got {value!r}")
+    if o.high is not None and not o.low <= value <= o.high:
+        raise ValueError(f"{o.name} must be between {o.low} and {o.high:,}, got {value!r}")
+    return value
+
+
+def _choice(o: Option, value: object) -> str:
+    if value not in o.choices:
+        raise ValueError(f"unknown {o.name} {value!r}; allowed values are {list(o.choices)}")
+    return value
+
+
+def _names(o: Option, value: object) -> tuple[str, ...]:
+    """A list of names or one comma-separated string; kept in the canonical order."""
+    names = [part.strip() for part in value.split(",")] if isinstance(value, str) else list(value)
+    unknown = [name for name in names if name not in o.choices]
+    if unknown or not names:
+        raise ValueError(f"unknown {o.name} {unknown or names!r}; allowed {o.name} are {list(o.choices)}")
+    return tuple(name for name in o.choices if name in names)
+
+
+def _flag(o: Option, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{o.name} must be True or False, got {value!r}")
+    return value
+
+
+def _paths(o: Option, value: object) -> tuple[str, ...]:
+    paths = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(p, str) and p for p in paths):
+        raise ValueError(f"{o.name} must be a list of file or folder names, got {value!r}")
+    return tuple(paths)
+
+
+def _text(o: Option, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{o.name} must be a name such as 'MIT', got {value!r}")
+    return value
+
+
+def _arch(o: Option, value: object) -> int:
+    """One of the targets of Warp's NVRTC: asks Warp (starting it) only for a non-default value."""
+    if value == DEFAULT_CUDA_ARCH and not isinstance(value, bool):
+        return value
+    from generation.backend import warp_api
+
+    archs = warp_api.supported_ptx_archs()
+    if value not in archs or isinstance(value, bool):
+        raise ValueError(f"unsupported {o.name} {value!r}; Warp {warp_api.warp_version()} supports {archs}")
+    return value
+
+
+PARSERS: dict[str, Callable[[Option, object], Any]] = {
+    "count": _count,
+    "choice": _choice,
+    "names": _names,
+    "flag": _flag,
+    "paths": _paths,
+    "text": _text,
+    "arch": _arch,
+}
+
+
+def check_config(config: str) -> str:
+    if config not in CONFIGS:
+        raise ValueError(f"unknown config {config!r}; allowed configs are {list(CONFIGS)}")
+    return config
+
+
+def check_option_names(names) -> None:
+    unknown = sorted(set(names) - set(OPTION_NAMES))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown}; allowed options are {list(OPTION_NAMES)}")
+
+
+def parse_options(config: str, values: Mapping[str, object]) -> BuildOptions:
+    """Check a build's raw option values (None: not given) for ``config``; name the bad value."""
+    source = CONFIGS[check_config(config)].source
+    check_option_names(values)
+    given = {name: value for name, value in values.items() if value is not None}
+    wrong = sorted(o.name for o in OPTIONS if o.name in given and o.applies_to not in (None, source))
+    if wrong:
+        raise ValueError(f"option(s) {wrong} do not apply to config {config!r}, whose kernels are {source}")
+    return BuildOptions(**{o.name: PARSERS[o.kind](o, given[o.name]) for o in OPTIONS if o.name in given})
+
+
+# -- the README's option table ---------------------------------------------------------------
+
+# What each kind of option allows, written before (choices) or after (ranges, names) its help.
+_ALLOWED_BEFORE = {"choice": lambda o: " / ".join(f"`{c}`" for c in o.choices) + ": "}
+_ALLOWED_AFTER = {
+    "count": lambda o: f" ({o.low:,} to {o.high:,})" if o.high is not None else f" (at least {o.low})",
+    "names": lambda o: ": " + ", ".join(o.choices),
+}
+_APPLIES = {None: "", "generated": "generated configs: ", "real": "real configs: "}
+
+
+def describe(o: Option) -> str:
+    """What the option means and allows, in one line."""
+    before = _ALLOWED_BEFORE.get(o.kind, lambda _: "")(o)
+    after = _ALLOWED_AFTER.get(o.kind, lambda _: "")(o)
+    return _APPLIES[o.applies_to] + before + o.help + after
+
+
+def options_table() -> str:
+    """The README's option table, from the declaration."""
+    lines = ["| option | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{o.name}` | {o.shown_default} | {describe(o)} |" for o in OPTIONS]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(options_table(), end="")

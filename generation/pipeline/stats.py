@@ -1,0 +1,106 @@
+"""Build statistics, one model for every stage: what a split asked for, what it wrote, and every
+skip counted under a typed reason (the stage it failed at and a kind), never parsed from text.
+
+Once a split is built, ``rows + skipped == requested``: every kernel asked for is a row or a
+counted skip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generation.kernels.spec import Failure
+
+logger = logging.getLogger(__name__)
+
+# Where a kernel can fail, in the order a build meets them.
+STAGES = ("harvest", "plan", "codegen", "compile", "run")
+
+
+@dataclass(frozen=True, order=True)
+class Reason:
+    """Why kernels were skipped: a stage of ``STAGES`` and a kind (``codegen:WarpCodegenError``)."""
+
+    stage: str
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}; stages are {list(STAGES)}")
+
+    def __str__(self) -> str:
+        return f"{self.stage}:{self.kind}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Reason:
+        """The reason a saved statistics file wrote as ``stage:kind``."""
+        stage, kind = key.split(":", 1)
+        return cls(stage, kind)
+
+
+@dataclass
+class BuildStats:
+    requested: int = 0  # kernels this split asked for: set by planning
+    rows: int = 0
+    skipped: Counter[Reason] = field(default_factory=Counter)
+    first_error: dict[Reason, str] = field(default_factory=dict)
+
+    def skip(self, reason: Reason, error: str = "") -> None:
+        self.skipped[reason] += 1
+        self.first_error.setdefault(reason, error[:500])
+
+    def skip_failure(self, stage: str, failure: Failure) -> None:
+        self.skip(Reason(stage, failure.kind), failure.message)
+
+    @property
+    def total_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def merge(self, other: BuildStats) -> None:
+        self.requested += other.requested
+        self.rows += other.rows
+        self.skipped.update(other.skipped)
+        for reason, text in other.first_error.items():
+            self.first_error.setdefault(reason, text)
+
+    def summary(self, split: str) -> str:
+        text = f"{split}: {self.rows} of {self.requested} requested rows written"
+        if self.skipped:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
+            text += f"; skipped {self.total_skipped} ({reasons})"
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "requested": self.requested,
+            "rows": self.rows,
+            "skipped": {str(reason): count for reason, count in sorted(self.skipped.items())},
+            "first_error": {str(reason): text for reason, text in sorted(self.first_error.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BuildStats:
+        return cls(
+            data["requested"],
+            data["rows"],
+            Counter({Reason.from_key(key): count for key, count in data["skipped"].items()}),
+            {Reason.from_key(key): text for key, text in data["first_error"].items()},
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_dict(), sort_keys=True))
+
+    @classmethod
+    def load(cls, path: Path) -> BuildStats:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    @classmethod
+    def collect(cls, directory: Path, pattern: str) -> BuildStats:
+        total = cls()
+        for path in sorted(directory.glob(pattern)):
+            total.merge(cls.load(path))
+        return total

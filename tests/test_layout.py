@@ -1,0 +1,107 @@
+"""The layout's promises: the Warp boundary is enforced by lint, the kernel stage runs without
+Warp, and every option is declared once and checked once per build."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from conftest import REPO, run_python
+
+from generation.hub import cli
+from generation.hub.builder import WarpIRPairsConfig
+from generation.pipeline import options
+
+RUFF = Path(REPO) / ".venv" / "bin" / "ruff"
+PRIVATE_USES = [
+    "from warp._src import context\n",
+    "import warp._src.codegen as codegen\n",
+    "import warp as wp\n\nmodules = wp._src.context.user_modules\n",
+]
+
+
+def ruff_check(source: str, file_name: str) -> subprocess.CompletedProcess:
+    """``ruff check`` with the project's settings, on ``source`` as if it were ``file_name``."""
+    if not RUFF.exists():
+        pytest.skip("no .venv/bin/ruff: run setup.sh")
+    command = [str(RUFF), "check", "--no-cache", "--select", "TID251", "--stdin-filename", file_name, "-"]
+    return subprocess.run(command, input=source, capture_output=True, text=True, cwd=REPO)
+
+
+@pytest.mark.parametrize("source", PRIVATE_USES)
+@pytest.mark.parametrize("place", ["generation/pipeline/rows.py", "generation/kernels/new.py", "bench/new.py", "x.py"])
+def test_warps_private_api_outside_the_backend_fails_ruff(source, place):
+    done = ruff_check(source, place)
+    assert done.returncode == 1 and "TID251" in done.stdout and "`warp._src` is banned" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("source", PRIVATE_USES)
+def test_the_backend_may_use_warps_private_api(source):
+    done = ruff_check(source, "generation/backend/new.py")
+    assert done.returncode == 0, done.stdout
+
+
+def test_kernels_and_options_load_without_warp():
+    """Generating, harvesting and checking options never pay Warp's start-up."""
+    code = (
+        "import sys\n"
+        "import generation\n"
+        "from generation.kernels import features, generator, grammar, harvest, spec\n"
+        "from generation.pipeline import options\n"
+        "generator.generate('mixed', 1, 0)\n"
+        "options.parse_options('real_cpu', {'num_examples': 3, 'license': 'MIT'})\n"
+        "harvest.harvest((), harvest.default_license(()))\n"
+        "print(sorted(name for name in sys.modules if name == 'warp' or name.startswith('warp.')))\n"
+    )
+    assert run_python(code) == "[]"
+
+
+def test_extract_ir_is_still_importable_from_the_package():
+    assert run_python("from generation import extract_ir\nprint(extract_ir.__module__)") == "generation.backend.extract"
+
+
+def test_the_readme_option_table_is_the_declared_one():
+    """The README shows every option as ``BuildOptions`` declares it (regenerate it with
+    ``python -m generation.pipeline.options``)."""
+    readme = (Path(REPO) / "README.md").read_text()
+    assert options.options_table() in readme
+
+
+def test_every_option_is_a_config_field_and_a_cli_flag():
+    config_fields = set(WarpIRPairsConfig.__dataclass_fields__)
+    parser = cli._parser()
+    build = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["build"]
+    flags = {action.dest for action in build._actions}
+    for name in options.OPTION_NAMES:
+        assert name in config_fields and name in flags, name
+        assert getattr(WarpIRPairsConfig(name="cuda"), name) is None  # not given: the option's own default
+
+
+def test_cli_flags_reach_the_build_as_the_options_they_name(tmp_path):
+    args = cli._parser().parse_args(
+        ["build", "cpu", "--out", str(tmp_path), "--no-include-backward", "--categories", "math,atomic", "--seed", "3"]
+    )
+    values = {name: getattr(args, name) for name in options.OPTION_NAMES}
+    parsed = options.parse_options(args.config, values)
+    assert (parsed.include_backward, parsed.categories, parsed.seed) == (False, ("math", "atomic"), 3)
+
+
+def test_options_are_checked_once_per_build(tmp_path):
+    with mock.patch.object(options, "parse_options", wraps=options.parse_options) as parse:
+        assert cli.main(["build", "cpu", "--num-examples", "2", "--num-validation", "0", "--out", str(tmp_path)]) == 0
+    assert parse.call_count == 1
+
+
+def test_the_arch_check_starts_warp_only_for_an_arch_it_must_look_up():
+    code = (
+        "import sys\n"
+        "from generation.pipeline import options\n"
+        "options.parse_options('ptx', {'arch': 80})\n"
+        "before = 'warp' in sys.modules\n"
+        "options.parse_options('ptx', {'arch': 90})\n"
+        "print(before, 'warp' in sys.modules)\n"
+    )
+    assert run_python(code) == "False True"
