@@ -55,7 +55,9 @@ def batch(*planted_names: str) -> list[PlannedKernel]:
 def test_compile_validation_counts_planted_failures_and_keeps_neighbours():
     options = BuildOptions(num_examples=1, validate="compile")
     stats = BuildStats()
-    rows = list(build_rows(batch("compile_error", "codegen_error"), "cpu", options, stats))
+    kernels = batch("compile_error", "codegen_error")
+    rows = list(build_rows(kernels, "cpu", options, stats))
+    assert stats.rows + stats.total_skipped == len(kernels)  # every kernel is a row or a counted skip
     assert [r["kernel_name"] for r in rows] == [k.spec.name for k in batch()[:1]] + [
         generate("vector", 1, 1).name,
         generate("vector", 1, 2).name,
@@ -78,7 +80,9 @@ def test_without_validation_the_compile_error_is_not_seen():
 def test_run_validation_catches_an_out_of_range_read_and_an_overflow():
     options = BuildOptions(num_examples=1, validate="run")
     stats = BuildStats()
-    rows = list(build_rows(batch("out_of_range", "overflow"), "cpu", options, stats))
+    kernels = batch("out_of_range", "overflow")
+    rows = list(build_rows(kernels, "cpu", options, stats))
+    assert stats.rows + stats.total_skipped == len(kernels)
     assert len(rows) == 3 and stats.rows == 3
     assert all(r["metadata"]["validation"] == ["codegen", "compile", "run"] for r in rows)
     # Warp's bounds check aborts the process; the overflow is caught by the finite-output check.
