@@ -229,6 +229,11 @@ def module_prelude(source: str, device: str, options: dict) -> str:
     return source[: index + len(body_start)]
 
 
+def builtin_names() -> set[str]:
+    """The names of Warp's builtin functions (``wp.sin``, ``wp.tile_load``, ``wp.float32``, ...)."""
+    return set(_context.builtin_functions)
+
+
 def supported_ptx_archs() -> list[int]:
     """The CUDA architectures this Warp's NVRTC can target (e.g. 75..121)."""
     init_warp()

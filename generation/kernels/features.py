@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from collections.abc import Callable
 
 from generation.kernels.grammar import TYPES
@@ -31,6 +32,21 @@ def warp_decorated(node: ast.AST, name: str) -> bool:
 
 def is_kernel(node: ast.AST) -> bool:
     return isinstance(node, ast.FunctionDef) and warp_decorated(node, "kernel")
+
+
+def warp_calls(tree: ast.AST) -> Counter[str]:
+    """``wp.NAME(...)`` calls inside the ``@wp.kernel`` and ``@wp.func`` bodies of ``tree``, by NAME
+    (a kernel or helper defined inside another is counted once)."""
+    bodies = [node for node in ast.walk(tree) if is_kernel(node) or warp_decorated(node, "func")]
+    inner = {id(n) for body in bodies for n in ast.walk(body) if n is not body and n in bodies}
+    calls: Counter[str] = Counter()
+    for body in (b for b in bodies if id(b) not in inner):
+        for node in ast.walk(body):
+            if type(node) is ast.Call:
+                name = _dotted(node.func)
+                if name.startswith(("wp.", "warp.")):
+                    calls[name.split(".", 1)[1]] += 1
+    return calls
 
 
 def _tid_dims(assign: ast.Assign) -> int:

@@ -11,7 +11,6 @@ since Warp does not mix a float64 with a float32 literal.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +123,7 @@ class Op:
     group: str
     scalar: str | None = None  # the scalar type of the template's {L[...]} literals
     weight: float = 1.0
+    reads: frozenset[str] = frozenset()  # names the template itself reads (a helper's struct argument)
 
 
 def _ops(group: str, scalar: str | None, rows: list[tuple], weight: float = 1.0) -> list[Op]:
@@ -345,12 +345,19 @@ def ops_for(groups: tuple[str, ...], types: tuple[str, ...] | set[str]) -> list[
 
 @dataclass(frozen=True)
 class Expr:
-    """A rendered expression: Warp code, an English phrase, and the operations it uses."""
+    """A rendered expression: Warp code, an English phrase, the operations it uses, and the
+    names (inputs, locals) it reads, recorded as it is built rather than searched for in code."""
 
     code: str
     phrase: str
     ops: tuple[str, ...] = ()
     const: bool = False
+    reads: frozenset[str] = frozenset()
+
+
+def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
+    """A leaf that reads ``name``: an argument, a local, ``a[i]`` or ``params.gain``."""
+    return Expr(code or name, phrase or code or name, reads=frozenset([name]), **fields)
 
 
 @dataclass
@@ -370,11 +377,6 @@ class Scope:
     def copy(self) -> Scope:
         """A nested block's scope: locals it declares stay inside it."""
         return Scope({t: list(v) for t, v in self.leaves.items()}, self.ops, self.const_prob)
-
-
-def mentions(code: str, name: str) -> bool:
-    """Whether ``code`` refers to the identifier (or leaf code) ``name``."""
-    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", code) is not None
 
 
 def constant(rng: random.Random, type_name: str) -> Expr:
@@ -417,9 +419,21 @@ def expression(rng: random.Random, scope: Scope, type_name: str, depth: int, all
     has_leaf = bool(scope.leaves.get(type_name))
     if allow_const and (not has_leaf or rng.random() < scope.const_prob):
         return constant(rng, type_name)
+    if not allow_const:
+        ops = reading_ops(scope, ops)
     if depth <= 0 or not ops or (has_leaf and rng.random() < 0.15):
         return leaf(rng, scope, type_name, allow_const=False)
     return apply(rng, scope, choose(rng, ops), depth)
+
+
+def _readable(scope: Scope, types: tuple[str, ...]) -> list[int]:
+    """Which of ``types`` have leaves (inputs, locals) an argument of that type can read."""
+    return [k for k, t in enumerate(types) if scope.leaves.get(t)]
+
+
+def reading_ops(scope: Scope, ops: list[Op]) -> list[Op]:
+    """The operations that can read data: an argument type has leaves (all of ``ops`` if none can)."""
+    return [op for op in ops if _readable(scope, op.args)] or ops
 
 
 def apply(
@@ -436,8 +450,9 @@ def apply(
     """
     fixed = fixed or {}
     needs_data = not allow_const and not any(not e.const for e in fixed.values())
+    readable = _readable(scope, op.args) or list(range(len(op.args)))
     for _attempt in range(3):  # avoid degenerate twins such as wp.max(y[i], y[i])
-        anchor = rng.randrange(len(op.args))
+        anchor = rng.choice(readable)
         args = [
             fixed[k]
             if k in fixed
@@ -450,7 +465,8 @@ def apply(
     code = op.template.format(*(a.code for a in args), k=k, L=Literals(op.scalar))
     phrase = op.phrase.format(*(a.phrase for a in args), k=k, L=PLAIN)
     used = tuple(o for a in args for o in a.ops)
-    return Expr(code, phrase, (op.base, *used), const=all(a.const for a in args))
+    reads = op.reads.union(*(a.reads for a in args))
+    return Expr(code, phrase, (op.base, *used), const=all(a.const for a in args), reads=reads)
 
 
 def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bool:
@@ -483,7 +499,7 @@ def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: 
     ``part`` is first brought to ``type_name`` by an operation that takes it (``wp.length`` for
     a vector into a float, say), then joined to ``expr`` by a binary operation on that type.
     """
-    if mentions(expr.code, part.code):
+    if part.reads <= expr.reads:
         return expr
     part = convert(rng, scope, part, part_type, type_name)
     if part is None:
