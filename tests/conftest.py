@@ -8,6 +8,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before datasets and huggingface_hub read it
 
+import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -17,6 +18,8 @@ import pytest  # noqa: E402
 from digest import rows_digest  # noqa: E402, F401  (re-exported for the tests)
 
 REPO = Path(__file__).resolve().parents[1]
+# Text that names this machine: no row may hold it.
+MACHINE_TEXT = re.compile(r"/tmp/|/home/|/root/|/work/|site-packages|[A-Za-z]:\\\\|\.venv")
 SCRIPT = str(REPO / "warp_ir_pairs.py")
 SMALL = 24
 

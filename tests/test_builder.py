@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from conftest import SCRIPT, SMALL, load, rows_digest, run_python
+from conftest import MACHINE_TEXT, SCRIPT, SMALL, load, rows_digest, run_python
 
 from generation.kernels.features import normalized_ast
 from generation.kernels.generator import CATEGORIES, GENERATOR_VERSION
@@ -57,9 +55,6 @@ def test_rows_are_unique_across_splits(builds):
 
 def test_every_category_is_present_in_a_default_build(builds):
     assert {row["category"] for row in builds["cuda"]["train"]} == set(CATEGORIES)
-
-
-MACHINE_TEXT = re.compile(r"/tmp/|/home/|/root/|/work/|site-packages|[A-Za-z]:\\\\|\.venv")
 
 
 def test_no_machine_paths_in_any_column(builds):

@@ -39,10 +39,15 @@ def test_categories_have_variety(category):
 
 SIGNATURES = {
     "vector": r"dtype=wp\.(vec[234]d?|spatial_vector)",
-    "matrix": r"wp\.(mat(22|33|44)d?|spatial_matrix)|wp\.(transpose|determinant|trace|ddot|outer|diag)\(| @ ",
+    "matrix": r"wp\.(mat(22|33|44)d?|spatial_matrix)|wp\.(transpose|determinant|trace|ddot|outer|diag|get_diag|skew"
+    r"|inverse|identity|matrix_from_rows|matrix_from_cols|svd3|svd2|qr3|eig3)\(| @ ",
+    "integer": r"dtype=(wp\.u?int(8|16|32|64)|int)\)",
+    "random": r"wp\.rand_init\(",
+    "tile": r"wp\.tile_load\(",
+    "query": r"wp\.(mesh|hash_grid|bvh|volume)_\w+\(",
     "atomic": r"wp\.atomic_(add|sub|min|max|and|or|xor)\(|\] \+= ",
     "control_flow": r"^\s+(if|for|while) ",
-    "geometry": r"wp\.(quat|transform)\w*\(|dtype=wp\.(quat|transform)d?\)",
+    "geometry": r"wp\.(quat|transform|spatial)\w*\(|dtype=wp\.(quat|transform|spatial_vector)d?\)",
     "struct": r"@wp\.struct",
     "func": r"@wp\.func",
     "multidim": r"i, j(, k)? = wp\.tid\(\)",
@@ -64,14 +69,46 @@ def _one_plus_abs(node: ast.AST) -> bool:
     return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _call(node.left, "wp.abs")
 
 
+def _one_plus_low_bits(node: ast.AST) -> bool:
+    """``(y & 15) + 1``: an integer divisor of any width, 1 to 16."""
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.BinOp)
+
+
+def _positive(node: ast.AST) -> bool:
+    text = ast.unparse(node)  # also a block size, or a counter from 0 plus one
+    return (
+        _one_plus_abs(node) or _one_plus_low_bits(node) or re.fullmatch(r"float\((wp\.block_dim\(\)|\w+ \+ 1)\)", text)
+    )
+
+
+def _clamped(call: ast.Call) -> bool:
+    return _call(call.args[0], "wp.clamp")
+
+
+def _plus(node: ast.AST, name: str) -> bool:
+    """``<something> + wp.<name>(...)``: a square plus ones, a Gram matrix plus the identity."""
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _call(node.right, name)
+
+
 # Each risky operation and the guard every use of it must have: its argument, or its divisor.
 GUARDS = {
     "wp.log": lambda call: _one_plus_abs(call.args[0]),
     "wp.log2": lambda call: _one_plus_abs(call.args[0]),
+    "wp.log10": lambda call: _one_plus_abs(call.args[0]),
     "wp.sqrt": lambda call: _call(call.args[0], "wp.abs"),
-    "wp.exp": lambda call: _call(call.args[0], "wp.clamp"),
-    "wp.asin": lambda call: _call(call.args[0], "wp.clamp"),
-    "wp.acos": lambda call: _call(call.args[0], "wp.clamp"),
+    "wp.exp": _clamped,
+    "wp.asin": _clamped,
+    "wp.acos": _clamped,
+    "wp.tan": _clamped,
+    "wp.sinh": _clamped,
+    "wp.cosh": _clamped,
+    "wp.erfinv": _clamped,
+    "wp.erfcinv": _clamped,
+    "wp.div": lambda call: _one_plus_abs(call.args[1]),
+    "wp.div_approx": lambda call: _one_plus_abs(call.args[1]),
+    "wp.mod": lambda call: _one_plus_abs(call.args[1]),
+    "wp.cw_div": lambda call: isinstance(call.args[1], ast.BinOp),  # b * b + ones
+    "wp.inverse": lambda call: _plus(call.args[0], "wp.identity"),
 }
 
 
@@ -83,7 +120,7 @@ def test_risky_operations_are_guarded():
             for node in ast.walk(tree):
                 if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
                     divisor = node.right.elts[0] if isinstance(node.right, ast.Tuple) else node.right
-                    guarded = _one_plus_abs(divisor) or isinstance(divisor, ast.Constant)
+                    guarded = _positive(divisor) or isinstance(divisor, ast.Constant)
                     guarded = guarded or ast.unparse(divisor).endswith(".shape[0]")  # atomics' slot: i % len
                     assert guarded, ast.unparse(node)
                 name = ast.unparse(node.func) if isinstance(node, ast.Call) else ""

@@ -105,7 +105,9 @@ def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def ptx_build(tmp_path_factory):
-    return load("ptx", tmp_path_factory.mktemp("ptx"), num_examples=6, num_validation=0, num_test=0)
+    """PTX rows of tile kernels (mathdx's GEMM would apply to them) and of two other families."""
+    options = {"num_examples": 6, "num_validation": 0, "num_test": 0, "categories": "tile,arithmetic,vector"}
+    return load("ptx", tmp_path_factory.mktemp("ptx"), **options)
 
 
 def test_ptx_rows_hold_the_entries_of_the_right_kernels(ptx_build):
@@ -119,12 +121,14 @@ def test_ptx_rows_hold_the_entries_of_the_right_kernels(ptx_build):
         assert meta["arch"] == 80 and ".target sm_80" in row["code"]
         assert meta["ptx_isa"] and meta["cuda_version"]
         assert meta["validation"] == ["codegen", "compile"]
+        assert meta["mathdx"] is False
 
 
 REFERENCE_PTX = r"""
 import hashlib, json, linecache, sys, tempfile, types
 import warp as wp
 wp.config.log_level = wp.LOG_ERROR
+wp.config.enable_mathdx_gemm = wp.config.enable_mathdx_solver = wp.config.enable_mathdx_fft = False  # metadata.mathdx
 wp.init()
 out = []
 for src in json.load(open(sys.argv[1])):
@@ -142,8 +146,12 @@ print(json.dumps(out))
 
 
 def test_ptx_rows_match_a_fresh_process_compile(ptx_build, tmp_path):
-    """Reproducible PTX: module names come from content, so another process compiles the same text."""
-    rows = [r for r in ptx_build["train"] if "@wp.func" not in r["python_source"]][:3]
+    """Reproducible PTX: module names come from content, so another process compiles the same text,
+    tile rows included, with the public ``wp.compile_aot_module`` and mathdx as the rows record it."""
+    plain = [r for r in ptx_build["train"] if "@wp.func" not in r["python_source"]]
+    tiles = [r for r in plain if "tile" in r["metadata"]["features"]]
+    rows = tiles[:1] + [r for r in plain if r not in tiles][:2]
+    assert tiles and len(rows) == 3
     path = tmp_path / "sources.json"
     path.write_text(json.dumps([r["python_source"] for r in rows]))
     assert json.loads(run_python(REFERENCE_PTX, str(path))) == [r["code"] for r in rows]

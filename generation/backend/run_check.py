@@ -16,11 +16,12 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from generation.kernels.features import launch_dims
+from generation.kernels.features import handle_kinds, launch_dims, uses_tiles
 from generation.kernels.spec import Failure
 
 RESULT = "WIRP_RESULT "
 LAUNCH_SIZE = 16
+TILE_BLOCK_DIM = 64  # threads per block for tile kernels (a CPU build runs a block as one thread)
 LAUNCH_BATCH = 16  # kernels built by one Clang run; a batch that fails to build is built one by one
 CPU_MODE = "debug"  # Warp's debug build checks every array access
 INT_ARGUMENT = 4  # scalar int arguments are loop bounds and counts: keep them small
@@ -29,6 +30,31 @@ VALUE_RANGE = 2.0
 
 class RunCheckError(RuntimeError):
     pass
+
+
+def _handle(kind: str, rng, device: str, keep: list):
+    """A small real object of ``kind`` built from the seed, kept alive in ``keep``; its id is the argument."""
+    import numpy as np
+    import warp as wp
+
+    points = rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=(LAUNCH_SIZE, 3)).astype(np.float32)
+    if kind == "mesh":  # a tetrahedron around the origin, faces wound outwards
+        vertices = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=np.float32)
+        faces = np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]], dtype=np.int32).flatten()
+        handle = wp.Mesh(
+            points=wp.array(vertices, dtype=wp.vec3, device=device), indices=wp.array(faces, device=device)
+        )
+    elif kind == "hash_grid":
+        handle = wp.HashGrid(8, 8, 8, device=device)
+        handle.build(wp.array(points, dtype=wp.vec3, device=device), 1.0)
+    elif kind == "bvh":
+        lowers = wp.array(points, dtype=wp.vec3, device=device)
+        handle = wp.Bvh(lowers, wp.array(points + 0.5, dtype=wp.vec3, device=device))
+    else:  # a dense 8^3 volume of seeded values
+        values = rng.uniform(-1.0, 1.0, size=(8, 8, 8)).astype(np.float32)
+        handle = wp.Volume.load_from_numpy(values, bg_value=0.0, device=device)
+    keep.append(handle)
+    return wp.uint64(handle.id)
 
 
 def _argument(arg_type, rng, device: str = "cpu"):
@@ -88,8 +114,16 @@ def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -
 
     rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
     dims = launch_dims(python_source, kernel.key)
-    args = [_argument(arg.type, rng, device) for arg in kernel.adj.args]
-    wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device)
+    handles = handle_kinds(python_source, kernel.key)
+    objects: list = []  # meshes, grids, BVHs and volumes live until the launch is done
+    args = [
+        _handle(handles[arg.label], rng, device, objects) if arg.label in handles else _argument(arg.type, rng, device)
+        for arg in kernel.adj.args
+    ]
+    if uses_tiles(python_source):  # one block per index, its threads sharing the tiles
+        wp.launch_tiled(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device, block_dim=TILE_BLOCK_DIM)
+    else:
+        wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device)
     wp.synchronize_device(device)
     for arg, value in zip(kernel.adj.args, args, strict=True):
         if isinstance(value, wp.array) and value.dtype not in warp_api.INT_TYPES:

@@ -30,9 +30,15 @@ DEVICES = ("cpu", "cuda")
 # uses the module's own block_dim (256 unless the source sets it).
 CPU_LAUNCH_BLOCK_DIM = 1
 
-# Global settings that change generated code. They are pinned to Warp's defaults while code is
-# generated, so an imported file that flips one (some Warp examples set enable_backward=False)
-# cannot leak into later rows.
+# One rule for mathdx in every config, recorded in every row (``metadata.mathdx``): tile GEMM, FFT
+# and Cholesky take Warp's generic path, for code generation and for NVRTC's PTX alike. Mathdx
+# builds LTO code for each shape (17-20 s) with arch-specific symbols; kernels without those
+# operations generate the same source either way.
+MATHDX = False
+
+# Global settings that change generated or compiled code. They are pinned while code is generated
+# and compiled, so an imported file that flips one (some Warp examples set enable_backward=False)
+# cannot leak into later rows. All are Warp's defaults except mathdx (above).
 PINNED_CONFIG = {
     "mode": "release",
     "enable_backward": True,
@@ -43,14 +49,9 @@ PINNED_CONFIG = {
     "enable_vector_component_overwrites": False,
     "llvm_cuda": False,
     "lineinfo": False,
-}
-# While code is generated (not compiled: they change NVRTC's PTX), tile GEMM, FFT and Cholesky
-# take Warp's generic path, not mathdx's, which builds LTO code for each shape (17-20 s) with
-# arch-specific symbols. The source of kernels without those operations does not depend on them.
-CODEGEN_CONFIG = PINNED_CONFIG | {
-    "enable_mathdx_gemm": False,
-    "enable_mathdx_solver": False,
-    "enable_mathdx_fft": False,
+    "enable_mathdx_gemm": MATHDX,
+    "enable_mathdx_solver": MATHDX,
+    "enable_mathdx_fft": MATHDX,
 }
 
 _function_key_counts_at_start: dict[str, int] | None = None
@@ -185,7 +186,7 @@ def generate_kernel_code(
     init_warp()
     module = kernel.module
     block_dim = block_dim_for(kernel, device)
-    with pinned_config(CODEGEN_CONFIG), _context._codegen_lock:
+    with pinned_config(), _context._codegen_lock:
         output_arch = None if device == "cpu" else arch
         options = module.resolve_options(wp.config, block_dim=block_dim) | {"output_arch": output_arch}
         if not enable_backward:

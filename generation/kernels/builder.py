@@ -34,12 +34,14 @@ CONSTANT_NAMES = ("GAIN", "EPS_SCALE", "BIAS", "DECAY", "SPREAD")
 STATIC_BOUND_NAMES = ("STEPS", "ITERS", "TAPS")
 TID_NAMES = ("i", "j", "k")
 INPUT_NAMES = {"float": FLOAT_INPUTS, "int": FLOAT_INPUTS, "bool": ("mask", "flag", "keep"), "vector": VECTOR_INPUTS}
-INPUT_NAMES |= {"matrix": MATRIX_INPUTS, "quat": GEOMETRY_INPUTS, "transform": GEOMETRY_INPUTS}
+INPUT_NAMES |= {"matrix": MATRIX_INPUTS, "quat": GEOMETRY_INPUTS, "transform": GEOMETRY_INPUTS, "tile": FLOAT_INPUTS}
 
 BLOCK_STATEMENTS = ("if", "for", "while")
 ATOMIC_FUNCS = {"atomic_add": "adds", "atomic_sub": "subtracts", "atomic_min": "takes the minimum of"}
 ATOMIC_FUNCS |= {"atomic_max": "takes the maximum of"}
 INT_ATOMIC_FUNCS = {"atomic_and": "bitwise-ands", "atomic_or": "bitwise-ors", "atomic_xor": "bitwise-xors"}
+INT_ATOMIC_FUNCS |= {"atomic_exch": "exchanges", "atomic_cas": "compares and swaps"}
+ATOMIC_TYPES = ("float32", "float64", "int32", "uint32", "int64", "uint64")  # widths Warp's atomics take
 COMPARISONS = [(">", "is greater than"), ("<", "is less than"), (">=", "is at least"), ("<=", "is at most")]
 
 
@@ -105,6 +107,34 @@ def sentence(phrases: list[str], final: str) -> str:
     return "; then ".join(phrases) + "; and finally " + final
 
 
+def array_of(type_name: str, dims: int = 1) -> str:
+    """The array argument that holds ``type_name`` values for a ``dims``-D launch: one element per
+    index, or for a tile one row (1D tile) or slice (2D tile) per index, one dimension more each."""
+    t = TYPES[type_name]
+    ndim = dims + len(t.shape)
+    dtype = annotation(t.scalar) if t.kind == "tile" else annotation(type_name)
+    return f"wp.array(dtype={dtype})" if ndim == 1 else f"wp.array{ndim}d(dtype={dtype})"
+
+
+def element(name: str, type_name: str, index: str) -> str:
+    """Code that reads the ``type_name`` value of array ``name`` at ``index``: ``a[i]``, or the
+    tile ``wp.tile_load(a[i], shape=8)``."""
+    t = TYPES[type_name]
+    if t.kind == "tile":
+        return f"wp.tile_load({name}[{index}], shape={grammar.tile_shape(t.shape)})"
+    return f"{name}[{index}]"
+
+
+def store(name: str, type_name: str, index: str, code: str, accumulate: bool = False) -> str:
+    """The statement that writes ``code`` (a ``type_name`` value) to array ``name`` at ``index``."""
+    if TYPES[type_name].kind == "tile":
+        return f"wp.tile_{'atomic_add' if accumulate else 'store'}({name}[{index}], {code})"
+    return f"{name}[{index}] {'+=' if accumulate else '='} {code}"
+
+
+RANDOM_INIT = "state = wp.rand_init({seed}, {index})"  # the draws of the random group read this state
+
+
 def typed(t: str, value: str) -> str:
     """``value`` (a literal or an int variable) converted to scalar type ``t``: ``float(it)``."""
     if TYPES[t].kind == "float" and value.isdigit():
@@ -149,9 +179,7 @@ class KernelBuilder:
         return ", ".join(TID_NAMES[: self.dims])
 
     def array_annotation(self, type_name: str, ndim: int | None = None) -> str:
-        ndim = ndim or self.dims
-        kind = "wp.array" if ndim == 1 else f"wp.array{ndim}d"
-        return f"{kind}(dtype={annotation(type_name)})"
+        return array_of(type_name, ndim or self.dims)
 
     def unused(self, names: tuple[str, ...]) -> list[str]:
         taken = {n for n, _ in self.inputs + self.outputs}
@@ -167,7 +195,14 @@ class KernelBuilder:
         names = names or INPUT_NAMES[TYPES[type_name].kind]
         for name in self.rng.sample(self.unused(names), count):
             self.inputs.append((name, self.array_annotation(type_name)))
-            self.scope.add_leaf(type_name, named(name, code=f"{name}[{self.index}]"))
+            self.scope.add_leaf(type_name, named(name, code=element(name, type_name, self.index)))
+
+    def load_inputs(self, type_name: str) -> None:
+        """Read each input of ``type_name`` into a local once (``t0 = wp.tile_load(a[i], shape=8)``),
+        which the rest of the kernel reads instead of the input."""
+        inputs, self.scope.leaves[type_name] = self.scope.leaves.get(type_name, []), []
+        for leaf in inputs:
+            self.bind(leaf, type_name)
 
     def scalar_param(self, type_name: str = FLOAT) -> None:
         name = self.rng.choice(self.unused(PARAM_NAMES))
@@ -248,7 +283,10 @@ class KernelBuilder:
         return self.rng.choice([t for t in sorted(types) if self.scope.ops_returning(t, groups)])
 
     def local_types(self, kinds: tuple[str, ...] | None = None) -> list[str]:
-        """Types a new local may have: ones the block's sink can fold in, so no local is dead."""
+        """Types a new local may have: ones the block's sink can fold in, so no local is dead (none
+        when the sink has no operation to fold a value into it)."""
+        if self.sink is not None and not grammar.joining_ops(self.scope, self.sink):
+            return []
         types = [t for t in self.value_types() if kinds is None or TYPES[t].kind in kinds]
         return [t for t in types if self.sink is None or grammar.reachable(self.scope, t, self.sink)]
 
@@ -323,7 +361,8 @@ class KernelBuilder:
         ``statements``) and offer it as an operation; it may call the helpers before it."""
         name = self.module_name(HELPER_NAMES)
         params = [chr(ord("x") + k) if k < 3 else f"p{k}" for k in range(len(arg_types))]
-        inner = Scope(ops=list(self.scope.ops), const_prob=0.25)
+        # Not the operations that read the kernel's own names (its random state, its struct argument).
+        inner = Scope(ops=[op for op in self.scope.ops if not op.reads], const_prob=0.25)
         for param, type_name in zip(params, arg_types, strict=True):
             inner.add_leaf(type_name, named(param))
         signature = [f"{p}: {annotation(t)}" for p, t in zip(params, arg_types, strict=True)]
@@ -337,8 +376,8 @@ class KernelBuilder:
                     inner.add_leaf(type_name, named("s", code=f"s.{field_name}"))
         sub = KernelBuilder(self.rng, self.profile, [], dims=self.dims)
         sub.scope, sub.sink = inner, result  # its locals must fold into what it returns
-        for _ in range(statements):
-            t = self.rng.choice(sub.local_types() or [result])
+        for _ in range(statements if sub.local_types() else 0):
+            t = self.rng.choice(sub.local_types())
             sub.bind(sub.rooted(t, depth), t)
         if statements and self.rng.random() < 0.6:
             cond = sub.condition()
@@ -378,13 +417,24 @@ class KernelBuilder:
             kind = self.rng.choices(list(allowed), weights=list(allowed.values()))[0]
             getattr(self, f"emit_{kind}")(nesting, kinds)
 
+    def target_types(self) -> list[str]:
+        """Types a nested block can update: it folds its own locals into the target, so the type
+        needs a joining operation (``float32`` in an integer kernel has none)."""
+        kinds = ("float", "int", "vector")
+        types = [t for t in self.local_types(kinds) if grammar.joining_ops(self.scope, t)]
+        return types or [t for t in self.local_types() if grammar.joining_ops(self.scope, t)]
+
+    def accumulator_types(self) -> list[str]:
+        """Scalar types a loop can accumulate into (and fold its body's locals into)."""
+        return [t for t in self.target_types() if TYPES[t].kind in ("float", "int")]
+
     def target(self) -> tuple[Expr, str]:
         """A local of the current block that a nested block updates (bound now if there is none)."""
-        kinds = ("float", "int", "vector")
-        mutable = [(e, t) for e, t in self.locals if TYPES[t].kind in kinds and t in self.local_types()]
+        types = self.target_types()
+        mutable = [(e, t) for e, t in self.locals if t in types]
         if mutable:
             return self.rng.choice(mutable)
-        t = self.rng.choice(self.local_types(kinds) or self.local_types())
+        t = self.rng.choice(types)
         return self.bind(self.rooted(t), t)
 
     def nested(self, nesting: int, kinds: dict, target: tuple[Expr, str], extra: Expr | None = None) -> Block:
@@ -445,7 +495,7 @@ class KernelBuilder:
         so a body with blocks gets an argument as its bound: unrolled nests of blocks made kernels of
         1.6 MB of CUDA that NVRTC took 68 s to compile.
         """
-        t = self.rng.choice(self.local_types(("float", "int")) or [FLOAT])
+        t = self.rng.choice(self.accumulator_types())
         acc = self.fresh("s")
         it = self.fresh("it")
         body = self.nested(nesting, kinds, (named(acc), t), extra=named(it, it, code=typed(t, it)))
@@ -488,10 +538,40 @@ class KernelBuilder:
         )
         if func == "atomic_add" and self.rng.random() < 0.3:
             self.emit(f"{target}[{slot}] += {value.code}", value)  # Warp makes this an atomic add
+        elif func == "atomic_cas":  # swap in the value where the slot still holds a constant
+            compare = grammar.constant(self.rng, t)
+            self.emit(f"wp.atomic_cas({target}, {slot}, {compare.code}, {value.code})", value)
         else:
             self.emit(f"wp.{func}({target}, {slot}, {value.code})", value)
         self.atomics.append(func)
         self.say(f"atomically {funcs[func]} {value.phrase} into {slot_words}")
+
+    def unpacks(self) -> list[grammar.Unpack]:
+        """The decompositions whose argument the scope holds and whose every result the block can fold in."""
+        return [
+            u
+            for u in grammar.UNPACKS
+            if self.scope.leaves.get(u.arg)
+            and all(r in self.scope.leaves or self.scope.ops_returning(r) for r in u.results)
+            and all(self.sink is None or grammar.reachable(self.scope, r, self.sink) for r in u.results)
+        ]
+
+    def emit_unpack(self, nesting: int, kinds: dict) -> None:
+        """``t3, t4, t5 = wp.svd3(m)``: a builtin that returns several values, each a new local."""
+        unpack = self.rng.choice(self.unpacks())
+        arg = self.expr(unpack.arg, self.rng.randint(0, 1))
+        names = [self.fresh("t") for _ in unpack.results]
+        self.emit(f"{', '.join(names)} = {unpack.template.format(arg.code)}", arg)
+        self.say(f"sets {', '.join(names)} to {unpack.phrase.format(arg.phrase)}")
+        for name, type_name in zip(names, unpack.results, strict=True):
+            self.new_local(name, type_name, (unpack.base, *arg.ops))
+
+    def emit_random_init(self, seed: str = "seed") -> None:
+        """An int argument that seeds a generator state per thread, which the random draws read."""
+        self.inputs.append((seed, "int"))
+        index = self.rng.choice((self.index.split(", ")[0], f"{self.index.split(', ')[0]} * 7 + 1"))
+        self.emit(RANDOM_INIT.format(seed=seed, index=index), named(seed))
+        self.say(f"seeds a random generator from {seed} and the thread index")
 
     def emit_return(self, nesting: int, kinds: dict) -> None:
         out, t = self.rng.choice(self.outputs_written)
@@ -514,10 +594,11 @@ class KernelBuilder:
 # When each statement kind can be emitted at all.
 STATEMENT_READY = {
     "assign": lambda kb: bool(kb.local_types()),
-    "if": lambda kb: bool(kb.local_types()),
-    "for": lambda kb: bool(kb.local_types()),
-    "while": lambda kb: bool(kb.local_types()),
+    "if": lambda kb: bool(kb.target_types()),
+    "for": lambda kb: bool(kb.accumulator_types()),
+    "while": lambda kb: bool(kb.target_types()),
     "reduce": lambda kb: bool(kb.reducible),
     "atomic": lambda kb: bool(kb.atomic_targets),
     "return": lambda kb: bool(kb.outputs_written),
+    "unpack": lambda kb: bool(kb.unpacks()),
 }

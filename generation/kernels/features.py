@@ -49,6 +49,30 @@ def warp_calls(tree: ast.AST) -> Counter[str]:
     return calls
 
 
+# The objects behind ``wp.uint64`` handles, by the builtins that take them first.
+HANDLE_KINDS = {"wp.mesh_": "mesh", "wp.hash_grid_": "hash_grid", "wp.bvh_": "bvh", "wp.volume_": "volume"}
+
+
+def handle_kinds(python_source: str, kernel_name: str) -> dict[str, str]:
+    """Which kernel arguments are handles of which object (``{"mesh": "mesh"}``): the argument
+    passed first to ``wp.mesh_*``, ``wp.hash_grid_*``, ``wp.bvh_*`` or ``wp.volume_*`` calls."""
+    kernel = next(n for n in ast.walk(ast.parse(python_source)) if is_kernel(n) and n.name == kernel_name)
+    arguments = {arg.arg for arg in kernel.args.args}
+    kinds = {}
+    for node in ast.walk(kernel):
+        if type(node) is ast.Call and node.args and type(node.args[0]) is ast.Name and node.args[0].id in arguments:
+            name = _dotted(node.func)
+            for prefix, kind in HANDLE_KINDS.items():
+                if name.startswith(prefix):
+                    kinds.setdefault(node.args[0].id, kind)
+    return kinds
+
+
+def uses_tiles(python_source: str) -> bool:
+    """Whether the kernels of ``python_source`` call tile builtins: they launch tiled, a block per index."""
+    return any(name.startswith("tile") for name in warp_calls(ast.parse(python_source)))
+
+
 def _tid_dims(assign: ast.Assign) -> int:
     """``i, j = wp.tid()`` takes two indices: a 2D launch."""
     target = assign.targets[0]
@@ -118,6 +142,9 @@ def kernel_features(python_source: str) -> list[str]:
             name = _dotted(node.func)
             if name in _CALL_FEATURES:
                 found.add(_CALL_FEATURES[name])
+            for prefix, feature in _CALL_PREFIX_FEATURES:
+                if name.startswith(prefix):
+                    found.add(feature)
         elif kind is ast.For:
             found.add(_range_kind(node.iter))
         elif _is_tid(node):
@@ -155,6 +182,19 @@ def _kernel_features(kernel: ast.FunctionDef, tids: list[ast.Assign], returns: l
 
 
 _TID_CALLS = ("wp.tid", "warp.tid")
+# Families of builtins, by the start of their names.
+_CALL_PREFIX_FEATURES = (
+    ("wp.tile", "tile"),
+    ("wp.rand", "random"),
+    ("wp.sample_", "random"),
+    ("wp.mesh_", "query"),
+    ("wp.bvh_", "query"),
+    ("wp.hash_grid_", "query"),
+    ("wp.volume_", "query"),
+    ("wp.svd", "decomposition"),
+    ("wp.qr3", "decomposition"),
+    ("wp.eig3", "decomposition"),
+)
 _CALL_FEATURES = {
     "wp.static": "wp_static",
     "wp.constant": "wp_constant",

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from generation.kernels import grammar
 from generation.kernels.builder import (
+    ATOMIC_TYPES,
     BLOCK_STATEMENTS,
     TID_NAMES,
     Block,
@@ -23,11 +24,13 @@ from generation.kernels.builder import (
     Profile,
     indent,
     sentence,
+    store,
 )
-from generation.kernels.grammar import FLOAT, TYPES, Expr
+from generation.kernels.grammar import FLOAT, TILE_SHAPES, TYPES, Expr, Op, tile
+from generation.kernels.queries import QUERIES
 from generation.kernels.spec import KernelSpec
 
-GENERATOR_VERSION = "2.2.0"
+GENERATOR_VERSION = "3.0.0"
 
 
 def capped(profile: Profile, max_depth: int | None, max_statements: int | None) -> Profile:
@@ -55,9 +58,10 @@ def _name(prefix: str, ops: tuple[str, ...]) -> str:
     return "_".join([prefix, *list(dict.fromkeys(ops))[:3]])
 
 
-def _store(kb: KernelBuilder, out: str, result: Expr) -> None:
-    """The final ``out[i] = ...``."""
-    kb.emit(f"{out}[{kb.index}] = {result.code}", result)
+def _store(kb: KernelBuilder, out: str, result: Expr, out_type: str = FLOAT) -> None:
+    """The final ``out[i] = ...`` (a tile: stored, or added atomically, into the output's row)."""
+    accumulate = TYPES[out_type].kind == "tile" and kb.rng.random() < 0.25
+    kb.emit(store(out, out_type, kb.index, result.code, accumulate), result)
 
 
 def _summary(kb: KernelBuilder, final: str) -> str:
@@ -76,7 +80,7 @@ def _program(
     kb.statements(count, kb.profile.nesting, kinds)
     result = kb.use_all_locals(kb.rooted(out_type, None, root_groups), out_type)
     out = kb.output(out_type)
-    _store(kb, out, result)
+    _store(kb, out, result, out_type)
     return kb.parts(_name(prefix, result.ops), _summary(kb, f"writes {result.phrase} to {out}."))
 
 
@@ -128,17 +132,23 @@ def matrix_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     kb.array_inputs(grammar.mat(n, f), rng.randint(1, 2))
     if rng.random() < 0.7:
         kb.array_inputs(grammar.vec(n, f), 1)
-    return _program(kb, f"mat{n}", kb.rooted_type(types, ("matrix",)), {"assign": 1}, ("matrix",))
+    kinds = {"assign": 4, "unpack": 1}
+    return _program(kb, f"mat{n}", kb.rooted_type(types, ("matrix",)), kinds, ("matrix",))
 
 
 def geometry_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     f = _pick(rng, {"float32": 3, "float64": 1})
     q, t, v = grammar.quat(f), grammar.transform(f), grammar.vec(3, f)
     types = {q, t, v, grammar.mat(3, f), f}
-    kb = KernelBuilder(rng, profile, grammar.ops_for(("arith", "vector", "geometry"), types))
+    if f == FLOAT and rng.random() < 0.3:  # spatial vectors and their algebra
+        types |= {"spatial_vector", "spatial_matrix"}
+    kb = KernelBuilder(rng, profile, grammar.ops_for(("arith", "vector", "matrix", "geometry"), types))
     kb.array_inputs(rng.choice((q, t)), rng.randint(1, 2))
     kb.array_inputs(v, 1)
-    return _program(kb, "geom", kb.rooted_type({q, t, v, f}, ("geometry",)), {"assign": 1}, ("geometry",))
+    if "spatial_vector" in types:
+        kb.array_inputs("spatial_vector", 1)
+    kinds = {"assign": 4, "unpack": 1}
+    return _program(kb, "geom", kb.rooted_type({q, t, v, f}, ("geometry",)), kinds, ("geometry",))
 
 
 def control_flow_kernel(rng: random.Random, profile: Profile) -> KernelParts:
@@ -234,11 +244,16 @@ def mixed_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     """Everything at once: several types, helpers, structs, constants, blocks and atomics."""
     dims = rng.choice((1, 1, 2, 3))
     main = _pick(rng, {"float32": 4, "float64": 1, "int32": 1})
-    extra = rng.sample(["vec3", "mat33", "quat", "float16", "int32", "bool", "vec2", "transform"], rng.randint(1, 3))
+    extra = rng.sample(MIXED_EXTRA_TYPES, rng.randint(1, 3))
     types = {main, FLOAT, *extra}
     if "quat" in types or "transform" in types:
         types |= {"vec3"}
-    kb = KernelBuilder(rng, profile, grammar.ops_for(tuple(GROUPS), types), dims=dims)
+    seeded = rng.random() < 0.2  # random draws too
+    groups = GROUPS + ("random",) if seeded else GROUPS
+    kb = KernelBuilder(rng, profile, grammar.ops_for(groups, types), dims=dims)
+    if seeded:  # and one draw at least, so the state is read (float32 reaches every main type)
+        kb.emit_random_init()
+        kb.bind(kb.rooted(FLOAT, 1, ("random",)), FLOAT)
     for t in sorted(types - {FLOAT} | {main}):
         if rng.random() < 0.7 or t == main:
             kb.array_inputs(t, 1)
@@ -257,7 +272,91 @@ def mixed_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     return _program(kb, "mixed", main, ALL_STATEMENTS, min_statements=2)
 
 
-GROUPS = ("arith", "math", "int", "bool", "convert", "select", "vector", "matrix", "geometry")
+INTEGER_WEIGHTS = {"uint32": 3, "int16": 2, "uint8": 2, "int8": 1, "uint16": 1, "uint64": 1.5, "int64": 1, "int32": 1.5}
+
+
+def integer_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+    """Integers of every width: wrapping arithmetic, bit operations, masked shifts, conversions."""
+    t = _pick(rng, INTEGER_WEIGHTS)
+    types = {t, "int32", FLOAT}
+    kb = KernelBuilder(rng, profile, grammar.ops_for(("bits", "convert"), types))
+    kb.array_inputs(t, rng.randint(1, 3))
+    if t != "int32" and rng.random() < 0.4:
+        kb.array_inputs("int32", 1)
+    if rng.random() < 0.25:
+        kb.array_inputs(FLOAT, 1)
+    if t in ATOMIC_TYPES and rng.random() < 0.3:
+        target = rng.choice(("bins", "flags", "masks"))
+        kb.outputs.append((target, kb.array_annotation(t)))
+        kb.atomic_targets.append((target, t))
+    out_type = t if rng.random() < 0.7 else "int32"
+    kinds = {"assign": 3, "if": 1, "for": 1, "atomic": 1}
+    return _program(kb, f"int_{t}", out_type, kinds, ("bits",) if out_type == t else None)
+
+
+def random_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+    """Random numbers: a generator seeded from an argument and the thread, then draws, noise, samples."""
+    types = {FLOAT, "vec2", "vec3"}
+    kb = KernelBuilder(rng, profile, grammar.ops_for(("arith", "math", "vector", "random"), types))
+    kb.array_inputs(rng.choice((FLOAT, FLOAT, "vec3")), rng.randint(1, 2))
+    if rng.random() < profile.extra_prob:
+        kb.scalar_param(FLOAT)
+    kb.emit_random_init()
+    out_type = _pick(rng, {FLOAT: 3, "vec3": 1.5, "vec2": 1})
+    return _program(kb, "rand", out_type, {"assign": 3, "if": 1, "for": 1}, ("random",))
+
+
+def _tile_helper(kb: KernelBuilder, tile_types: set[str]) -> None:
+    """A scalar ``@wp.func`` mapped over tiles: ``wp.tile_map(helper, t0, t1)``."""
+    arity = kb.rng.randint(1, 2)
+    helper = kb.helper(FLOAT, (FLOAT,) * arity, kb.rng.randint(1, 2), statements=kb.rng.randint(0, 1))
+    kb.scope.ops.remove(helper)  # called only through tile_map, never on scalars
+    placeholders = ", ".join(f"{{{k}}}" for k in range(arity))
+    for t in sorted(tile_types):
+        template = f"wp.tile_map({helper.base}, {placeholders})"
+        phrase = f"{helper.base} of each element of {placeholders}"
+        kb.scope.ops.append(
+            Op(f"tile_map:{helper.base}:{t}", "tile_map", t, (t,) * arity, template, phrase, "tile", None, 2)
+        )
+
+
+def tile_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+    """Block-cooperative tiles: rows or slices loaded, mapped, reduced, multiplied, stored."""
+    two_d = rng.random() < 0.5
+    shapes = [s for s in TILE_SHAPES if len(s) == (2 if two_d else 1)]
+    loaded = {tile(s) for s in rng.sample(shapes, rng.randint(1, 2 if two_d else 1))}
+    types = {tile(s) for s in shapes} | {FLOAT}  # products and transposes reach the other shapes
+    kb = KernelBuilder(rng, replace(profile, helper_prob=0.0), grammar.ops_for(("tile",), types), const_prob=0.15)
+    for t in sorted(loaded):
+        kb.array_inputs(t, rng.randint(1, 2))
+        kb.load_inputs(t)
+    if rng.random() < profile.extra_prob:
+        kb.scalar_param(FLOAT)
+    if rng.random() < profile.helper_prob + 0.1:
+        _tile_helper(kb, loaded)
+    out_type = rng.choice(sorted(loaded))
+    parts = _program(kb, "tile", out_type, {"assign": 1}, ("tile",))
+    parts.name = parts.name.replace("_tile_", "_")  # tile_map_add, not tile_tile_map_add
+    return parts
+
+
+def query_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+    """Spatial queries on meshes, hash grids, BVHs and volumes passed as ``wp.uint64`` handles."""
+    types = {FLOAT, "vec3"}
+    kb = KernelBuilder(rng, profile, grammar.ops_for(("arith", "math", "vector"), types))
+    kb.array_inputs("vec3", 1, names=("points", "positions", "particles"))
+    points = kb.inputs[-1][0]
+    if rng.random() < 0.4:
+        kb.array_inputs(FLOAT, 1)
+    idioms = rng.sample(sorted(QUERIES), rng.choice((1, 1, 2)))
+    for idiom in idioms:
+        QUERIES[idiom](kb, points)
+    out_type = rng.choice((FLOAT, "vec3"))
+    return _program(kb, f"query_{idioms[0]}", out_type, {"assign": 2, "if": 1})
+
+
+GROUPS = ("arith", "math", "int", "bits", "bool", "convert", "select", "vector", "matrix", "geometry")
+MIXED_EXTRA_TYPES = ["vec3", "mat33", "quat", "float16", "int32", "bool", "vec2", "transform", "uint32", "int16"]
 
 # Each category's policy: what it draws, with one KernelBuilder.
 CATEGORIES: dict[str, Callable[[random.Random, Profile], KernelParts]] = {
@@ -272,7 +371,14 @@ CATEGORIES: dict[str, Callable[[random.Random, Profile], KernelParts]] = {
     "func": func_kernel,
     "multidim": multidim_kernel,
     "mixed": mixed_kernel,
+    "integer": integer_kernel,
+    "random": random_kernel,
+    "tile": tile_kernel,
+    "query": query_kernel,
 }
+# How many times a category comes up in each round of a default build's draws (others once):
+# tiles, the GPU-specific half of Warp, take a larger share.
+CATEGORY_WEIGHTS = {"tile": 2}
 
 
 def render(parts: KernelParts, include_backward: bool = True) -> str:

@@ -10,8 +10,9 @@ since Warp does not mix a float64 with a float32 literal.
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # ---------------------------------------------------------------------------------------------
 # Types
@@ -23,9 +24,10 @@ class WType:
 
     name: str  # grammar key and Warp name: "float32", "vec3d", "quat", "spatial_matrix", ...
     annotation: str  # how a signature writes it: "float", "wp.vec3d"
-    kind: str  # float | int | bool | vector | matrix | quat | transform
+    kind: str  # float | int | bool | vector | matrix | quat | transform | tile
     scalar: str  # the scalar type of its components (itself for scalars)
-    size: int = 1  # components of a vector/quat/transform, rows of a (square) matrix
+    size: int = 1  # components of a vector/quat/transform, rows of a (square) matrix, elements of a tile
+    shape: tuple[int, ...] = ()  # tiles: the compile-time shape
 
     @property
     def components(self) -> int:
@@ -47,7 +49,22 @@ def _types() -> dict[str, WType]:
         table.append(WType(f"transform{suffix}", f"wp.transform{suffix}", "transform", scalar, 7))
     table.append(WType("spatial_vector", "wp.spatial_vector", "vector", "float32", 6))
     table.append(WType("spatial_matrix", "wp.spatial_matrix", "matrix", "float32", 6))
+    for shape in TILE_SHAPES:  # a block's shared tile of float32; never an argument, so no annotation
+        table.append(WType(tile(shape), "", "tile", "float32", math.prod(shape), shape))
     return {t.name: t for t in table}
+
+
+# Tile shapes: 1D tiles load a row of a 2D array, 2D tiles a slice of a 3D one (16 wide in the run check).
+TILE_SHAPES = ((4,), (8,), (16,), (4, 4), (4, 8), (8, 4), (8, 8))
+
+
+def tile(shape: tuple[int, ...]) -> str:
+    return "tile" + "x".join(map(str, shape))
+
+
+def tile_shape(shape: tuple[int, ...]) -> str:
+    """How a tile builtin's ``shape=`` argument writes it: ``8`` or ``(4, 8)``."""
+    return str(shape[0]) if len(shape) == 1 else str(shape)
 
 
 SCALAR_KINDS = {
@@ -56,12 +73,20 @@ SCALAR_KINDS = {
     "float16": "float",
     "int32": "int",
     "int64": "int",
+    "int8": "int",
+    "int16": "int",
+    "uint8": "int",
+    "uint16": "int",
+    "uint32": "int",
+    "uint64": "int",
     "bool": "bool",
 }
 TYPES: dict[str, WType] = _types()
 FLOAT = "float32"
 FLOAT_TYPES = ("float32", "float64", "float16")
-INT_TYPES = ("int32", "int64")
+INT_TYPES = ("int32", "int64")  # the integers of the arithmetic families
+WIDTH_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")  # the integer family
+UNSIGNED_TYPES = ("uint8", "uint16", "uint32", "uint64")
 
 
 def vec(n: int, scalar: str = FLOAT) -> str:
@@ -104,6 +129,7 @@ PLAIN = Literals(None)
 
 FLOAT_CONSTANTS = ("0.5", "1.0", "2.0", "3.0", "0.25", "0.1", "1.5", "-1.0", "-0.5", "4.0", "0.75", "10.0")
 INT_CONSTANTS = ("1", "2", "3", "4", "5", "7", "8", "-1", "-2", "16")
+UINT_CONSTANTS = ("1", "2", "3", "4", "5", "7", "8", "16", "255")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,13 +155,23 @@ class Op:
 def _ops(group: str, scalar: str | None, rows: list[tuple], weight: float = 1.0) -> list[Op]:
     """Operations from ``(base, result, args, template, phrase)`` rows."""
     return [
-        Op(f"{base}:{result}:{','.join(args)}", base, result, tuple(args), template, phrase, group, scalar, weight)
+        Op(
+            f"{group}:{base}:{result}:{','.join(args)}",
+            base,
+            result,
+            tuple(args),
+            template,
+            phrase,
+            group,
+            scalar,
+            weight,
+        )
         for base, result, args, template, phrase in rows
     ]
 
 
 # float16 gets no operation that can grow a value without bound (products, exponentials, ...).
-_GROWING = {"mul", "div", "exp", "pow", "cbrt", "atan2", "log2"}
+_GROWING = {"mul", "div", "exp", "pow", "cbrt", "atan2", "log2", "sinh", "cosh", "degrees", "mul_fn", "div_fn"}
 
 
 def _float_ops(f: str) -> list[Op]:
@@ -180,7 +216,44 @@ def _float_ops(f: str) -> list[Op]:
             "the blend of {0} and {1} by {2}",
         ),
         ("smoothstep", f, (f,), "wp.smoothstep({L[0.0]}, {L[1.0]}, {0})", "the smoothstep of {0} over [0, 1]"),
+        ("tan", f, (f,), "wp.tan(wp.clamp({0}, {L[-1.0]}, {L[1.0]}))", "the tangent of {0} clamped to [-1, 1]"),
+        (
+            "sinh",
+            f,
+            (f,),
+            "wp.sinh(wp.clamp({0}, {L[-4.0]}, {L[4.0]}))",
+            "the hyperbolic sine of {0} clamped to [-4, 4]",
+        ),
+        (
+            "cosh",
+            f,
+            (f,),
+            "wp.cosh(wp.clamp({0}, {L[-4.0]}, {L[4.0]}))",
+            "the hyperbolic cosine of {0} clamped to [-4, 4]",
+        ),
+        ("log10", f, (f,), "wp.log10(wp.abs({0}) + {L[1.0]})", "the base-10 log of one plus the magnitude of {0}"),
+        ("degrees", f, (f,), "wp.degrees({0})", "{0} radians in degrees"),
+        ("radians", f, (f,), "wp.radians({0})", "{0} degrees in radians"),
+        ("round", f, (f,), "wp.round({0})", "{0} rounded"),
+        ("rint", f, (f,), "wp.rint({0})", "{0} rounded to the nearest even integer"),
+        ("trunc", f, (f,), "wp.trunc({0})", "{0} truncated"),
+        ("frac", f, (f,), "wp.frac({0})", "the fractional part of {0}"),
+        ("erf", f, (f,), "wp.erf({0})", "the error function of {0}"),
+        ("erfc", f, (f,), "wp.erfc({0})", "the complementary error function of {0}"),
+        ("erfinv", f, (f,), "wp.erfinv(wp.clamp({0}, {L[-0.9]}, {L[0.9]}))", "the inverse error function of {0}"),
+        ("erfcinv", f, (f,), "wp.erfcinv(wp.clamp({0}, {L[0.1]}, {L[1.9]}))", "the inverse of erfc at {0}"),
+        ("copysign", f, (f, f), "wp.copysign({0}, {1})", "the magnitude of {0} with the sign of {1}"),
+        ("step", f, (f,), "wp.step({0})", "one if {0} is negative else zero"),
+        ("nonzero", f, (f,), "wp.nonzero({0})", "one if {0} is not zero else zero"),
+        ("fmod", f, (f, f), "wp.mod({0}, wp.abs({1}) + {L[1.0]})", "{0} modulo one plus the magnitude of {1}"),
+        ("add_fn", f, (f, f), "wp.add({0}, {1})", "{0} plus {1}"),
+        ("sub_fn", f, (f, f), "wp.sub({0}, {1})", "{0} less {1}"),
+        ("mul_fn", f, (f, f), "wp.mul({0}, {1})", "{0} times {1}"),
+        ("div_fn", f, (f, f), "wp.div({0}, wp.abs({1}) + {L[1.0]})", "{0} over one plus the magnitude of {1}"),
+        ("neg_fn", f, (f,), "wp.neg({0})", "minus {0}"),
     ]
+    if f == "float32":  # the fast approximation exists for float32 only
+        math.append(("div_approx", f, (f, f), "wp.div_approx({0}, wp.abs({1}) + 1.0)", "{0} over 1 + |{1}|, roughly"))
     if f == "float16":
         arith = [row for row in arith if row[0] not in _GROWING]
         math = [row for row in math if row[0] not in _GROWING]
@@ -203,6 +276,35 @@ def _int_ops(t: str) -> list[Op]:
         ("clamp", t, (t,), "wp.clamp({0}, {L[-100]}, {L[100]})", "{0} clamped to [-100, 100]"),
     ]
     return _ops("int", t, rows)
+
+
+def _bits_ops(t: str) -> list[Op]:
+    """Integers of every width: wrapping arithmetic, bits and masked shifts, never a zero divisor."""
+    rows = [
+        ("add", t, (t, t), "({0} + {1})", "the sum of {0} and {1}"),
+        ("sub", t, (t, t), "({0} - {1})", "{0} minus {1}"),
+        ("mul", t, (t, t), "({0} * {1})", "the product of {0} and {1}"),
+        (
+            "floordiv",
+            t,
+            (t, t),
+            "({0} // (({1} & {L[15]}) + {L[1]}))",
+            "{0} floor-divided by one plus its low bits of {1}",
+        ),
+        ("mod", t, (t, t), "({0} % (({1} & {L[15]}) + {L[1]}))", "{0} modulo one plus the low bits of {1}"),
+        ("min", t, (t, t), "wp.min({0}, {1})", "the smaller of {0} and {1}"),
+        ("max", t, (t, t), "wp.max({0}, {1})", "the larger of {0} and {1}"),
+        ("bit_and", t, (t, t), "({0} & {1})", "the bitwise and of {0} and {1}"),
+        ("bit_or", t, (t, t), "({0} | {1})", "the bitwise or of {0} and {1}"),
+        ("bit_xor", t, (t, t), "({0} ^ {1})", "the bitwise xor of {0} and {1}"),
+        ("invert", t, (t,), "(~{0})", "the bitwise complement of {0}"),
+        ("shr", t, (t, t), "({0} >> ({1} & {L[7]}))", "{0} shifted right by the low bits of {1}"),
+        ("clamp", t, (t,), "wp.clamp({0}, {L[0]}, {L[100]})", "{0} clamped to [0, 100]"),
+        ("bit_count", t, (t,), f"wp.{t}(wp.bit_count({{0}}))", "the number of bits set in {0}"),
+    ]
+    if t in UNSIGNED_TYPES:  # a left shift of a negative signed value is undefined
+        rows.append(("shl", t, (t, t), "({0} << ({1} & {L[7]}))", "{0} shifted left by the low bits of {1}"))
+    return _ops("bits", t, rows)
 
 
 def _bool_ops() -> list[Op]:
@@ -232,7 +334,21 @@ def _convert_ops() -> list[Op]:
         ("to_int64", "int64", ("int32",), "wp.int64({0})", "{0} as a 64-bit integer"),
         ("to_int32", "int32", ("int64",), "wp.int32(wp.clamp({0}, wp.int64(-1000), wp.int64(1000)))", "{0} as int"),
         ("to_float32", "float32", ("bool",), "wp.where({0}, 1.0, 0.0)", "one if {0} else zero"),
+        ("bfloat16", "float32", ("float32",), "wp.float32(wp.bfloat16({0}))", "{0} rounded through a bfloat16"),
+        ("as_bool", "bool", ("int32",), "wp.bool({0})", "whether {0} is not zero"),
+        ("float_fn", "float32", ("int32",), "wp.float({0})", "{0} as a float"),
+        ("int_fn", "int32", ("float32",), "wp.int(wp.clamp({0}, -1000.0, 1000.0))", "{0} truncated to an int"),
     ]
+    for t in WIDTH_TYPES:  # every integer width to and from int32 and float32
+        if t != "int32":
+            rows += [
+                (f"as_{t}", t, ("int32",), f"wp.{t}({{0}})", f"{{0}} as {t}"),
+                ("as_int32", "int32", (t,), "wp.int32({0})", "{0} as int32"),
+            ]
+        rows += [
+            (f"as_{t}", t, ("float32",), f"wp.{t}(wp.clamp({{0}}, 0.0, 100.0))", f"{{0}} clamped to [0, 100] as {t}"),
+            ("as_float32", "float32", (t,), "wp.float32({0})", "{0} as a float"),
+        ]
     return _ops("convert", None, rows, weight=0.5)
 
 
@@ -275,6 +391,34 @@ def _vector_ops(n: int, f: str) -> list[Op]:
         ("length", f, (v,), "wp.length({0})", "the length of {0}"),
         ("length_sq", f, (v,), "wp.length_sq({0})", "the squared length of {0}"),
     ]
+    F = annotation(f)  # noqa: N806  (the scalar type as a signature writes it)
+    vector += [
+        (
+            "cw_div",
+            v,
+            (v, v),
+            f"wp.cw_div({{0}}, wp.cw_mul({{1}}, {{1}}) + wp.{v}({{L[1.0]}}))",
+            "{0} divided by 1 + {1}^2",
+        ),
+        ("argmax", f, (v,), f"{F}(wp.argmax({{0}}))", "the index of the largest component of {0}"),
+        ("argmin", f, (v,), f"{F}(wp.argmin({{0}}))", "the index of the smallest component of {0}"),
+    ]
+    rows_args = ", ".join(f"{{{k}}}" for k in range(n))
+    matrix += [
+        ("get_diag", v, (m,), "wp.get_diag({0})", "the diagonal of {0}"),
+        ("add_identity", m, (m,), f"({{0}} + wp.identity(n={n}, dtype={F}))", "{0} plus the identity"),
+        ("matrix_from_rows", m, (v,) * n, f"wp.matrix_from_rows({rows_args})", "the matrix with rows " + rows_args),
+        ("matrix_from_cols", m, (v,) * n, f"wp.matrix_from_cols({rows_args})", "the matrix with columns " + rows_args),
+        (
+            "inverse",
+            m,
+            (m,),
+            f"wp.inverse({{0}} @ wp.transpose({{0}}) + wp.identity(n={n}, dtype={F}))",
+            "the inverse of {0} times its transpose plus the identity",
+        ),
+    ]
+    if n == 3:
+        matrix.append(("skew", m, (v,), "wp.skew({0})", "the cross-product matrix of {0}"))
     matrix += [
         ("outer", m, (v, v), "wp.outer({0}, {1})", "the outer product of {0} and {1}"),
         ("diag", m, (v,), "wp.diag({0})", "the diagonal matrix with entries {0}"),
@@ -317,19 +461,192 @@ def _geometry_ops(f: str) -> list[Op]:
         ("transform_vector", v, (t, v), "wp.transform_vector({0}, {1})", "the direction {1} rotated by {0}"),
         ("transform_translation", v, (t,), "wp.transform_get_translation({0})", "the translation of {0}"),
         ("transform_rotation", q, (t,), "wp.transform_get_rotation({0})", "the rotation of {0}"),
+        (
+            "quat_identity",
+            q,
+            (q,),
+            f"({{0}} * wp.quat_identity(dtype={annotation(f)}))",
+            "{0} times the identity rotation",
+        ),
+        (
+            "quat_slerp",
+            q,
+            (q, q, f),
+            "wp.quat_slerp(wp.normalize({0}), wp.normalize({1}), wp.clamp({2}, {L[0.0]}, {L[1.0]}))",
+            "the rotation between {0} and {1} at {2}",
+        ),
+        (
+            "quat_from_matrix",
+            q,
+            (q,),
+            "wp.quat_from_matrix(wp.quat_to_matrix(wp.normalize({0})))",
+            "the rotation {0} through its matrix",
+        ),
+        (
+            "transform_identity",
+            t,
+            (t,),
+            f"({{0}} * wp.transform_identity(dtype={annotation(f)}))",
+            "{0} composed with the identity",
+        ),
+        ("transform_multiply", t, (t, t), "wp.transform_multiply({0}, {1})", "the transform {0} then {1}"),
     ]
+    # Not here: builtins Warp writes in Python (warp/_src/math.py: quat_from_euler, quat_twist, quat_to_rpy,
+    # transform_to_matrix, transform_twist, velocity_at_point, the vector norms, ...). Their generated
+    # code names that file on the machine that built it, which has no place in a row.
+    if f == FLOAT:  # roll-pitch-yaw, spatial algebra and edge queries exist in float32 only
+        sv, sm = "spatial_vector", "spatial_matrix"
+        rows += [
+            ("quat_rpy", q, (f, f, f), "wp.quat_rpy({0}, {1}, {2})", "the rotation with roll {0} pitch {1} yaw {2}"),
+            ("spatial_dot", f, (sv, sv), "wp.spatial_dot({0}, {1})", "the spatial dot product of {0} and {1}"),
+            ("spatial_adjoint", sm, (m, m), "wp.spatial_adjoint({0}, {1})", "the spatial adjoint of {0} and {1}"),
+            (
+                "closest_point_edge_edge",
+                v,
+                (v, v, v, v),
+                "wp.closest_point_edge_edge({0}, {1}, {2}, {3}, 1.0e-6)",
+                "the closest points of edges {0}-{1} and {2}-{3}",
+            ),
+        ]
     return _ops("geometry", f, rows)
+
+
+TILE_MAPS = ("sin", "cos", "tanh", "atan", "abs", "floor", "ceil")  # wp.tile_map(wp.<fn>, t): bounded or linear
+TILE_BINARY_MAPS = ("add", "sub", "min", "max")
+TILE_REDUCTIONS = {"sum": "wp.tile_sum({0})", "max": "wp.tile_max({0})", "min": "wp.tile_min({0})"}
+TILE_REDUCTIONS |= {"reduce_max": "wp.tile_reduce(wp.max, {0})", "reduce_add": "wp.tile_reduce(wp.add, {0})"}
+
+
+def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
+    """Operations on float32 tiles of one shape, and the shapes they lead to."""
+    t, f = tile(shape), FLOAT
+    rows = [
+        ("tile_add", t, (t, t), "({0} + {1})", "the tile sum of {0} and {1}"),
+        ("tile_sub", t, (t, t), "({0} - {1})", "the tile difference of {0} and {1}"),
+        ("tile_neg", t, (t,), "(-{0})", "the negated tile {0}"),
+        ("tile_scale", t, (t, f), "({0} * wp.clamp({1}, -2.0, 2.0))", "{0} scaled by {1} clamped to [-2, 2]"),
+        ("tile_block_mean", t, (t,), "({0} * (1.0 / float(wp.block_dim())))", "{0} divided by the block size"),
+        ("tile_full", t, (f,), f"wp.tile_full(shape={tile_shape(shape)}, value={{0}}, dtype=float)", "a tile of {0}"),
+        ("tile_astype", t, (t,), "wp.tile_astype(wp.tile_astype({0}, wp.float64), float)", "{0} through float64"),
+    ]
+    rows += [(f"tile_map_{fn}", t, (t,), f"wp.tile_map(wp.{fn}, {{0}})", f"{fn} of each of {{0}}") for fn in TILE_MAPS]
+    rows += [
+        (f"tile_map_{fn}", t, (t, t), f"wp.tile_map(wp.{fn}, {{0}}, {{1}})", f"the elementwise {fn} of {{0}} and {{1}}")
+        for fn in TILE_BINARY_MAPS
+    ]
+    rows += [
+        (f"tile_{name}", f, (t,), f"wp.tile_extract({template}, 0)", f"the {name} over {{0}}")
+        for name, template in TILE_REDUCTIONS.items()
+    ]
+    if len(shape) == 1:
+        n = shape[0]
+        rows += [
+            ("tile_extract", f, (t,), "wp.tile_extract({0}, {k})", "element {k} of {0}"),
+            ("tile_dot", f, (t, t), "wp.tile_extract(wp.tile_dot({0}, {1}), 0)", "the dot product of {0} and {1}"),
+            ("tile_scan", t, (t,), "wp.tile_scan_inclusive({0})", "the running sum of {0}"),
+            ("tile_scan_max", t, (t,), "wp.tile_scan_max_inclusive({0})", "the running maximum of {0}"),
+            ("tile_arange_add", t, (t,), f"({{0}} + wp.tile_arange({n}, dtype=float))", "{0} plus 0, 1, 2, ..."),
+        ]
+    else:
+        m, n = shape
+        rows += [
+            ("tile_extract", f, (t,), f"wp.tile_extract({{0}}, {m - 1}, {n - 1})", "the last element of {0}"),
+            ("tile_transpose", tile((n, m)), (t,), "wp.tile_transpose({0})", "the transpose of {0}"),
+            (
+                "tile_broadcast",
+                t,
+                (t,),
+                f"wp.tile_broadcast(wp.tile_view({{0}}, offset=(0, 0), shape=(1, {n})), shape=({m}, {n}))",
+                "the first row of {0} repeated",
+            ),
+        ]
+        rows += [
+            (
+                "tile_matmul",
+                tile((m, k)),
+                (t, tile((n, k))),
+                "wp.tile_matmul({0}, {1})",
+                "the matrix product of {0} and {1}",
+            )
+            for k in (4, 8)
+            if (n, k) in TILE_SHAPES and (m, k) in TILE_SHAPES
+        ]
+        if shape == (8, 8):
+            rows.append(
+                ("tile_view", tile((4, 4)), (t,), "wp.tile_view({0}, offset=(4, 4), shape=(4, 4))", "a corner of {0}")
+            )
+    return _ops("tile", None, rows)
+
+
+# Random draws read the kernel's generator state, a local named ``state`` (``wp.rand_init``).
+RANDOM_STATE = "state"
+
+
+def _random_ops() -> list[Op]:
+    f, v2, v3 = FLOAT, "vec2", "vec3"
+    rows = [
+        ("randf", f, (), "wp.randf(state)", "a uniform draw in [0, 1)"),
+        ("randf_range", f, (f,), "wp.randf(state, {0}, {0} + 1.0)", "a uniform draw in [{0}, {0} + 1)"),
+        ("randn", f, (), "wp.randn(state)", "a normal draw"),
+        ("randi", f, (), "float(wp.randi(state, 0, 10))", "a random integer in [0, 10)"),
+        ("randu", f, (), "wp.float32(wp.randu(state) >> wp.uint32(24))", "the top byte of a random uint32"),
+        ("poisson", f, (f,), "wp.float32(wp.poisson(state, wp.abs({0}) + 0.5))", "a Poisson draw of rate 0.5 + |{0}|"),
+        ("noise", f, (f,), "wp.noise(state, {0})", "Perlin noise at {0}"),
+        ("noise", f, (v2,), "wp.noise(state, {0})", "Perlin noise at {0}"),
+        ("noise", f, (v3,), "wp.noise(state, {0})", "Perlin noise at {0}"),
+        ("pnoise", f, (f,), "wp.pnoise(state, {0}, 4)", "periodic Perlin noise at {0}"),
+        ("curlnoise", v2, (v2,), "wp.curlnoise(state, {0})", "curl noise at {0}"),
+        ("curlnoise", v3, (v3,), "wp.curlnoise(state, {0})", "curl noise at {0}"),
+    ]
+    samples = {v3: ("sphere", "sphere_surface", "hemisphere", "hemisphere_surface", "cube")}
+    samples[v2] = ("disk", "square", "ring")
+    rows += [
+        (f"sample_unit_{shape}", t, (), f"wp.sample_unit_{shape}(state)", f"a random point of the unit {shape}")
+        for t, shapes in samples.items()
+        for shape in shapes
+    ]
+    rows.append(("sample_triangle", v2, (), "wp.sample_triangle(state)", "random barycentric coordinates"))
+    return [replace(op, reads=frozenset([RANDOM_STATE])) for op in _ops("random", None, rows)]
+
+
+@dataclass(frozen=True)
+class Unpack:
+    """A builtin that returns several values, unpacked into locals: ``u, s, v = wp.svd3(m)``."""
+
+    base: str
+    arg: str
+    template: str
+    results: tuple[str, ...]
+    phrase: str
+
+
+UNPACKS: tuple[Unpack, ...] = tuple(
+    unpack
+    for f in _FLOAT_SUFFIX
+    for unpack in (
+        Unpack("svd3", mat(3, f), "wp.svd3({0})", (mat(3, f), vec(3, f), mat(3, f)), "the SVD of {0}"),
+        Unpack("qr3", mat(3, f), "wp.qr3({0})", (mat(3, f), mat(3, f)), "the QR decomposition of {0}"),
+        Unpack("eig3", mat(3, f), "wp.eig3({0} + wp.transpose({0}))", (mat(3, f), vec(3, f)), "the eigen pairs of {0}"),
+        Unpack("svd2", mat(2, f), "wp.svd2({0})", (mat(2, f), vec(2, f), mat(2, f)), "the SVD of {0}"),
+        Unpack(
+            "quat_to_axis_angle", quat(f), "wp.quat_to_axis_angle(wp.normalize({0}))", (vec(3, f), f), "axis and angle"
+        ),
+    )
+)
 
 
 OPS: tuple[Op, ...] = tuple(
     [op for f in FLOAT_TYPES for op in _float_ops(f)]
     + [op for t in INT_TYPES for op in _int_ops(t)]
+    + [op for t in WIDTH_TYPES for op in _bits_ops(t)]
     + _bool_ops()
     + _convert_ops()
     + _select_ops()
     + [op for f in _FLOAT_SUFFIX for n in (2, 3, 4) for op in _vector_ops(n, f)]
     + _vector_ops(6, FLOAT)
     + [op for f in _FLOAT_SUFFIX for op in _geometry_ops(f)]
+    + [op for shape in TILE_SHAPES for op in _tile_ops(shape)]
+    + _random_ops()
 )
 
 
@@ -386,8 +703,19 @@ def constant(rng: random.Random, type_name: str) -> Expr:
         value = rng.choice(("True", "False"))
         return Expr(value, value, const=True)
     if t.kind in ("float", "int"):
-        value = rng.choice(FLOAT_CONSTANTS if t.kind == "float" else INT_CONSTANTS)
+        pool = FLOAT_CONSTANTS if t.kind == "float" else UINT_CONSTANTS if t.name in UNSIGNED_TYPES else INT_CONSTANTS
+        value = rng.choice(pool)
         return Expr(literal(t.scalar, value), value, const=True)
+    if t.kind == "tile":
+        shape = tile_shape(t.shape)
+        code, words = rng.choice(
+            [
+                (f"wp.tile_zeros(shape={shape}, dtype=float)", "a tile of zeros"),
+                (f"wp.tile_ones(shape={shape}, dtype=float)", "a tile of ones"),
+                (f"wp.tile_full(shape={shape}, value={rng.choice(FLOAT_CONSTANTS)}, dtype=float)", "a constant tile"),
+            ]
+        )
+        return Expr(code, words, const=True)
     if t.kind == "transform":
         position, rotation = constant(rng, vec(3, t.scalar)), constant(rng, quat(t.scalar))
         return Expr(f"wp.{t.name}({position.code}, {rotation.code})", f"the constant {t.name}", const=True)
@@ -432,8 +760,9 @@ def _readable(scope: Scope, types: tuple[str, ...]) -> list[int]:
 
 
 def reading_ops(scope: Scope, ops: list[Op]) -> list[Op]:
-    """The operations that can read data: an argument type has leaves (all of ``ops`` if none can)."""
-    return [op for op in ops if _readable(scope, op.args)] or ops
+    """The operations that can read data: they read state themselves (a random draw), or an
+    argument type has leaves (all of ``ops`` if none can)."""
+    return [op for op in ops if op.reads or _readable(scope, op.args)] or ops
 
 
 def apply(
@@ -449,7 +778,9 @@ def apply(
     One argument (the anchor) must read data; the others may be constants.
     """
     fixed = fixed or {}
-    needs_data = not allow_const and not any(not e.const for e in fixed.values())
+    needs_data = not allow_const and not op.reads and not any(not e.const for e in fixed.values())
+    if not op.args:  # a draw from the generator state
+        return Expr(op.template.format(L=Literals(op.scalar)), op.phrase, (op.base,), reads=op.reads)
     readable = _readable(scope, op.args) or list(range(len(op.args)))
     for _attempt in range(3):  # avoid degenerate twins such as wp.max(y[i], y[i])
         anchor = rng.choice(readable)
@@ -466,7 +797,7 @@ def apply(
     phrase = op.phrase.format(*(a.phrase for a in args), k=k, L=PLAIN)
     used = tuple(o for a in args for o in a.ops)
     reads = op.reads.union(*(a.reads for a in args))
-    return Expr(code, phrase, (op.base, *used), const=all(a.const for a in args), reads=reads)
+    return Expr(code, phrase, (op.base, *used), const=not op.reads and all(a.const for a in args), reads=reads)
 
 
 def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bool:
@@ -493,6 +824,11 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
     return None
 
 
+def joining_ops(scope: Scope, type_name: str) -> list[Op]:
+    """Binary operations on ``type_name`` (``a + b``): how another value is folded into one of it."""
+    return [op for op in scope.ops_returning(type_name) if op.args == (type_name, type_name) and op.group != "helper"]
+
+
 def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: Expr, part_type: str) -> Expr:
     """Combine ``expr`` with ``part`` so that the result reads ``part`` (a local, a loop index).
 
@@ -504,7 +840,7 @@ def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: 
     part = convert(rng, scope, part, part_type, type_name)
     if part is None:
         return expr
-    joins = [op for op in scope.ops_returning(type_name) if op.args == (type_name, type_name) and op.group != "helper"]
+    joins = joining_ops(scope, type_name)
     if not joins:
         return expr
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datasets.utils import tqdm
 
 from generation.kernels.features import normalized_ast
-from generation.kernels.generator import generate
+from generation.kernels.generator import CATEGORY_WEIGHTS, generate
 from generation.kernels.harvest import Harvest, harvest
 from generation.kernels.spec import Failure, KernelSpec
 from generation.pipeline.options import BuildOptions
@@ -41,14 +41,16 @@ def dedup_key(spec: KernelSpec) -> str:
 
 
 def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKernel], str]:
-    """Draw unique kernels round-robin over the categories until ``wanted`` or the draw limit."""
+    """Draw unique kernels round-robin over the categories (each as often as its weight) until
+    ``wanted`` or the draw limit."""
     seen: set[str] = set()
     kernels: list[PlannedKernel] = []
     draws = 0
     max_draws = wanted * MAX_DRAWS_PER_ROW + 100
     progress = tqdm(total=wanted, desc="Planning kernels", unit=" kernels", disable=wanted < PROGRESS_FROM)
+    rounds = [category for category in options.categories for _ in range(CATEGORY_WEIGHTS.get(category, 1))]
     while len(kernels) < wanted and draws < max_draws:
-        category = options.categories[draws % len(options.categories)]
+        category = rounds[draws % len(rounds)]
         spec = generate(
             category,
             options.seed,

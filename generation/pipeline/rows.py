@@ -49,6 +49,7 @@ FEATURES = datasets.Features(
             "arch": datasets.Value("int32"),  # CUDA architecture of the code or PTX (0 for CPU code)
             "ptx_isa": datasets.Value("string"),
             "cuda_version": datasets.Value("string"),
+            "mathdx": datasets.Value("bool"),  # tile GEMM/FFT/Cholesky through mathdx (False: Warp's generic code)
         },
     }
 )
@@ -95,6 +96,7 @@ def assemble(
             "arch": made.arch,
             "ptx_isa": made.ptx_isa,
             "cuda_version": made.cuda_version,
+            "mathdx": warp_api.MATHDX,
         },
     }
 

@@ -1,0 +1,143 @@
+"""Spatial queries on handles passed as ``wp.uint64``: meshes, hash grids, BVHs and volumes, each
+with the shape real kernels give it (``if query.result:``, ``while wp.hash_grid_query_next(...)``).
+
+Each idiom emits its statements through a ``KernelBuilder`` and leaves new locals (a ``vec3`` or
+a ``float``) for the rest of the kernel to read. The run check launches them on real objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from generation.kernels.builder import KernelBuilder
+from generation.kernels.grammar import Expr, named
+
+HANDLE_NAMES = {"mesh": "mesh", "hash_grid": "grid", "bvh": "bvh", "volume": "volume"}
+MESH_POINT_QUERIES = {
+    "mesh_query_point": "signed",
+    "mesh_query_point_no_sign": "unsigned",
+    "mesh_query_point_sign_normal": "signed",
+    "mesh_query_point_sign_winding_number": "signed",
+}
+
+
+def handle(kb: KernelBuilder, kind: str) -> Expr:
+    """The kernel's ``wp.uint64`` handle of ``kind`` (added on first use)."""
+    name = HANDLE_NAMES[kind]
+    if name not in {n for n, _ in kb.inputs}:
+        kb.inputs.append((name, "wp.uint64"))
+    return named(name)
+
+
+def _radius(kb: KernelBuilder) -> Expr:
+    """A search radius: a float argument, or a literal."""
+    if kb.rng.random() < 0.5:
+        if "radius" not in {n for n, _ in kb.inputs}:
+            kb.inputs.append(("radius", "float"))
+        return named("radius")
+    value = kb.rng.choice(("0.5", "1.0", "1.5"))
+    return Expr(value, value, const=True)
+
+
+def mesh_point(kb: KernelBuilder, points: str) -> None:
+    """The closest point on a mesh, evaluated from the face and barycentrics the query returns."""
+    mesh, p = handle(kb, "mesh"), kb.expr("vec3", kb.rng.randint(0, 1))
+    func = kb.rng.choice(list(MESH_POINT_QUERIES))
+    query, closest = kb.fresh("query"), kb.fresh("t")
+    found = f"wp.mesh_eval_position({mesh.code}, {query}.face, {query}.u, {query}.v)"
+    if MESH_POINT_QUERIES[func] == "signed" and kb.rng.random() < 0.5:
+        found += f" + wp.mesh_eval_face_normal({mesh.code}, {query}.face) * {query}.sign"
+    kb.emit(f"{query} = wp.{func}({mesh.code}, {p.code}, 10.0)", mesh, p)
+    kb.emit(f"{closest} = {p.code}", p)
+    kb.emit(f"if {query}.result:", kind="if")
+    kb.emit(f"    {closest} = {found}")
+    kb.say(f"sets {closest} to the point of the mesh closest to {p.phrase} ({func})")
+    kb.new_local(closest, "vec3", ("mesh_query_point",))
+
+
+def mesh_ray(kb: KernelBuilder, points: str) -> None:
+    """A ray cast against a mesh: the hit distance and how the ray meets the surface."""
+    mesh, start = handle(kb, "mesh"), kb.expr("vec3", kb.rng.randint(0, 1))
+    direction = kb.expr("vec3", 1)
+    ray, hit = kb.fresh("ray"), kb.fresh("s")
+    kb.emit(f"{ray} = wp.mesh_query_ray({mesh.code}, {start.code}, wp.normalize({direction.code}), 100.0)", mesh)
+    kb.emit(f"{hit} = float(0.0)", start, direction)
+    kb.emit(f"if {ray}.result:", kind="if")
+    kb.emit(f"    {hit} = {ray}.t + wp.dot({ray}.normal, {start.code}) * {ray}.sign")
+    kb.say(f"casts a ray from {start.phrase} along {direction.phrase} and sets {hit} to where it hits the mesh")
+    kb.new_local(hit, "float32", ("mesh_query_ray",))
+
+
+def hash_grid(kb: KernelBuilder, points: str) -> None:
+    """Neighbours within a radius from a hash grid, each read back from the points array."""
+    grid, radius = handle(kb, "hash_grid"), _radius(kb)
+    index = kb.index if kb.rng.random() < 0.5 else f"wp.hash_grid_point_id({grid.code}, {kb.index})"
+    query, neighbour, total, distance = kb.fresh("query"), kb.fresh("index"), kb.fresh("s"), kb.fresh("d")
+    weight = kb.rng.choice(
+        (f"({radius.code} - {distance})", f"wp.smoothstep({radius.code}, 0.0, {distance})", f"{distance} * {distance}")
+    )
+    kb.emit(f"{query} = wp.hash_grid_query({grid.code}, {points}[{index}], {radius.code})", grid, radius, named(points))
+    kb.emit(f"{neighbour} = int(0)")
+    kb.emit(f"{total} = float(0.0)")
+    kb.emit(f"while wp.hash_grid_query_next({query}, {neighbour}):", kind="while")
+    kb.emit(f"    {distance} = wp.length({points}[{neighbour}] - {points}[{index}])")
+    kb.emit(f"    if {distance} < {radius.code}:", kind="if")
+    kb.emit(f"        {total} += {weight}")
+    kb.say(f"sums {weight} over the neighbours within {radius.phrase} of {points}[{index}] into {total}")
+    kb.new_local(total, "float32", ("hash_grid_query",))
+
+
+def bvh_box(kb: KernelBuilder, points: str) -> None:
+    """The boxes of a BVH that overlap a box around a point, counted and weighted by index."""
+    bvh, p = handle(kb, "bvh"), kb.expr("vec3", kb.rng.randint(0, 1))
+    half = kb.rng.choice(("0.25", "0.5", "1.0"))
+    query, bounds, total = kb.fresh("query"), kb.fresh("bounds"), kb.fresh("s")
+    kb.emit(f"{query} = wp.bvh_query_aabb({bvh.code}, {p.code} - wp.vec3({half}), {p.code} + wp.vec3({half}))", bvh, p)
+    kb.emit(f"{bounds} = int(0)")
+    kb.emit(f"{total} = float(0.0)")
+    kb.emit(f"while wp.bvh_query_next({query}, {bounds}):", kind="while")
+    kb.emit(f"    {total} += 1.0 / float({bounds} + 1)")
+    kb.say(f"sets {total} to a weighted count of the BVH boxes within {half} of {p.phrase}")
+    kb.new_local(total, "float32", ("bvh_query_aabb",))
+
+
+def mesh_box(kb: KernelBuilder, points: str) -> None:
+    """The mesh faces whose bounds overlap a box around a point."""
+    mesh, p = handle(kb, "mesh"), kb.expr("vec3", kb.rng.randint(0, 1))
+    query, face, total = kb.fresh("query"), kb.fresh("face"), kb.fresh("s")
+    kb.emit(f"{query} = wp.mesh_query_aabb({mesh.code}, {p.code} - wp.vec3(0.5), {p.code} + wp.vec3(0.5))", mesh, p)
+    kb.emit(f"{face} = int(0)")
+    kb.emit(f"{total} = float(0.0)")
+    kb.emit(f"while wp.mesh_query_aabb_next({query}, {face}):", kind="while")
+    kb.emit(f"    {total} += float({face} + 1)")
+    kb.say(f"sets {total} to the sum of the faces near {p.phrase}")
+    kb.new_local(total, "float32", ("mesh_query_aabb",))
+
+
+def volume(kb: KernelBuilder, points: str) -> None:
+    """A volume sampled at a point: world to index space, then a sample, gradient or lookup."""
+    vol, p = handle(kb, "volume"), kb.expr("vec3", kb.rng.randint(0, 1))
+    uvw, value = kb.fresh("uvw"), kb.fresh("s")
+    mode = kb.rng.choice(("LINEAR", "CLOSEST"))
+    kb.emit(f"{uvw} = wp.volume_world_to_index({vol.code}, {p.code})", vol, p)
+    form = kb.rng.randrange(3)
+    if form == 0:
+        kb.emit(f"{value} = wp.volume_sample_f({vol.code}, {uvw}, wp.Volume.{mode})")
+    elif form == 1:
+        grad = kb.fresh("g")
+        kb.emit(f"{grad} = wp.vec3()")
+        kb.emit(f"{value} = wp.volume_sample_grad_f({vol.code}, {uvw}, wp.Volume.{mode}, {grad}) + wp.length({grad})")
+    else:
+        kb.emit(f"{value} = wp.volume_lookup_f({vol.code}, 1, 2, 3) + wp.volume_index_to_world({vol.code}, {uvw})[0]")
+    kb.say(f"sets {value} to the volume sampled at {p.phrase}")
+    kb.new_local(value, "float32", ("volume_sample",))
+
+
+QUERIES: dict[str, Callable[[KernelBuilder, str], None]] = {
+    "mesh_point": mesh_point,
+    "mesh_ray": mesh_ray,
+    "hash_grid": hash_grid,
+    "bvh": bvh_box,
+    "mesh_aabb": mesh_box,
+    "volume": volume,
+}
