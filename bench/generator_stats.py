@@ -28,7 +28,7 @@ from bench_codegen import bare_codegen, default_path  # noqa: E402
 
 from generation.backend import warp_api  # noqa: E402
 from generation.kernels.features import kernel_features, normalized_ast  # noqa: E402
-from generation.kernels.generator import CATEGORIES, generate  # noqa: E402
+from generation.kernels.generator import CATEGORIES, draw_round, generate  # noqa: E402
 from generation.pipeline.build import build_rows  # noqa: E402
 from generation.pipeline.options import BuildOptions  # noqa: E402
 from generation.pipeline.plan import PlannedKernel  # noqa: E402
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
-    categories = list(CATEGORIES)
+    categories = draw_round(CATEGORIES)  # as a default build draws them
     sources, trees = set(), set()
     features: Counter = Counter()
     per_category: Counter = Counter()
@@ -70,7 +70,7 @@ def main() -> None:
     generate_rate = args.kernels / (time.perf_counter() - start)
 
     n = args.kernels
-    print(f"\n{n} kernels, seed {args.seed}, difficulty {args.difficulty}, {len(categories)} categories")
+    print(f"\n{n} kernels, seed {args.seed}, difficulty {args.difficulty}, {len(CATEGORIES)} categories")
     print(f"generator alone (with feature and AST analysis): {generate_rate:.0f} kernels/s")
     print("\n| measure | unique | share |\n|---|---:|---:|")
     print(f"| python_source | {len(sources)} | {len(sources) / n:.2%} |")

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from generation.backend import warp_api
 from generation.kernels.features import warp_calls
-from generation.kernels.generator import CATEGORIES, CATEGORY_WEIGHTS, generate
+from generation.kernels.generator import CATEGORIES, draw_round, generate
 from generation.kernels.harvest import source_files
 
 
@@ -42,7 +42,7 @@ def reference_calls(builtins: set[str]) -> Counter:
 def generated_calls(kernels: int, seed: int, builtins: set[str]) -> Counter:
     """Builtin calls in ``kernels`` generated kernels, drawn as a default build draws them."""
     calls: Counter = Counter()
-    rounds = [category for category in CATEGORIES for _ in range(CATEGORY_WEIGHTS.get(category, 1))]
+    rounds = draw_round(CATEGORIES)
     for index in tqdm(range(kernels), desc="generate", disable=kernels < 2000):
         spec = generate(rounds[index % len(rounds)], seed, index)
         calls.update({k: v for k, v in warp_calls(ast.parse(spec.python_source)).items() if is_counted(k, builtins)})

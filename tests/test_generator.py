@@ -275,3 +275,12 @@ def test_run_validation_passes_the_new_categories(tmp_path):
     )
     assert len(ds["train"]) == 16, ds["train"].info.description
     assert all(row["metadata"]["validation"] == ["codegen", "compile", "run"] for row in ds["train"])
+
+
+def test_no_query_kernel_keeps_two_shared_memory_stacks():
+    """A GPU build fails on two box queries in one kernel (their stacks overflow shared memory)."""
+    both = 0
+    for index in range(300):
+        source = generate("query", 3, index).python_source
+        both += "wp.bvh_query_aabb(" in source and "wp.mesh_query_aabb(" in source
+    assert both == 0

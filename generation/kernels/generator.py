@@ -27,7 +27,7 @@ from generation.kernels.builder import (
     store,
 )
 from generation.kernels.grammar import FLOAT, TILE_SHAPES, TYPES, Expr, Op, tile
-from generation.kernels.queries import QUERIES
+from generation.kernels.queries import QUERIES, draw_idioms
 from generation.kernels.spec import KernelSpec
 
 GENERATOR_VERSION = "3.0.0"
@@ -249,7 +249,7 @@ def mixed_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     if "quat" in types or "transform" in types:
         types |= {"vec3"}
     seeded = rng.random() < 0.2  # random draws too
-    groups = GROUPS + ("random",) if seeded else GROUPS
+    groups = GROUPS + ("random", "noise") if seeded else GROUPS
     kb = KernelBuilder(rng, profile, grammar.ops_for(groups, types), dims=dims)
     if seeded:  # and one draw at least, so the state is read (float32 reaches every main type)
         kb.emit_random_init()
@@ -297,13 +297,16 @@ def integer_kernel(rng: random.Random, profile: Profile) -> KernelParts:
 def random_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     """Random numbers: a generator seeded from an argument and the thread, then draws, noise, samples."""
     types = {FLOAT, "vec2", "vec3"}
-    kb = KernelBuilder(rng, profile, grammar.ops_for(("arith", "math", "vector", "random"), types))
+    kb = KernelBuilder(rng, profile, grammar.ops_for(("arith", "math", "vector", "random", "noise"), types))
     kb.array_inputs(rng.choice((FLOAT, FLOAT, "vec3")), rng.randint(1, 2))
     if rng.random() < profile.extra_prob:
         kb.scalar_param(FLOAT)
     kb.emit_random_init()
+    draw = rng.choice(sorted(types))
+    kb.bind(kb.rooted(draw, 1, ("random",)), draw)
     out_type = _pick(rng, {FLOAT: 3, "vec3": 1.5, "vec2": 1})
-    return _program(kb, "rand", out_type, {"assign": 3, "if": 1, "for": 1}, ("random",))
+    # The store is a function of the kernel's data and its draws: noise at, or a draw around, a value.
+    return _program(kb, "rand", out_type, {"assign": 3, "if": 1, "for": 1}, ("noise",))
 
 
 def _tile_helper(kb: KernelBuilder, tile_types: set[str]) -> None:
@@ -348,7 +351,7 @@ def query_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     points = kb.inputs[-1][0]
     if rng.random() < 0.4:
         kb.array_inputs(FLOAT, 1)
-    idioms = rng.sample(sorted(QUERIES), rng.choice((1, 1, 2)))
+    idioms = draw_idioms(rng)
     for idiom in idioms:
         QUERIES[idiom](kb, points)
     out_type = rng.choice((FLOAT, "vec3"))
@@ -379,6 +382,11 @@ CATEGORIES: dict[str, Callable[[random.Random, Profile], KernelParts]] = {
 # How many times a category comes up in each round of a default build's draws (others once):
 # tiles, the GPU-specific half of Warp, take a larger share.
 CATEGORY_WEIGHTS = {"tile": 2}
+
+
+def draw_round(categories) -> list[str]:
+    """One round of a build's draws: each category, in order, as often as its weight."""
+    return [category for category in categories for _ in range(CATEGORY_WEIGHTS.get(category, 1))]
 
 
 def render(parts: KernelParts, include_backward: bool = True) -> str:

@@ -583,13 +583,16 @@ RANDOM_STATE = "state"
 
 
 def _random_ops() -> list[Op]:
+    """Draws from the state (group ``random``) and draws that are functions of a value (``noise``)."""
     f, v2, v3 = FLOAT, "vec2", "vec3"
     rows = [
         ("randf", f, (), "wp.randf(state)", "a uniform draw in [0, 1)"),
-        ("randf_range", f, (f,), "wp.randf(state, {0}, {0} + 1.0)", "a uniform draw in [{0}, {0} + 1)"),
         ("randn", f, (), "wp.randn(state)", "a normal draw"),
         ("randi", f, (), "float(wp.randi(state, 0, 10))", "a random integer in [0, 10)"),
         ("randu", f, (), "wp.float32(wp.randu(state) >> wp.uint32(24))", "the top byte of a random uint32"),
+    ]
+    of_values = [
+        ("randf_range", f, (f,), "wp.randf(state, {0}, {0} + 1.0)", "a uniform draw in [{0}, {0} + 1)"),
         ("poisson", f, (f,), "wp.float32(wp.poisson(state, wp.abs({0}) + 0.5))", "a Poisson draw of rate 0.5 + |{0}|"),
         ("noise", f, (f,), "wp.noise(state, {0})", "Perlin noise at {0}"),
         ("noise", f, (v2,), "wp.noise(state, {0})", "Perlin noise at {0}"),
@@ -597,6 +600,7 @@ def _random_ops() -> list[Op]:
         ("pnoise", f, (f,), "wp.pnoise(state, {0}, 4)", "periodic Perlin noise at {0}"),
         ("curlnoise", v2, (v2,), "wp.curlnoise(state, {0})", "curl noise at {0}"),
         ("curlnoise", v3, (v3,), "wp.curlnoise(state, {0})", "curl noise at {0}"),
+        ("jitter", v3, (v3,), "({0} + wp.sample_unit_sphere(state) * 0.1)", "{0} jittered in a sphere of radius 0.1"),
     ]
     samples = {v3: ("sphere", "sphere_surface", "hemisphere", "hemisphere_surface", "cube")}
     samples[v2] = ("disk", "square", "ring")
@@ -606,7 +610,8 @@ def _random_ops() -> list[Op]:
         for shape in shapes
     ]
     rows.append(("sample_triangle", v2, (), "wp.sample_triangle(state)", "random barycentric coordinates"))
-    return [replace(op, reads=frozenset([RANDOM_STATE])) for op in _ops("random", None, rows)]
+    ops = _ops("random", None, rows) + _ops("noise", None, of_values)
+    return [replace(op, reads=frozenset([RANDOM_STATE])) for op in ops]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ a ``float``) for the rest of the kernel to read. The run check launches them on 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 from generation.kernels.builder import KernelBuilder
@@ -141,3 +142,16 @@ QUERIES: dict[str, Callable[[KernelBuilder, str], None]] = {
     "mesh_aabb": mesh_box,
     "volume": volume,
 }
+
+# Box queries keep a traversal stack per thread in shared memory: two in one kernel need more than
+# a GPU block has at block_dim 256 (ptxas: 0x10400 bytes, 0xc000 max), which a PTX compile never sees.
+SHARED_STACK = {"bvh", "mesh_aabb"}
+
+
+def draw_idioms(rng: random.Random) -> list[str]:
+    """One query idiom, sometimes two; never two that each keep a shared-memory stack."""
+    first = rng.choice(sorted(QUERIES))
+    if rng.random() >= 1 / 3:
+        return [first]
+    others = [q for q in sorted(QUERIES) if q != first and not {q, first} <= SHARED_STACK]
+    return [first, rng.choice(others)]

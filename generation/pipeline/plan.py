@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datasets.utils import tqdm
 
 from generation.kernels.features import normalized_ast
-from generation.kernels.generator import CATEGORY_WEIGHTS, generate
+from generation.kernels.generator import draw_round, generate
 from generation.kernels.harvest import Harvest, harvest
 from generation.kernels.spec import Failure, KernelSpec
 from generation.pipeline.options import BuildOptions
@@ -48,7 +48,7 @@ def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKern
     draws = 0
     max_draws = wanted * MAX_DRAWS_PER_ROW + 100
     progress = tqdm(total=wanted, desc="Planning kernels", unit=" kernels", disable=wanted < PROGRESS_FROM)
-    rounds = [category for category in options.categories for _ in range(CATEGORY_WEIGHTS.get(category, 1))]
+    rounds = draw_round(options.categories)
     while len(kernels) < wanted and draws < max_draws:
         category = rounds[draws % len(rounds)]
         spec = generate(
