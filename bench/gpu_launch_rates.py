@@ -8,7 +8,7 @@ All launches share one CUDA context: a kernel that faults (an illegal address) f
 after it, so only kernels whose inputs the run check can make are measured here (generated ones;
 harvested kernels may take mesh or volume handles that a seeded integer cannot stand for).
 
-    python bench/gpu_launch_rates.py [--rows 20] [--seed 4]
+    python bench/gpu_launch_rates.py [--rows 20] [--seed 4] [--categories tile,query]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20, help="generated rows per category")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--categories", default=",".join(CATEGORIES), help="comma-separated (default: all)")
     args = parser.parse_args()
 
     warp_api.init_warp()
@@ -56,7 +57,7 @@ def main() -> int:
         return 2
     print(f"device: {wp.get_device(DEVICE).name}, warp {warp_api.warp_version()}")
     table = []
-    for name in CATEGORIES:
+    for name in args.categories.split(","):
         options = BuildOptions(num_examples=args.rows, num_validation=0, num_test=0, seed=args.seed, categories=(name,))
         kernels = plan_splits(options)[0]["train"]
         stats = BuildStats()

@@ -1,9 +1,10 @@
-"""Pass rates of the compile and run checks (issue 3), for generated and harvested kernels.
+"""Pass rates of the compile and run checks, for generated and harvested kernels.
 
-Builds the rows of each (config, validate) pair exactly as a build's shard would and prints how
-many requested rows passed, with the skips by reason and the time taken.
+Builds the rows of each (config, validate, categories) check exactly as a build's shard would and
+prints how many requested rows passed, with the skips by reason and the time taken. ``--families``
+measures the families of the vocabulary issue (tile, integer, random, query) on their own, evenly.
 
-    python bench/validation_rates.py [--rows 330] [--real-rows 300] [--seed 77]
+    python bench/validation_rates.py [--rows 330] [--real-rows 300] [--family-rows 300] [--seed 77]
 """
 
 from __future__ import annotations
@@ -16,31 +17,46 @@ from generation.pipeline.options import CONFIGS, BuildOptions
 from generation.pipeline.plan import plan_splits
 from generation.pipeline.stats import BuildStats
 
-CHECKS = [("cpu", "run"), ("cuda", "compile"), ("real_cpu", "compile"), ("real_cuda", "compile")]
+FAMILIES = ("tile", "integer", "random", "query")
+# (config, validate, categories: None for the default mix)
+CHECKS = [
+    ("cpu", "run", None),
+    ("cuda", "compile", None),
+    ("real_cpu", "compile", None),
+    ("real_cuda", "compile", None),
+]
+FAMILY_CHECKS = [("cpu", "compile", FAMILIES), ("cuda", "compile", FAMILIES), ("cpu", "run", FAMILIES)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=330, help="generated rows per check")
     parser.add_argument("--real-rows", type=int, default=300, help="harvested rows per check")
+    parser.add_argument("--family-rows", type=int, default=300, help="rows of the new families per check (0: skip)")
+    parser.add_argument("--only-families", action="store_true", help="measure the new families alone")
     parser.add_argument("--seed", type=int, default=77)
     args = parser.parse_args()
 
-    print("| config | validate | rows passed | requested | pass rate | skipped by reason | seconds |")
-    print("|---|---|---:|---:|---:|---|---:|")
-    for config, validate in CHECKS:
+    checks = ([] if args.only_families else CHECKS) + (FAMILY_CHECKS if args.family_rows else [])
+    print("| config | validate | kernels | rows passed | requested | pass rate | skipped by reason | seconds |")
+    print("|---|---|---|---:|---:|---:|---|---:|")
+    for config, validate, categories in checks:
         source = CONFIGS[config].source
-        rows = args.real_rows if source == "real" else args.rows
-        options = BuildOptions(num_examples=rows, seed=args.seed, validate=validate)
+        rows = args.real_rows if source == "real" else args.family_rows if categories else args.rows
+        fields = {"categories": categories} if categories else {}
+        sizes = {"num_examples": rows, "num_validation": 0, "num_test": 0}
+        options = BuildOptions(**sizes, seed=args.seed, validate=validate, **fields)
         kernels = plan_splits(options, source)[0]["train"]
         stats = BuildStats(requested=len(kernels))
         start = time.perf_counter()
         for _ in build_rows(kernels, CONFIGS[config].device, options, stats):
             pass
         reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(stats.skipped.items())) or "-"
+        what = "+".join(categories) if categories else ("harvested" if source == "real" else "default mix")
         print(
-            f"| {config} | {validate} | {stats.rows} | {stats.requested} | {stats.rows / stats.requested:.1%} "
-            f"| {reasons} | {time.perf_counter() - start:.0f} |"
+            f"| {config} | {validate} | {what} | {stats.rows} | {stats.requested} | {stats.rows / stats.requested:.1%} "
+            f"| {reasons} | {time.perf_counter() - start:.0f} |",
+            flush=True,
         )
 
 

@@ -12,45 +12,20 @@ generator emits, and the most-called builtins it still misses.
 from __future__ import annotations
 
 import argparse
-import ast
 from collections import Counter
 
 from tqdm import tqdm
 
 from generation.backend import warp_api
-from generation.kernels.features import warp_calls
 from generation.kernels.generator import CATEGORIES, draw_round, generate
-from generation.kernels.harvest import source_files
-
-
-def is_counted(name: str, builtins: set[str]) -> bool:
-    return name in builtins and not name.startswith("expect_") and name != "printf"
-
-
-def reference_calls(builtins: set[str]) -> Counter:
-    """Builtin calls in the kernels Warp ships (examples and tests)."""
-    calls: Counter = Counter()
-    for _, path in source_files():
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError):
-            continue
-        calls.update({k: v for k, v in warp_calls(tree).items() if is_counted(k, builtins)})
-    return calls
+from generation.kernels.vocabulary import calls_in, coverage, reference_calls
 
 
 def generated_calls(kernels: int, seed: int, builtins: set[str]) -> Counter:
     """Builtin calls in ``kernels`` generated kernels, drawn as a default build draws them."""
-    calls: Counter = Counter()
     rounds = draw_round(CATEGORIES)
-    for index in tqdm(range(kernels), desc="generate", disable=kernels < 2000):
-        spec = generate(rounds[index % len(rounds)], seed, index)
-        calls.update({k: v for k, v in warp_calls(ast.parse(spec.python_source)).items() if is_counted(k, builtins)})
-    return calls
-
-
-def coverage(reference: Counter, emitted: set[str]) -> float:
-    return sum(n for name, n in reference.items() if name in emitted) / sum(reference.values())
+    sources = (generate(rounds[k % len(rounds)], seed, k).python_source for k in range(kernels))
+    return calls_in(tqdm(sources, total=kernels, desc="generate", disable=kernels < 2000), builtins)
 
 
 def main() -> None:

@@ -82,6 +82,13 @@ def test_card_numbers_match_the_data(published):
         assert f"- `{config}` / train: {N} of {N} rows (none skipped)" in text
         rows = sum(len(ds[split]) for split in ds)
         assert f"| `{config}` | none | {rows} | {rows} | 100.0% | {rows} | 0 | 0 |" in text
+    from generation.backend import warp_api
+    from generation.kernels.vocabulary import calls_in
+
+    for config in ("cpu", "cuda"):
+        ds = datasets.load_from_disk(str(data / config))
+        called = calls_in((row["python_source"] for split in ds for row in ds[split]), warp_api.builtin_names())
+        assert re.search(rf"^\| `{config}` \| {len(called)} \| 0\.\d{{3}} \|$", text, re.M), config
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (hub / image).read_text().startswith("<svg")
 

@@ -16,8 +16,10 @@ from string import Template
 import datasets
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from generation.backend import warp_api
 from generation.kernels.generator import GENERATOR_VERSION
 from generation.kernels.spec import GENERATED_LICENSE
+from generation.kernels.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
 
@@ -44,6 +46,7 @@ class ConfigFigures:
     checks: Counter  # rows per validation check passed
     features: Counter  # rows per feature of metadata.features
     difficulties: Counter  # rows per difficulty level ("" for harvested kernels)
+    builtins: Counter  # calls of each Warp builtin in the rows' kernels and helpers
     skipped: dict[str, dict[str, int]]
     requested: dict[str, int]
 
@@ -66,6 +69,7 @@ def config_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None 
         checks=Counter(check for row in rows for check in row["metadata"]["validation"]),
         features=Counter(feature for row in rows for feature in row["metadata"]["features"]),
         difficulties=Counter(row["metadata"]["difficulty"] or "harvested" for row in rows),
+        builtins=calls_in((row["python_source"] for row in rows), warp_api.builtin_names()),
         skipped={split: dict(stats.get("skipped", {})) for split, stats in build_stats.items()},
         requested={split: stats.get("requested", 0) for split, stats in build_stats.items()},
     )
@@ -218,9 +222,19 @@ def card_body(
             f"- `{c}` build options: `{json.dumps(o, sort_keys=True)}`" for c, o in build_options.items()
         ),
         "license_text": license_text(configs),
+        "vocabulary_table": vocabulary_table(figures),
         "license_counts": ", ".join(f"{lic}: {n}" for lic, n in sorted(licences.items())),
     }
     return Template(TEMPLATE.read_text()).substitute(values)
+
+
+def vocabulary_table(figures: dict[str, ConfigFigures]) -> str:
+    """Per config: the distinct builtins its rows call, and the share of Warp's own calls they cover."""
+    reference = reference_calls(warp_api.builtin_names())
+    return _table(
+        ["config", "distinct builtins called", "weighted coverage of Warp's calls"],
+        [[f"`{c}`", len(f.builtins), f"{coverage(reference, f.builtins):.3f}"] for c, f in figures.items()],
+    )
 
 
 def row_licenses(figures: dict[str, ConfigFigures]) -> Counter:
