@@ -356,13 +356,16 @@ class KernelBuilder:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def helper(self, result: str, arg_types: tuple[str, ...], depth: int, statements: int = 0) -> Op:
+    def helper(
+        self, result: str, arg_types: tuple[str, ...], depth: int, statements: int = 0, ops: list[Op] | None = None
+    ) -> Op:
         """Write a ``@wp.func`` over fresh parameters (locals and an early return when
-        ``statements``) and offer it as an operation; it may call the helpers before it."""
+        ``statements``) and offer it as an operation; it may call the helpers before it. It uses
+        ``ops``, by default the kernel's less those that read the kernel's own names (its random
+        state, its struct argument)."""
         name = self.module_name(HELPER_NAMES)
         params = [chr(ord("x") + k) if k < 3 else f"p{k}" for k in range(len(arg_types))]
-        # Not the operations that read the kernel's own names (its random state, its struct argument).
-        inner = Scope(ops=[op for op in self.scope.ops if not op.reads], const_prob=0.25)
+        inner = Scope(ops=[op for op in self.scope.ops if not op.reads] if ops is None else ops, const_prob=0.25)
         for param, type_name in zip(params, arg_types, strict=True):
             inner.add_leaf(type_name, named(param))
         signature = [f"{p}: {annotation(t)}" for p, t in zip(params, arg_types, strict=True)]

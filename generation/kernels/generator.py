@@ -312,7 +312,8 @@ def random_kernel(rng: random.Random, profile: Profile) -> KernelParts:
 def _tile_helper(kb: KernelBuilder, tile_types: set[str]) -> None:
     """A scalar ``@wp.func`` mapped over tiles: ``wp.tile_map(helper, t0, t1)``."""
     arity = kb.rng.randint(1, 2)
-    helper = kb.helper(FLOAT, (FLOAT,) * arity, kb.rng.randint(1, 2), statements=kb.rng.randint(0, 1))
+    scalar_ops = grammar.ops_for(("arith", "math"), {FLOAT})  # a function of each element, nothing block-wide
+    helper = kb.helper(FLOAT, (FLOAT,) * arity, kb.rng.randint(1, 2), kb.rng.randint(0, 1), scalar_ops)
     kb.scope.ops.remove(helper)  # called only through tile_map, never on scalars
     placeholders = ", ".join(f"{{{k}}}" for k in range(arity))
     for t in sorted(tile_types):

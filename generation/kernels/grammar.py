@@ -538,6 +538,17 @@ def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
         (f"tile_{name}", f, (t,), f"wp.tile_extract({template}, 0)", f"the {name} over {{0}}")
         for name, template in TILE_REDUCTIONS.items()
     ]
+    if shape == (8,):  # block-wide, not shape-bound: once is enough
+        rows += [
+            (
+                "block_mean",
+                f,
+                (f,),
+                "(wp.tile_extract(wp.tile_sum(wp.tile(wp.float32({0}))), 0) / float(wp.block_dim()))",
+                "the mean of {0} over the block's threads",
+            ),
+            ("untile", f, (f,), "wp.untile(wp.tile(wp.float32({0})) * 0.5)", "half of {0}, through a block tile"),
+        ]
     if len(shape) == 1:
         n = shape[0]
         rows += [
@@ -575,6 +586,25 @@ def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
             rows.append(
                 ("tile_view", tile((4, 4)), (t,), "wp.tile_view({0}, offset=(4, 4), shape=(4, 4))", "a corner of {0}")
             )
+        if m == n:  # solves against A Aᵀ + n I: symmetric positive definite, eigenvalues at least n
+            gram = "wp.tile_matmul({0}, wp.tile_transpose({0}))"
+            spd = f"wp.tile_diag_add({gram}, wp.tile_full(shape={n}, value={n}.0, dtype=float))"
+            rows += [
+                (
+                    "tile_cholesky_solve",
+                    t,
+                    (t, t),
+                    f"wp.tile_cholesky_solve(wp.tile_cholesky({spd}), {{1}})",
+                    "{1} solved against {0} times its transpose plus n",
+                ),
+                (
+                    "tile_lower_solve",
+                    t,
+                    (t, t),
+                    f"wp.tile_lower_solve(wp.tile_cholesky({spd}), {{1}})",
+                    "{1} solved against the Cholesky factor of {0} times its transpose plus n",
+                ),
+            ]
     return _ops("tile", None, rows)
 
 
