@@ -88,31 +88,28 @@ def hash_grid(kb: KernelBuilder, points: str) -> None:
     kb.new_local(total, "float32", ("hash_grid_query",))
 
 
-def bvh_box(kb: KernelBuilder, points: str) -> None:
-    """The boxes of a BVH that overlap a box around a point, counted and weighted by index."""
-    bvh, p = handle(kb, "bvh"), kb.expr("vec3", kb.rng.randint(0, 1))
+# Box queries: (handle kind, query, next, the item each step yields, how a step adds to the total, words).
+BOX_QUERIES = {
+    "bvh": ("bvh", "wp.bvh_query_aabb", "wp.bvh_query_next", "bounds", "1.0 / float({item} + 1)", "BVH boxes"),
+    "mesh_aabb": ("mesh", "wp.mesh_query_aabb", "wp.mesh_query_aabb_next", "face", "float({item} + 1)", "mesh faces"),
+}
+
+
+def box_query(kb: KernelBuilder, kind: str) -> None:
+    """The items (BVH boxes, mesh faces) whose bounds overlap a box around a point, iterated with
+    ``while <next>(query, item):`` and summed."""
+    handle_kind, query_func, next_func, item_name, step, words = BOX_QUERIES[kind]
+    target, p = handle(kb, handle_kind), kb.expr("vec3", kb.rng.randint(0, 1))
     half = kb.rng.choice(("0.25", "0.5", "1.0"))
-    query, bounds, total = kb.fresh("query"), kb.fresh("bounds"), kb.fresh("s")
-    kb.emit(f"{query} = wp.bvh_query_aabb({bvh.code}, {p.code} - wp.vec3({half}), {p.code} + wp.vec3({half}))", bvh, p)
-    kb.emit(f"{bounds} = int(0)")
+    query, item, total = kb.fresh("query"), kb.fresh(item_name), kb.fresh("s")
+    low, high = f"{p.code} - wp.vec3({half})", f"{p.code} + wp.vec3({half})"
+    kb.emit(f"{query} = {query_func}({target.code}, {low}, {high})", target, p)
+    kb.emit(f"{item} = int(0)")
     kb.emit(f"{total} = float(0.0)")
-    kb.emit(f"while wp.bvh_query_next({query}, {bounds}):", kind="while")
-    kb.emit(f"    {total} += 1.0 / float({bounds} + 1)")
-    kb.say(f"sets {total} to a weighted count of the BVH boxes within {half} of {p.phrase}")
-    kb.new_local(total, "float32", ("bvh_query_aabb",))
-
-
-def mesh_box(kb: KernelBuilder, points: str) -> None:
-    """The mesh faces whose bounds overlap a box around a point."""
-    mesh, p = handle(kb, "mesh"), kb.expr("vec3", kb.rng.randint(0, 1))
-    query, face, total = kb.fresh("query"), kb.fresh("face"), kb.fresh("s")
-    kb.emit(f"{query} = wp.mesh_query_aabb({mesh.code}, {p.code} - wp.vec3(0.5), {p.code} + wp.vec3(0.5))", mesh, p)
-    kb.emit(f"{face} = int(0)")
-    kb.emit(f"{total} = float(0.0)")
-    kb.emit(f"while wp.mesh_query_aabb_next({query}, {face}):", kind="while")
-    kb.emit(f"    {total} += float({face} + 1)")
-    kb.say(f"sets {total} to the sum of the faces near {p.phrase}")
-    kb.new_local(total, "float32", ("mesh_query_aabb",))
+    kb.emit(f"while {next_func}({query}, {item}):", kind="while")
+    kb.emit(f"    {total} += {step.format(item=item)}")
+    kb.say(f"sums over the {words} within {half} of {p.phrase} into {total}")
+    kb.new_local(total, "float32", (query_func.removeprefix("wp."),))
 
 
 def volume(kb: KernelBuilder, points: str) -> None:
@@ -138,8 +135,8 @@ QUERIES: dict[str, Callable[[KernelBuilder, str], None]] = {
     "mesh_point": mesh_point,
     "mesh_ray": mesh_ray,
     "hash_grid": hash_grid,
-    "bvh": bvh_box,
-    "mesh_aabb": mesh_box,
+    "bvh": lambda kb, points: box_query(kb, "bvh"),
+    "mesh_aabb": lambda kb, points: box_query(kb, "mesh_aabb"),
     "volume": volume,
 }
 
