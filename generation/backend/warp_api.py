@@ -306,13 +306,16 @@ def component_count(dtype) -> int:
     return dtype._length_
 
 
-def bare_codegen(kernel: wp.Kernel, device: str) -> str:
-    """Warp's own module build for ``kernel``'s module, as a launch does it, and nothing else:
-    hash the module, then generate its source. A benchmark's floor for what code generation costs."""
+def bare_codegen(kernel: wp.Kernel, device: str, arch: int = DEFAULT_CUDA_ARCH) -> str:
+    """Warp's own module build for ``kernel``'s module, as a launch does it, and nothing else: hash
+    the module, then generate its source for ``arch`` (as ``Module`` sets ``output_arch``), under
+    the settings rows are made with. A benchmark's floor for what code generation costs."""
     module = kernel.module
     block_dim = block_dim_for(kernel, device)
-    module.get_module_hash(block_dim)
-    return _context.ModuleBuilder(module, module.resolved_options[block_dim], target=device).codegen(device)
+    with pinned_config():
+        module.get_module_hash(block_dim)
+        options = module.resolved_options[block_dim] | {"output_arch": None if device == "cpu" else arch}
+        return _context.ModuleBuilder(module, options, target=device).codegen(device)
 
 
 def _module_holding(kernels: list[wp.Kernel], prefix: str) -> _context.Module:
