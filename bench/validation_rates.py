@@ -5,6 +5,7 @@ prints how many requested rows passed, with the skips by reason and the time tak
 measures the families of the vocabulary issue (tile, integer, random, query) on their own, evenly.
 
     python bench/validation_rates.py [--rows 330] [--real-rows 300] [--family-rows 300] [--seed 77]
+    python bench/validation_rates.py --idioms --family-rows 300
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from generation.pipeline.plan import plan_splits
 from generation.pipeline.stats import BuildStats
 
 FAMILIES = ("tile", "integer", "random", "query")
+IDIOMS = ("stencil", "gather", "scatter", "segment", "integrate", "assemble")
 # (config, validate, categories: None for the default mix)
 CHECKS = [
     ("cpu", "run", None),
@@ -26,6 +28,7 @@ CHECKS = [
     ("real_cuda", "compile", None),
 ]
 FAMILY_CHECKS = [("cpu", "compile", FAMILIES), ("cuda", "compile", FAMILIES), ("cpu", "run", FAMILIES)]
+IDIOM_CHECKS = [("cpu", "run", IDIOMS), ("cuda", "compile", IDIOMS)]
 
 
 def main() -> None:
@@ -34,10 +37,12 @@ def main() -> None:
     parser.add_argument("--real-rows", type=int, default=300, help="harvested rows per check")
     parser.add_argument("--family-rows", type=int, default=300, help="rows of the new families per check (0: skip)")
     parser.add_argument("--only-families", action="store_true", help="measure the new families alone")
+    parser.add_argument("--idioms", action="store_true", help="measure the idiom categories alone (--family-rows)")
     parser.add_argument("--seed", type=int, default=77)
     args = parser.parse_args()
 
     checks = ([] if args.only_families else CHECKS) + (FAMILY_CHECKS if args.family_rows else [])
+    checks = IDIOM_CHECKS if args.idioms else checks
     print("| config | validate | kernels | rows passed | requested | pass rate | skipped by reason | seconds |")
     print("|---|---|---|---:|---:|---:|---|---:|")
     for config, validate, categories in checks:

@@ -45,7 +45,13 @@ SIGNATURES = {
     "random": r"wp\.rand_init\(",
     "tile": r"wp\.tile_load\(",
     "query": r"wp\.(mesh|hash_grid|bvh|volume)_\w+\(",
-    "atomic": r"wp\.atomic_(add|sub|min|max|and|or|xor)\(|\] \+= ",
+    "stencil": r"\w+\[[^\]]*(wp\.(min|max)\(\w \+ 1|wp\.max\(\w - 1|\(\w [-+] 1( \+ n\d)?\) % n\d|\w [-+] 1)",
+    "gather": r"= \w+\[(j|k|a|b)\]$",
+    "scatter": r"(wp\.atomic_\w+\(\w+, (j|a), |\[j\] \+= )",
+    "segment": r"for k in range\(start, end\):",
+    "integrate": r"^\s+\w+\[i\] = (v|q)$",
+    "assemble": r"= \w+\[i, [0-2]\]$",
+    "atomic": r"wp\.atomic_(add|sub|min|max|and|or|xor|exch|cas)\(|\] \+= ",
     "control_flow": r"^\s+(if|for|while) ",
     "geometry": r"wp\.(quat|transform|spatial)\w*\(|dtype=wp\.(quat|transform|spatial_vector)d?\)",
     "struct": r"@wp\.struct",
@@ -112,15 +118,28 @@ GUARDS = {
 }
 
 
+def _sizes(tree: ast.AST) -> set[str]:
+    """Names bound to an array's size (``n0 = u.shape[0]``): at least 1."""
+    return {
+        node.targets[0].id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and ".shape[" in ast.unparse(node.value)
+    }
+
+
 def test_risky_operations_are_guarded():
     """Every division, log, root, exponential and inverse sine is in its guarded form, not just one of them."""
     for category in CATEGORIES:
         for index in range(100):
             tree = ast.parse(generate(category, 3, index).python_source)
+            sizes = _sizes(tree)
             for node in ast.walk(tree):
                 if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
                     divisor = node.right.elts[0] if isinstance(node.right, ast.Tuple) else node.right
                     guarded = _positive(divisor) or isinstance(divisor, ast.Constant)
+                    guarded = guarded or (isinstance(divisor, ast.Name) and divisor.id in sizes)
                     guarded = guarded or ast.unparse(divisor).endswith(".shape[0]")  # atomics' slot: i % len
                     assert guarded, ast.unparse(node)
                 name = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
@@ -284,3 +303,26 @@ def test_no_query_kernel_keeps_two_shared_memory_stacks():
         source = generate("query", 3, index).python_source
         both += "wp.bvh_query_aabb(" in source and "wp.mesh_query_aabb(" in source
     assert both == 0
+
+
+def test_default_mix_is_shaped_like_real_kernels():
+    """Issue 14's targets on 1,000 default kernels: few f(f(x)), shallow statements, data read
+    through indices and neighbours, loops (Warp's own examples: 0%, 3, 14%, 18%)."""
+    from generation.kernels.generator import draw_round
+    from generation.kernels.realism import realism, shapes
+
+    rounds = draw_round(CATEGORIES)
+    shape = realism(shapes(generate(rounds[k % len(rounds)], 21, k).python_source for k in range(1000)))
+    assert shape.self_nesting <= 0.05 and shape.p90_depth <= 5, shape
+    assert shape.indirect >= 0.15 and shape.loops >= 0.20, shape
+
+
+def test_idiom_rows_run_bounds_checked_on_inputs_valid_for_them(tmp_path):
+    """Indices in range and monotone CSR offsets: the run check proves the idioms bounds-safe."""
+    from conftest import load
+
+    idioms = "stencil,gather,scatter,segment,integrate,assemble"
+    ds = load("cpu", tmp_path, num_examples=18, num_validation=0, num_test=0, categories=idioms, validate="run", seed=6)
+    assert len(ds["train"]) == 18, ds["train"].info.description
+    assert {row["category"] for row in ds["train"]} == set(idioms.split(","))
+    assert all(row["metadata"]["validation"] == ["codegen", "compile", "run"] for row in ds["train"])

@@ -96,19 +96,20 @@ def test_rows_with_helpers_match_a_fresh_process_each(builds, config, tmp_path):
 
 
 def test_rows_of_every_new_family_match_a_fresh_process(tmp_path):
-    """Tiles (whose CUDA depends on the row's arch), integers, random draws and queries, both devices."""
+    """Tiles (whose CUDA depends on the row's arch), integers, random draws, queries and the idioms, both devices."""
+    from generation.kernels.idioms import IDIOMS
     from generation.pipeline.build import build_rows
     from generation.pipeline.options import BuildOptions
     from generation.pipeline.plan import plan_splits
     from generation.pipeline.stats import BuildStats
 
     rows = []
-    for family in ("tile", "integer", "random", "query"):
+    for family in ("tile", "integer", "random", "query", *IDIOMS):
         options = BuildOptions(num_examples=2, num_validation=0, num_test=0, seed=8, categories=(family,))
         kernels = plan_splits(options)[0]["train"]
         for device in ("cpu", "cuda"):
             stats = BuildStats()
             rows += list(build_rows(kernels, device, options, stats))
             assert not stats.skipped, stats.first_error
-    assert {row["category"] for row in rows} == {"tile", "integer", "random", "query"} and len(rows) == 16
+    assert len({row["category"] for row in rows}) == 10 and len(rows) == 40
     assert dishonest_rows(rows, tmp_path) == []

@@ -162,6 +162,7 @@ class KernelBuilder:
         self.loop_bounds: list[Expr] = []  # int bounds: count params, struct fields
         self.reducible: list[tuple[str, str]] = []  # (array name, type) with one dimension more than the launch
         self.atomic_targets: list[tuple[str, str]] = []
+        self.arrays: list[tuple[str, str]] = []  # array inputs read one element per index, and their types
         self.atomics: list[str] = []  # the atomic functions emitted, in order
         self.outputs_written: list[tuple[str, str]] = []  # outputs an early return may write
         self.struct: tuple[str, str, list[tuple[str, str]]] | None = None  # class, argument, fields
@@ -196,6 +197,7 @@ class KernelBuilder:
         for name in self.rng.sample(self.unused(names), count):
             self.inputs.append((name, self.array_annotation(type_name)))
             self.scope.add_leaf(type_name, named(name, code=element(name, type_name, self.index)))
+            self.arrays.append((name, type_name))
 
     def load_inputs(self, type_name: str) -> None:
         """Read each input of ``type_name`` into a local once (``t0 = wp.tile_load(a[i], shape=8)``),
@@ -270,9 +272,7 @@ class KernelBuilder:
 
     def use_all_locals(self, value: Expr, type_name: str) -> Expr:
         """Fold every local of the block the value does not read yet into it, so no statement is dead."""
-        for local, local_type in self.locals:
-            value = grammar.involve(self.rng, self.scope, value, type_name, local, local_type)
-        return value
+        return grammar.fold(self.rng, self.scope, value, type_name, self.locals)
 
     def value_types(self) -> list[str]:
         """Types an expression can be built for: they have leaves and operations."""
@@ -298,7 +298,7 @@ class KernelBuilder:
         t = self.rng.choice(comparable)
         left = self.expr(t, self.rng.randint(0, 2))
         right = grammar.constant(self.rng, t) if self.rng.random() < 0.6 else self.expr(t, 1)
-        if right.code == left.code:  # `x < x` is decided before the kernel runs
+        if right.reads & left.reads:  # `x < x`, `x > wp.abs(x)`: decided by construction, not by data
             right = grammar.constant(self.rng, t)
         symbol, words = self.rng.choice(COMPARISONS)
         return Expr(
@@ -568,6 +568,29 @@ class KernelBuilder:
         self.say(f"sets {', '.join(names)} to {unpack.phrase.format(arg.phrase)}")
         for name, type_name in zip(names, unpack.results, strict=True):
             self.new_local(name, type_name, (unpack.base, *arg.ops))
+
+    def emit_neighbour(self) -> None:
+        """``x_next = x[wp.min(i + 1, x.shape[0] - 1)]``: an input's neighbour along one axis of the
+        launch, clamped at the border, read into a local the kernel folds in."""
+        arrays = [(n, t) for n, t in self.arrays if TYPES[t].kind in ("float", "vector") and t in self.local_types()]
+        if not arrays:
+            return
+        name, t = self.rng.choice(arrays)
+        axis = self.rng.randrange(self.dims)
+        tid = TID_NAMES[axis]
+        side, step, words = self.rng.choice(
+            [
+                ("next", f"wp.min({tid} + 1, {name}.shape[{axis}] - 1)", "next"),
+                ("prev", f"wp.max({tid} - 1, 0)", "previous"),
+            ]
+        )
+        local = f"{name}_{side}"
+        if local in {n for n, _ in self.inputs} or any(local == leaf.code for leaf, _ in self.locals):
+            return
+        index = ", ".join(step if k == axis else TID_NAMES[k] for k in range(self.dims))
+        self.emit(f"{local} = {name}[{index}]", named(name))
+        self.say(f"sets {local} to the {words} element of {name}, clamped at the border")
+        self.new_local(local, t)
 
     def emit_random_init(self, seed: str = "seed") -> None:
         """An int argument that seeds a generator state per thread, which the random draws read."""

@@ -68,6 +68,24 @@ def handle_kinds(python_source: str, kernel_name: str) -> dict[str, str]:
     return kinds
 
 
+def offset_arrays(python_source: str, kernel_name: str) -> set[str]:
+    """Integer arrays read one past an index (``offsets[i + 1]``): CSR offsets, one longer than the
+    launch and monotone (a float field read at ``i + 1`` is a neighbour, not an offset)."""
+    kernel = next(n for n in ast.walk(ast.parse(python_source)) if is_kernel(n) and n.name == kernel_name)
+    arguments = {
+        arg.arg
+        for arg in kernel.args.args
+        if arg.annotation is not None and re.search(r"dtype=(wp\.)?u?int(8|16|32|64)?\)", ast.unparse(arg.annotation))
+    }
+    found = set()
+    for node in ast.walk(kernel):
+        if type(node) is ast.Subscript and type(node.value) is ast.Name and node.value.id in arguments:
+            index = node.slice
+            if type(index) is ast.BinOp and type(index.op) is ast.Add and ast.unparse(index.right) == "1":
+                found.add(node.value.id)
+    return found
+
+
 def uses_tiles(python_source: str) -> bool:
     """Whether the kernels of ``python_source`` call tile builtins: they launch tiled, a block per index."""
     return any(name.startswith("tile") for name in warp_calls(ast.parse(python_source)))

@@ -27,10 +27,11 @@ from generation.kernels.builder import (
     store,
 )
 from generation.kernels.grammar import FLOAT, TILE_SHAPES, TYPES, Expr, Op, tile
+from generation.kernels.idioms import IDIOMS
 from generation.kernels.queries import QUERIES, draw_idioms
 from generation.kernels.spec import KernelSpec
 
-GENERATOR_VERSION = "3.0.0"
+GENERATOR_VERSION = "3.1.0"
 
 
 def capped(profile: Profile, max_depth: int | None, max_statements: int | None) -> Profile:
@@ -42,15 +43,18 @@ def capped(profile: Profile, max_depth: int | None, max_statements: int | None) 
     return replace(profile, depth=depth, statements=statements)
 
 
+# Real kernels are shallow expressions bound to named intermediates: depth stays low, and a
+# harder kernel has more statements and blocks rather than deeper expressions.
 PROFILES = {
-    "easy": Profile(depth=(2, 3), statements=(0, 1), nesting=1, helper_prob=0.1, extra_prob=0.2),
-    "medium": Profile(depth=(1, 3), statements=(1, 3), nesting=2, helper_prob=0.25, extra_prob=0.35),
-    "hard": Profile(depth=(2, 4), statements=(2, 6), nesting=3, helper_prob=0.45, extra_prob=0.5),
+    "easy": Profile(depth=(1, 2), statements=(1, 2), nesting=1, helper_prob=0.1, extra_prob=0.2),
+    "medium": Profile(depth=(1, 2), statements=(2, 4), nesting=2, helper_prob=0.25, extra_prob=0.35),
+    "hard": Profile(depth=(1, 3), statements=(3, 6), nesting=3, helper_prob=0.45, extra_prob=0.5),
 }
 # "mixed" draws a difficulty per kernel with these weights.
 MIXED_WEIGHTS = {"easy": 0.3, "medium": 0.4, "hard": 0.3}
 DIFFICULTIES = (*PROFILES, "mixed")
 ALL_STATEMENTS = {"assign": 3, "if": 2, "for": 2, "while": 1, "reduce": 2, "atomic": 1, "return": 0.5}
+NEIGHBOUR_PROB = 0.85  # how often a kernel also reads a clamped neighbour of an input, as real ones do
 
 
 def _name(prefix: str, ops: tuple[str, ...]) -> str:
@@ -76,6 +80,10 @@ def _program(
     top block: the shape of most categories."""
     kb.sink = out_type
     kb.maybe_helper(statements=kb.rng.randint(0, 1))
+    if kb.rng.random() < NEIGHBOUR_PROB:
+        kb.emit_neighbour()
+        if kb.rng.random() < 0.5:  # both sides, as a central difference reads them
+            kb.emit_neighbour()
     count = max(min_statements, kb.rng.randint(*kb.profile.statements))
     kb.statements(count, kb.profile.nesting, kinds)
     result = kb.use_all_locals(kb.rooted(out_type, None, root_groups), out_type)
@@ -105,8 +113,7 @@ def arithmetic_kernel(rng: random.Random, profile: Profile) -> KernelParts:
 def math_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     t = _pick(rng, {"float32": 4, "float64": 1.5, "float16": 1})
     ops = [replace(o, weight=3.0 if len(o.args) == 1 else 1.0) for o in grammar.ops_for(("arith", "math"), {t})]
-    deeper = replace(profile, depth=(profile.depth[0] + 1, profile.depth[1] + 1))  # chains of functions
-    kb = KernelBuilder(rng, deeper, ops, const_prob=0.1)
+    kb = KernelBuilder(rng, profile, ops, const_prob=0.1)
     kb.array_inputs(t, rng.randint(1, 2))
     if rng.random() < profile.extra_prob and t == FLOAT:
         kb.module_constant(t)
@@ -379,10 +386,11 @@ CATEGORIES: dict[str, Callable[[random.Random, Profile], KernelParts]] = {
     "random": random_kernel,
     "tile": tile_kernel,
     "query": query_kernel,
+    **IDIOMS,  # shaped like real kernels: stencil, gather, scatter, segment, integrate, assemble
 }
 # How many times a category comes up in each round of a default build's draws (others once):
-# tiles, the GPU-specific half of Warp, take a larger share.
-CATEGORY_WEIGHTS = {"tile": 2}
+# tiles, the GPU-specific half of Warp, and the idioms about where data comes from take more.
+CATEGORY_WEIGHTS = {"tile": 4, "stencil": 3, "gather": 3, "scatter": 3, "segment": 3, "assemble": 3}
 
 
 def draw_round(categories) -> list[str]:

@@ -10,6 +10,8 @@ since Warp does not mix a float64 with a float32 literal.
 
 from __future__ import annotations
 
+import ast
+import functools
 import math
 import random
 from dataclasses import dataclass, field, replace
@@ -150,6 +152,21 @@ class Op:
     scalar: str | None = None  # the scalar type of the template's {L[...]} literals
     weight: float = 1.0
     reads: frozenset[str] = frozenset()  # names the template itself reads (a helper's struct argument)
+
+    @functools.cached_property
+    def calls(self) -> tuple[str | None, tuple[str | None, ...]]:
+        """The template's outermost call (``wp.sqrt``) and, per argument, the call wrapping it
+        (``wp.abs`` in ``wp.sqrt(wp.abs({0}))``), read once from the template, which is our data."""
+        names = [f"__arg{k}" for k in range(len(self.args))]
+        tree = ast.parse(self.template.format(*names, k=0, L=PLAIN).replace("state", "__state"), mode="eval").body
+        wrapping: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                for arg in node.args:
+                    if isinstance(arg, ast.Name) and arg.id in names:
+                        wrapping[arg.id] = ast.unparse(node.func)
+        root = ast.unparse(tree.func) if isinstance(tree, ast.Call) else None
+        return root, tuple(wrapping.get(name) for name in names)
 
 
 def _ops(group: str, scalar: str | None, rows: list[tuple], weight: float = 1.0) -> list[Op]:
@@ -527,10 +544,9 @@ def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
         ("tile_scale", t, (t, f), "({0} * wp.clamp({1}, -2.0, 2.0))", "{0} scaled by {1} clamped to [-2, 2]"),
         ("tile_block_mean", t, (t,), "({0} * (1.0 / float(wp.block_dim())))", "{0} divided by the block size"),
         ("tile_full", t, (f,), f"wp.tile_full(shape={tile_shape(shape)}, value={{0}}, dtype=float)", "a tile of {0}"),
-        ("tile_astype", t, (t,), "wp.tile_astype(wp.tile_astype({0}, wp.float64), float)", "{0} through float64"),
     ]
-    rows += [(f"tile_map_{fn}", t, (t,), f"wp.tile_map(wp.{fn}, {{0}})", f"{fn} of each of {{0}}") for fn in TILE_MAPS]
-    rows += [
+    maps = [(f"tile_map_{fn}", t, (t,), f"wp.tile_map(wp.{fn}, {{0}})", f"{fn} of each of {{0}}") for fn in TILE_MAPS]
+    maps += [
         (f"tile_map_{fn}", t, (t, t), f"wp.tile_map(wp.{fn}, {{0}}, {{1}})", f"the elementwise {fn} of {{0}} and {{1}}")
         for fn in TILE_BINARY_MAPS
     ]
@@ -605,7 +621,8 @@ def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
                     "{1} solved against the Cholesky factor of {0} times its transpose plus n",
                 ),
             ]
-    return _ops("tile", None, rows)
+    # Maps are many rows but one idiom: drawn less often, so kernels are not maps of maps.
+    return _ops("tile", None, rows) + _ops("tile", None, maps, weight=0.3)
 
 
 # Random draws read the kernel's generator state, a local named ``state`` (``wp.rand_init``).
@@ -705,6 +722,7 @@ class Expr:
     ops: tuple[str, ...] = ()
     const: bool = False
     reads: frozenset[str] = frozenset()
+    root: str | None = None  # its outermost call (``wp.abs``), so no call is wrapped in itself
 
 
 def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
@@ -816,23 +834,28 @@ def apply(
     needs_data = not allow_const and not op.reads and not any(not e.const for e in fixed.values())
     if not op.args:  # a draw from the generator state
         return Expr(op.template.format(L=Literals(op.scalar)), op.phrase, (op.base,), reads=op.reads)
+    root, wrappers = op.calls
     readable = _readable(scope, op.args) or list(range(len(op.args)))
-    for _attempt in range(3):  # avoid degenerate twins such as wp.max(y[i], y[i])
+    for _attempt in range(4):  # redraw degenerate forms: wp.max(y[i], y[i]), wp.abs(wp.abs(x))
         anchor = rng.choice(readable)
         args = [
             fixed[k]
             if k in fixed
-            else expression(rng, scope, t, depth - 1, allow_const=not (needs_data and k == anchor))
+            # an argument a guard wraps in a call must read data: no wp.abs(0.1)
+            else expression(rng, scope, t, depth - 1, allow_const=not ((needs_data and k == anchor) or wrappers[k]))
             for k, t in enumerate(op.args)
         ]
-        if len(args) < 2 or len({a.code for a in args}) > 1:
+        twins = len(args) >= 2 and len({a.code for a in args}) == 1
+        nested = any(w is not None and a.root == w for a, w in zip(args, wrappers, strict=True))
+        if not (twins or nested):
             break
     k = rng.randrange(TYPES[op.args[0]].size) if "{k}" in op.template else 0
     code = op.template.format(*(a.code for a in args), k=k, L=Literals(op.scalar))
     phrase = op.phrase.format(*(a.phrase for a in args), k=k, L=PLAIN)
     used = tuple(o for a in args for o in a.ops)
     reads = op.reads.union(*(a.reads for a in args))
-    return Expr(code, phrase, (op.base, *used), const=not op.reads and all(a.const for a in args), reads=reads)
+    const = not op.reads and all(a.const for a in args)
+    return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root)
 
 
 def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bool:
@@ -850,6 +873,7 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
     if hops == 0:
         return None
     takers = [op for op in scope.ops if part_type in op.args and op.group != "helper"]
+    takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
     direct = [op for op in takers if op.result == type_name]
     for op in [choose(rng, direct)] if direct else rng.sample(takers, len(takers)):
         step = apply(rng, scope, op, depth=1, fixed={op.args.index(part_type): part}, allow_const=True)
@@ -857,6 +881,35 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
         if result is not None:
             return result
     return None
+
+
+def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
+    """Whether ``op`` would wrap a given argument in that argument's own call (``wp.max(wp.max(a, b), c)``)."""
+    wrappers = op.calls[1]
+    return any(wrappers[k] is not None and wrappers[k] == e.root for k, e in fixed.items())
+
+
+def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: list[tuple[Expr, str]]) -> Expr:
+    """``value`` with every part it does not read yet joined in (each brought to ``type_name``
+    first), joined pairwise as a balanced tree: depth grows with the log of the parts, as when
+    real code combines named intermediates, not with their number."""
+    items = [value]
+    for part, part_type in parts:
+        if not part.reads <= value.reads:
+            converted = convert(rng, scope, part, part_type, type_name)
+            if converted is not None:
+                items.append(converted)
+    joins = joining_ops(scope, type_name)
+    if not joins:
+        return value
+    while len(items) > 1:
+        paired = []
+        for k in range(0, len(items) - 1, 2):
+            fixed = {0: items[k], 1: items[k + 1]}
+            ops = [op for op in joins if not wraps_itself(op, fixed)] or joins
+            paired.append(apply(rng, scope, choose(rng, ops), depth=1, fixed=fixed))
+        items = paired + items[len(paired) * 2 :]
+    return items[0]
 
 
 def joining_ops(scope: Scope, type_name: str) -> list[Op]:
@@ -879,4 +932,6 @@ def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: 
     if not joins:
         return expr
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]
-    return apply(rng, scope, choose(rng, joins), depth=1, fixed={0: pair[0], 1: pair[1]})
+    fixed = {0: pair[0], 1: pair[1]}
+    joins = [op for op in joins if not wraps_itself(op, fixed)] or joins
+    return apply(rng, scope, choose(rng, joins), depth=1, fixed=fixed)
