@@ -89,6 +89,9 @@ def test_card_numbers_match_the_data(published):
         ds = datasets.load_from_disk(str(data / config))
         called = calls_in((row["python_source"] for split in ds for row in ds[split]), warp_api.builtin_names())
         assert re.search(rf"^\| `{config}` \| {len(called)} \| 0\.\d{{3}} \|$", text, re.M), config
+        kernels = sum(len(ds[split]) for split in ds)  # the shape table: one kernel per row
+        assert re.search(rf"^\| `{config}` \| {kernels} \| [\d.]+% \| [\d.]+ \| [\d.]+% \| [\d.]+% \|$", text, re.M)
+    assert re.search(r"^\| Warp's examples \| 170 \| ", text, re.M)
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (hub / image).read_text().startswith("<svg")
 

@@ -18,6 +18,8 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from generation.backend import warp_api
 from generation.kernels.generator import GENERATOR_VERSION
+from generation.kernels.harvest import source_files
+from generation.kernels.realism import Realism, realism, shapes
 from generation.kernels.spec import GENERATED_LICENSE
 from generation.kernels.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline.options import CONFIGS
@@ -47,6 +49,7 @@ class ConfigFigures:
     features: Counter  # rows per feature of metadata.features
     difficulties: Counter  # rows per difficulty level ("" for harvested kernels)
     builtins: Counter  # calls of each Warp builtin in the rows' kernels and helpers
+    shape: Realism  # how the rows' kernels are shaped (kernels/realism.py)
     skipped: dict[str, dict[str, int]]
     requested: dict[str, int]
 
@@ -70,6 +73,7 @@ def config_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None 
         features=Counter(feature for row in rows for feature in row["metadata"]["features"]),
         difficulties=Counter(row["metadata"]["difficulty"] or "harvested" for row in rows),
         builtins=calls_in((row["python_source"] for row in rows), warp_api.builtin_names()),
+        shape=realism(shapes(row["python_source"] for row in rows)),
         skipped={split: dict(stats.get("skipped", {})) for split, stats in build_stats.items()},
         requested={split: stats.get("requested", 0) for split, stats in build_stats.items()},
     )
@@ -223,6 +227,7 @@ def card_body(
         ),
         "license_text": license_text(configs),
         "vocabulary_table": vocabulary_table(figures),
+        "shape_table": shape_table(figures),
         "license_counts": ", ".join(f"{lic}: {n}" for lic, n in sorted(licences.items())),
     }
     return Template(TEMPLATE.read_text()).substitute(values)
@@ -235,6 +240,25 @@ def vocabulary_table(figures: dict[str, ConfigFigures]) -> str:
         ["config", "distinct builtins called", "weighted coverage of Warp's calls"],
         [[f"`{c}`", len(f.builtins), f"{coverage(reference, f.builtins):.3f}"] for c, f in figures.items()],
     )
+
+
+def shape_table(figures: dict[str, ConfigFigures]) -> str:
+    """How the rows' kernels are shaped, next to the kernels Warp ships."""
+
+    def row(name: str, r: Realism) -> list[object]:
+        return [name, r.kernels, f"{r.self_nesting:.1%}", f"{r.p90_depth:g}", f"{r.indirect:.1%}", f"{r.loops:.1%}"]
+
+    warp = {}
+    for origin, path in source_files():
+        folder = origin.split("/")[1]
+        try:
+            warp.setdefault(folder, []).append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    header = ["kernels of", "kernels", "f(f(x))", "p90 expression depth", "statements indexing past the tid", "loops"]
+    rows = [row(f"`{c}`", f.shape) for c, f in figures.items()]
+    rows += [row(f"Warp's {folder}", realism(shapes(texts))) for folder, texts in sorted(warp.items())]
+    return _table(header, rows)
 
 
 def row_licenses(figures: dict[str, ConfigFigures]) -> Counter:
