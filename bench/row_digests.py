@@ -10,39 +10,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import datasets
 
+from generation.kernels.harvest import warp_package
+
 SCRIPT = str(Path(__file__).resolve().parents[1] / "warp_ir_pairs.py")
-USER_KERNELS = """import warp as wp
-
-SCALE = wp.constant(2.5)
-
-
-@wp.struct
-class Spring:
-    k: float
-    rest: float
-
-
-@wp.func
-def force(s: Spring, x: float):
-    return -s.k * (x - s.rest) * SCALE
-
-
-@wp.kernel
-def springs(s: Spring, x: wp.array(dtype=float), f: wp.array(dtype=float)):
-    i = wp.tid()
-    f[i] = force(s, x[i])
-
-
-@wp.kernel(module="shared_module")
-def first(x: wp.array(dtype=float)):
-    x[wp.tid()] = 1.0
-"""
+# A file Warp ships, harvested as a user's folder would be (``paths=``, ``license=``).
+USER_FILE = "examples/core/example_wave.py"
 # name: (config, options); every config and check a refactor could disturb.
 BUILDS = {
     "cpu": ("cpu", {"num_examples": 300, "seed": 5, "num_proc": 2}),
@@ -58,7 +37,7 @@ BUILDS = {
 def digests(tmp: Path) -> dict:
     paths_dir = tmp / "physics"  # a fixed name: rows name harvested files relative to the folder given
     paths_dir.mkdir()
-    (paths_dir / "springs.py").write_text(USER_KERNELS)
+    shutil.copy(warp_package() / USER_FILE, paths_dir / Path(USER_FILE).name)
     result = {}
     for name, (config, options) in BUILDS.items():
         options = dict(options, paths=[str(paths_dir)]) if config == "real_cpu" else options
