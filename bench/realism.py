@@ -13,19 +13,12 @@ from __future__ import annotations
 import argparse
 
 from generation.kernels.generator import CATEGORIES, draw_round, generate
-from generation.kernels.harvest import source_files
 from generation.kernels.realism import realism, shapes
+from generation.kernels.vocabulary import warp_kernel_files
 
 
-def _warp_sources(folder: str) -> list[str]:
-    texts = []
-    for origin, path in source_files():
-        if origin.startswith(f"warp/{folder}/"):
-            try:
-                texts.append(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError):
-                continue
-    return texts
+def _warp_trees(folder: str) -> list:
+    return [tree for name, tree in warp_kernel_files() if name == folder]
 
 
 def _row(name: str, sources) -> str:
@@ -56,8 +49,8 @@ def main() -> None:
                     [s for k, s in enumerate(generated) if rounds[k % len(rounds)] == category],
                 )
             )
-    print(_row("Warp's examples", _warp_sources("examples")))
-    print(_row("Warp's tests", _warp_sources("tests")))
+    print(_row("Warp's examples", _warp_trees("examples")))
+    print(_row("Warp's tests", _warp_trees("tests")))
 
 
 if __name__ == "__main__":

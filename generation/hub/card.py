@@ -18,10 +18,9 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from generation.backend import warp_api
 from generation.kernels.generator import GENERATOR_VERSION
-from generation.kernels.harvest import source_files
 from generation.kernels.realism import Realism, realism, shapes
 from generation.kernels.spec import GENERATED_LICENSE
-from generation.kernels.vocabulary import calls_in, coverage, reference_calls
+from generation.kernels.vocabulary import calls_in, coverage, reference_calls, warp_kernel_files
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
 
@@ -248,13 +247,9 @@ def shape_table(figures: dict[str, ConfigFigures]) -> str:
     def row(name: str, r: Realism) -> list[object]:
         return [name, r.kernels, f"{r.self_nesting:.1%}", f"{r.p90_depth:g}", f"{r.indirect:.1%}", f"{r.loops:.1%}"]
 
-    warp = {}
-    for origin, path in source_files():
-        folder = origin.split("/")[1]
-        try:
-            warp.setdefault(folder, []).append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
+    warp: dict[str, list] = {}
+    for folder, tree in warp_kernel_files():
+        warp.setdefault(folder, []).append(tree)
     header = ["kernels of", "kernels", "f(f(x))", "p90 expression depth", "statements indexing past the tid", "loops"]
     rows = [row(f"`{c}`", f.shape) for c, f in figures.items()]
     rows += [row(f"Warp's {folder}", realism(shapes(texts))) for folder, texts in sorted(warp.items())]

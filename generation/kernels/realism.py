@@ -87,11 +87,11 @@ def _indices(index: ast.AST) -> list[ast.AST]:
 
 
 def shapes(sources) -> list[KernelShape]:
-    """The shape of every ``@wp.kernel`` of the sources that parse."""
+    """The shape of every ``@wp.kernel`` of the sources (texts, or parsed trees) that parse."""
     found = []
     for source in sources:
         try:
-            tree = ast.parse(source)
+            tree = source if isinstance(source, ast.AST) else ast.parse(source)
         except SyntaxError:
             continue
         found += [kernel_shape(node) for node in ast.walk(tree) if is_kernel(node)]

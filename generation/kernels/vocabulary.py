@@ -8,6 +8,7 @@ by the caller: this module imports no Warp) and dropping the test-only ``expect_
 from __future__ import annotations
 
 import ast
+import functools
 from collections import Counter
 from collections.abc import Iterable
 
@@ -31,15 +32,25 @@ def calls_in(sources: Iterable[str], builtins: set[str]) -> Counter:
     return calls
 
 
+@functools.lru_cache(maxsize=1)
+def warp_kernel_files() -> tuple[tuple[str, ast.Module], ...]:
+    """``(folder, tree)`` of each file of Warp's examples and tests that parses, read once per
+    process: the installed package does not change under it."""
+    trees = []
+    for origin, path in source_files():
+        try:
+            trees.append((origin.split("/")[1], ast.parse(path.read_text(encoding="utf-8"))))
+        except (OSError, UnicodeDecodeError, SyntaxError):
+            continue
+    return tuple(trees)
+
+
 def reference_calls(builtins: set[str]) -> Counter:
     """Builtin calls in the kernels Warp ships (examples and tests)."""
-    texts = []
-    for _, path in source_files():
-        try:
-            texts.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-    return calls_in(texts, builtins)
+    calls: Counter = Counter()
+    for _, tree in warp_kernel_files():
+        calls.update({name: n for name, n in warp_calls(tree).items() if is_counted(name, builtins)})
+    return calls
 
 
 def coverage(reference: Counter, emitted: Iterable[str]) -> float:
