@@ -16,7 +16,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from generation.kernels.features import handle_kinds, launch_dims, offset_arrays, uses_tiles
+from generation.kernels.features import launch_of
 from generation.kernels.spec import Failure
 
 RESULT = "WIRP_RESULT "
@@ -113,23 +113,22 @@ def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -
     from generation.backend import warp_api
 
     rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
-    dims = launch_dims(python_source, kernel.key)
-    handles = handle_kinds(python_source, kernel.key)
-    offsets = offset_arrays(python_source, kernel.key)
+    launch = launch_of(python_source, kernel.key)
     objects: list = []  # meshes, grids, BVHs and volumes live until the launch is done
     args = []
     for arg in kernel.adj.args:
-        if arg.label in handles:
-            args.append(_handle(handles[arg.label], rng, device, objects))
-        elif arg.label in offsets:  # CSR offsets: one per row and one past the last, in order
+        if arg.label in launch.handles:
+            args.append(_handle(launch.handles[arg.label], rng, device, objects))
+        elif arg.label in launch.offsets:  # CSR offsets: one per row and one past the last, in order
             values = np.sort(rng.integers(0, LAUNCH_SIZE + 1, size=LAUNCH_SIZE + 1))
             args.append(wp.array(values.astype(np.int32), dtype=arg.type.dtype, device=device))
         else:
             args.append(_argument(arg.type, rng, device))
-    if uses_tiles(python_source):  # one block per index, its threads sharing the tiles
-        wp.launch_tiled(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device, block_dim=TILE_BLOCK_DIM)
+    dim = (LAUNCH_SIZE,) * launch.dims
+    if launch.tiled:  # one block per index, its threads sharing the tiles
+        wp.launch_tiled(kernel, dim=dim, inputs=args, device=device, block_dim=TILE_BLOCK_DIM)
     else:
-        wp.launch(kernel, dim=(LAUNCH_SIZE,) * dims, inputs=args, device=device)
+        wp.launch(kernel, dim=dim, inputs=args, device=device)
     wp.synchronize_device(device)
     for arg, value in zip(kernel.adj.args, args, strict=True):
         if isinstance(value, wp.array) and value.dtype not in warp_api.INT_TYPES:

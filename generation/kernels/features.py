@@ -8,6 +8,7 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from generation.kernels.grammar import TYPES
 
@@ -53,10 +54,27 @@ def warp_calls(tree: ast.AST) -> Counter[str]:
 HANDLE_KINDS = {"wp.mesh_": "mesh", "wp.hash_grid_": "hash_grid", "wp.bvh_": "bvh", "wp.volume_": "volume"}
 
 
-def handle_kinds(python_source: str, kernel_name: str) -> dict[str, str]:
-    """Which kernel arguments are handles of which object (``{"mesh": "mesh"}``): the argument
-    passed first to ``wp.mesh_*``, ``wp.hash_grid_*``, ``wp.bvh_*`` or ``wp.volume_*`` calls."""
-    kernel = next(n for n in ast.walk(ast.parse(python_source)) if is_kernel(n) and n.name == kernel_name)
+@dataclass(frozen=True)
+class Launch:
+    """What launching a kernel needs, read from its source in one parse: how many indices it takes,
+    whether it runs tiled, which arguments are handles of which object, which are CSR offsets."""
+
+    dims: int
+    tiled: bool
+    handles: dict[str, str]
+    offsets: set[str]
+
+
+def launch_of(python_source: str, kernel_name: str) -> Launch:
+    tree = ast.parse(python_source)
+    kernel = next(node for node in ast.walk(tree) if is_kernel(node) and node.name == kernel_name)
+    tiled = any(name.startswith("tile") for name in warp_calls(tree))  # its helpers' calls count too
+    return Launch(_launch_dims(kernel), tiled, _handle_kinds(kernel), _offset_arrays(kernel))
+
+
+def _handle_kinds(kernel: ast.FunctionDef) -> dict[str, str]:
+    """Which arguments are handles of which object (``{"mesh": "mesh"}``): the argument passed
+    first to ``wp.mesh_*``, ``wp.hash_grid_*``, ``wp.bvh_*`` or ``wp.volume_*`` calls."""
     arguments = {arg.arg for arg in kernel.args.args}
     kinds = {}
     for node in ast.walk(kernel):
@@ -68,10 +86,9 @@ def handle_kinds(python_source: str, kernel_name: str) -> dict[str, str]:
     return kinds
 
 
-def offset_arrays(python_source: str, kernel_name: str) -> set[str]:
+def _offset_arrays(kernel: ast.FunctionDef) -> set[str]:
     """Integer arrays read one past an index (``offsets[i + 1]``): CSR offsets, one longer than the
     launch and monotone (a float field read at ``i + 1`` is a neighbour, not an offset)."""
-    kernel = next(n for n in ast.walk(ast.parse(python_source)) if is_kernel(n) and n.name == kernel_name)
     arguments = {
         arg.arg
         for arg in kernel.args.args
@@ -86,11 +103,6 @@ def offset_arrays(python_source: str, kernel_name: str) -> set[str]:
     return found
 
 
-def uses_tiles(python_source: str) -> bool:
-    """Whether the kernels of ``python_source`` call tile builtins: they launch tiled, a block per index."""
-    return any(name.startswith("tile") for name in warp_calls(ast.parse(python_source)))
-
-
 def _tid_dims(assign: ast.Assign) -> int:
     """``i, j = wp.tid()`` takes two indices: a 2D launch."""
     target = assign.targets[0]
@@ -101,10 +113,8 @@ def _is_tid(node: ast.AST) -> bool:
     return type(node) is ast.Assign and type(node.value) is ast.Call and _dotted(node.value.func) in _TID_CALLS
 
 
-def launch_dims(python_source: str, kernel_name: str) -> int:
-    """How many indices kernel ``kernel_name`` takes from its first ``wp.tid()`` (1 if it assigns none)."""
-    tree = ast.parse(python_source)
-    kernel = next(node for node in ast.walk(tree) if is_kernel(node) and node.name == kernel_name)
+def _launch_dims(kernel: ast.FunctionDef) -> int:
+    """How many indices the kernel takes from its first ``wp.tid()`` (1 if it assigns none)."""
     tids = sorted((node for node in ast.walk(kernel) if _is_tid(node)), key=lambda node: node.lineno)
     return _tid_dims(tids[0]) if tids else 1
 
