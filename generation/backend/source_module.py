@@ -67,13 +67,15 @@ def kernels_in(module: types.ModuleType) -> list:
     return [value for value in vars(module).values() if isinstance(value, wp.Kernel) and value.key]
 
 
+def kernel_named(module: types.ModuleType, name: str):
+    """The ``@wp.kernel`` called ``name`` that ``module`` defines."""
+    return next(kernel for kernel in kernels_in(module) if kernel.key == name)
+
+
 @contextlib.contextmanager
 def kernels_side_by_side(kernels: list[tuple[str, str]]) -> Iterator[list]:
     """Import each ``(python_source, kernel_name)`` as its own module, all at once, and yield the
     kernels. Helper-name counters are not reset, so helpers keep distinct names in a shared build."""
     with contextlib.ExitStack() as stack:
         modules = [stack.enter_context(loaded_source(source, fresh_counters=False)) for source, _ in kernels]
-        yield [
-            next(k for k in kernels_in(module) if k.key == name)
-            for module, (_, name) in zip(modules, kernels, strict=True)
-        ]
+        yield [kernel_named(module, name) for module, (_, name) in zip(modules, kernels, strict=True)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from generation.backend import DEFAULT_CUDA_ARCH, ptx, warp_api
 from generation.backend.extract import extract_ir
-from generation.backend.source_module import kernels_in, loaded_source, module_name_for
+from generation.backend.source_module import kernel_named, loaded_source, module_name_for
 
 # The code generator's device for each target; ``ptx`` compiles the CUDA source with NVRTC.
 CODEGEN_DEVICE = {"cpu": "cpu", "cuda": "cuda", "ptx": "cuda"}
@@ -44,7 +44,7 @@ def make_code(
     module_name = module_name_for(python_source)
     compiled = ""
     with loaded_source(python_source, module_name) as module:
-        kernel = next(k for k in kernels_in(module) if k.key == kernel_name)
+        kernel = kernel_named(module, kernel_name)
         ir = extract_ir(kernel, device=CODEGEN_DEVICE[target], include_backward=include_backward, arch=arch)
         if target == "ptx":
             with tempfile.TemporaryDirectory() as build_dir:
