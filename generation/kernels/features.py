@@ -267,15 +267,12 @@ class _Canonical(ast.NodeTransformer):
         self.generic_visit(node)
         return node
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.ClassDef) -> ast.AST:
         node.name = self.rename(node.name)
         self.generic_visit(node)
         return node
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        node.name = self.rename(node.name)
-        self.generic_visit(node)
-        return node
+    visit_ClassDef = visit_FunctionDef  # a struct's name is renamed as a function's is
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         self.generic_visit(node)
