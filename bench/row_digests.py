@@ -8,7 +8,6 @@ before a refactor, compare after, and any row that changed is named by build and
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -18,6 +17,9 @@ from pathlib import Path
 import datasets
 
 from generation.kernels.harvest import warp_package
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from digest import rows_digest  # noqa: E402  (the digest the tests compare builds with)
 
 SCRIPT = str(Path(__file__).resolve().parents[1] / "warp_ir_pairs.py")
 # A file Warp ships, harvested as a user's folder would be (``paths=``, ``license=``).
@@ -43,13 +45,10 @@ def digests(tmp: Path) -> dict:
         options = dict(options, paths=[str(paths_dir)]) if config == "real_cpu" else options
         with tempfile.TemporaryDirectory() as cache:
             ds = datasets.load_dataset(SCRIPT, config, trust_remote_code=True, cache_dir=cache, **options)
-        digest = hashlib.sha256()
-        for split in sorted(ds):
-            for row in ds[split]:
-                digest.update(json.dumps(row, sort_keys=True).encode())
-        result[name] = {"ids": {split: [row["id"] for row in ds[split]] for split in ds}, "digest": digest.hexdigest()}
+        digest = rows_digest(ds)
+        result[name] = {"ids": {split: [row["id"] for row in ds[split]] for split in ds}, "digest": digest}
         rows = sum(len(ids) for ids in result[name]["ids"].values())
-        print(f"{name}: {rows} rows, {digest.hexdigest()[:16]}", flush=True)
+        print(f"{name}: {rows} rows, {digest[:16]}", flush=True)
     return result
 
 
