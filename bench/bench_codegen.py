@@ -31,7 +31,7 @@ from generation.backend import warp_api
 from generation.backend.source_module import kernels_in
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import plan_splits
+from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
 
 
@@ -126,7 +126,7 @@ def main() -> None:
 
     warp_api.init_warp()
     options = BuildOptions(num_examples=args.rows, seed=11, difficulty=args.difficulty)
-    kernels = plan_splits(options)[0]["train"]
+    kernels = planned_split(options)
     devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
     table = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from generation.backend.compile_check import CheckBuild, compile_errors
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import CONFIGS, BuildOptions
-from generation.pipeline.plan import plan_splits
+from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
 
 # (config, the check's target, the levels compared); None is Warp's own level.
@@ -35,7 +35,7 @@ def main() -> None:
     for config, target, levels in COMPARISONS:
         source, device = CONFIGS[config].source, CONFIGS[config].device
         options = BuildOptions(num_examples=args.real_rows if source == "real" else args.rows, seed=args.seed)
-        kernels = plan_splits(options, source)[0]["train"]
+        kernels = planned_split(options, source=source)
         rows = list(tqdm(build_rows(kernels, device, options, BuildStats()), total=len(kernels), desc=config))
         compile_errors(rows[:1], device, options.arch)  # warm-up: Warp's precompiled header
         failures = {}

@@ -23,7 +23,7 @@ from generation.backend.run_check import run_kernel
 from generation.kernels.generator import CATEGORIES
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import plan_splits
+from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
 
 DEVICE = "cuda:0"
@@ -59,7 +59,7 @@ def main() -> int:
     table = []
     for name in args.categories.split(","):
         options = BuildOptions(num_examples=args.rows, num_validation=0, num_test=0, seed=args.seed, categories=(name,))
-        kernels = plan_splits(options)[0]["train"]
+        kernels = planned_split(options)
         stats = BuildStats()
         rows = list(build_rows(kernels, "cuda", options, stats))
         start = time.perf_counter()

@@ -15,7 +15,7 @@ import time
 
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import CONFIGS, BuildOptions
-from generation.pipeline.plan import plan_splits
+from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
 
 FAMILIES = ("tile", "integer", "random", "query")
@@ -51,7 +51,7 @@ def main() -> None:
         fields = {"categories": categories} if categories else {}
         sizes = {"num_examples": rows, "num_validation": 0, "num_test": 0}
         options = BuildOptions(**sizes, seed=args.seed, validate=validate, **fields)
-        kernels = plan_splits(options, source)[0]["train"]
+        kernels = planned_split(options, source=source)
         stats = BuildStats(requested=len(kernels))
         start = time.perf_counter()
         for _ in build_rows(kernels, CONFIGS[config].device, options, stats):

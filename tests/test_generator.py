@@ -10,7 +10,7 @@ import pytest
 from generation.kernels.features import kernel_features, normalized_ast
 from generation.kernels.generator import CATEGORIES, generate
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import plan_splits, shard
+from generation.pipeline.plan import plan_splits, planned_kernels, shard
 from generation.pipeline.rows import make_row
 from generation.pipeline.stats import Reason
 
@@ -169,10 +169,11 @@ def test_every_statement_is_used():
 
 
 def test_planning_gives_unique_kernels_and_counts_exhaustion():
-    plans, stats = plan_splits(BuildOptions(num_examples=50, categories=("atomic",)))
-    sources = [k.spec.python_source for split in plans.values() for k in split]
+    options = BuildOptions(num_examples=50, categories=("atomic",))
+    plan = plan_splits(options)
+    sources = [k.spec.python_source for split in plan.items.values() for k in planned_kernels(options, split)]
     assert len(sources) == len(set(sources)) == 50 + 3 + 3
-    assert all(not s.skipped for s in stats.values())
+    assert all(not s.skipped for s in plan.stats.values())
 
 
 def test_planning_keeps_normalized_asts_unique_across_splits():
@@ -181,10 +182,11 @@ def test_planning_keeps_normalized_asts_unique_across_splits():
     options = BuildOptions(
         num_examples=60, categories=("arithmetic",), difficulty="easy", max_depth=1, max_statements=0
     )
-    plans, stats = plan_splits(options)
-    trees = [normalized_ast(k.spec.python_source) for split in plans.values() for k in split]
+    plan = plan_splits(options)
+    kernels = [k for split in plan.items.values() for k in planned_kernels(options, split)]
+    trees = [normalized_ast(k.spec.python_source) for k in kernels]
     assert len(trees) == len(set(trees)), "two planned kernels differ only in names or constants"
-    shortfall = sum(s.skipped[Reason("plan", "no_unique_kernel_left")] for s in stats.values())
+    shortfall = sum(s.skipped[Reason("plan", "no_unique_kernel_left")] for s in plan.stats.values())
     assert len(trees) + shortfall == 60 + 3 + 3
 
 
@@ -192,6 +194,7 @@ def test_shards_cover_all_items_in_order():
     items = list(range(100))
     shards = shard(items)
     assert [x for s in shards for x in s] == items and len(shards) == 7
+    assert {len(s) for s in shards} == {14, 15}
     assert shard([]) == [[]] and shard([1]) == [[1]]
 
 

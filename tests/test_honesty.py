@@ -100,13 +100,13 @@ def test_rows_of_every_new_family_match_a_fresh_process(tmp_path):
     from generation.kernels.idioms import IDIOMS
     from generation.pipeline.build import build_rows
     from generation.pipeline.options import BuildOptions
-    from generation.pipeline.plan import plan_splits
+    from generation.pipeline.plan import planned_split
     from generation.pipeline.stats import BuildStats
 
     rows = []
     for family in ("tile", "integer", "random", "query", *IDIOMS):
         options = BuildOptions(num_examples=2, num_validation=0, num_test=0, seed=8, categories=(family,))
-        kernels = plan_splits(options)[0]["train"]
+        kernels = planned_split(options)
         for device in ("cpu", "cuda"):
             stats = BuildStats()
             rows += list(build_rows(kernels, device, options, stats))

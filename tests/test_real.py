@@ -142,18 +142,18 @@ def test_warp_package_kernels_are_harvested_with_origin_and_licence(warp_harvest
 def test_every_harvested_kernel_is_a_row_or_a_counted_skip(warp_harvest):
     """With every kernel asked for, the harvest's skips count against train: nothing goes missing."""
     options = BuildOptions(seed=5)
-    plans, stats = plan_splits(options, "real", warp_harvest)
-    train = stats["train"]
-    assert train.requested == len(plans["train"]) + train.total_skipped
+    plan = plan_splits(options, "real", warp_harvest)
+    stats, train = plan.stats, plan.stats["train"]
+    assert train.requested == len(plan.items["train"]) + train.total_skipped
     assert train.skipped[Reason("harvest", "nested_kernel")] > 0 and train.skipped[Reason("harvest", "duplicate")] > 0
     assert sum(s.requested for s in stats.values()) == len(warp_harvest.specs) + len(warp_harvest.skipped)
 
 
 def test_real_rows_are_honest_in_a_fresh_process(warp_harvest, tmp_path):
     options = BuildOptions(num_examples=10, num_validation=1, num_test=1, seed=5)
-    plans, _ = plan_splits(options, "real", warp_harvest)
+    plan = plan_splits(options, "real", warp_harvest)
     stats = BuildStats()
-    rows = [row for split in plans.values() for row in build_rows(split, "cuda", options, stats)]
+    rows = [row for split in plan.items.values() for row in build_rows(split, "cuda", options, stats)]
     assert len(rows) + stats.total_skipped == 12 and len(rows) >= 10, stats.summary("all")
     assert all(re.match(r"warp/(examples|tests)/.+\.py::\w+$", row["metadata"]["origin"]) for row in rows)
     assert dishonest_rows(rows, tmp_path) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,7 +19,7 @@ import datasets
 from generation.kernels.generator import GENERATOR_VERSION
 from generation.pipeline import options as build_options
 from generation.pipeline.build import build_shard
-from generation.pipeline.plan import SPLITS, plan_splits, shard
+from generation.pipeline.plan import SPLITS, plan_splits, pooled_scan, shard
 from generation.pipeline.rows import FEATURES
 from generation.pipeline.stats import BuildStats
 
@@ -91,20 +92,26 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         config = build_options.CONFIGS[self.config.name]
-        plans, plan_stats = plan_splits(self.options, config.source)
+        workers = getattr(self, "_num_proc", None) or 1
+        if workers > 1 and config.source == "generated":  # planning scans in parallel too
+            with multiprocessing.Pool(workers) as pool:
+                plan = plan_splits(self.options, config.source, scan=pooled_scan(self.options, pool, 4 * workers))
+        else:
+            plan = plan_splits(self.options, config.source)
         self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
-        self._plan_stats = plan_stats
+        self._plan_stats = plan.stats
         generators = []
         for split in SPLITS:
-            if plan_stats[split].requested == 0:  # asked for no such split (num_validation=0 or num_test=0)
+            if plan.stats[split].requested == 0:  # asked for no such split (num_validation=0 or num_test=0)
                 continue
-            shards = shard(plans[split])
+            shards = shard(plan.items[split])
             stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
             kwargs = {"kernels": shards, "stats_files": stats_files, "device": config.device, "options": self.options}
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs=kwargs))
         return generators
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
+        self._num_proc = prepare_split_kwargs.get("num_proc")
         self._split_summaries: list[str] = []
         self._split_stats: dict[str, BuildStats] = {}
         try:

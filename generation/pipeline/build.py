@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from generation.backend.targets import TargetCode, make_code
 from generation.backend.warp_api import CompileError
 from generation.pipeline import checks
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import PlannedKernel
+from generation.pipeline.plan import PlannedKernel, planned_kernels
 from generation.pipeline.rows import assemble
 from generation.pipeline.stats import BuildStats, Reason
 
@@ -23,7 +23,7 @@ def _stage(error: BaseException) -> str:
     return "compile" if isinstance(error, CompileError) else "codegen"
 
 
-def _made(kernels: list[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats):
+def _made(kernels: Iterable[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats):
     """``(kernel, code)`` for each kernel whose code Warp made; the others counted by error type."""
     for planned in kernels:
         spec = planned.spec
@@ -49,7 +49,7 @@ def _passing(
 
 
 def build_rows(
-    kernels: list[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats
+    kernels: Iterable[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats
 ) -> Iterator[dict[str, Any]]:
     """Rows for ``kernels`` in order; each kernel that fails a stage is counted under its reason.
 
@@ -70,11 +70,12 @@ def build_rows(
 
 
 def build_shard(
-    kernels: list[PlannedKernel], device: str, options: BuildOptions, stats_file: str | None = None
+    items: list, device: str, options: BuildOptions, stats_file: str | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(index, row)`` for a shard and, when it is done, save its statistics."""
+    """Yield ``(index, row)`` for a shard of a plan (its kernels regenerated here, one at a time)
+    and, when it is done, save its statistics."""
     stats = BuildStats()
-    for row in build_rows(kernels, device, options, stats):
+    for row in build_rows(planned_kernels(options, items), device, options, stats):
         yield row["metadata"]["index"], row
     if stats_file:
         stats.save(Path(stats_file))

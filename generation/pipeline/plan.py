@@ -1,18 +1,32 @@
-"""Planning a build: unique kernels for every split, cut into shards that workers can build alone.
+"""Planning a build: which kernels each split gets, without holding the kernels.
 
-Planning runs once, in the main process, before any code is generated: it draws kernels in a
-fixed order, drops repeats across all splits (so no kernel is in two splits), and hands out
-contiguous slices. Each row's code then depends only on its own kernel, so ``num_proc`` never
-changes the rows.
+A generated kernel is fully named by its draw index: ``(seed, category, index)`` regenerates it,
+and the category follows from the index (``draw_round``). Planning therefore keeps one 64-bit
+structure digest per draw and nothing else:
+
+1. **scan** (parallel, in blocks of ``BLOCK_SIZE`` draws): generate each kernel and take the
+   digest of its normalized syntax tree (names and constants canonicalised);
+2. **select** (one pass in draw order): the digest picks the split (``split_of``), so the same
+   structure lands in the same split in every config, at every size, with any worker count; a
+   split takes its first unseen structures until it has its size (repeats drop out, the lowest
+   draw index wins);
+3. **build** (parallel): a shard is a run of draw indices; the worker regenerates its kernels.
+
+Real configs harvest a few thousand kernels that cannot be regenerated from an index: their
+plan carries the kernels themselves, shuffled by the seed and dealt out in order.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import count
 
-from datasets.utils import tqdm
+import numpy as np
 
 from generation.kernels.features import normalized_ast
 from generation.kernels.generator import draw_round, generate
@@ -21,12 +35,15 @@ from generation.kernels.spec import Failure, KernelSpec
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.stats import BuildStats, Reason
 
-SPLITS = ("train", "validation", "test")  # in the order kernels are dealt to them
+SPLITS = ("train", "validation", "test")
+# Where a structure digest falls in [0, 1) picks its split: a fixed partition of all kernel
+# structures, the same for every build (validation and test 5% each, as their default sizes).
+SPLIT_BOUNDS = {"train": 0.90, "validation": 0.95, "test": 1.0}
+BLOCK_SIZE = 256  # draws scanned together: the unit of parallel planning and of its files
 MIN_SHARD_SIZE = 16
 MAX_SHARDS = 64
 # How many draws per requested row before a narrow category filter is declared exhausted.
 MAX_DRAWS_PER_ROW = 20
-PROGRESS_FROM = 2000  # planning shows a progress bar from this many kernels (a few seconds)
 
 
 @dataclass(frozen=True)
@@ -35,57 +52,131 @@ class PlannedKernel:
     spec: KernelSpec
 
 
-def dedup_key(spec: KernelSpec) -> str:
-    """Two kernels that differ only in names or constants are the same kernel."""
-    return normalized_ast(spec.python_source)
+@dataclass
+class Plan:
+    """Per split, the rows to build (draw indices, or whole harvested kernels) and the counts so far."""
+
+    items: dict[str, list] = field(default_factory=dict)
+    stats: dict[str, BuildStats] = field(default_factory=dict)
+    draws: int = 0  # draws scanned to fill the generated splits
 
 
-def draw_generated(options: BuildOptions, wanted: int) -> tuple[list[PlannedKernel], str]:
-    """Draw unique kernels round-robin over the categories (each as often as its weight) until
-    ``wanted`` or the draw limit."""
-    seen: set[str] = set()
-    kernels: list[PlannedKernel] = []
-    draws = 0
-    max_draws = wanted * MAX_DRAWS_PER_ROW + 100
-    progress = tqdm(total=wanted, desc="Planning kernels", unit=" kernels", disable=wanted < PROGRESS_FROM)
+def kernel_at(options: BuildOptions, index: int) -> KernelSpec:
+    """The generated kernel of draw ``index``: its recipe is the options' seed and filters and the index."""
     rounds = draw_round(options.categories)
-    while len(kernels) < wanted and draws < max_draws:
-        category = rounds[draws % len(rounds)]
-        spec = generate(
-            category,
-            options.seed,
-            draws,
-            options.include_backward,
-            options.difficulty,
-            options.max_depth,
-            options.max_statements,
-        )
-        key = dedup_key(spec)
-        if key not in seen:
-            seen.add(key)
-            kernels.append(PlannedKernel(draws, spec))
-            progress.update()
-        draws += 1
-    progress.close()
-    exhausted = f"categories {list(options.categories)} gave only {len(kernels)} distinct kernels in {draws} draws"
-    return kernels, exhausted
+    return generate(
+        rounds[index % len(rounds)],
+        options.seed,
+        index,
+        options.include_backward,
+        options.difficulty,
+        options.max_depth,
+        options.max_statements,
+    )
 
 
-def draw_real(options: BuildOptions, harvested: Harvest) -> tuple[list[PlannedKernel], list[Failure], str]:
+def structure_digest(python_source: str) -> int:
+    """64 bits of the normalized syntax tree: kernels that differ only in names or constants agree."""
+    digest = hashlib.blake2b(normalized_ast(python_source).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def split_of(digest: int) -> str:
+    """The split a structure belongs to, from its digest alone."""
+    position = digest / 2**64
+    return next(split for split, bound in SPLIT_BOUNDS.items() if position < bound)
+
+
+def scan_block(options: BuildOptions, block: int) -> np.ndarray:
+    """The structure digests of the draws of ``block``, in draw order."""
+    start = block * BLOCK_SIZE
+    digests = [structure_digest(kernel_at(options, index).python_source) for index in range(start, start + BLOCK_SIZE)]
+    return np.array(digests, dtype=np.uint64)
+
+
+def max_draws(sizes: dict[str, int]) -> int:
+    """Draws after which a split still short is declared exhausted (a narrow category filter)."""
+    needed = max((size / (SPLIT_BOUNDS[s] - lower) for s, size, lower in _with_lower(sizes)), default=0)
+    return math.ceil(needed * MAX_DRAWS_PER_ROW) + BLOCK_SIZE
+
+
+def expected_blocks(sizes: dict[str, int]) -> int:
+    """Blocks that usually fill every split: the slowest split's share, plus a margin for repeats."""
+    needed = max((size / (SPLIT_BOUNDS[s] - lower) for s, size, lower in _with_lower(sizes)), default=0)
+    return math.ceil(needed * 1.1 / BLOCK_SIZE) + 1
+
+
+def _with_lower(sizes: dict[str, int]) -> Iterator[tuple[str, int, float]]:
+    lower = 0.0
+    for split, bound in SPLIT_BOUNDS.items():
+        yield split, sizes.get(split, 0), lower
+        lower = bound
+
+
+def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.ndarray]) -> Plan:
+    """Each split's first ``size`` distinct structures in draw order, from the digests of
+    consecutive blocks (``blocks`` yields block 0, 1, ...; it may be endless)."""
+    plan = Plan({split: [] for split in SPLITS}, {split: BuildStats(requested=sizes[split]) for split in SPLITS})
+    seen: dict[str, set[int]] = {split: set() for split in SPLITS}
+    limit = max_draws(sizes)
+    short = {split for split in SPLITS if sizes[split] > 0}
+    for block, digests in enumerate(blocks):
+        if not short or plan.draws >= limit:
+            break
+        for offset, digest in enumerate(digests.tolist()):
+            split = split_of(digest)
+            if split in short and digest not in seen[split]:
+                seen[split].add(digest)
+                plan.items[split].append(block * BLOCK_SIZE + offset)
+                if len(plan.items[split]) == sizes[split]:
+                    short.discard(split)
+        plan.draws += len(digests)
+    exhausted = f"categories {list(options.categories)} gave too few distinct kernels in {plan.draws} draws"
+    for split in SPLITS:
+        for _ in range(sizes[split] - len(plan.items[split])):
+            plan.stats[split].skip(Reason("plan", "no_unique_kernel_left"), exhausted)
+    return plan
+
+
+def scanned_blocks(options: BuildOptions, scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None):
+    """Digests of block 0, 1, 2, ... for ``select``; ``scan`` maps block numbers to digests
+    (in order), for example through a process pool; by default in this process."""
+    if scan is None:
+        return (scan_block(options, block) for block in count())
+    return scan(count())
+
+
+def pooled_scan(options: BuildOptions, pool, ahead: int) -> Callable[[Iterable[int]], Iterator[np.ndarray]]:
+    """A ``scan`` for ``plan_splits`` that scans blocks in ``pool`` (a ``multiprocessing`` pool),
+    at most ``ahead`` blocks ahead of the one selection is reading, and yields them in order."""
+
+    def scan(blocks: Iterable[int]) -> Iterator[np.ndarray]:
+        pending: deque = deque()
+        for block in blocks:
+            pending.append(pool.apply_async(scan_block, (options, block)))
+            if len(pending) >= ahead:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    return scan
+
+
+def draw_real(options: BuildOptions, harvested: Harvest) -> tuple[list[PlannedKernel], list[Failure]]:
     """Every distinct harvested kernel, shuffled by the seed (so splits are a random partition),
     and the harvest's skips with the repeats added."""
     skipped = list(harvested.skipped)
     seen: set[str] = set()
     kernels = []
     for index, spec in enumerate(harvested.specs):
-        key = dedup_key(spec)
+        key = normalized_ast(spec.python_source)
         if key in seen:
             skipped.append(Failure("duplicate", f"{spec.origin} repeats an earlier kernel"))
             continue
         seen.add(key)
         kernels.append(PlannedKernel(index, spec))
     random.Random(options.seed).shuffle(kernels)
-    return kernels, skipped, f"the files hold only {len(kernels)} distinct kernels"
+    return kernels, skipped
 
 
 def harvest_for(options: BuildOptions) -> Harvest:
@@ -93,42 +184,64 @@ def harvest_for(options: BuildOptions) -> Harvest:
     return harvest(options.paths, options.license_for("real"), options.include_backward)
 
 
-def plan_splits(
-    options: BuildOptions, source: str = "generated", harvested: Harvest | None = None
-) -> tuple[dict[str, list[PlannedKernel]], dict[str, BuildStats]]:
-    """Unique kernels dealt out to the splits, with each split's statistics: what it asked for,
-    and the kernels it will miss (a shortfall, counted as ``plan:no_unique_kernel_left``).
+def plan_real(options: BuildOptions, harvested: Harvest | None = None) -> Plan:
+    """Harvested kernels dealt out to the splits in order, with each split's statistics.
 
-    Real configs harvest the files (or take ``harvested``). When every harvested kernel is asked
-    for (no ``num_examples``), the harvest's skips (files that do not parse, kernels nested in
-    functions, repeats) are kernels asked for too: they count under ``train``, the split they
-    would have gone to first. Otherwise the rows asked for come from the kernels that remain.
+    When every harvested kernel is asked for (no ``num_examples``), the harvest's skips (files
+    that do not parse, kernels nested in functions, repeats) are kernels asked for too: they count
+    under ``train``, the split they would have gone to first. Otherwise the rows asked for come
+    from the kernels that remain.
     """
-    skipped: list[Failure] = []
-    if source == "real":
-        kernels, skipped, exhausted = draw_real(options, harvest_for(options) if harvested is None else harvested)
-        sizes = options.split_sizes(available=len(kernels))
-    else:
-        sizes = options.split_sizes()
-        kernels, exhausted = draw_generated(options, sum(sizes.values()))
-    plans: dict[str, list[PlannedKernel]] = {}
-    stats: dict[str, BuildStats] = {}
+    kernels, skipped = draw_real(options, harvest_for(options) if harvested is None else harvested)
+    sizes = options.split_sizes(available=len(kernels))
+    plan = Plan()
     start = 0
     for split in SPLITS:
-        plans[split] = kernels[start : start + sizes[split]]
+        plan.items[split] = kernels[start : start + sizes[split]]
         start += sizes[split]
-        stats[split] = BuildStats(requested=sizes[split])
-        for _ in range(sizes[split] - len(plans[split])):
-            stats[split].skip(Reason("plan", "no_unique_kernel_left"), exhausted)
-    if source == "real" and options.num_examples is None:  # every kernel was asked for
-        stats["train"].requested += len(skipped)
+        plan.stats[split] = BuildStats(requested=sizes[split])
+        for _ in range(sizes[split] - len(plan.items[split])):
+            plan.stats[split].skip(
+                Reason("plan", "no_unique_kernel_left"), f"the files hold only {len(kernels)} distinct kernels"
+            )
+    if options.num_examples is None:  # every kernel was asked for
+        plan.stats["train"].requested += len(skipped)
         for failure in skipped:
-            stats["train"].skip_failure("harvest", failure)
-    return plans, stats
+            plan.stats["train"].skip_failure("harvest", failure)
+    return plan
+
+
+def plan_splits(
+    options: BuildOptions,
+    source: str = "generated",
+    harvested: Harvest | None = None,
+    scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None,
+) -> Plan:
+    """The plan of a build: generated configs select draws by structure, real ones deal harvested kernels."""
+    if source == "real":
+        return plan_real(options, harvested)
+    return select(options, options.split_sizes(), scanned_blocks(options, scan))
+
+
+def planned_kernels(options: BuildOptions, items: Iterable) -> Iterator[PlannedKernel]:
+    """The kernels of a plan's items, one at a time: draw indices are regenerated here."""
+    for item in items:
+        yield item if isinstance(item, PlannedKernel) else PlannedKernel(item, kernel_at(options, item))
+
+
+def planned_split(options: BuildOptions, split: str = "train", source: str = "generated") -> list[PlannedKernel]:
+    """One split's kernels, planned and made (for benches and tests that build a few rows directly)."""
+    return list(planned_kernels(options, plan_splits(options, source).items[split]))
 
 
 def shard(items: list, max_shards: int = MAX_SHARDS, min_size: int = MIN_SHARD_SIZE) -> list[list]:
     """Cut ``items`` into contiguous shards of at least ``min_size`` (one shard if fewer)."""
     count = max(1, min(max_shards, math.ceil(len(items) / min_size)))
-    size = math.ceil(len(items) / count) if items else 0
-    return [items[k * size : (k + 1) * size] for k in range(count) if items[k * size : (k + 1) * size]] or [[]]
+    return split_evenly(items, count)
+
+
+def split_evenly(items: list, count: int) -> list[list]:
+    """``items`` cut into ``count`` contiguous runs whose lengths differ by at most one (some may be empty)."""
+    size, extra = divmod(len(items), count)
+    bounds = [k * size + min(k, extra) for k in range(count + 1)]
+    return [items[bounds[k] : bounds[k + 1]] for k in range(count)]
