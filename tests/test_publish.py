@@ -18,7 +18,7 @@ from pathlib import Path
 import datasets
 import pytest
 import yaml
-from conftest import REPO, rows_digest
+from conftest import REPO, load, rows_digest
 
 from generation.hub import cli
 
@@ -31,9 +31,16 @@ def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("publish")
     data, hub = root / "data", root / "hub"
     assert cli.main(["build", "cuda", "--num-examples", str(N), "--out", str(data)]) == 0
-    assert cli.main(["build", "cpu", "--num-examples", str(N), "--num-proc", "2", "--out", str(data)]) == 0
+    assert (
+        cli.main(["build", "cpu", "--num-examples", str(N), "--tasks", "3", "--workers", "2", "--out", str(data)]) == 0
+    )
     assert cli.main(["push", "org/warp-ir-pairs", "--data", str(data), "--dry-run", str(hub)]) == 0
     return data, hub
+
+
+def built(data: Path, config: str) -> datasets.DatasetDict:
+    """One config of a build folder, loaded as a user loads it."""
+    return datasets.load_dataset(str(data), config, cache_dir=str(data.parent / "hf_cache"))
 
 
 def card_yaml(hub: Path) -> dict:
@@ -73,7 +80,7 @@ def test_card_numbers_match_the_data(published):
     data, hub = published
     text = (hub / "README.md").read_text()
     for config in ("cpu", "cuda"):
-        ds = datasets.load_from_disk(str(data / config))
+        ds = built(data, config)
         assert f"| `{config}` | {len(ds['train'])} | {len(ds['validation'])} | {len(ds['test'])} | 0 |" in text
         categories = [row["category"] for split in ds for row in ds[split]]
         for category in set(categories):
@@ -86,7 +93,7 @@ def test_card_numbers_match_the_data(published):
     from generation.kernels.vocabulary import calls_in
 
     for config in ("cpu", "cuda"):
-        ds = datasets.load_from_disk(str(data / config))
+        ds = built(data, config)
         called = calls_in((row["python_source"] for split in ds for row in ds[split]), warp_api.builtin_names())
         assert re.search(rf"^\| `{config}` \| {len(called)} \| 0\.\d{{3}} \|$", text, re.M), config
         kernels = sum(len(ds[split]) for split in ds)  # the shape table: one kernel per row
@@ -100,9 +107,24 @@ def test_folder_loads_back_with_plain_load_dataset(published, tmp_path):
     data, hub = published
     for config in ("cpu", "cuda"):
         loaded = datasets.load_dataset(str(hub), config, cache_dir=str(tmp_path))
-        assert rows_digest(loaded) == rows_digest(datasets.load_from_disk(str(data / config)))
+        assert rows_digest(loaded) == rows_digest(built(data, config))
     default = datasets.load_dataset(str(hub), cache_dir=str(tmp_path))
     assert default["train"][0]["device"] == "cuda"
+
+
+def test_build_folder_loads_one_config_at_a_time(published, tmp_path):
+    """The CLI's folder holds cpu and cuda: a plain load gives the default config, never a mix."""
+    data, _ = published
+    default = datasets.load_dataset(str(data), cache_dir=str(tmp_path))
+    assert {row["device"] for split in default for row in default[split]} == {"cuda"}
+    assert len(default["train"]) == N
+    assert {row["device"] for split in built(data, "cpu") for row in built(data, "cpu")[split]} == {"cpu"}
+
+
+def test_a_task_build_gives_the_rows_of_load_dataset(published, tmp_path):
+    """cpu was built by 3 tasks on 2 workers: the same rows, in the same order, as the dataset script."""
+    data, _ = published
+    assert rows_digest(built(data, "cpu")) == rows_digest(load("cpu", tmp_path, num_examples=N))
 
 
 def run_latest(code: str, *args: str) -> str:
@@ -136,13 +158,13 @@ print(rows_digest(builder.as_dataset()))
 
 def test_newest_datasets_loads_the_published_folder(published, tmp_path):
     data, hub = published
-    expected = rows_digest(datasets.load_from_disk(str(data / "cuda")))
+    expected = rows_digest(built(data, "cuda"))
     assert run_latest(LATEST_LOAD, str(hub), str(tmp_path)) == expected
 
 
 def test_newest_datasets_builds_the_same_rows_with_the_builder_class(published, tmp_path):
     data, _ = published
-    expected = rows_digest(datasets.load_from_disk(str(data / "cuda")))
+    expected = rows_digest(built(data, "cuda"))
     assert run_latest(LATEST_BUILDER, str(tmp_path), str(N)) == expected
 
 
@@ -232,10 +254,9 @@ def test_licence_follows_the_build_into_rows_card_text_and_yaml(tmp_path):
     build = ["build", "real_cpu", "--paths", str(kernels), "--license", "MIT", "--num-validation", "0"]
     assert cli.main([*build, "--num-test", "0", "--out", str(data)]) == 0
     assert cli.main(["push", "org/mit-kernels", "--data", str(data), "--dry-run", str(hub)]) == 0
-    rows = datasets.load_from_disk(str(data / "real_cpu"))["train"]
+    rows = built(data, "real_cpu")["train"]
     assert [row["metadata"]["license"] for row in rows] == ["MIT"]
-    assert rows.info.license == "MIT"
-    assert card_yaml(hub)["license"] == "mit"
+    assert card_yaml(hub)["license"] == card_yaml(data)["license"] == "mit"
     text = (hub / "README.md").read_text().split("---\n", 2)[2]
     licence_section = text.split("## Licence", 1)[1].split("##", 1)[0]
     assert "rows per licence: MIT: 1." in licence_section
@@ -246,7 +267,7 @@ def test_build_stats_account_for_every_kernel(published):
     """Each split's statistics: every kernel asked for is a row or a skip counted by reason."""
     data, _ = published
     for config in ("cpu", "cuda"):
-        stats = json.loads((data / config / "build_stats.json").read_text())
+        stats = json.loads((data / ".build" / config / "build_stats.json").read_text())
         for split, counts in stats["splits"].items():
             assert counts["rows"] + sum(counts["skipped"].values()) == counts["requested"], (config, split)
-            assert counts["rows"] == len(datasets.load_from_disk(str(data / config))[split])
+            assert counts["rows"] == len(built(data, config)[split])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -53,29 +54,55 @@ class ConfigFigures:
     requested: dict[str, int]
 
 
-def config_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None = None) -> ConfigFigures:
-    rows = [
-        row
-        for split in dataset_dict
-        for row in dataset_dict[split].select_columns(["category", "python_source", "code", "metadata"])
-    ]
+FIGURE_COLUMNS = ["category", "python_source", "code", "metadata"]
+
+
+def config_figures(rows: Iterable[tuple[str, dict]], build_stats: dict | None = None) -> ConfigFigures:
+    """The figures of one config from its ``(split, row)`` pairs, in one pass: a config of
+    millions of rows is read a batch at a time, never held (only a few numbers per row are)."""
+    builtins = warp_api.builtin_names()
     build_stats = build_stats or {}
-    return ConfigFigures(
-        rows_per_split={split: len(dataset_dict[split]) for split in dataset_dict},
-        rows_per_category=Counter(row["category"] for row in rows),
-        python_lines=[row["python_source"].count("\n") + 1 for row in rows],
-        code_lines=[row["code"].count("\n") + 1 for row in rows],
-        code_chars=[len(row["code"]) for row in rows],
-        warp_versions={row["metadata"]["warp_version"] for row in rows},
-        licenses=Counter(row["metadata"]["license"] for row in rows),
-        checks=Counter(check for row in rows for check in row["metadata"]["validation"]),
-        features=Counter(feature for row in rows for feature in row["metadata"]["features"]),
-        difficulties=Counter(row["metadata"]["difficulty"] or "harvested" for row in rows),
-        builtins=calls_in((row["python_source"] for row in rows), warp_api.builtin_names()),
-        shape=realism(shapes(row["python_source"] for row in rows)),
+    figures = ConfigFigures(
+        rows_per_split=Counter(),
+        rows_per_category=Counter(),
+        python_lines=[],
+        code_lines=[],
+        code_chars=[],
+        warp_versions=set(),
+        licenses=Counter(),
+        checks=Counter(),
+        features=Counter(),
+        difficulties=Counter(),
+        builtins=Counter(),
+        shape=realism([]),
         skipped={split: dict(stats.get("skipped", {})) for split, stats in build_stats.items()},
         requested={split: stats.get("requested", 0) for split, stats in build_stats.items()},
     )
+    kernel_shapes = []
+    for split, row in rows:
+        metadata = row["metadata"]
+        figures.rows_per_split[split] += 1
+        figures.rows_per_category[row["category"]] += 1
+        figures.python_lines.append(row["python_source"].count("\n") + 1)
+        figures.code_lines.append(row["code"].count("\n") + 1)
+        figures.code_chars.append(len(row["code"]))
+        figures.warp_versions.add(metadata["warp_version"])
+        figures.licenses[metadata["license"]] += 1
+        figures.checks.update(metadata["validation"])
+        figures.features.update(metadata["features"])
+        figures.difficulties[metadata["difficulty"] or "harvested"] += 1
+        figures.builtins.update(calls_in([row["python_source"]], builtins))
+        kernel_shapes += shapes([row["python_source"]])
+    figures.rows_per_split = dict(figures.rows_per_split)
+    figures.shape = realism(kernel_shapes)
+    return figures
+
+
+def dataset_rows(dataset_dict: datasets.DatasetDict) -> Iterator[tuple[str, dict]]:
+    """``(split, row)`` pairs of a loaded dataset, with the columns the card reads."""
+    for split in dataset_dict:
+        for row in dataset_dict[split].select_columns(FIGURE_COLUMNS):
+            yield split, row
 
 
 def _spread(values: list[int]) -> str:

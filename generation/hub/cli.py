@@ -1,45 +1,53 @@
-"""``warp-ir-pairs``: build configs into a folder, and publish that folder to the Hub.
+"""``warp-ir-pairs``: build configs into a folder in the Hub layout, and publish that folder.
 
-warp-ir-pairs build cuda --num-examples 5000 --seed 1 --num-proc 2 --out data
+warp-ir-pairs build cuda --num-examples 5000 --seed 1 --out data --tasks 8 --workers 2
+warp-ir-pairs build cpu --num-examples 1000000 --out s3://bucket/warp --tasks 512 --executor slurm
 warp-ir-pairs push my-org/warp-ir-pairs --data data [--private] [--dry-run OUT]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import logging
+import signal
 import sys
-import tempfile
 from pathlib import Path
 
-from generation.hub.builder import WarpIRPairs
-from generation.hub.publish import STATS_FILE, PublishError, dry_run, push
+from generation.distributed.run import EXECUTORS, BuildError, Slurm, route_datatrove_logs, run_build
+from generation.distributed.steps import Job
+from generation.hub import layout
+from generation.hub.publish import PublishError, dry_run, push
 from generation.pipeline import options as build_options
 
 logger = logging.getLogger("warp_ir_pairs")
 
 
-def build(config: str, out: Path, num_proc: int | None = None, **option_values) -> Path:
-    """Build one config into ``out/config`` (Arrow, ``load_from_disk``) with its statistics.
+def build(
+    config: str,
+    out: str | Path,
+    tasks: int | None = None,
+    workers: int = 1,
+    executor: str = "local",
+    slurm: Slurm | None = None,
+    **option_values,
+) -> str:
+    """Build one config into ``out`` (the Hub layout: ``out/CONFIG/SPLIT-*.parquet``, the README).
 
-    The builder checks the options, before any work and before ``out`` is touched."""
-    builder_options = {name: value for name, value in option_values.items() if value is not None}
-    with tempfile.TemporaryDirectory(prefix="warp_ir_pairs_cache_") as cache:
-        builder = WarpIRPairs(config_name=config, cache_dir=cache, **builder_options)
-        builder.download_and_prepare(num_proc=num_proc)
-        dataset_dict = builder.as_dataset()
-        target = out / config
-        dataset_dict.save_to_disk(str(target))
-        stats = {
-            "options": dataclasses.asdict(builder.options),
-            "splits": {split: s.as_dict() for split, s in builder.build_stats.items()},
-        }
-    (target / STATS_FILE).write_text(json.dumps(stats, indent=2, sort_keys=True))
-    for split, split_stats in builder.build_stats.items():
-        logger.info(split_stats.summary(split))
-    return target
+    Options are checked first, before any work and before ``out`` is touched. Run again after an
+    interruption, the same command resumes: finished tasks are not redone."""
+    options = build_options.parse_options(config, option_values)
+    for name, value in (("tasks", tasks), ("workers", workers)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose from {list(EXECUTORS)}")
+    job = Job(config, str(out), options, tasks or workers)
+    run_build(job, executor, workers, slurm)
+    if executor != "slurm":
+        stats = layout.read_json(layout.folder(job.out), layout.state(config, layout.STATS_FILE))
+        for split, counts in stats["splits"].items():
+            logger.info("%s %s: %d of %d requested rows written", config, split, counts["rows"], counts["requested"])
+    return job.out
 
 
 # How each kind of option is written on the command line (its values are checked by the builder).
@@ -64,35 +72,54 @@ def _add_option_flags(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warp-ir-pairs", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    b = commands.add_parser("build", help="build one config into OUT/CONFIG")
+    b = commands.add_parser("build", help="build one config into OUT (the Hub layout)")
     b.add_argument("config", choices=build_options.CONFIGS)
-    b.add_argument("--out", type=Path, required=True)
-    b.add_argument("--num-proc", type=int, help="worker processes (datasets' num_proc)")
+    b.add_argument("--out", required=True, help="a folder or any fsspec path (hf://datasets/..., s3://...)")
+    b.add_argument("--tasks", type=int, help="shards per split, each built by one task (default: --workers)")
+    b.add_argument("--workers", type=int, default=1, help="tasks run at once (default: 1)")
+    b.add_argument("--executor", choices=EXECUTORS, default="local", help="where tasks run (default: local)")
+    b.add_argument("--slurm-partition", default=Slurm.partition, help="Slurm partition (default: %(default)s)")
+    b.add_argument("--slurm-time", default=Slurm.time, help="Slurm time limit per task (default: %(default)s)")
+    b.add_argument("--slurm-venv", help="the virtual environment's activate script, sourced by each Slurm job")
     _add_option_flags(b)
     p = commands.add_parser("push", help="publish every config built in DATA")
     p.add_argument("repo_id")
-    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--data", required=True, help="the folder `build --out` wrote")
     p.add_argument("--private", action="store_true")
     p.add_argument("--dry-run", type=Path, metavar="OUT", help="write the Hub layout to OUT instead of uploading")
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    route_datatrove_logs()
+    # SIGTERM unwinds like Ctrl-C: worker pools are terminated and temporary folders removed.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "build":
             values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
-            target = build(args.config, args.out, num_proc=args.num_proc, **values)
-            print(f"built {args.config} into {target}")
+            slurm = Slurm(partition=args.slurm_partition, time=args.slurm_time, venv_path=args.slurm_venv)
+            out = build(args.config, args.out, args.tasks, args.workers, args.executor, slurm, **values)
+            verb = "submitted the build of" if args.executor == "slurm" else "built"
+            print(f"{verb} {args.config} into {out}")
         elif args.dry_run:
             readme = dry_run(args.data, args.dry_run, args.repo_id)
             print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")
         else:
             print(f"published {push(args.data, args.repo_id, private=args.private)}")
-    except (ValueError, PublishError) as error:
+    except (ValueError, PublishError, BuildError) as error:
         print(f"warp-ir-pairs: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("warp-ir-pairs: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

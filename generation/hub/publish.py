@@ -7,7 +7,6 @@ that with ``datasets``' own card classes and shard rule, for ``--dry-run`` and f
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from pathlib import Path
@@ -18,35 +17,44 @@ from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from datasets.utils.py_utils import convert_file_size_to_int
+from datatrove.io import DataFolder
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
-from generation.hub import card
+from generation.hub import card, layout
 from generation.pipeline.options import DEFAULT_CONFIG
+from generation.pipeline.plan import SPLITS
+from generation.pipeline.rows import FEATURES
 
 logger = logging.getLogger(__name__)
-
-STATS_FILE = "build_stats.json"
 
 
 class PublishError(RuntimeError):
     """A publishing failure with a message meant for the user, not a traceback."""
 
 
-def load_builds(data_dir: Path) -> dict[str, datasets.DatasetDict]:
-    """Every config built into ``data_dir`` by ``warp-ir-pairs build`` (one folder each)."""
-    builds = {
-        path.name: datasets.load_from_disk(str(path))
-        for path in sorted(data_dir.iterdir())
-        if (path / "dataset_dict.json").is_file()
-    }
-    if not builds:
+def load_builds(data_dir: str | Path) -> dict[str, datasets.DatasetDict]:
+    """Every config built into ``data_dir`` by ``warp-ir-pairs build`` (its Hub layout), loaded."""
+    out = layout.folder(str(data_dir))
+    configs = layout.built_configs(out) if out.exists("") else []
+    if not configs:
         raise PublishError(f"no built configs in {data_dir}: run `warp-ir-pairs build CONFIG --out {data_dir}` first")
+    builds = {}
+    for config in configs:
+        files = {split: out.resolve_paths(paths) for split, paths in _nonempty_files(out, config).items()}
+        builds[config] = datasets.load_dataset("parquet", data_files=files, features=FEATURES)
     return builds
 
 
-def read_build_stats(data_dir: Path, config: str) -> dict:
-    path = data_dir / config / STATS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+def read_build_stats(out: DataFolder, config: str) -> dict:
+    path = layout.state(config, layout.STATS_FILE)
+    return layout.read_json(out, path) if out.exists(path) else {}
+
+
+def _nonempty_files(out: DataFolder, config: str) -> dict[str, list[str]]:
+    """A config's shard files per split, leaving out splits that wrote no rows (as the builder does)."""
+    rows = {split: s["rows"] for split, s in read_build_stats(out, config).get("splits", {}).items()}
+    files = layout.config_files(out, config)
+    return {split: files[split] for split in SPLITS if rows.get(split) and split in files}
 
 
 def default_config(configs: list[str]) -> str:
@@ -90,22 +98,75 @@ def write_hub_layout(builds: dict[str, datasets.DatasetDict], out_dir: Path) -> 
 
 
 def render_card(
-    builds: dict[str, datasets.DatasetDict], data_dir: Path, card_data: DatasetCardData, out: Path, repo_id: str
+    figures: dict[str, card.ConfigFigures],
+    options: dict[str, dict],
+    card_data: DatasetCardData,
+    out: Path,
+    repo_id: str,
 ) -> Path:
-    """README.md and its plots in ``out``, from the builds and the statistics saved with them."""
-    stats = {config: read_build_stats(data_dir, config) for config in builds}
-    figures = {config: card.config_figures(builds[config], stats[config].get("splits")) for config in builds}
+    """README.md and its plots in the local folder ``out``."""
     plots = card.write_plots(figures, out)
-    options = {config: stats[config].get("options", {}) for config in builds}
-    body = card.card_body(figures, plots, options, repo_id, default_config(list(builds)))
+    body = card.card_body(figures, plots, options, repo_id, default_config(list(figures)))
     return card.write_card(card_data, body, out, card.row_licenses(figures))
+
+
+def built_figures(builds: dict[str, datasets.DatasetDict], data_dir: str | Path):
+    """The card's figures and build options of every loaded config."""
+    out = layout.folder(str(data_dir))
+    stats = {config: read_build_stats(out, config) for config in builds}
+    figures = {
+        config: card.config_figures(card.dataset_rows(builds[config]), stats[config].get("splits")) for config in builds
+    }
+    return figures, {config: stats[config].get("options", {}) for config in builds}
 
 
 def dry_run(data_dir: Path, out: Path, repo_id: str) -> Path:
     """Write exactly what ``push`` would upload into ``out``; return the README's path."""
     builds = load_builds(data_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return render_card(builds, data_dir, write_hub_layout(builds, out), out, repo_id)
+    card_data = write_hub_layout(builds, out)
+    return render_card(*built_figures(builds, data_dir), card_data, out, repo_id)
+
+
+def layout_card_data(out: DataFolder, configs: list[str]) -> DatasetCardData:
+    """The YAML a build folder's README needs to load as a dataset: each config's files and sizes."""
+    card_data = DatasetCardData()
+    default = default_config(configs)
+    for config in configs:
+        files = _nonempty_files(out, config)
+        stats = read_build_stats(out, config)["splits"]
+        info = datasets.DatasetInfo(features=FEATURES, config_name=config, splits=SplitDict())
+        for split, paths in files.items():
+            nbytes = sum(out.size(path) for path in paths)
+            info.splits[split] = SplitInfo(split, num_bytes=nbytes, num_examples=stats[split]["rows"])
+        info.download_size = sum(split.num_bytes for split in info.splits.values())
+        entry = {"data_files": [{"split": split, "path": f"{config}/{split}-*"} for split in files]}
+        if config == default:
+            entry["default"] = True
+        DatasetInfosDict({config: info}).to_dataset_card_data(card_data)
+        MetadataConfigs({config: entry}).to_dataset_card_data(card_data)
+    return card_data
+
+
+def write_layout_card(out: DataFolder, repo_id: str = "your-org/warp-ir-pairs") -> None:
+    """The README (YAML and card) and plots of a build folder, for every config built in it, read
+    a batch at a time. With it, ``load_dataset(PATH, CONFIG)`` loads one config, never a mix."""
+    configs = layout.built_configs(out)
+    figures, options = {}, {}
+    for config in configs:
+        files = _nonempty_files(out, config)
+        rows = (
+            (split, row) for split, paths in files.items() for row in layout.read_rows(out, paths, card.FIGURE_COLUMNS)
+        )
+        stats = read_build_stats(out, config)
+        figures[config] = card.config_figures(rows, stats.get("splits"))
+        options[config] = stats.get("options", {})
+    with tempfile.TemporaryDirectory(prefix="warp_ir_pairs_card_") as tmp:
+        render_card(figures, options, layout_card_data(out, configs), Path(tmp), repo_id)
+        for path in sorted(Path(tmp).rglob("*")):
+            if path.is_file():
+                with out.open(path.relative_to(tmp).as_posix(), "wb") as file:
+                    file.write(path.read_bytes())
 
 
 HUB_ERROR_PACKAGES = ("huggingface_hub", "httpx", "httpx2", "httpcore", "requests", "urllib3")
@@ -134,7 +195,7 @@ def push(data_dir: Path, repo_id: str, private: bool = False, token: str | None 
             )
         hub_card = DatasetCard.load(repo_id, repo_type="dataset", token=token)
         with tempfile.TemporaryDirectory() as tmp:
-            render_card(builds, data_dir, hub_card.data, Path(tmp), repo_id)
+            render_card(*built_figures(builds, data_dir), hub_card.data, Path(tmp), repo_id)
             HfApi(token=token).upload_folder(
                 repo_id=repo_id, repo_type="dataset", folder_path=tmp, commit_message="Dataset card and plots"
             )

@@ -1,0 +1,215 @@
+"""The four stages of a task build, as datatrove pipeline steps: scan, select, build, finish.
+
+Every stage writes its results under their final names only when they are complete, and skips
+what an earlier run already finished, so a rerun after a crash resumes where it stopped. Each
+stage is a pure function of the build's ``Job``: rows never depend on the task or worker count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import count
+
+import numpy as np
+from datatrove.pipeline.base import PipelineStep
+
+from generation.hub import layout
+from generation.hub.publish import write_layout_card
+from generation.kernels.spec import KernelSpec
+from generation.pipeline.build import build_rows
+from generation.pipeline.options import CONFIGS, BuildOptions
+from generation.pipeline.plan import (
+    SPLITS,
+    Plan,
+    PlannedKernel,
+    expected_blocks,
+    plan_real,
+    planned_kernels,
+    scan_block,
+    select,
+    split_evenly,
+)
+from generation.pipeline.stats import BuildStats
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One config built into the Hub layout at ``out`` by ``tasks`` tasks."""
+
+    config: str
+    out: str
+    options: BuildOptions
+    tasks: int
+
+    @property
+    def source(self) -> str:
+        return CONFIGS[self.config].source
+
+    @property
+    def device(self) -> str:
+        return CONFIGS[self.config].device
+
+    def describe(self) -> dict:
+        """What makes two runs the same build (a rerun must match it to resume)."""
+        return {"config": self.config, "tasks": self.tasks, "options": dataclasses.asdict(self.options)}
+
+
+@contextmanager
+def sigterm_unwinds():
+    """While a task works, SIGTERM (a pool's terminate, a scheduler) unwinds like Ctrl-C, so its
+    temporary files and child processes are cleaned up. Outside its work the pool's own handling
+    stands: a worker with its handler still in place would not let ``Pool.terminate`` end it."""
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class _Stage(PipelineStep):
+    type = "warp-ir-pairs"
+
+    def __init__(self, job: Job):
+        super().__init__()
+        self.job = job
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        self.out = layout.folder(self.job.out)
+        with sigterm_unwinds():
+            self.work(rank, world_size)
+        return iter(())
+
+    def work(self, rank: int, world_size: int) -> None:
+        raise NotImplementedError
+
+
+def block_file(job: Job, block: int) -> str:
+    return layout.state(job.config, "blocks", f"{block:07d}.npy")
+
+
+class ScanBlocks(_Stage):
+    """Structure digests of the draws a build will most likely need, ``expected_blocks`` of them,
+    dealt round-robin to the tasks (generated configs only)."""
+
+    name = "scan"
+
+    def work(self, rank: int, world_size: int) -> None:
+        if self.job.source != "generated":
+            return
+        for block in range(rank, expected_blocks(self.job.options.split_sizes()), world_size):
+            path = block_file(self.job, block)
+            if not self.out.exists(path):
+                self._save(path, scan_block(self.job.options, block))
+                self.stat_update("blocks")
+
+    def _save(self, path: str, digests: np.ndarray) -> None:
+        temporary = f"{path}.tmp"
+        with self.out.open(temporary, "wb") as file:
+            np.save(file, digests)
+        self.out.mv(temporary, path)
+
+
+def load_block(stage: _Stage, block: int) -> np.ndarray:
+    """A scanned block's digests, or the block scanned here when no task scanned it."""
+    path = block_file(stage.job, block)
+    if stage.out.exists(path):
+        with stage.out.open(path, "rb") as file:
+            return np.load(file)
+    return scan_block(stage.job.options, block)
+
+
+class SelectKernels(_Stage):
+    """The plan: each split's draws (or harvested kernels), from the scanned digests in order."""
+
+    name = "select"
+
+    def work(self, rank: int, world_size: int) -> None:
+        options = self.job.options
+        if self.job.source == "generated":
+            plan = select(options, options.split_sizes(), (load_block(self, block) for block in count()))
+        else:
+            plan = plan_real(options)
+        layout.write_json(self.out, layout.state(self.job.config, "plan.json"), plan_to_json(plan))
+
+
+def plan_to_json(plan: Plan) -> dict:
+    def item(value):
+        return value if isinstance(value, int) else {"index": value.index, "spec": dataclasses.asdict(value.spec)}
+
+    return {
+        "draws": plan.draws,
+        "items": {split: [item(value) for value in items] for split, items in plan.items.items()},
+        "stats": {split: stats.as_dict() for split, stats in plan.stats.items()},
+    }
+
+
+def plan_from_json(data: dict) -> Plan:
+    def item(value):
+        return value if isinstance(value, int) else PlannedKernel(value["index"], KernelSpec(**value["spec"]))
+
+    return Plan(
+        {split: [item(value) for value in items] for split, items in data["items"].items()},
+        {split: BuildStats.from_dict(stats) for split, stats in data["stats"].items()},
+        data["draws"],
+    )
+
+
+class BuildShards(_Stage):
+    """Task ``rank`` writes shard ``rank`` of every split, and its statistics next to the plan."""
+
+    name = "build"
+
+    def work(self, rank: int, world_size: int) -> None:
+        job = self.job
+        plan = plan_from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
+        for split in SPLITS:
+            if plan.stats[split].requested == 0:
+                continue
+            data_file = layout.shard_name(job.config, split, rank, world_size)
+            stats_file = layout.state(job.config, "stats", f"{split}-{rank:05d}.json")
+            if self.out.exists(data_file) and self.out.exists(stats_file):
+                continue  # finished by an earlier run
+            items = split_evenly(plan.items[split], world_size)[rank]
+            stats = BuildStats()
+            kernels = planned_kernels(job.options, items)
+            written = layout.write_parquet(self.out, data_file, build_rows(kernels, job.device, job.options, stats))
+            assert written == stats.rows
+            layout.write_json(self.out, stats_file, stats.as_dict())
+            self.stat_update("rows", value=stats.rows)
+            self.stat_update("skipped", value=stats.total_skipped)
+            logger.info("%s %s shard %d: %s", job.config, split, rank, stats.summary(split))
+
+
+class FinishBuild(_Stage):
+    """Merge the plan's and the tasks' statistics, then write the card for every config in ``out``."""
+
+    name = "finish"
+
+    def work(self, rank: int, world_size: int) -> None:
+        job = self.job
+        plan = plan_from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
+        splits = {}
+        for split in SPLITS:
+            stats = plan.stats[split]
+            if stats.requested == 0:
+                continue
+            for k in range(job.tasks):
+                stats.merge(BuildStats.from_dict(layout.read_json(self.out, self._stats_file(split, k))))
+            splits[split] = stats.as_dict()
+            logger.info(stats.summary(split))
+        summary = {"options": dataclasses.asdict(job.options), "splits": splits, "tasks": job.tasks}
+        layout.write_json(self.out, layout.state(job.config, layout.STATS_FILE), summary)
+        write_layout_card(self.out)
+
+    def _stats_file(self, split: str, rank: int) -> str:
+        return layout.state(self.job.config, "stats", f"{split}-{rank:05d}.json")

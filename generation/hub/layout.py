@@ -1,0 +1,107 @@
+"""The Hub layout of a build folder, on any fsspec path (a local folder, ``hf://datasets/...``, ``s3://...``).
+
+    PATH/README.md                                   the card; its YAML maps each config to its files
+    PATH/CONFIG/SPLIT-XXXXX-of-YYYYY.parquet         the rows, one shard per build task
+    PATH/.build/CONFIG/...                           the build's state: plan, statistics, task logs
+
+``load_dataset(PATH, CONFIG)`` and ``push`` read it. A shard appears under its final name only
+once it is complete, so a killed build never leaves a half-written shard where a reader looks.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.io import DataFolder, get_datafolder
+
+from generation.pipeline.rows import FEATURES
+
+STATE = ".build"
+STATS_FILE = "build_stats.json"
+README = "README.md"
+WRITE_BATCH = 64  # rows per Parquet row group: long strings stay well inside Arrow's offsets
+
+
+def folder(path: str | DataFolder) -> DataFolder:
+    return path if isinstance(path, DataFolder) else get_datafolder(str(path))
+
+
+def shard_name(config: str, split: str, index: int, count: int) -> str:
+    return f"{config}/{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def state(config: str, *parts: str) -> str:
+    """A path in a config's build state (``.build/CONFIG/...``)."""
+    return "/".join([STATE, config, *parts])
+
+
+def write_json(out: DataFolder, path: str, data: Any) -> None:
+    """Write JSON under a temporary name, then move it into place."""
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    with out.open(temporary, "w") as file:
+        json.dump(data, file, indent=1, sort_keys=True)
+    out.mv(temporary, path)
+
+
+def read_json(out: DataFolder, path: str) -> Any:
+    with out.open(path, "r") as file:
+        return json.load(file)
+
+
+def write_parquet(out: DataFolder, path: str, rows: Iterable[dict]) -> int:
+    """Stream ``rows`` into a Parquet file with the dataset's schema; return the row count. The
+    file is written under a hidden temporary name (no ``SPLIT-*`` pattern matches it) and moved
+    into place when complete."""
+    directory, _, name = path.rpartition("/")
+    temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+    schema = FEATURES.arrow_schema
+    written = 0
+    try:
+        with out.open(temporary, "wb") as file, pq.ParquetWriter(file, schema) as writer:
+            for batch in _batches(rows, WRITE_BATCH):
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                written += len(batch)
+        out.mv(temporary, path)
+    finally:
+        if out.exists(temporary):
+            out.rm(temporary)
+    return written
+
+
+def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def config_files(out: DataFolder, config: str) -> dict[str, list[str]]:
+    """Per split, the shard files of ``config`` in order."""
+    files: dict[str, list[str]] = {}
+    for path in out.list_files(config, recursive=False, glob_pattern="*.parquet"):
+        name = path.rsplit("/", 1)[-1]
+        if not name.startswith("."):
+            files.setdefault(name.split("-", 1)[0], []).append(path)
+    return files
+
+
+def read_rows(out: DataFolder, paths: list[str], columns: list[str] | None = None) -> Iterator[dict]:
+    """The rows of ``paths`` one batch at a time (never a whole config in memory)."""
+    for path in paths:
+        with out.open(path, "rb") as file:
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=256, columns=columns):
+                yield from batch.to_pylist()
+
+
+def built_configs(out: DataFolder) -> list[str]:
+    """The configs whose build finished in ``out`` (their statistics are written last)."""
+    return sorted(path.split("/")[1] for path in out.list_files(STATE, glob_pattern=f"*/{STATS_FILE}"))
