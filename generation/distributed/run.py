@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -151,10 +152,27 @@ def executors(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | No
     return chain
 
 
+def connect_ray() -> None:
+    """Join the cluster ``RAY_ADDRESS`` names, or start a local one bound to 127.0.0.1."""
+    try:
+        import ray
+    except ImportError as error:
+        raise BuildError("the ray executor needs Ray: pip install 'warp-ir-pairs[ray]'") from error
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=False)
+    else:
+        logger.info("RAY_ADDRESS is not set: starting a local Ray cluster on 127.0.0.1")
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+
+
 def run_build(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | None = None) -> None:
     """Build ``job`` on ``kind`` executors. Local and Ray builds return when the build is done;
     Slurm submits the four stages as dependent jobs and returns."""
     check_resumable(job)
+    if kind == "ray":
+        connect_ray()
     chain = executors(job, kind, workers, slurm)
     if kind == "slurm":
         chain[-1].run()  # launches its dependencies first, each with --dependency on the one before

@@ -8,6 +8,7 @@ stage is a pure function of the build's ``Job``: rows never depend on the task o
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import signal
 from contextlib import contextmanager
@@ -57,7 +58,8 @@ class Job:
 
     def describe(self) -> dict:
         """What makes two runs the same build (a rerun must match it to resume)."""
-        return {"config": self.config, "tasks": self.tasks, "options": dataclasses.asdict(self.options)}
+        described = {"config": self.config, "tasks": self.tasks, "options": dataclasses.asdict(self.options)}
+        return json.loads(json.dumps(described))  # as it reads back from job.json (tuples become lists)
 
 
 @contextmanager

@@ -20,8 +20,9 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from generation.backend import warp_api
 from generation.kernels.generator import GENERATOR_VERSION
 from generation.kernels.realism import Realism, realism, shapes
+from generation.kernels.reference import warp_reference
 from generation.kernels.spec import GENERATED_LICENSE
-from generation.kernels.vocabulary import calls_in, coverage, reference_calls, warp_kernel_files
+from generation.kernels.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
 
@@ -274,12 +275,9 @@ def shape_table(figures: dict[str, ConfigFigures]) -> str:
     def row(name: str, r: Realism) -> list[object]:
         return [name, r.kernels, f"{r.self_nesting:.1%}", f"{r.p90_depth:g}", f"{r.indirect:.1%}", f"{r.loops:.1%}"]
 
-    warp: dict[str, list] = {}
-    for folder, tree in warp_kernel_files():
-        warp.setdefault(folder, []).append(tree)
     header = ["kernels of", "kernels", "f(f(x))", "p90 expression depth", "statements indexing past the tid", "loops"]
     rows = [row(f"`{c}`", f.shape) for c, f in figures.items()]
-    rows += [row(f"Warp's {folder}", realism(shapes(texts))) for folder, texts in sorted(warp.items())]
+    rows += [row(f"Warp's {folder}", shape) for folder, shape in warp_reference().shapes.items()]
     return _table(header, rows)
 
 

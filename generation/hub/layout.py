@@ -58,6 +58,8 @@ def write_parquet(out: DataFolder, path: str, rows: Iterable[dict]) -> int:
     file is written under a hidden temporary name (no ``SPLIT-*`` pattern matches it) and moved
     into place when complete."""
     directory, _, name = path.rpartition("/")
+    for stale in out.glob(f"{directory}/.{name}.*.tmp"):  # left by a killed run of this shard's task
+        out.rm(stale)
     temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
     schema = FEATURES.arrow_schema
     written = 0

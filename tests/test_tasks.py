@@ -1,0 +1,183 @@
+"""Task builds as a user runs them: the real CLI in its own process group, killed, stopped and
+resumed; a real local Ray cluster bound to 127.0.0.1; and the Slurm job script (no cluster here)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+from conftest import REPO, rows_digest
+
+CLI = [sys.executable, "-m", "generation.hub.cli"]
+
+
+def build_command(out: Path, *extra: str, config: str = "cpu", rows: int = 240) -> list[str]:
+    return [*CLI, "build", config, "--num-examples", str(rows), "--seed", "4", "--out", str(out), *extra]
+
+
+def start(command: list[str], tmp: Path, log: Path) -> subprocess.Popen:
+    """The CLI in a session of its own (so every process it starts can be found), logging to a file."""
+    env = dict(os.environ, TMPDIR=str(tmp), PYTHONPATH=str(REPO))
+    tmp.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the build ended before the moment the test waits for"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def session_processes(sid: int) -> list[str]:
+    """Processes still alive in session ``sid`` (the CLI's own, and any child it left behind)."""
+    ps = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+    alive = []
+    for line in ps.splitlines():
+        pid, session, stat, args = line.split(None, 3)
+        if int(session) == sid and not stat.startswith("Z"):
+            alive.append(f"{pid} {args[:120]}")
+    return alive
+
+
+def shards(out: Path, config: str = "cpu") -> list[Path]:
+    return sorted((out / config).glob("train-*.parquet")) if (out / config).is_dir() else []
+
+
+def loaded(out: Path, config: str, cache: Path) -> datasets.DatasetDict:
+    return datasets.load_dataset(str(out), config, cache_dir=str(cache))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The reference: the same build, run to the end without interruption."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    done = subprocess.run(
+        build_command(root / "out", "--tasks", "4", "--workers", "2"), cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return loaded(root / "out", "cpu", root / "cache")
+
+
+def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, tmp_path):
+    out, command = tmp_path / "out", build_command(tmp_path / "out", "--tasks", "4", "--workers", "2")
+    process = start(command, tmp_path / "tmp", tmp_path / "first.log")
+    wait_for(lambda: len(shards(out)) >= 1, process)  # tasks 0 and 1 run first: 2 and 3 are still to come
+    os.killpg(process.pid, signal.SIGKILL)  # the whole build at once, as a lost machine or job would be
+    process.wait()
+    assert 1 <= len(shards(out)) < 4, "not halfway"
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    resumed = loaded(out, "cpu", tmp_path / "cache")
+    assert rows_digest(resumed) == rows_digest(uninterrupted)
+    ids = [row["id"] for split in resumed for row in resumed[split]]
+    assert len(ids) == len(set(ids)) and len(resumed["train"]) == 240
+    assert not list((out / "cpu").glob(".*")), "a killed task's temporary shard was left behind"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_path):
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    process = start(build_command(out, "--tasks", "4", "--workers", "2"), tmp, tmp_path / "build.log")
+    wait_for(lambda: (out / ".build" / "cpu" / "logs" / "build").is_dir(), process)
+    time.sleep(1.0)  # workers are building rows
+    os.kill(process.pid, signum)  # the CLI alone, as `kill PID` or Ctrl-C in a script would
+    returncode = process.wait(timeout=60)
+    time.sleep(1.0)
+    assert session_processes(process.pid) == []
+    assert list(tmp.iterdir()) == []
+    assert returncode == 130
+    assert "run the same command again to resume" in (tmp_path / "build.log").read_text()
+
+
+def test_a_build_logged_to_a_file_holds_lines_not_progress_bars(tmp_path):
+    log = tmp_path / "build.log"
+    process = start(build_command(tmp_path / "out", "--tasks", "2", rows=30), tmp_path / "tmp", log)
+    assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
+    text = log.read_text()
+    assert "\r" not in text and "it/s" not in text and "examples/s" not in text
+    assert len(text.splitlines()) < 20, text
+
+
+def test_rerunning_with_other_options_is_refused_and_names_them(tmp_path):
+    first = subprocess.run(build_command(tmp_path / "out", rows=10), cwd=REPO, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    other = subprocess.run(
+        build_command(tmp_path / "out", "--tasks", "2", rows=10) + ["--seed", "5"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert other.returncode == 2
+    assert "changed: seed, tasks" in other.stderr and "Traceback" not in other.stderr
+
+
+RAY_BUILD = """
+set -e
+ip link set lo up
+ray start --head --port=0 --num-cpus=2 --include-dashboard=false --disable-usage-stats --temp-dir="$RAY_TEMP" >/dev/null
+export RAY_ADDRESS="$(cat "$RAY_TEMP/ray_current_cluster")"
+echo "cluster at $RAY_ADDRESS"
+trap 'ray stop --force >/dev/null 2>&1' EXIT
+"$@"
+ss -ltnH | awk '{print "listening on " $4}'
+"""
+
+
+def test_a_build_on_a_local_ray_cluster_gives_the_local_rows(uninterrupted, tmp_path):
+    """A real Ray cluster (head, raylet, workers) in a network namespace that has only the
+    loopback interface, so every Ray service is bound to 127.0.0.1 whatever Ray picks."""
+    pytest.importorskip("ray")
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.fail("needs `unshare -n` (root, util-linux) to keep the Ray cluster on 127.0.0.1")
+    out = tmp_path / "out"
+    command = build_command(out, "--tasks", "4", "--workers", "2", "--executor", "ray")
+    script = ["unshare", "-n", "bash", "-c", RAY_BUILD, "ray-build", *command]
+    with tempfile.TemporaryDirectory(prefix="wirp-ray-", dir="/tmp") as ray_temp:  # Ray's socket paths must be short
+        # HOME of its own: a token file left in ~/.ray by another Ray would be sent to this cluster
+        env = dict(os.environ, RAY_TEMP=ray_temp, HOME=ray_temp, PYTHONPATH=str(REPO))
+        env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # this environment's `ray`
+        done = subprocess.run(script, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "cluster at 127.0.0.1:" in done.stdout
+    listening = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("listening on ")]
+    assert listening and all(re.match(r"(\[::ffff:)?127\.0\.0\.1\]?:\d+$", a) for a in listening), listening
+    assert rows_digest(loaded(out, "cpu", tmp_path / "cache")) == rows_digest(uninterrupted)
+    assert (out / ".build" / "cpu" / "logs" / "build" / "completions").is_dir()
+
+
+def test_slurm_gets_a_job_script_per_stage_chained_by_dependencies(tmp_path):
+    """No cluster here: check the scripts datatrove would submit, not a faked run."""
+    from generation.distributed.run import Slurm, executors
+    from generation.distributed.steps import Job
+    from generation.pipeline.options import parse_options
+
+    job = Job("ptx", str(tmp_path / "out"), parse_options("ptx", {"num_examples": 1_000_000}), 512)
+    slurm = Slurm(partition="gpu-cpu", time="02:00:00", venv_path="/opt/venv/bin/activate")
+    chain = executors(job, "slurm", workers=64, slurm=slurm)
+    assert [e.job_name for e in chain] == [f"warp-ir-pairs-ptx-{s}" for s in ("scan", "select", "build", "finish")]
+    assert [e.tasks for e in chain] == [512, 1, 512, 1]
+    assert all(later.depends is earlier for earlier, later in zip(chain, chain[1:], strict=False))
+    build = chain[2]
+    script = build.get_launch_file_contents(build.get_sbatch_args(max_array=512), "launch_pickled_pipeline EXECUTOR")
+    for line in (
+        "#SBATCH --partition=gpu-cpu",
+        "#SBATCH --time=02:00:00",
+        "#SBATCH --array=0-511%64",
+        "#SBATCH --job-name=warp-ir-pairs-ptx-build",
+        "source /opt/venv/bin/activate",
+        "launch_pickled_pipeline EXECUTOR",
+    ):
+        assert line in script, line
+    assert build.logging_dir.resolve_paths("").endswith("out/.build/ptx/logs/build")
