@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import resource
 import signal
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
+from tqdm import tqdm
 
 from generation.hub import layout
 from generation.hub.publish import write_layout_card
@@ -89,6 +92,8 @@ class _Stage(PipelineStep):
         self.out = layout.folder(self.job.out)
         with sigterm_unwinds():
             self.work(rank, world_size)
+        # The process's peak so far (a pool worker runs several tasks): what a machine must hold.
+        self.stat_update("peak_rss_mb", value=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         return iter(())
 
     def work(self, rank: int, world_size: int) -> None:
@@ -184,12 +189,20 @@ class BuildShards(_Stage):
             items = split_evenly(plan.items[split], world_size)[rank]
             stats = BuildStats()
             kernels = planned_kernels(job.options, items)
-            written = layout.write_parquet(self.out, data_file, build_rows(kernels, job.device, job.options, stats))
+            rows = build_rows(kernels, job.device, job.options, stats)
+            rows = terminal_progress(rows, len(items), f"{job.config} {split} {rank + 1}/{world_size}")
+            written = layout.write_parquet(self.out, data_file, rows)
             assert written == stats.rows
             layout.write_json(self.out, stats_file, stats.as_dict())
             self.stat_update("rows", value=stats.rows)
             self.stat_update("skipped", value=stats.total_skipped)
             logger.info("%s %s shard %d: %s", job.config, split, rank, stats.summary(split))
+
+
+def terminal_progress(rows, total: int, desc: str):
+    """A progress bar on the terminal, and nothing at all when the output is a file or a pipe."""
+    terminal = sys.__stderr__
+    return tqdm(rows, total=total, desc=desc, unit=" rows", file=terminal, disable=not terminal.isatty(), leave=False)
 
 
 class FinishBuild(_Stage):

@@ -114,9 +114,7 @@ def built_figures(builds: dict[str, datasets.DatasetDict], data_dir: str | Path)
     """The card's figures and build options of every loaded config."""
     out = layout.folder(str(data_dir))
     stats = {config: read_build_stats(out, config) for config in builds}
-    figures = {
-        config: card.config_figures(card.dataset_rows(builds[config]), stats[config].get("splits")) for config in builds
-    }
+    figures = {config: card.dataset_figures(builds[config], stats[config].get("splits")) for config in builds}
     return figures, {config: stats[config].get("options", {}) for config in builds}
 
 
@@ -159,7 +157,8 @@ def write_layout_card(out: DataFolder, repo_id: str = "your-org/warp-ir-pairs") 
             (split, row) for split, paths in files.items() for row in layout.read_rows(out, paths, card.FIGURE_COLUMNS)
         )
         stats = read_build_stats(out, config)
-        figures[config] = card.config_figures(rows, stats.get("splits"))
+        total = sum(split["rows"] for split in stats["splits"].values())
+        figures[config] = card.config_figures(rows, stats.get("splits"), total)
         options[config] = stats.get("options", {})
     with tempfile.TemporaryDirectory(prefix="warp_ir_pairs_card_") as tmp:
         render_card(figures, options, layout_card_data(out, configs), Path(tmp), repo_id)

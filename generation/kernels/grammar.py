@@ -815,7 +815,8 @@ def _readable(scope: Scope, types: tuple[str, ...]) -> list[int]:
 def reading_ops(scope: Scope, ops: list[Op]) -> list[Op]:
     """The operations that can read data: they read state themselves (a random draw), or an
     argument type has leaves (all of ``ops`` if none can)."""
-    return [op for op in ops if op.reads or _readable(scope, op.args)] or ops
+    readable = {type_name for type_name, leaves in scope.leaves.items() if leaves}
+    return [op for op in ops if op.reads or not readable.isdisjoint(op.args)] or ops
 
 
 def apply(

@@ -20,12 +20,13 @@ def is_counted(name: str, builtins: set[str]) -> bool:
     return name in builtins and not name.startswith("expect_") and name != "printf"
 
 
-def calls_in(sources: Iterable[str], builtins: set[str]) -> Counter:
-    """Builtin calls in the kernels and helpers of ``sources`` (sources that do not parse count none)."""
+def calls_in(sources: Iterable[str | ast.AST], builtins: set[str]) -> Counter:
+    """Builtin calls in the kernels and helpers of ``sources`` (texts, or parsed trees; texts that
+    do not parse count none)."""
     calls: Counter = Counter()
     for source in sources:
         try:
-            tree = ast.parse(source)
+            tree = source if isinstance(source, ast.AST) else ast.parse(source)
         except SyntaxError:
             continue
         calls.update({name: n for name, n in warp_calls(tree).items() if is_counted(name, builtins)})

@@ -28,7 +28,7 @@ from itertools import count
 
 import numpy as np
 
-from generation.kernels.features import normalized_ast
+from generation.kernels.features import normalized_ast, structure_key
 from generation.kernels.generator import draw_round, generate
 from generation.kernels.harvest import Harvest, harvest
 from generation.kernels.spec import Failure, KernelSpec
@@ -77,7 +77,7 @@ def kernel_at(options: BuildOptions, index: int) -> KernelSpec:
 
 def structure_digest(python_source: str) -> int:
     """64 bits of the normalized syntax tree: kernels that differ only in names or constants agree."""
-    digest = hashlib.blake2b(normalized_ast(python_source).encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(structure_key(python_source), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -103,7 +103,7 @@ def max_draws(sizes: dict[str, int]) -> int:
 def expected_blocks(sizes: dict[str, int]) -> int:
     """Blocks that usually fill every split: the slowest split's share, plus a margin for repeats."""
     needed = max((size / (SPLIT_BOUNDS[s] - lower) for s, size, lower in _with_lower(sizes)), default=0)
-    return math.ceil(needed * 1.1 / BLOCK_SIZE) + 1
+    return math.ceil(needed * 1.05 / BLOCK_SIZE) + 1
 
 
 def _with_lower(sizes: dict[str, int]) -> Iterator[tuple[str, int, float]]:
