@@ -89,12 +89,17 @@ def write_hub_layout(builds: dict[str, datasets.DatasetDict], out_dir: Path) -> 
         info.download_size = uploaded
         info.dataset_size = total
         info.size_in_bytes = uploaded + total
-        files = {"data_files": [{"split": split, "path": f"{config}/{split}-*"} for split in dataset_dict]}
-        if config == default:
-            files["default"] = True
-        DatasetInfosDict({config: info}).to_dataset_card_data(card_data)
-        MetadataConfigs({config: files}).to_dataset_card_data(card_data)
+        add_config_yaml(card_data, config, info, list(dataset_dict), config == default)
     return card_data
+
+
+def add_config_yaml(card_data: DatasetCardData, config: str, info, splits: list[str], default: bool) -> None:
+    """One config's ``dataset_info`` and ``configs`` entries, as ``push_to_hub`` writes them."""
+    entry = {"data_files": [{"split": split, "path": f"{config}/{split}-*"} for split in splits]}
+    if default:
+        entry["default"] = True
+    DatasetInfosDict({config: info}).to_dataset_card_data(card_data)
+    MetadataConfigs({config: entry}).to_dataset_card_data(card_data)
 
 
 def render_card(
@@ -138,11 +143,7 @@ def layout_card_data(out: DataFolder, configs: list[str]) -> DatasetCardData:
             nbytes = sum(out.size(path) for path in paths)
             info.splits[split] = SplitInfo(split, num_bytes=nbytes, num_examples=stats[split]["rows"])
         info.download_size = sum(split.num_bytes for split in info.splits.values())
-        entry = {"data_files": [{"split": split, "path": f"{config}/{split}-*"} for split in files]}
-        if config == default:
-            entry["default"] = True
-        DatasetInfosDict({config: info}).to_dataset_card_data(card_data)
-        MetadataConfigs({config: entry}).to_dataset_card_data(card_data)
+        add_config_yaml(card_data, config, info, list(files), config == default)
     return card_data
 
 
