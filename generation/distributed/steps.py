@@ -23,13 +23,11 @@ from tqdm import tqdm
 
 from generation.hub import layout
 from generation.hub.publish import write_layout_card
-from generation.kernels.spec import KernelSpec
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import CONFIGS, BuildOptions
 from generation.pipeline.plan import (
     SPLITS,
     Plan,
-    PlannedKernel,
     expected_blocks,
     plan_real,
     planned_kernels,
@@ -146,29 +144,7 @@ class SelectKernels(_Stage):
             plan = select(options, options.split_sizes(), (load_block(self, block) for block in count()))
         else:
             plan = plan_real(options)
-        layout.write_json(self.out, layout.state(self.job.config, "plan.json"), plan_to_json(plan))
-
-
-def plan_to_json(plan: Plan) -> dict:
-    def item(value):
-        return value if isinstance(value, int) else {"index": value.index, "spec": dataclasses.asdict(value.spec)}
-
-    return {
-        "draws": plan.draws,
-        "items": {split: [item(value) for value in items] for split, items in plan.items.items()},
-        "stats": {split: stats.as_dict() for split, stats in plan.stats.items()},
-    }
-
-
-def plan_from_json(data: dict) -> Plan:
-    def item(value):
-        return value if isinstance(value, int) else PlannedKernel(value["index"], KernelSpec(**value["spec"]))
-
-    return Plan(
-        {split: [item(value) for value in items] for split, items in data["items"].items()},
-        {split: BuildStats.from_dict(stats) for split, stats in data["stats"].items()},
-        data["draws"],
-    )
+        layout.write_json(self.out, layout.state(self.job.config, "plan.json"), plan.to_json())
 
 
 class BuildShards(_Stage):
@@ -178,7 +154,7 @@ class BuildShards(_Stage):
 
     def work(self, rank: int, world_size: int) -> None:
         job = self.job
-        plan = plan_from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
+        plan = Plan.from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
         for split in SPLITS:
             if plan.stats[split].requested == 0:
                 continue
@@ -212,7 +188,7 @@ class FinishBuild(_Stage):
 
     def work(self, rank: int, world_size: int) -> None:
         job = self.job
-        plan = plan_from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
+        plan = Plan.from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
         splits = {}
         for split in SPLITS:
             stats = plan.stats[split]

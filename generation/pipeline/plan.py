@@ -23,7 +23,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import count
 
 import numpy as np
@@ -60,6 +60,29 @@ class Plan:
     stats: dict[str, BuildStats] = field(default_factory=dict)
     draws: int = 0  # draws scanned to fill the generated splits
 
+    def to_json(self) -> dict:
+        """The plan as JSON: draw indices as numbers, harvested kernels whole."""
+
+        def item(value):
+            return value if isinstance(value, int) else {"index": value.index, "spec": asdict(value.spec)}
+
+        return {
+            "draws": self.draws,
+            "items": {split: [item(value) for value in items] for split, items in self.items.items()},
+            "stats": {split: stats.as_dict() for split, stats in self.stats.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Plan:
+        def item(value):
+            return value if isinstance(value, int) else PlannedKernel(value["index"], KernelSpec(**value["spec"]))
+
+        return cls(
+            {split: [item(value) for value in items] for split, items in data["items"].items()},
+            {split: BuildStats.from_dict(stats) for split, stats in data["stats"].items()},
+            data["draws"],
+        )
+
 
 def kernel_at(options: BuildOptions, index: int) -> KernelSpec:
     """The generated kernel of draw ``index``: its recipe is the options' seed and filters and the index."""
@@ -94,23 +117,23 @@ def scan_block(options: BuildOptions, block: int) -> np.ndarray:
     return np.array(digests, dtype=np.uint64)
 
 
+def draws_needed(sizes: dict[str, int]) -> float:
+    """Draws that fill the slowest split on average: each split gets its share of all structures."""
+    lower, needed = 0.0, 0.0
+    for split, bound in SPLIT_BOUNDS.items():
+        needed = max(needed, sizes.get(split, 0) / (bound - lower))
+        lower = bound
+    return needed
+
+
 def max_draws(sizes: dict[str, int]) -> int:
     """Draws after which a split still short is declared exhausted (a narrow category filter)."""
-    needed = max((size / (SPLIT_BOUNDS[s] - lower) for s, size, lower in _with_lower(sizes)), default=0)
-    return math.ceil(needed * MAX_DRAWS_PER_ROW) + BLOCK_SIZE
+    return math.ceil(draws_needed(sizes) * MAX_DRAWS_PER_ROW) + BLOCK_SIZE
 
 
 def expected_blocks(sizes: dict[str, int]) -> int:
-    """Blocks that usually fill every split: the slowest split's share, plus a margin for repeats."""
-    needed = max((size / (SPLIT_BOUNDS[s] - lower) for s, size, lower in _with_lower(sizes)), default=0)
-    return math.ceil(needed * 1.05 / BLOCK_SIZE) + 1
-
-
-def _with_lower(sizes: dict[str, int]) -> Iterator[tuple[str, int, float]]:
-    lower = 0.0
-    for split, bound in SPLIT_BOUNDS.items():
-        yield split, sizes.get(split, 0), lower
-        lower = bound
+    """Blocks that usually fill every split, with a margin for repeats."""
+    return math.ceil(draws_needed(sizes) * 1.05 / BLOCK_SIZE) + 1
 
 
 def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.ndarray]) -> Plan:
