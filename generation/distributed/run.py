@@ -105,8 +105,8 @@ def check_resumable(job: Job) -> None:
                 for key in {**earlier["options"], **job.describe()["options"]}
                 if earlier["options"].get(key) != job.describe()["options"].get(key)
             )
-            if earlier["tasks"] != job.tasks:
-                changed.append("tasks")
+            if earlier["tasks"] != job.tasks:  # --tasks defaults to --workers: say what the first run used
+                changed.append(f"tasks (the first run used --tasks {earlier['tasks']})")
             raise BuildError(
                 f"{job.out} already holds a {job.config} build with other settings (changed: {', '.join(changed)}); "
                 f"rerun it with the same settings to resume, or build into another --out"
