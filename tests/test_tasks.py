@@ -89,9 +89,10 @@ def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, t
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_path):
     out, tmp = tmp_path / "out", tmp_path / "tmp"
-    process = start(build_command(out, "--tasks", "4", "--workers", "2"), tmp, tmp_path / "build.log")
+    # 2,000 rows: the build stage lasts seconds, so the signal lands while workers build rows
+    process = start(build_command(out, "--tasks", "4", "--workers", "2", rows=2000), tmp, tmp_path / "build.log")
     wait_for(lambda: (out / ".build" / "cpu" / "logs" / "build").is_dir(), process)
-    time.sleep(1.0)  # workers are building rows
+    time.sleep(1.0)
     os.kill(process.pid, signum)  # the CLI alone, as `kill PID` or Ctrl-C in a script would
     returncode = process.wait(timeout=60)
     time.sleep(1.0)
@@ -99,6 +100,7 @@ def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_p
     assert list(tmp.iterdir()) == []
     assert returncode == 130
     assert "run the same command again to resume" in (tmp_path / "build.log").read_text()
+    assert len(shards(out)) < 4, "the build finished before the signal: nothing was tested"
 
 
 def test_a_build_logged_to_a_file_holds_lines_not_progress_bars(tmp_path):
