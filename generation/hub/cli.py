@@ -98,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     route_datatrove_logs()
-    # SIGTERM unwinds like Ctrl-C: worker pools are terminated and temporary folders removed.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM and SIGINT unwind like Ctrl-C: worker pools are terminated and temporary folders removed.
+    # SIGINT too, explicitly: a process started in the background inherits it ignored, and Python
+    # then never raises KeyboardInterrupt for it.
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         if args.command == "build":
             values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         print("warp-ir-pairs: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 
