@@ -153,7 +153,9 @@ def executors(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | No
 
 
 def connect_ray() -> None:
-    """Join the cluster ``RAY_ADDRESS`` names, or start a local one bound to 127.0.0.1."""
+    """Join the cluster ``RAY_ADDRESS`` names, or start a local one. Ray 2.60 resolves 127.0.0.1 to
+    the machine's address and listens on every interface whatever it is asked (the test keeps its
+    cluster in a network namespace that has only loopback)."""
     try:
         import ray
     except ImportError as error:
@@ -163,8 +165,8 @@ def connect_ray() -> None:
     if os.environ.get("RAY_ADDRESS"):
         ray.init(log_to_driver=False)
     else:
-        logger.info("RAY_ADDRESS is not set: starting a local Ray cluster on 127.0.0.1")
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+        logger.info("RAY_ADDRESS is not set: starting a local Ray cluster on this machine")
+        ray.init(include_dashboard=False, log_to_driver=False)
 
 
 def run_build(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | None = None) -> None:
