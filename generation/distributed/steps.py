@@ -114,14 +114,9 @@ class ScanBlocks(_Stage):
         for block in range(rank, expected_blocks(self.job.options.split_sizes()), world_size):
             path = block_file(self.job, block)
             if not self.out.exists(path):
-                self._save(path, scan_block(self.job.options, block))
+                with layout.written_in_place(self.out, path) as file:
+                    np.save(file, scan_block(self.job.options, block))
                 self.stat_update("blocks")
-
-    def _save(self, path: str, digests: np.ndarray) -> None:
-        temporary = f"{path}.tmp"
-        with self.out.open(temporary, "wb") as file:
-            np.save(file, digests)
-        self.out.mv(temporary, path)
 
 
 def load_block(stage: _Stage, block: int) -> np.ndarray:
@@ -147,6 +142,11 @@ class SelectKernels(_Stage):
         layout.write_json(self.out, layout.state(self.job.config, "plan.json"), plan.to_json())
 
 
+def task_stats_file(job: Job, split: str, rank: int) -> str:
+    """Where build task ``rank`` keeps its statistics for ``split`` (written after its shard)."""
+    return layout.state(job.config, "stats", f"{split}-{rank:05d}.json")
+
+
 class BuildShards(_Stage):
     """Task ``rank`` writes shard ``rank`` of every split, and its statistics next to the plan."""
 
@@ -159,7 +159,7 @@ class BuildShards(_Stage):
             if plan.stats[split].requested == 0:
                 continue
             data_file = layout.shard_name(job.config, split, rank, world_size)
-            stats_file = layout.state(job.config, "stats", f"{split}-{rank:05d}.json")
+            stats_file = task_stats_file(job, split, rank)
             if self.out.exists(data_file) and self.out.exists(stats_file):
                 continue  # finished by an earlier run
             items = split_evenly(plan.items[split], world_size)[rank]
@@ -195,12 +195,9 @@ class FinishBuild(_Stage):
             if stats.requested == 0:
                 continue
             for k in range(job.tasks):
-                stats.merge(BuildStats.from_dict(layout.read_json(self.out, self._stats_file(split, k))))
+                stats.merge(BuildStats.from_dict(layout.read_json(self.out, task_stats_file(job, split, k))))
             splits[split] = stats.as_dict()
             logger.info(stats.summary(split))
         summary = {"options": dataclasses.asdict(job.options), "splits": splits, "tasks": job.tasks}
         layout.write_json(self.out, layout.state(job.config, layout.STATS_FILE), summary)
         write_layout_card(self.out)
-
-    def _stats_file(self, split: str, rank: int) -> str:
-        return layout.state(self.job.config, "stats", f"{split}-{rank:05d}.json")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,7 +24,6 @@ from generation.pipeline.rows import FEATURES
 
 STATE = ".build"
 STATS_FILE = "build_stats.json"
-README = "README.md"
 WRITE_BATCH = 64  # rows per Parquet row group: long strings stay well inside Arrow's offsets
 
 
@@ -40,12 +40,28 @@ def state(config: str, *parts: str) -> str:
     return "/".join([STATE, config, *parts])
 
 
+@contextmanager
+def written_in_place(out: DataFolder, path: str, mode: str = "wb") -> Iterator[IO]:
+    """A file to write ``path`` through: it is written under a hidden temporary name (no
+    ``SPLIT-*`` pattern matches it) and moved into place only once complete. A killed writer's
+    leftovers for the same path are removed first."""
+    directory, _, name = path.rpartition("/")
+    prefix = f"{directory}/.{name}" if directory else f".{name}"
+    for stale in out.glob(f"{prefix}.*.tmp"):
+        out.rm(stale)
+    temporary = f"{prefix}.{uuid.uuid4().hex}.tmp"
+    try:
+        with out.open(temporary, mode) as file:
+            yield file
+        out.mv(temporary, path)
+    finally:
+        if out.exists(temporary):
+            out.rm(temporary)
+
+
 def write_json(out: DataFolder, path: str, data: Any) -> None:
-    """Write JSON under a temporary name, then move it into place."""
-    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
-    with out.open(temporary, "w") as file:
+    with written_in_place(out, path, "w") as file:
         json.dump(data, file, indent=1, sort_keys=True)
-    out.mv(temporary, path)
 
 
 def read_json(out: DataFolder, path: str) -> Any:
@@ -54,24 +70,13 @@ def read_json(out: DataFolder, path: str) -> Any:
 
 
 def write_parquet(out: DataFolder, path: str, rows: Iterable[dict]) -> int:
-    """Stream ``rows`` into a Parquet file with the dataset's schema; return the row count. The
-    file is written under a hidden temporary name (no ``SPLIT-*`` pattern matches it) and moved
-    into place when complete."""
-    directory, _, name = path.rpartition("/")
-    for stale in out.glob(f"{directory}/.{name}.*.tmp"):  # left by a killed run of this shard's task
-        out.rm(stale)
-    temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+    """Stream ``rows`` into a Parquet file with the dataset's schema; return the row count."""
     schema = FEATURES.arrow_schema
     written = 0
-    try:
-        with out.open(temporary, "wb") as file, pq.ParquetWriter(file, schema) as writer:
-            for batch in _batches(rows, WRITE_BATCH):
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                written += len(batch)
-        out.mv(temporary, path)
-    finally:
-        if out.exists(temporary):
-            out.rm(temporary)
+    with written_in_place(out, path) as file, pq.ParquetWriter(file, schema) as writer:
+        for batch in _batches(rows, WRITE_BATCH):
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            written += len(batch)
     return written
 
 
