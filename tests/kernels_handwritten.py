@@ -50,3 +50,15 @@ def scale_any(a: Any, s: float):
 
 wp.overload(scale_any, [wp.array(dtype=float), float])
 wp.overload(scale_any, [wp.array(dtype=wp.vec3), float])
+
+
+@wp.func
+def potential(d: wp.vec3):
+    return 1.0 / (wp.dot(d, d) + 0.01)
+
+
+@wp.kernel(enable_backward=False)
+def repel(x: wp.array(dtype=wp.vec3), f: wp.array(dtype=wp.vec3)):
+    """Forces as the gradient of a potential: ``wp.grad`` calls the helper's adjoint in the forward pass."""
+    i = wp.tid()
+    f[i] = -wp.grad(potential)(x[i])

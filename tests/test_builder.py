@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from code_parts import missing_definitions, verbatim_slices
 from conftest import MACHINE_TEXT, SCRIPT, SMALL, load, rows_digest, run_python
 
 from generation.kernels.features import normalized_ast
@@ -30,19 +31,25 @@ def test_schema_and_split_sizes(builds, config):
 
 @pytest.mark.parametrize("config", ["cpu", "cuda"])
 def test_code_columns_hold_the_right_functions(builds, config):
+    """``forward`` and ``backward`` end with the kernel, are verbatim slices of ``code``, and are
+    self-contained: every helper they call and struct they name is defined in them."""
+    helpers = 0
     for row in builds[config]["train"]:
         name = row["metadata"]["mangled_name"]
-        if config == "cpu":
-            assert row["forward"].startswith(f"struct wp_args_{name} {{")
-            assert f"static void {name}_cpu_kernel_forward(" in row["forward"]
-            assert f"static void {name}_cpu_kernel_backward(" in row["backward"]
-        else:
-            assert row["forward"].startswith(f'extern "C" __global__ void {name}_cuda_kernel_forward(')
-            assert row["backward"].startswith(f'extern "C" __global__ void {name}_cuda_kernel_backward(')
+        for column in ("forward", "backward"):
+            pieces = verbatim_slices(row[column], row["code"])
+            assert missing_definitions(row[column], row["code"]) == set(), (row["kernel_name"], column)
+            kernel = f"{name}_{config}_kernel_{column}("
+            assert kernel in pieces[-1] and all(kernel not in piece for piece in pieces[:-1])
+            if config == "cpu":
+                assert f"struct wp_args_{name} {{" in row[column]
         assert "_kernel_backward" not in row["forward"]
-        for function in (row["forward"], row["backward"]):
-            assert function.split("};\n", 1)[-1] in row["code"]
+        helpers += "static CUDA_CALLABLE" in row["forward"] or "@wp.func" in row["python_source"]
         assert "#include" not in row["code"], "the shared prelude must not be in code"
+        for column, length in row["metadata"]["lengths"].items():
+            lines = row[column].count("\n") + (row[column][-1:] not in ("", "\n"))
+            assert length == {"chars": len(row[column]), "lines": lines}, column
+    assert helpers, "the sample must exercise helper functions"
 
 
 def test_rows_are_unique_across_splits(builds):
@@ -96,7 +103,7 @@ def test_include_backward_false_builds_forward_only(tmp_path):
         ("cuda", {"num_examples": -3}, "got -3"),
         ("cuda", {"num_examples": 10**12}, "num_examples must be between 1 and 2,000,000"),
         ("cuda", {"num_examples": "many"}, "num_examples must be an integer, got 'many'"),
-        ("cuda", {"seed": -1}, "seed must be a non-negative integer"),
+        ("cuda", {"seed": -1}, "seed must be an integer of at least 0"),
         ("cuda", {"num_exmples": 5}, "unknown option(s) ['num_exmples']; allowed options are"),
         ("tpu", {}, "unknown config 'tpu'; allowed configs are ['cpu', 'cuda', 'ptx', 'real_cpu', 'real_cuda']"),
         ("cuda", {"difficulty": "insane"}, "unknown difficulty 'insane'; allowed values are ['easy', 'medium',"),

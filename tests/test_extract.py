@@ -7,6 +7,7 @@ import importlib
 import kernels_handwritten as hw
 import pytest
 import warp as wp
+from code_parts import defined, missing_definitions, verbatim_slices
 
 from generation import extract_ir
 
@@ -20,13 +21,23 @@ def test_struct_and_helper_kernel(device):
     assert f"{name}_{device}_kernel_backward(" in ir["backward"]
     assert "struct Particle_" in ir["code"], "the @wp.struct type is part of the translation"
     assert "kinetic_" in ir["code"] and "adj_kinetic_" in ir["code"], "helpers and their adjoints too"
-    if device == "cpu":
-        assert ir["forward"].startswith(f"struct wp_args_{name} {{") and ir["backward"].startswith("struct wp_args_")
-        struct, function = ir["forward"].split("};\n", 1)
-        assert struct + "};\n" in ir["code"] and function in ir["code"]
-    else:
-        assert ir["forward"].startswith('extern "C" __global__ void') and ir["forward"] in ir["code"]
+    # Each pass is self-contained: the struct and the helper it calls come first, the adjoint only in backward.
+    for column, helpers in (("forward", {"kinetic_0"}), ("backward", {"kinetic_0", "adj_kinetic_0"})):
+        assert missing_definitions(ir[column], ir["code"]) == set(), column
+        assert ir[column].startswith("struct Particle_")
+        assert {d for d in defined(ir[column]) if "kinetic" in d} == helpers, column
+        pieces = verbatim_slices(ir[column], ir["code"])
+        assert f"{name}_{device}_kernel_{column}(" in pieces[-1]
+        assert (f"struct wp_args_{name} {{" in ir[column]) == (device == "cpu")
     assert [a["name"] for a in ir["arg_types"]] == ["particles", "vel", "out"]
+
+
+def test_kernel_calling_wp_grad_carries_the_adjoint_it_calls():
+    """``wp.grad(f)`` in a kernel calls ``adj_f`` from the forward pass; Warp records no call edge for it."""
+    for device in ("cpu", "cuda"):
+        ir = extract_ir(hw.repel, device=device)
+        assert "adj_potential_" in ir["forward"] and ir["backward"] == ""
+        assert missing_definitions(ir["forward"], ir["code"]) == set()
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])

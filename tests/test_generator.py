@@ -10,7 +10,15 @@ import pytest
 from generation.kernels.features import kernel_features, normalized_ast
 from generation.kernels.generator import CATEGORIES, generate
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import plan_splits, planned_kernels, shard
+from generation.pipeline.plan import (
+    GROUP_SIZE,
+    RESERVE_PER_GROUP,
+    Group,
+    Plan,
+    plan_splits,
+    planned_kernels,
+    shard,
+)
 from generation.pipeline.rows import make_row
 from generation.pipeline.stats import Reason
 
@@ -190,12 +198,16 @@ def test_planning_keeps_normalized_asts_unique_across_splits():
     assert len(trees) + shortfall == 60 + 3 + 3
 
 
-def test_shards_cover_all_items_in_order():
-    items = list(range(100))
-    shards = shard(items)
-    assert [x for s in shards for x in s] == items and len(shards) == 7
-    assert {len(s) for s in shards} == {14, 15}
-    assert shard([]) == [[]] and shard([1]) == [[1]]
+def test_shards_deal_whole_groups_in_order():
+    size, reserve = GROUP_SIZE, RESERVE_PER_GROUP
+    plan = Plan({"train": list(range(100))}, reserve={"train": list(range(100, 100 + 7 * reserve))})
+    groups = plan.groups("train")
+    assert [len(g.items) for g in groups] == [size] * 6 + [100 - 6 * size]
+    assert [len(g.reserve) for g in groups] == [reserve] * 7
+    assert groups[1] == Group(list(range(size, 2 * size)), list(range(100 + reserve, 100 + 2 * reserve)))
+    shards = shard(groups, max_shards=3)
+    assert [len(s) for s in shards] == [3, 2, 2] and [g for s in shards for g in s] == groups
+    assert shard([]) == [[]] and Plan({"train": [1]}).groups("train") == [Group([1], [])]
 
 
 # Features the grammar must reach at its default difficulty mix (issue 4).

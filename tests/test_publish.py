@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import math
 import os
 import re
 import socket
@@ -58,7 +59,7 @@ def test_layout_is_what_push_to_hub_uploads(published):
         for config in ("cpu", "cuda")
         for split in ("test", "train", "validation")
     ]
-    assert "README.md" in files and any(f.startswith("images/") and f.endswith(".svg") for f in files)
+    assert "README.md" in files and {"images/lengths.png", "images/categories.png"} <= set(files)
 
 
 def test_card_yaml_maps_every_config_to_its_files(published):
@@ -100,8 +101,16 @@ def test_card_numbers_match_the_data(published):
         kernels = sum(len(ds[split]) for split in ds)  # the shape table: one kernel per row
         assert re.search(rf"^\| `{config}` \| {kernels} \| [\d.]+% \| [\d.]+ \| [\d.]+% \| [\d.]+% \|$", text, re.M)
     assert re.search(r"^\| Warp's examples \| 170 \| ", text, re.M)
-    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
-        assert (hub / image).read_text().startswith("<svg")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert images == ["images/categories.png", "images/lengths.png"]
+    assert all((hub / image).read_bytes().startswith(b"\x89PNG") for image in images)
+    for config in ("cpu", "cuda"):  # the length table's median and maximum, from the rows themselves
+        ds = built(data, config)
+        forward = sorted(len(row["forward"]) for split in ds for row in ds[split])
+        median = forward[math.ceil(len(forward) / 2) - 1]
+        assert re.search(
+            rf"^\| `{config}` \| `forward` \| {median:,} \| [\d,]+ \| [\d,]+ \| {forward[-1]:,} \|", text, re.M
+        )
 
 
 def test_folder_loads_back_with_plain_load_dataset(published, tmp_path):
@@ -270,5 +279,6 @@ def test_build_stats_account_for_every_kernel(published):
     for config in ("cpu", "cuda"):
         stats = json.loads((data / ".build" / config / "build_stats.json").read_text())
         for split, counts in stats["splits"].items():
-            assert counts["rows"] + sum(counts["skipped"].values()) == counts["requested"], (config, split)
+            skipped = sum(counts["skipped"].values())
+            assert counts["rows"] + skipped == counts["requested"] + counts["replaced"], (config, split)
             assert counts["rows"] == len(built(data, config)[split])

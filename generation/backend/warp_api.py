@@ -112,6 +112,7 @@ class KernelCode:
 
     source: str  # the whole translation unit, prelude included
     prelude: str  # the part every module of this device starts with
+    # Each is self-contained: the structs and helper functions it uses come first, as Warp emitted them.
     forward: str  # argument struct (CPU) and forward kernel function (each overload's, if generic)
     backward: str  # the adjoint kernel function, CPU with its struct ("" without a backward pass)
     mangled_name: str  # of the first overload, if generic
@@ -145,6 +146,86 @@ def _split_kernel(source: str, end: int, name: str, device: str) -> tuple[int, s
     backward = next((m for m in backward_start.finditer(source, starts[-1], end) if m.group(1) == name), None)
     split = backward.start() if backward else end
     return starts[-1], source[starts[-1] : split], source[split:end]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A struct or one pass of a ``wp.func`` helper, as the builder emitted it, and where."""
+
+    start: int
+    text: str
+
+
+def _located(source: str, text: str, what: str) -> _Piece:
+    start = source.find(text)
+    if not text or start < 0:
+        raise RuntimeError(f"the code Warp generated does not hold {what} where expected")
+    return _Piece(start, text)
+
+
+def _reachable(builder, backward: bool) -> set:
+    """Every user function the built kernels reach, transitively, through Warp's own call graph
+    (``called_user_functions``). ``wp.grad(f)`` records no call edge: a caller that uses it reaches
+    the functions Warp forced an adjoint for. A backward pass also reaches custom gradient and
+    replay functions."""
+    grad_targets = [func for func in builder.functions if func.adj.force_adjoint_codegen]
+
+    def callees(adj) -> list:
+        functions = list(adj.called_user_functions) + (grad_targets if adj.uses_grad_call else [])
+        if backward:
+            functions += [f for func in functions for f in (func.custom_grad_func, func.custom_replay_func) if f]
+        return functions
+
+    seen: set = set()
+    stack = [func for kernel in builder.kernels for func in callees(kernel.adj)]
+    while stack:
+        func = stack.pop()
+        if func not in seen:
+            seen.add(func)
+            stack += callees(func.adj)
+    return seen
+
+
+def _structs_used(adjs) -> set:
+    """The hashes of the ``wp.struct`` types (nested ones too) in these functions' arguments and variables."""
+    used: set = set()
+    stack = [var.type for adj in adjs for var in (*adj.args, *adj.variables)]
+    while stack:
+        var_type = _codegen.strip_reference(stack.pop())
+        if _types.is_array(var_type):
+            stack.append(var_type.dtype)
+        elif isinstance(var_type, _codegen.Struct) and var_type.hash not in used:
+            used.add(var_type.hash)
+            stack += [var.type for var in var_type.vars.values()]
+    return used
+
+
+def _support_code(source: str, builder, device: str, backward: bool) -> str:
+    """The structs and helper functions the built kernels' forward (or backward) pass needs, in the order
+    Warp emitted them, each a verbatim slice of ``source``: the helpers it calls, transitively
+    (forward functions; a backward pass also their adjoints), and the structs those use."""
+    reachable = _reachable(builder, backward)
+    functions = [func for func in builder.functions if func in reachable]
+    pieces = []
+    for func in functions:
+        passes = ("forward", "reverse") if backward or func.adj.force_adjoint_codegen else ("forward",)
+        for which in passes:
+            text = builder._codegen_functions([func], device, **{f"{which}_only": True})
+            if text.strip():  # a function with no adjoint emits nothing in the reverse pass
+                pieces.append(_located(source, text, f"the {which} pass of {func.key!r}"))
+    used = _structs_used([*(kernel.adj for kernel in builder.kernels), *(func.adj for func in functions)])
+    tile_helpers = builder._get_tile_helper_struct_hashes()
+    emitted = set()
+    for struct in builder.structs:
+        if struct.hash in used and struct.hash not in emitted:
+            emitted.add(struct.hash)
+            text = _codegen.codegen_struct(struct, include_tile_helpers=struct.hash in tile_helpers)
+            pieces.append(_located(source, text, f"struct {struct.key!r}"))
+    return "\n\n".join(piece.text.strip("\n") for piece in sorted(pieces, key=lambda piece: piece.start))
+
+
+def _with_support(support: str, kernel_text: str) -> str:
+    return f"{support}\n\n{kernel_text}" if support else kernel_text
 
 
 def _kernel_functions(source: str, builder, device: str, options: dict) -> list[tuple[str, str]]:
@@ -202,11 +283,15 @@ def generate_kernel_code(
         built = next(iter(builder.kernels))
         kernel_options = options | built.options
         functions = _kernel_functions(source, builder, device, options)
+        forward = "\n\n".join(forward for forward, _ in functions)
+        backward = "\n\n".join(backward for _, backward in functions if backward)
+        forward = _with_support(_support_code(source, builder, device, backward=False), forward)
+        backward = backward and _with_support(_support_code(source, builder, device, backward=True), backward)
     return KernelCode(
         source=source,
         prelude=module_prelude(source, device, options),
-        forward="\n\n".join(forward for forward, _ in functions),
-        backward="\n\n".join(backward for _, backward in functions if backward),
+        forward=forward,
+        backward=backward,
         mangled_name=built.get_mangled_name(),
         block_dim=block_dim,
         output_arch=output_arch or 0,

@@ -23,14 +23,14 @@ from tqdm import tqdm
 
 from generation.hub import layout
 from generation.hub.publish import write_layout_card
-from generation.pipeline.build import build_rows
+from generation.pipeline.build import build_groups
 from generation.pipeline.options import CONFIGS, BuildOptions
 from generation.pipeline.plan import (
     SPLITS,
     Plan,
     expected_blocks,
     plan_real,
-    planned_kernels,
+    planned_sizes,
     scan_block,
     select,
     split_evenly,
@@ -111,7 +111,7 @@ class ScanBlocks(_Stage):
     def work(self, rank: int, world_size: int) -> None:
         if self.job.source != "generated":
             return
-        for block in range(rank, expected_blocks(self.job.options.split_sizes()), world_size):
+        for block in range(rank, expected_blocks(planned_sizes(self.job.options)), world_size):
             path = block_file(self.job, block)
             if not self.out.exists(path):
                 with layout.written_in_place(self.out, path) as file:
@@ -162,11 +162,11 @@ class BuildShards(_Stage):
             stats_file = task_stats_file(job, split, rank)
             if self.out.exists(data_file) and self.out.exists(stats_file):
                 continue  # finished by an earlier run
-            items = split_evenly(plan.items[split], world_size)[rank]
+            groups = split_evenly(plan.groups(split), world_size)[rank]
             stats = BuildStats()
-            kernels = planned_kernels(job.options, items)
-            rows = build_rows(kernels, job.device, job.options, stats)
-            rows = terminal_progress(rows, len(items), f"{job.config} {split} {rank + 1}/{world_size}")
+            rows = build_groups(groups, job.device, job.options, stats)
+            total = sum(len(group.items) for group in groups)
+            rows = terminal_progress(rows, total, f"{job.config} {split} {rank + 1}/{world_size}")
             written = layout.write_parquet(self.out, data_file, rows)
             assert written == stats.rows
             layout.write_json(self.out, stats_file, stats.as_dict())

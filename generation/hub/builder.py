@@ -16,11 +16,10 @@ from pathlib import Path
 
 import datasets
 
-from generation.kernels.generator import GENERATOR_VERSION
 from generation.pipeline import options as build_options
 from generation.pipeline.build import build_shard
 from generation.pipeline.plan import SPLITS, plan_splits, pooled_scan, shard
-from generation.pipeline.rows import FEATURES
+from generation.pipeline.rows import DATASET_VERSION, FEATURES
 from generation.pipeline.stats import BuildStats
 
 logger = logging.getLogger(__name__)
@@ -49,12 +48,12 @@ WarpIRPairsConfig = dataclasses.make_dataclass(
 class WarpIRPairs(datasets.GeneratorBasedBuilder):
     """Warp kernels and their generated CPU/CUDA code."""
 
-    VERSION = datasets.Version(GENERATOR_VERSION)
+    VERSION = datasets.Version(DATASET_VERSION)
     BUILDER_CONFIG_CLASS = WarpIRPairsConfig
     BUILDER_CONFIGS = [
         WarpIRPairsConfig(
             name=name,
-            version=datasets.Version(GENERATOR_VERSION),
+            version=datasets.Version(DATASET_VERSION),
             description=f"{config.source} kernels with their {config.device} code",
         )
         for name, config in build_options.CONFIGS.items()
@@ -104,9 +103,9 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         for split in SPLITS:
             if plan.stats[split].requested == 0:  # asked for no such split (num_validation=0 or num_test=0)
                 continue
-            shards = shard(plan.items[split])
+            shards = shard(plan.groups(split))
             stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
-            kwargs = {"kernels": shards, "stats_files": stats_files, "device": config.device, "options": self.options}
+            kwargs = {"groups": shards, "stats_files": stats_files, "device": config.device, "options": self.options}
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs=kwargs))
         return generators
 
@@ -148,6 +147,6 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         self._split_stats[split] = stats
         self.info.description = _DESCRIPTION + "\n\nBuild statistics:\n" + "\n".join(self._split_summaries)
 
-    def _generate_examples(self, kernels, stats_files, device, options):
-        for shard_kernels, stats_file in zip(kernels, stats_files, strict=True):
-            yield from build_shard(shard_kernels, device, options, stats_file)
+    def _generate_examples(self, groups, stats_files, device, options):
+        for shard_groups, stats_file in zip(groups, stats_files, strict=True):
+            yield from build_shard(shard_groups, device, options, stats_file)

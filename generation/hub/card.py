@@ -1,22 +1,20 @@
-"""The dataset card (the published README): figures computed from the built data, and plots.
-
-Plots are small SVG files written directly, so publishing needs no plotting library.
-"""
+"""The dataset card (the published README): figures computed from the built data, and plots
+(PNG, drawn with matplotlib; lengths on log scales, since they span three orders of magnitude)."""
 
 from __future__ import annotations
 
 import ast
 import json
 import math
-import statistics
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from string import Template
 
 import datasets
+import numpy as np
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from generation.backend import warp_api
@@ -27,6 +25,7 @@ from generation.kernels.spec import GENERATED_LICENSE
 from generation.kernels.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
+from generation.pipeline.rows import DATASET_VERSION, MEASURED
 
 IMAGES_DIR = "images"
 CARD_METADATA = {
@@ -43,9 +42,8 @@ class ConfigFigures:
 
     rows_per_split: dict[str, int]
     rows_per_category: Counter
-    python_lines: list[int]
-    code_lines: list[int]
-    code_chars: list[int]
+    chars: dict[str, array]  # per column of ``MEASURED``: each row's length (``metadata.lengths``)
+    lines: dict[str, array]
     warp_versions: set[str]
     licenses: Counter
     checks: Counter  # rows per validation check passed
@@ -58,7 +56,7 @@ class ConfigFigures:
     requested: dict[str, int]
 
 
-FIGURE_COLUMNS = ["category", "python_source", "code", "metadata"]
+FIGURE_COLUMNS = ["category", "python_source", "metadata"]
 
 
 # Rows whose source is parsed for the vocabulary and shape tables: every row of a small build,
@@ -78,9 +76,8 @@ def config_figures(
     figures = ConfigFigures(
         rows_per_split=Counter(),
         rows_per_category=Counter(),
-        python_lines=[],
-        code_lines=[],
-        code_chars=[],
+        chars={column: array("q") for column in MEASURED},
+        lines={column: array("q") for column in MEASURED},
         warp_versions=set(),
         licenses=Counter(),
         checks=Counter(),
@@ -97,9 +94,9 @@ def config_figures(
         metadata = row["metadata"]
         figures.rows_per_split[split] += 1
         figures.rows_per_category[row["category"]] += 1
-        figures.python_lines.append(row["python_source"].count("\n") + 1)
-        figures.code_lines.append(row["code"].count("\n") + 1)
-        figures.code_chars.append(len(row["code"]))
+        for column, length in metadata["lengths"].items():
+            figures.chars[column].append(length["chars"])
+            figures.lines[column].append(length["lines"])
         figures.warp_versions.add(metadata["warp_version"])
         figures.licenses[metadata["license"]] += 1
         figures.checks.update(metadata["validation"])
@@ -128,63 +125,95 @@ def dataset_rows(dataset_dict: datasets.DatasetDict) -> Iterator[tuple[str, dict
             yield split, row
 
 
-def _spread(values: list[int]) -> str:
-    if not values:
-        return "-"
+PERCENTILES = (50, 90, 99)
+# The columns the length plot compares: the prompt side, the usual target and the whole translation unit.
+PLOTTED = ("python_source", "forward", "code")
+COLORS = {"python_source": "#1f77b4", "forward": "#76b900", "code": "#d62728"}
+
+
+def percentiles(values) -> list[int]:
+    """The ``PERCENTILES`` of ``values`` and their maximum (nearest rank), or dashes for none."""
+    if not len(values):
+        return ["-"] * (len(PERCENTILES) + 1)
     ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-    return f"{ordered[0]} / {statistics.median(ordered):g} / {statistics.fmean(ordered):.0f} / {p90} / {ordered[-1]}"
+    ranks = [min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1) for p in PERCENTILES]
+    return [ordered[rank] for rank in ranks] + [ordered[-1]]
 
 
-def bar_chart_svg(title: str, counts: dict[str, int], width: int = 560) -> str:
-    """A horizontal bar chart, one bar a label."""
-    bar, gap, left = 22, 8, 130
-    height = 40 + len(counts) * (bar + gap)
-    top = max(counts.values(), default=1) or 1
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-        'font-size="13">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="10" y="20" font-weight="bold">{escape(title)}</text>',
+def length_table(figures: dict[str, ConfigFigures]) -> str:
+    """Per config and column: characters and lines at each percentile."""
+    header = ["config", "column", *(f"chars p{p}" for p in PERCENTILES), "chars max"]
+    header += [*(f"lines p{p}" for p in PERCENTILES), "lines max"]
+    rows = [
+        [f"`{config}`", f"`{column}`", *(f"{v:,}" if v != "-" else v for v in percentiles(fig.chars[column]))]
+        + [f"{v:,}" if v != "-" else v for v in percentiles(fig.lines[column])]
+        for config, fig in figures.items()
+        for column in MEASURED
     ]
-    for k, (label, count) in enumerate(counts.items()):
-        y = 32 + k * (bar + gap)
-        length = (width - left - 70) * count / top
-        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{escape(str(label))}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar}" fill="#76b900"/>')
-        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + 16}">{count}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    return _table(header, rows)
 
 
-def histogram_counts(values: list[int], bins: int = 12) -> dict[str, int]:
-    if not values:
-        return {}
-    low, high = min(values), max(values)
-    step = max(1, -(-(high - low + 1) // bins))
-    counts: dict[str, int] = {}
-    for start in range(low, high + 1, step):
-        counts[f"{start}-{start + step - 1}"] = sum(start <= v < start + step for v in values)
-    return counts
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110, metadata={"Software": None})  # no version stamp: the same figures, the same file
+    _pyplot().close(figure)
+
+
+def plot_lengths(figures: dict[str, ConfigFigures], path: Path) -> None:
+    """One panel per config: histograms of the characters of ``PLOTTED`` columns, log-spaced bins
+    on a log axis, so short kernels and the long tail both show."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(figures), figsize=(4.6 * len(figures), 3.4), squeeze=False, sharey=True)
+    lengths = [v for fig in figures.values() for column in PLOTTED for v in fig.chars[column] if v > 0]
+    bins = np.geomspace(max(1, min(lengths, default=1)), max(lengths, default=10) + 1, 40)
+    for ax, (config, fig) in zip(axes[0], figures.items(), strict=True):
+        for column in PLOTTED:
+            values = [v for v in fig.chars[column] if v > 0]
+            ax.hist(values, bins=bins, histtype="step", linewidth=1.6, color=COLORS[column], label=column)
+        ax.set_xscale("log")
+        ax.set_title(f"{config} ({len(fig.chars['code']):,} rows)")
+        ax.set_xlabel("characters (log scale)")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].set_ylabel("rows")
+    axes[0][0].legend(frameon=False)
+    _save(figure, path)
+
+
+def plot_categories(figures: dict[str, ConfigFigures], path: Path) -> None:
+    """Rows per category, a bar per config."""
+    plt = _pyplot()
+    categories = sorted(set().union(*(f.rows_per_category for f in figures.values())))
+    figure, ax = plt.subplots(figsize=(7, 0.35 * len(categories) * len(figures) + 1.2))
+    height = 0.8 / len(figures)
+    for k, (config, fig) in enumerate(figures.items()):
+        positions = [c + k * height for c in range(len(categories))]
+        ax.barh(positions, [fig.rows_per_category[name] for name in categories], height=height, label=config)
+    ax.set_yticks([c + 0.4 - height / 2 for c in range(len(categories))], categories)
+    ax.invert_yaxis()
+    ax.set_xlabel("rows")
+    ax.legend(frameon=False)
+    _save(figure, path)
+
+
+PLOTS = {"categories": plot_categories, "lengths": plot_lengths}
 
 
 def write_plots(figures: dict[str, ConfigFigures], out_dir: Path) -> dict[str, str]:
-    """Write the card's SVG plots; return {plot name: path relative to the card}."""
+    """Write the card's plots as PNG; return {plot name: path relative to the card}."""
     (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-    first = next(iter(figures.values()))
-    plots = {
-        "categories": bar_chart_svg("Rows per category (per config)", dict(sorted(first.rows_per_category.items()))),
-        "python_lines": bar_chart_svg("python_source length, lines", histogram_counts(first.python_lines)),
-    }
-    for config, fig in figures.items():
-        plots[f"code_lines_{config}"] = bar_chart_svg(
-            f"code length, lines ({config})", histogram_counts(fig.code_lines)
-        )
     paths = {}
-    for name, svg in plots.items():
-        relative = f"{IMAGES_DIR}/{name}.svg"
-        (out_dir / relative).write_text(svg)
-        paths[name] = relative
+    for name, plot in PLOTS.items():
+        paths[name] = f"{IMAGES_DIR}/{name}.png"
+        plot(figures, out_dir / paths[name])
     return paths
 
 
@@ -235,17 +264,8 @@ def card_body(
             ["category", *configs], [[k, *(figures[c].rows_per_category[k] for c in configs)] for k in categories]
         ),
         "category_plot": f"![rows per category]({plots['categories']})",
-        "length_table": _table(
-            ["config", "python_source lines", "code lines", "code characters"],
-            [
-                [f"`{c}`", _spread(f.python_lines), _spread(f.code_lines), _spread(f.code_chars)]
-                for c, f in figures.items()
-            ],
-        ),
-        "length_plots": "\n".join(
-            [f"![python_source lines]({plots['python_lines']})"]
-            + [f"![code lines, {c}]({plots[f'code_lines_{c}']})" for c in configs]
-        ),
+        "length_table": length_table(figures),
+        "length_plot": f"![characters of python_source, forward and code per config]({plots['lengths']})",
         "validation_table": _table(
             ["config", "validate", "rows", "requested", "pass rate", *CHECKS],
             [
@@ -271,6 +291,7 @@ def card_body(
         "categories": ", ".join(categories),
         "warp_versions": ", ".join(sorted(set().union(*(f.warp_versions for f in figures.values())))),
         "generator_version": GENERATOR_VERSION,
+        "dataset_version": DATASET_VERSION,
         "build_options": "\n".join(
             f"- `{c}` build options: `{json.dumps(o, sort_keys=True)}`" for c, o in build_options.items()
         ),

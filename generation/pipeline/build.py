@@ -11,7 +11,7 @@ from generation.backend.targets import TargetCode, make_code
 from generation.backend.warp_api import CompileError
 from generation.pipeline import checks
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import PlannedKernel, planned_kernels
+from generation.pipeline.plan import Group, PlannedKernel, planned_kernels
 from generation.pipeline.rows import assemble
 from generation.pipeline.stats import BuildStats, Reason
 
@@ -23,15 +23,47 @@ def _stage(error: BaseException) -> str:
     return "compile" if isinstance(error, CompileError) else "codegen"
 
 
-def _made(kernels: Iterable[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats):
-    """``(kernel, code)`` for each kernel whose code Warp made; the others counted by error type."""
+TOO_LONG = Reason("codegen", "too_long")
+
+
+def _make(planned: PlannedKernel, device: str, options: BuildOptions, stats: BuildStats) -> TargetCode | Reason | None:
+    """The code Warp makes for one kernel; else the reason is counted (a broken kernel is never fatal)
+    and the result is None, or ``TOO_LONG`` for code over a length cap."""
+    spec = planned.spec
+    try:
+        made = make_code(spec.python_source, spec.name, device, options.include_backward, options.arch)
+    except Exception as error:
+        stats.skip(Reason(_stage(error), type(error).__name__), f"{spec.name}: {type(error).__name__}: {error}")
+        logger.debug("skipped %s", spec.name, exc_info=True)
+        return None
+    too_long = options.too_long(made.forward, made.code)
+    if too_long:
+        stats.skip(TOO_LONG, f"{spec.name}: {too_long}")
+        return TOO_LONG
+    return made
+
+
+def _made(
+    kernels: Iterable[PlannedKernel],
+    device: str,
+    options: BuildOptions,
+    stats: BuildStats,
+    reserve: Iterable[PlannedKernel] = (),
+):
+    """``(kernel, code)`` for each kernel whose code Warp made; the others counted by reason. A
+    kernel over a length cap is replaced, in its place, by the next kernel of ``reserve``."""
+    reserve = iter(reserve)
     for planned in kernels:
-        spec = planned.spec
-        try:
-            yield planned, make_code(spec.python_source, spec.name, device, options.include_backward, options.arch)
-        except Exception as error:  # a broken kernel is counted, never fatal
-            stats.skip(Reason(_stage(error), type(error).__name__), f"{spec.name}: {type(error).__name__}: {error}")
-            logger.debug("skipped %s", spec.name, exc_info=True)
+        made = _make(planned, device, options, stats)
+        while made is TOO_LONG:
+            planned = next(reserve, None)
+            if planned is None:
+                logger.warning("a group's reserve of replacements ran out: raise the length cap")
+                break
+            stats.replaced += 1
+            made = _make(planned, device, options, stats)
+        if isinstance(made, TargetCode):
+            yield planned, made
 
 
 def _passing(
@@ -49,16 +81,21 @@ def _passing(
 
 
 def build_rows(
-    kernels: Iterable[PlannedKernel], device: str, options: BuildOptions, stats: BuildStats
+    kernels: Iterable[PlannedKernel],
+    device: str,
+    options: BuildOptions,
+    stats: BuildStats,
+    reserve: Iterable[PlannedKernel] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Rows for ``kernels`` in order; each kernel that fails a stage is counted under its reason.
+    """Rows for ``kernels`` in order; each kernel that fails a stage is counted under its reason,
+    and one over a length cap is replaced from ``reserve``.
 
     Without checks to run, rows stream out one by one; with them, a shard's kernels are checked
     together (compiled in batches, then run in a child process) before their rows are assembled.
     """
     pending = checks.checks_to_run(device, options.validate)
     validation = checks.PASSED_BY_MAKING[device] + pending
-    made = _made(kernels, device, options, stats)  # lazy: without checks, each row streams out as it is made
+    made = _made(kernels, device, options, stats, reserve)  # lazy: without checks, each row streams out as it is made
     if pending:
         made = list(made)
         for check in pending:
@@ -69,13 +106,20 @@ def build_rows(
         yield assemble(planned.spec, code, device, options.seed, planned.index, validation)
 
 
+def build_groups(groups: Iterable[Group], device: str, options: BuildOptions, stats: BuildStats):
+    """Rows for a plan's groups in order, each group replacing from its own reserve (kernels are
+    regenerated here, one at a time)."""
+    for group in groups:
+        kernels, reserve = planned_kernels(options, group.items), planned_kernels(options, group.reserve)
+        yield from build_rows(kernels, device, options, stats, reserve)
+
+
 def build_shard(
-    items: list, device: str, options: BuildOptions, stats_file: str | None = None
+    groups: list[Group], device: str, options: BuildOptions, stats_file: str | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(index, row)`` for a shard of a plan (its kernels regenerated here, one at a time)
-    and, when it is done, save its statistics."""
+    """Yield ``(index, row)`` for a shard of a plan and, when it is done, save its statistics."""
     stats = BuildStats()
-    for row in build_rows(planned_kernels(options, items), device, options, stats):
+    for row in build_groups(groups, device, options, stats):
         yield row["metadata"]["index"], row
     if stats_file:
         stats.save(Path(stats_file))

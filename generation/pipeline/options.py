@@ -131,6 +131,17 @@ class BuildOptions:
         high=MAX_STATEMENTS,
         applies_to="generated",
     )
+    max_forward_chars: int | None = option(
+        None,
+        "count",
+        "a kernel whose `forward` is longer is skipped as `too_long` and replaced by a further draw, so `train` "
+        "still gets `num_examples` rows; 6000 suits a 2,048-token context (see Training)",
+        "no cap",
+        low=1,
+    )
+    max_code_chars: int | None = option(
+        None, "count", "the same cap on `code`, the whole translation unit", "no cap", low=1
+    )
     paths: tuple[str, ...] = option(
         (),
         "paths",
@@ -162,6 +173,18 @@ class BuildOptions:
             "test": held_out if self.num_test is None else self.num_test,
         }
 
+    @property
+    def capped(self) -> bool:
+        """Whether rows over a length cap are skipped (and replaced from the plan's reserve)."""
+        return self.max_forward_chars is not None or self.max_code_chars is not None
+
+    def too_long(self, forward: str, code: str) -> str:
+        """Why a kernel's code is over a cap ("" when it is not)."""
+        for column, text, cap in (("forward", forward, self.max_forward_chars), ("code", code, self.max_code_chars)):
+            if cap is not None and len(text) > cap:
+                return f"{column} has {len(text):,} characters, over max_{column}_chars {cap:,}"
+        return ""
+
     def license_for(self, source: str) -> str:
         """The licence of a build's rows: Warp's for generated kernels, else what the harvested files carry."""
         if source == "generated":
@@ -182,7 +205,7 @@ def _count(o: Option, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{o.name} must be an integer, got {value!r}")
     if o.high is None and value < o.low:
-        raise ValueError(f"{o.name} must be a non-negative integer, got {value!r}")
+        raise ValueError(f"{o.name} must be an integer of at least {o.low}, got {value!r}")
     if o.high is not None and not o.low <= value <= o.high:
         raise ValueError(f"{o.name} must be between {o.low} and {o.high:,}, got {value!r}")
     return value

@@ -40,8 +40,14 @@ SPLITS = ("train", "validation", "test")
 # structures, the same for every build (validation and test 5% each, as their default sizes).
 SPLIT_BOUNDS = {"train": 0.90, "validation": 0.95, "test": 1.0}
 BLOCK_SIZE = 256  # draws scanned together: the unit of parallel planning and of its files
-MIN_SHARD_SIZE = 16
 MAX_SHARDS = 64
+# A build with a length cap replaces each kernel over it by a further distinct draw. Planning keeps
+# a reserve of RESERVE_PER_GROUP draws for each GROUP_SIZE rows, and a group replaces from its own
+# reserve, so the rows never depend on how groups are dealt to shards, tasks or workers. Scanning a
+# draw costs about 0.4 ms, building one about 10 ms: a deep reserve is cheap. It keeps a build exact
+# unless about half its kernels are over the cap; past that the shortfall is counted and logged.
+GROUP_SIZE = 16
+RESERVE_PER_GROUP = 32
 # How many draws per requested row before a narrow category filter is declared exhausted.
 MAX_DRAWS_PER_ROW = 20
 
@@ -52,6 +58,14 @@ class PlannedKernel:
     spec: KernelSpec
 
 
+@dataclass(frozen=True)
+class Group:
+    """Rows built together: the planned kernels, and the reserve that replaces those over a cap."""
+
+    items: list
+    reserve: list
+
+
 @dataclass
 class Plan:
     """Per split, the rows to build (draw indices, or whole harvested kernels) and the counts so far."""
@@ -59,6 +73,16 @@ class Plan:
     items: dict[str, list] = field(default_factory=dict)
     stats: dict[str, BuildStats] = field(default_factory=dict)
     draws: int = 0  # draws scanned to fill the generated splits
+    reserve: dict[str, list] = field(default_factory=dict)  # per split: replacements for kernels over a cap
+
+    def groups(self, split: str) -> list[Group]:
+        """The split's rows in groups of ``GROUP_SIZE``, each with its share of the reserve."""
+        items, reserve = self.items[split], self.reserve.get(split, [])
+        starts = range(0, len(items), GROUP_SIZE)
+        return [
+            Group(items[start : start + GROUP_SIZE], reserve[k * RESERVE_PER_GROUP : (k + 1) * RESERVE_PER_GROUP])
+            for k, start in enumerate(starts)
+        ]
 
     def to_json(self) -> dict:
         """The plan as JSON: draw indices as numbers, harvested kernels whole."""
@@ -69,6 +93,7 @@ class Plan:
         return {
             "draws": self.draws,
             "items": {split: [item(value) for value in items] for split, items in self.items.items()},
+            "reserve": {split: [item(value) for value in items] for split, items in self.reserve.items()},
             "stats": {split: stats.as_dict() for split, stats in self.stats.items()},
         }
 
@@ -81,6 +106,7 @@ class Plan:
             {split: [item(value) for value in items] for split, items in data["items"].items()},
             {split: BuildStats.from_dict(stats) for split, stats in data["stats"].items()},
             data["draws"],
+            {split: [item(value) for value in items] for split, items in data["reserve"].items()},
         )
 
 
@@ -131,15 +157,27 @@ def max_draws(sizes: dict[str, int]) -> int:
     return math.ceil(draws_needed(sizes) * MAX_DRAWS_PER_ROW) + BLOCK_SIZE
 
 
+def reserve_size(options: BuildOptions, size: int) -> int:
+    """Replacements planned for a split of ``size`` rows: none without a length cap."""
+    return math.ceil(size / GROUP_SIZE) * RESERVE_PER_GROUP if options.capped else 0
+
+
+def planned_sizes(options: BuildOptions) -> dict[str, int]:
+    """Kernels each split of a generated build selects: its rows and their reserve."""
+    return {split: size + reserve_size(options, size) for split, size in options.split_sizes().items()}
+
+
 def expected_blocks(sizes: dict[str, int]) -> int:
     """Blocks that usually fill every split, with a margin for repeats."""
     return math.ceil(draws_needed(sizes) * 1.05 / BLOCK_SIZE) + 1
 
 
 def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.ndarray]) -> Plan:
-    """Each split's first ``size`` distinct structures in draw order, from the digests of
-    consecutive blocks (``blocks`` yields block 0, 1, ...; it may be endless)."""
-    plan = Plan({split: [] for split in SPLITS}, {split: BuildStats(requested=sizes[split]) for split in SPLITS})
+    """Each split's first ``size`` distinct structures in draw order, then its reserve (the next
+    ones), from the digests of consecutive blocks (``blocks`` yields block 0, 1, ...; it may be endless)."""
+    rows = sizes
+    sizes = {split: size + reserve_size(options, size) for split, size in rows.items()}
+    plan = Plan({split: [] for split in SPLITS}, {split: BuildStats(requested=rows[split]) for split in SPLITS})
     seen: dict[str, set[int]] = {split: set() for split in SPLITS}
     limit = max_draws(sizes)
     short = {split for split in SPLITS if sizes[split] > 0}
@@ -156,7 +194,8 @@ def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.nda
         plan.draws += len(digests)
     exhausted = f"categories {list(options.categories)} gave too few distinct kernels in {plan.draws} draws"
     for split in SPLITS:
-        for _ in range(sizes[split] - len(plan.items[split])):
+        plan.items[split], plan.reserve[split] = plan.items[split][: rows[split]], plan.items[split][rows[split] :]
+        for _ in range(rows[split] - len(plan.items[split])):
             plan.stats[split].skip(Reason("plan", "no_unique_kernel_left"), exhausted)
     return plan
 
@@ -257,10 +296,9 @@ def planned_split(options: BuildOptions, split: str = "train", source: str = "ge
     return list(planned_kernels(options, plan_splits(options, source).items[split]))
 
 
-def shard(items: list, max_shards: int = MAX_SHARDS, min_size: int = MIN_SHARD_SIZE) -> list[list]:
-    """Cut ``items`` into contiguous shards of at least ``min_size`` (one shard if fewer)."""
-    count = max(1, min(max_shards, math.ceil(len(items) / min_size)))
-    return split_evenly(items, count)
+def shard(groups: list[Group], max_shards: int = MAX_SHARDS) -> list[list[Group]]:
+    """Deal ``groups`` out to at most ``max_shards`` contiguous shards (a group to a shard at least)."""
+    return split_evenly(groups, max(1, min(max_shards, len(groups))))
 
 
 def split_evenly(items: list, count: int) -> list[list]:

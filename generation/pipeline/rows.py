@@ -16,7 +16,14 @@ from generation.kernels.generator import GENERATOR_VERSION
 from generation.kernels.spec import KernelSpec
 from generation.pipeline.checks import PASSED_BY_MAKING
 
+# The version of the rows' schema and the meaning of their columns (``datasets``' VERSION): 4.0
+# made ``forward`` and ``backward`` self-contained and added ``metadata.lengths`` and ``dataset_version``.
+DATASET_VERSION = "4.0.0"
+# The columns ``metadata.lengths`` measures, in characters and lines.
+MEASURED = ("python_source", "forward", "backward", "code")
+
 _text = datasets.Value("large_string")
+_length = {"chars": datasets.Value("int64"), "lines": datasets.Value("int64")}
 FEATURES = datasets.Features(
     {
         "id": datasets.Value("string"),
@@ -31,6 +38,7 @@ FEATURES = datasets.Features(
         "arg_types": [{"name": datasets.Value("string"), "type": datasets.Value("string")}],
         "metadata": {
             "warp_version": datasets.Value("string"),
+            "dataset_version": datasets.Value("string"),
             "generator_version": datasets.Value("string"),
             "seed": datasets.Value("int64"),
             "index": datasets.Value("int64"),
@@ -50,6 +58,7 @@ FEATURES = datasets.Features(
             "ptx_isa": datasets.Value("string"),
             "cuda_version": datasets.Value("string"),
             "mathdx": datasets.Value("bool"),  # tile GEMM/FFT/Cholesky through mathdx (False: Warp's generic code)
+            "lengths": {column: _length for column in MEASURED},
         },
     }
 )
@@ -61,11 +70,21 @@ def row_id(device: str, python_source: str, code: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 
+def line_count(text: str) -> int:
+    """Lines as an editor counts them: a last line without a newline counts, an empty text has none."""
+    return text.count("\n") + (bool(text) and not text.endswith("\n"))
+
+
+def lengths(row: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Characters and lines of the row's text columns."""
+    return {column: {"chars": len(row[column]), "lines": line_count(row[column])} for column in MEASURED}
+
+
 def assemble(
     spec: KernelSpec, made: TargetCode, device: str, seed: int, index: int, validation: tuple[str, ...]
 ) -> dict[str, Any]:
     """The row for ``spec`` and the code ``made`` for it, with the checks it passed."""
-    return {
+    row = {
         "id": row_id(device, spec.python_source, made.code),
         "kernel_name": spec.name,
         "category": spec.category,
@@ -78,6 +97,7 @@ def assemble(
         "arg_types": made.arg_types,
         "metadata": {
             "warp_version": warp_api.warp_version(),
+            "dataset_version": DATASET_VERSION,
             "generator_version": GENERATOR_VERSION,
             "seed": seed,
             "index": index,
@@ -99,6 +119,8 @@ def assemble(
             "mathdx": warp_api.MATHDX,
         },
     }
+    row["metadata"]["lengths"] = lengths(row)
+    return row
 
 
 def make_row(

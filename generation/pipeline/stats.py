@@ -1,8 +1,8 @@
 """Build statistics, one model for every stage: what a split asked for, what it wrote, and every
 skip counted under a typed reason (the stage it failed at and a kind), never parsed from text.
 
-Once a split is built, ``rows + skipped == requested``: every kernel asked for is a row or a
-counted skip.
+Once a split is built, ``rows + skipped == requested + replaced``: every kernel asked for, and
+every further draw that replaced one over a length cap, is a row or a counted skip.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class Reason:
 class BuildStats:
     requested: int = 0  # kernels this split asked for: set by planning
     rows: int = 0
+    replaced: int = 0  # further draws built in place of kernels over a length cap
     skipped: Counter[Reason] = field(default_factory=Counter)
     first_error: dict[Reason, str] = field(default_factory=dict)
 
@@ -63,6 +64,7 @@ class BuildStats:
     def merge(self, other: BuildStats) -> None:
         self.requested += other.requested
         self.rows += other.rows
+        self.replaced += other.replaced
         self.skipped.update(other.skipped)
         for reason, text in other.first_error.items():
             self.first_error.setdefault(reason, text)
@@ -72,12 +74,15 @@ class BuildStats:
         if self.skipped:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
             text += f"; skipped {self.total_skipped} ({reasons})"
+        if self.replaced:
+            text += f"; {self.replaced} further draws replaced kernels over the length cap"
         return text
 
     def as_dict(self) -> dict:
         return {
             "requested": self.requested,
             "rows": self.rows,
+            "replaced": self.replaced,
             "skipped": {str(reason): count for reason, count in sorted(self.skipped.items())},
             "first_error": {str(reason): text for reason, text in sorted(self.first_error.items())},
         }
@@ -87,6 +92,7 @@ class BuildStats:
         return cls(
             data["requested"],
             data["rows"],
+            data.get("replaced", 0),
             Counter({Reason.from_key(key): count for key, count in data["skipped"].items()}),
             {Reason.from_key(key): text for key, text in data["first_error"].items()},
         )
