@@ -3,6 +3,7 @@
 warp-ir-pairs build cuda --num-examples 5000 --seed 1 --out data --tasks 8 --workers 2
 warp-ir-pairs build cpu --num-examples 1000000 --out s3://bucket/warp --tasks 512 --executor slurm
 warp-ir-pairs push my-org/warp-ir-pairs --data data [--private] [--dry-run OUT]
+warp-ir-pairs sft data --config cuda --task python_to_forward --out sft [--style messages] [--compact] [--placeholders]
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 from generation.distributed.run import EXECUTORS, BuildError, Slurm, route_datatrove_logs, run_build
 from generation.distributed.steps import Job
 from generation.hub import layout
-from generation.hub.publish import PublishError, dry_run, push
+from generation.hub.publish import PublishError, dry_run, load_builds, push
 from generation.pipeline import options as build_options
+from generation.training import sft
 
 logger = logging.getLogger("warp_ir_pairs")
 
@@ -48,6 +50,20 @@ def build(
         for split, counts in stats["splits"].items():
             logger.info("%s %s: %d of %d requested rows written", config, split, counts["rows"], counts["requested"])
     return job.out
+
+
+def write_sft(data: str | Path, config: str, out: str | Path, task: str, style: str, **views: bool) -> dict[str, int]:
+    """Format one config built into ``data`` for SFT and write ``out/SPLIT.parquet`` (which
+    ``load_dataset(out)`` reads back with its splits); return the rows per split."""
+    sft.check_format(task, style)
+    builds = load_builds(data)
+    if config not in builds:
+        raise ValueError(f"config {config!r} is not built in {data}; built configs are {list(builds)}")
+    formatted = sft.to_sft(builds[config], task, style, **views)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for split, dataset in formatted.items():
+        dataset.to_parquet(str(Path(out) / f"{split}.parquet"))
+    return {split: len(dataset) for split, dataset in formatted.items()}
 
 
 # How each kind of option is written on the command line (its values are checked by the builder).
@@ -87,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="the folder `build --out` wrote")
     p.add_argument("--private", action="store_true")
     p.add_argument("--dry-run", type=Path, metavar="OUT", help="write the Hub layout to OUT instead of uploading")
+    f = commands.add_parser("sft", help="format a built config for supervised fine-tuning (TRL's columns)")
+    f.add_argument("data", help="the folder `build --out` wrote")
+    f.add_argument("--config", required=True, choices=build_options.CONFIGS)
+    f.add_argument("--out", required=True, type=Path, help="where SPLIT.parquet files are written")
+    f.add_argument("--task", choices=sft.TASKS, default="python_to_forward", help="default: %(default)s")
+    f.add_argument("--style", choices=sft.STYLES, default="prompt_completion", help="default: %(default)s")
+    f.add_argument("--compact", action="store_true", help="drop Warp's echo comments and alignment padding")
+    f.add_argument("--placeholders", action="store_true", help="HASH and MODULE for content hashes and module names")
     return parser
 
 
@@ -109,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             out = build(args.config, args.out, args.tasks, args.workers, args.executor, slurm, **values)
             verb = "submitted the build of" if args.executor == "slurm" else "built"
             print(f"{verb} {args.config} into {out}")
+        elif args.command == "sft":
+            views = {"compact": args.compact, "placeholders": args.placeholders}
+            counts = write_sft(args.data, args.config, args.out, args.task, args.style, **views)
+            print(f"wrote {args.task} examples ({args.style}) to {args.out}: {counts}")
         elif args.dry_run:
             readme = dry_run(args.data, args.dry_run, args.repo_id)
             print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")

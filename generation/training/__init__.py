@@ -1,0 +1,1 @@
+"""Training formats: built rows turned into what training scripts read (TRL's SFT columns)."""
