@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from code_parts import missing_definitions
 from conftest import load
 from test_honesty import dishonest_rows
 
 from generation.kernels.harvest import slice_kernel
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import plan_splits
+from generation.pipeline.plan import PlannedKernel, plan_splits
 from generation.pipeline.stats import BuildStats, Reason
 
 USER_FILE = '''import math
@@ -157,3 +158,21 @@ def test_real_rows_are_honest_in_a_fresh_process(warp_harvest, tmp_path):
     assert len(rows) + stats.total_skipped == 12 and len(rows) >= 10, stats.summary("all")
     assert all(re.match(r"warp/(examples|tests)/.+\.py::\w+$", row["metadata"]["origin"]) for row in rows)
     assert dishonest_rows(rows, tmp_path) == []
+
+
+def test_real_kernels_with_helpers_have_self_contained_columns(warp_harvest):
+    """Warp's own kernels that call helpers, use structs or take gradients (custom adjoints, ``wp.grad``,
+    nested structs, overloads): every helper a column calls and struct it names is defined in it."""
+    uses = re.compile(r"@wp\.func|@wp\.struct|wp\.grad\(")
+    specs = [spec for spec in warp_harvest.specs if uses.search(spec.python_source)]
+    kernels = [PlannedKernel(index, spec) for index, spec in enumerate(specs)]
+    stats = BuildStats()
+    rows = list(build_rows(kernels, "cuda", BuildOptions(), stats))
+    assert len(rows) > 200, stats.summary("helpers")
+    incomplete = [
+        (row["metadata"]["origin"], column, sorted(missing))
+        for row in rows
+        for column in ("forward", "backward")
+        if (missing := missing_definitions(row[column], row["code"]))
+    ]
+    assert incomplete == []
