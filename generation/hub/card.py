@@ -169,8 +169,8 @@ def _save(figure, path: Path) -> None:
 
 
 def plot_lengths(figures: dict[str, ConfigFigures], path: Path) -> None:
-    """One panel per config: histograms of the characters of ``PLOTTED`` columns, log-spaced bins
-    on a log axis, so short kernels and the long tail both show."""
+    """One panel per config: histograms (share of rows) of the characters of ``PLOTTED`` columns,
+    log-spaced bins on a log axis, so short kernels and the long tail both show."""
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(figures), figsize=(4.6 * len(figures), 3.4), squeeze=False, sharey=True)
     lengths = [v for fig in figures.values() for column in PLOTTED for v in fig.chars[column] if v > 0]
@@ -178,28 +178,32 @@ def plot_lengths(figures: dict[str, ConfigFigures], path: Path) -> None:
     for ax, (config, fig) in zip(axes[0], figures.items(), strict=True):
         for column in PLOTTED:
             values = [v for v in fig.chars[column] if v > 0]
-            ax.hist(values, bins=bins, histtype="step", linewidth=1.6, color=COLORS[column], label=column)
+            weights = [100 / len(values)] * len(values)  # a share of rows, so configs of any size compare
+            ax.hist(
+                values, bins=bins, weights=weights, histtype="step", linewidth=1.6, color=COLORS[column], label=column
+            )
         ax.set_xscale("log")
         ax.set_title(f"{config} ({len(fig.chars['code']):,} rows)")
         ax.set_xlabel("characters (log scale)")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].set_ylabel("rows")
+    axes[0][0].set_ylabel("% of rows")
     axes[0][0].legend(frameon=False)
     _save(figure, path)
 
 
 def plot_categories(figures: dict[str, ConfigFigures], path: Path) -> None:
-    """Rows per category, a bar per config."""
+    """Each config's share of rows per category, a bar per config."""
     plt = _pyplot()
     categories = sorted(set().union(*(f.rows_per_category for f in figures.values())))
-    figure, ax = plt.subplots(figsize=(7, 0.35 * len(categories) * len(figures) + 1.2))
+    figure, ax = plt.subplots(figsize=(7, 0.3 * len(categories) + 1.2))
     height = 0.8 / len(figures)
     for k, (config, fig) in enumerate(figures.items()):
-        positions = [c + k * height for c in range(len(categories))]
-        ax.barh(positions, [fig.rows_per_category[name] for name in categories], height=height, label=config)
+        total = sum(fig.rows_per_category.values()) or 1
+        shares = [100 * fig.rows_per_category[name] / total for name in categories]
+        ax.barh([c + k * height for c in range(len(categories))], shares, height=height, label=config)
     ax.set_yticks([c + 0.4 - height / 2 for c in range(len(categories))], categories)
     ax.invert_yaxis()
-    ax.set_xlabel("rows")
+    ax.set_xlabel("% of the config's rows")
     ax.legend(frameon=False)
     _save(figure, path)
 
@@ -263,7 +267,7 @@ def card_body(
         "category_table": _table(
             ["category", *configs], [[k, *(figures[c].rows_per_category[k] for c in configs)] for k in categories]
         ),
-        "category_plot": f"![rows per category]({plots['categories']})",
+        "category_plot": f"![share of rows per category, per config]({plots['categories']})",
         "length_table": length_table(figures),
         "length_plot": f"![characters of python_source, forward and code per config]({plots['lengths']})",
         "validation_table": _table(
