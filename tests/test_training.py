@@ -1,12 +1,17 @@
 """SFT formats: prompts and completions built from real rows, the compact and placeholder views,
-``to_sft`` over every split, and the ``sft`` command on a build folder."""
+``to_sft`` over every split, the ``sft`` command on a build folder, and the tiny training example
+(run when its optional packages are installed)."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
 
 import datasets
 import pytest
+from conftest import REPO
 
 from generation.hub import cli
 from generation.training import sft
@@ -90,3 +95,23 @@ def test_sft_command_writes_splits_that_load_back(tmp_path, capsys):
     assert loaded["train"].column_names == ["id", "task", "derived", "prompt", "completion"]
     assert cli.main(["sft", str(data), "--config", "cuda", "--out", str(out)]) == 2
     assert "config 'cuda' is not built" in capsys.readouterr().err
+
+
+TRAINING_PACKAGES = ("torch", "transformers", "tokenizers")
+
+
+@pytest.mark.skipif(
+    not all(importlib.util.find_spec(name) for name in TRAINING_PACKAGES),
+    reason="the training example needs the `train` extra: pip install -e '.[train]'",
+)
+def test_tiny_training_example_runs_and_its_loss_falls(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "train_tiny.py"), "--out", str(tmp_path), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "loss.png").stat().st_size > 10_000
+    assert "loss fell" in done.stdout and "fit in" in done.stdout
