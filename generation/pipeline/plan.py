@@ -162,9 +162,13 @@ def reserve_size(options: BuildOptions, size: int) -> int:
     return math.ceil(size / GROUP_SIZE) * RESERVE_PER_GROUP if options.capped else 0
 
 
-def planned_sizes(options: BuildOptions) -> dict[str, int]:
+def with_reserve(options: BuildOptions, sizes: dict[str, int]) -> dict[str, int]:
     """Kernels each split of a generated build selects: its rows and their reserve."""
-    return {split: size + reserve_size(options, size) for split, size in options.split_sizes().items()}
+    return {split: size + reserve_size(options, size) for split, size in sizes.items()}
+
+
+def planned_sizes(options: BuildOptions) -> dict[str, int]:
+    return with_reserve(options, options.split_sizes())
 
 
 def expected_blocks(sizes: dict[str, int]) -> int:
@@ -175,12 +179,11 @@ def expected_blocks(sizes: dict[str, int]) -> int:
 def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.ndarray]) -> Plan:
     """Each split's first ``size`` distinct structures in draw order, then its reserve (the next
     ones), from the digests of consecutive blocks (``blocks`` yields block 0, 1, ...; it may be endless)."""
-    rows = sizes
-    sizes = {split: size + reserve_size(options, size) for split, size in rows.items()}
-    plan = Plan({split: [] for split in SPLITS}, {split: BuildStats(requested=rows[split]) for split in SPLITS})
+    wanted = with_reserve(options, sizes)
+    plan = Plan({split: [] for split in SPLITS}, {split: BuildStats(requested=sizes[split]) for split in SPLITS})
     seen: dict[str, set[int]] = {split: set() for split in SPLITS}
-    limit = max_draws(sizes)
-    short = {split for split in SPLITS if sizes[split] > 0}
+    limit = max_draws(wanted)
+    short = {split for split in SPLITS if wanted[split] > 0}
     for block, digests in enumerate(blocks):
         if not short or plan.draws >= limit:
             break
@@ -189,13 +192,13 @@ def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.nda
             if split in short and digest not in seen[split]:
                 seen[split].add(digest)
                 plan.items[split].append(block * BLOCK_SIZE + offset)
-                if len(plan.items[split]) == sizes[split]:
+                if len(plan.items[split]) == wanted[split]:
                     short.discard(split)
         plan.draws += len(digests)
     exhausted = f"categories {list(options.categories)} gave too few distinct kernels in {plan.draws} draws"
     for split in SPLITS:
-        plan.items[split], plan.reserve[split] = plan.items[split][: rows[split]], plan.items[split][rows[split] :]
-        for _ in range(rows[split] - len(plan.items[split])):
+        plan.items[split], plan.reserve[split] = plan.items[split][: sizes[split]], plan.items[split][sizes[split] :]
+        for _ in range(sizes[split] - len(plan.items[split])):
             plan.stats[split].skip(Reason("plan", "no_unique_kernel_left"), exhausted)
     return plan
 
