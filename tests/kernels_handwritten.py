@@ -62,3 +62,15 @@ def repel(x: wp.array(dtype=wp.vec3), f: wp.array(dtype=wp.vec3)):
     """Forces as the gradient of a potential: ``wp.grad`` calls the helper's adjoint in the forward pass."""
     i = wp.tid()
     f[i] = -wp.grad(potential)(x[i])
+
+
+@wp.func
+def slope(x: wp.vec3):
+    """A helper that takes a gradient: Warp emits no adjoint for it."""
+    return wp.grad(potential)(x)
+
+
+@wp.kernel
+def descend(x: wp.array(dtype=wp.vec3), out: wp.array(dtype=wp.vec3)):
+    i = wp.tid()
+    out[i] = x[i] - 0.1 * slope(x[i])

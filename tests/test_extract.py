@@ -32,6 +32,16 @@ def test_struct_and_helper_kernel(device):
     assert [a["name"] for a in ir["arg_types"]] == ["particles", "vel", "out"]
 
 
+def test_helper_calling_wp_grad_has_no_adjoint_in_backward():
+    """Warp emits no adjoint for a helper that calls ``wp.grad``: the backward carries its forward only."""
+    for device in ("cpu", "cuda"):
+        ir = extract_ir(hw.descend, device=device)
+        assert "adj_slope_" not in ir["code"] and "slope_" in ir["backward"]
+        for column in ("forward", "backward"):
+            assert missing_definitions(ir[column], ir["code"]) == set(), column
+            verbatim_slices(ir[column], ir["code"])
+
+
 def test_kernel_calling_wp_grad_carries_the_adjoint_it_calls():
     """``wp.grad(f)`` in a kernel calls ``adj_f`` from the forward pass; Warp records no call edge for it."""
     for device in ("cpu", "cuda"):

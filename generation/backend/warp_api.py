@@ -200,28 +200,42 @@ def _structs_used(adjs) -> set:
     return used
 
 
-def _support_code(source: str, builder, device: str, backward: bool) -> str:
-    """The structs and helper functions the built kernels' forward (or backward) pass needs, in the order
-    Warp emitted them, each a verbatim slice of ``source``: the helpers it calls, transitively
-    (forward functions; a backward pass also their adjoints), and the structs those use."""
-    reachable = _reachable(builder, backward)
-    functions = [func for func in builder.functions if func in reachable]
-    pieces = []
-    for func in functions:
-        passes = ("forward", "reverse") if backward or func.adj.force_adjoint_codegen else ("forward",)
-        for which in passes:
-            text = builder._codegen_functions([func], device, **{f"{which}_only": True})
-            if text.strip():  # a function with no adjoint emits nothing in the reverse pass
-                pieces.append(_located(source, text, f"the {which} pass of {func.key!r}"))
-    used = _structs_used([*(kernel.adj for kernel in builder.kernels), *(func.adj for func in functions)])
+def _support_code(source: str, builder, device: str, backward: bool) -> tuple[str, str]:
+    """The structs and helper functions the built kernels' forward pass needs, and those their
+    backward pass needs ("" without one), each in the order Warp emitted them and a verbatim slice
+    of ``source``: the helpers a pass calls, transitively (their forward functions; a backward
+    pass also their adjoints), and the structs those use. Each piece is emitted once for both."""
     tile_helpers = builder._get_tile_helper_struct_hashes()
-    emitted = set()
-    for struct in builder.structs:
-        if struct.hash in used and struct.hash not in emitted:
-            emitted.add(struct.hash)
+    found: dict = {}
+
+    def function_pass(func, which: str) -> _Piece | None:
+        if (func, which) not in found:
+            text = builder._codegen_functions([func], device, **{f"{which}_only": True})
+            # a function without an adjoint emits nothing in the reverse pass
+            found[func, which] = _located(source, text, f"the {which} pass of {func.key!r}") if text.strip() else None
+        return found[func, which]
+
+    def struct_code(struct) -> _Piece:
+        if struct.hash not in found:
             text = _codegen.codegen_struct(struct, include_tile_helpers=struct.hash in tile_helpers)
-            pieces.append(_located(source, text, f"struct {struct.key!r}"))
-    return "\n\n".join(piece.text.strip("\n") for piece in sorted(pieces, key=lambda piece: piece.start))
+            found[struct.hash] = _located(source, text, f"struct {struct.key!r}")
+        return found[struct.hash]
+
+    def passes(func, backward: bool) -> tuple[str, ...]:
+        # As ModuleBuilder.codegen emits them: a function that calls wp.grad has no adjoint.
+        reverse = (backward or func.adj.force_adjoint_codegen) and not func.adj.uses_grad_call
+        return ("forward", "reverse") if reverse else ("forward",)
+
+    def support(backward: bool) -> str:
+        reachable = _reachable(builder, backward)
+        functions = [func for func in builder.functions if func in reachable]
+        pieces = [function_pass(func, which) for func in functions for which in passes(func, backward)]
+        used = _structs_used([*(kernel.adj for kernel in builder.kernels), *(func.adj for func in functions)])
+        structs = {struct.hash: struct for struct in builder.structs if struct.hash in used}  # one per hash
+        pieces = [piece for piece in pieces if piece] + [struct_code(struct) for struct in structs.values()]
+        return "\n\n".join(piece.text.strip("\n") for piece in sorted(pieces, key=lambda piece: piece.start))
+
+    return support(backward=False), support(backward=True) if backward else ""
 
 
 def _with_support(support: str, kernel_text: str) -> str:
@@ -285,8 +299,9 @@ def generate_kernel_code(
         functions = _kernel_functions(source, builder, device, options)
         forward = "\n\n".join(forward for forward, _ in functions)
         backward = "\n\n".join(backward for _, backward in functions if backward)
-        forward = _with_support(_support_code(source, builder, device, backward=False), forward)
-        backward = backward and _with_support(_support_code(source, builder, device, backward=True), backward)
+        forward_support, backward_support = _support_code(source, builder, device, bool(backward))
+        forward = _with_support(forward_support, forward)
+        backward = backward and _with_support(backward_support, backward)
     return KernelCode(
         source=source,
         prelude=module_prelude(source, device, options),
