@@ -9,10 +9,10 @@ from code_parts import missing_definitions
 from conftest import load
 from test_honesty import dishonest_rows
 
-from generation.kernels.harvest import slice_kernel
+from generation.kernels.harvest import harvest, slice_kernel
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import PlannedKernel, plan_splits
+from generation.pipeline.plan import SPLITS, PlannedKernel, plan_splits
 from generation.pipeline.stats import BuildStats, Reason
 
 USER_FILE = '''import math
@@ -127,7 +127,8 @@ def test_user_paths_build_with_their_licence_and_counted_skips(user_dir, tmp_pat
     stats = ds["train"].info.description
     for reason in ("harvest:SyntaxError: 1", "harvest:nested_kernel: 1", "codegen:"):
         assert reason in stats, stats
-    assert "train: 4 of 7 requested rows written; skipped 3 " in stats  # every kernel asked for is counted
+    # Every kernel asked for is counted; one file's kernels all go to one split (train: it fits no held-out split).
+    assert "train: 6 of 9 requested rows written; skipped 3 " in stats and set(ds) == {"train"}
     # Kernels that name one Warp module (`module="shared_module"`) still generate as if alone.
     assert dishonest_rows(rows, tmp_path) == []
 
@@ -176,3 +177,48 @@ def test_real_kernels_with_helpers_have_self_contained_columns(warp_harvest):
         if (missing := missing_definitions(row[column], row["code"]))
     ]
     assert incomplete == []
+
+
+def test_every_file_lands_in_one_split(warp_harvest):
+    """Kernels of one source file are siblings: a split takes whole files, so test rows have none in train."""
+    for options in (BuildOptions(seed=5), BuildOptions(seed=6, num_examples=300, num_validation=20, num_test=20)):
+        plan = plan_splits(options, "real", warp_harvest)
+        files = {split: {item.spec.origin.rsplit("::", 1)[0] for item in plan.items[split]} for split in SPLITS}
+        assert not files["train"] & files["validation"] and not files["train"] & files["test"]
+        assert not files["validation"] & files["test"]
+        sizes = options.split_sizes(available=sum(len(items) for items in plan.items.values()))
+        for split in ("validation", "test"):
+            assert 0.8 * sizes[split] <= len(plan.items[split]) <= sizes[split], (split, len(plan.items[split]))
+        if options.num_examples:
+            assert len(plan.items["train"]) == 300
+    everything = plan_splits(BuildOptions(seed=5), "real", warp_harvest)  # every kernel asked for: none left out
+    duplicates = everything.stats["train"].skipped[Reason("harvest", "duplicate")]
+    assert sum(len(items) for items in everything.items.values()) + duplicates == len(warp_harvest.specs)
+
+
+APACHE = "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n"
+BSD_3 = "Redistribution and use in source and binary forms, with or without modification ...\nNeither the name of"
+KERNEL = "import warp as wp\n\n\n@wp.kernel\ndef {name}(x: wp.array(dtype=float)):\n    x[wp.tid()] = {value}\n"
+
+
+def test_each_file_keeps_its_own_licence_and_each_root_its_origins(tmp_path):
+    """SPDX header first, then the nearest licence file under the root (recognised by its text), then
+    the default (`unknown` for user files); `license=` overrides all of them."""
+    package, other = tmp_path / "pkg", tmp_path / "loose"
+    (package / "sub").mkdir(parents=True)
+    other.mkdir()
+    (package / "LICENSE").write_text(APACHE)
+    (package / "sub" / "COPYING").write_text(BSD_3)
+    (package / "a.py").write_text("# SPDX-License-Identifier: MIT\n" + KERNEL.format(name="a", value="1.0"))
+    (package / "sub" / "b.py").write_text(KERNEL.format(name="b", value="2.0"))
+    (package / "c.py").write_text(KERNEL.format(name="c", value="3.0"))
+    (other / "d.py").write_text(KERNEL.format(name="d", value="4.0"))
+    paths = (str(package), str(other))
+    found = {spec.origin: spec.license for spec in harvest(paths).specs}
+    assert found == {
+        "pkg/a.py::a": "MIT",
+        "pkg/sub/b.py::b": "BSD-3-Clause",
+        "pkg/c.py::c": "Apache-2.0",
+        "loose/d.py::d": "unknown",
+    }
+    assert {spec.license for spec in harvest(paths, "CC0-1.0").specs} == {"CC0-1.0"}

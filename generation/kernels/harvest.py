@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from generation.kernels import licenses
 from generation.kernels.features import is_kernel
 from generation.kernels.spec import Failure, KernelSpec
 
@@ -47,8 +48,15 @@ def warp_license() -> str:
     return meta.get("License-Expression") or meta.get("License") or "unknown"
 
 
-def source_files(paths: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
-    """``(origin, file)`` pairs, sorted: the warp package's examples and tests when ``paths`` is
+@dataclass(frozen=True)
+class SourceFile:
+    origin: str  # the file's path as rows name it: relative to what was given, never a machine path
+    path: Path
+    root: Path  # the folder it was found under (a given file's own folder): licence files are looked for up to it
+
+
+def source_files(paths: tuple[str, ...] = ()) -> list[SourceFile]:
+    """The files to harvest, sorted: the warp package's examples and tests when ``paths`` is
     empty, else every ``.py`` file under the given files and folders. Origins are relative paths
     (``warp/examples/core/example_sph.py``), never machine paths."""
     if paths:
@@ -63,7 +71,8 @@ def source_files(paths: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
         files = [root] if root.is_file() else sorted(root.rglob("*.py"))
         for file in files:
             relative = file.name if root.is_file() else f"{root.name}/{file.relative_to(root).as_posix()}"
-            found.append(("warp/" + relative if not paths else relative, file))
+            origin = "warp/" + relative if not paths else relative
+            found.append(SourceFile(origin, file, root.parent if root.is_file() else root))
     return found
 
 
@@ -155,11 +164,14 @@ def default_license(paths: tuple[str, ...]) -> str:
     return "unknown" if paths else warp_license()
 
 
-def harvest(paths: tuple[str, ...], license_: str, include_backward: bool = True) -> Harvest:
-    """Every top-level kernel of the files as a ``KernelSpec`` under ``license_``; files and
-    kernels that cannot be read are listed with why (``SyntaxError``, ``nested_kernel``)."""
+def harvest(paths: tuple[str, ...], license_: str | None = None, include_backward: bool = True) -> Harvest:
+    """Every top-level kernel of the files as a ``KernelSpec``, under ``license_`` when given, else
+    under its file's own licence (``licenses.file_license``); files and kernels that cannot be
+    read are listed with why (``SyntaxError``, ``nested_kernel``)."""
     result = Harvest()
-    for origin, file in source_files(paths):
+    default = default_license(paths)
+    for source in source_files(paths):
+        origin, file = source.origin, source.path
         try:
             text = file.read_text(encoding="utf-8")
             tree = ast.parse(text)
@@ -173,6 +185,7 @@ def harvest(paths: tuple[str, ...], license_: str, include_backward: bool = True
                 Failure("nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
             )
         lines = text.splitlines(True)
+        file_license = license_ or licenses.file_license(text, file, source.root, default)
         for kernel in top_level:
             source = slice_kernel(tree, lines, kernel)
             if not include_backward:
@@ -187,7 +200,7 @@ def harvest(paths: tuple[str, ...], license_: str, include_backward: bool = True
                     difficulty="",
                     recipe=recipe,
                     origin=f"{origin}::{kernel.name}",
-                    license=license_,
+                    license=file_license,
                 )
             )
     logger.info("harvested %d kernels; skipped %d", len(result.specs), len(result.skipped))

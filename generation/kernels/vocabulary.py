@@ -38,9 +38,9 @@ def warp_kernel_files() -> tuple[tuple[str, ast.Module], ...]:
     """``(folder, tree)`` of each file of Warp's examples and tests that parses, read once per
     process: the installed package does not change under it."""
     trees = []
-    for origin, path in source_files():
+    for source in source_files():
         try:
-            trees.append((origin.split("/")[1], ast.parse(path.read_text(encoding="utf-8"))))
+            trees.append((source.origin.split("/")[1], ast.parse(source.path.read_text(encoding="utf-8"))))
         except (OSError, UnicodeDecodeError, SyntaxError):
             continue
     return tuple(trees)

@@ -17,7 +17,6 @@ from typing import Any
 
 from generation.backend import DEFAULT_CUDA_ARCH
 from generation.kernels.generator import CATEGORIES, DIFFICULTIES
-from generation.kernels.harvest import default_license
 from generation.kernels.spec import GENERATED_LICENSE
 
 
@@ -152,8 +151,9 @@ class BuildOptions:
     license: str | None = option(
         None,
         "text",
-        "the licence of the files given in `paths`",
-        "Warp's (Apache-2.0); `unknown` with `paths`",
+        "one licence for every harvested file, over what each file says",
+        "each file's own: its SPDX header, else the nearest LICENSE/COPYING under its root, else Warp's (Apache-2.0) "
+        "for Warp's files and `unknown` for others",
         applies_to="real",
     )
 
@@ -186,10 +186,11 @@ class BuildOptions:
         return ""
 
     def license_for(self, source: str) -> str:
-        """The licence of a build's rows: Warp's for generated kernels, else what the harvested files carry."""
+        """The licence a build states for its rows (``DatasetInfo.license``): Warp's for generated
+        kernels; for harvested ones the one ``license`` sets, else each row's own (``metadata.license``)."""
         if source == "generated":
             return GENERATED_LICENSE
-        return self.license or default_license(self.paths)
+        return self.license or "each row's metadata.license: its source file's licence"
 
 
 OPTIONS: tuple[Option, ...] = tuple(

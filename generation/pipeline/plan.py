@@ -227,49 +227,66 @@ def pooled_scan(options: BuildOptions, pool, ahead: int) -> Callable[[Iterable[i
     return scan
 
 
-def draw_real(options: BuildOptions, harvested: Harvest) -> tuple[list[PlannedKernel], list[Failure]]:
-    """Every distinct harvested kernel, shuffled by the seed (so splits are a random partition),
-    and the harvest's skips with the repeats added."""
+def draw_real(options: BuildOptions, harvested: Harvest) -> tuple[list[list[PlannedKernel]], list[Failure]]:
+    """Every distinct harvested kernel, grouped by the file it came from, the files shuffled by the
+    seed (so splits are a random partition of files), and the harvest's skips with the repeats added."""
     skipped = list(harvested.skipped)
     seen: set[str] = set()
-    kernels = []
+    files: dict[str, list[PlannedKernel]] = {}
     for index, spec in enumerate(harvested.specs):
         key = normalized_ast(spec.python_source)
         if key in seen:
             skipped.append(Failure("duplicate", f"{spec.origin} repeats an earlier kernel"))
             continue
         seen.add(key)
-        kernels.append(PlannedKernel(index, spec))
-    random.Random(options.seed).shuffle(kernels)
-    return kernels, skipped
+        files.setdefault(spec.origin.rsplit("::", 1)[0], []).append(PlannedKernel(index, spec))
+    shuffled = list(files.values())
+    random.Random(options.seed).shuffle(shuffled)
+    return shuffled, skipped
+
+
+def deal_files(files: list[list[PlannedKernel]], sizes: dict[str, int], whole: bool) -> dict[str, list]:
+    """Each file's kernels to one split: in order, a file goes to the first split it fits in
+    (validation, test, train), so no file has rows in two splits and test rows have no siblings in
+    train. Only ``train`` takes part of a file, to come out at its size; with ``whole`` (every
+    kernel asked for) it takes every file the held-out splits do not."""
+    dealt: dict[str, list] = {split: [] for split in SPLITS}
+    order = ("validation", "test", "train")
+    for kernels in files:
+        split = next((s for s in order if len(dealt[s]) + len(kernels) <= sizes[s] or (whole and s == "train")), None)
+        if split is None:  # train takes what fits of it; its other kernels are not asked for
+            split, kernels = "train", kernels[: sizes["train"] - len(dealt["train"])]
+        dealt[split] += kernels
+    return dealt
 
 
 def harvest_for(options: BuildOptions) -> Harvest:
-    """The kernels of the files a real build names, under the build's licence."""
-    return harvest(options.paths, options.license_for("real"), options.include_backward)
+    """The kernels of the files a real build names, each under its file's licence unless the build sets one."""
+    return harvest(options.paths, options.license, options.include_backward)
 
 
 def plan_real(options: BuildOptions, harvested: Harvest | None = None) -> Plan:
-    """Harvested kernels dealt out to the splits in order, with each split's statistics.
+    """Harvested kernels dealt out to the splits a whole file at a time (``deal_files``), with each
+    split's statistics.
 
-    When every harvested kernel is asked for (no ``num_examples``), the harvest's skips (files
-    that do not parse, kernels nested in functions, repeats) are kernels asked for too: they count
-    under ``train``, the split they would have gone to first. Otherwise the rows asked for come
-    from the kernels that remain.
+    When every harvested kernel is asked for (no ``num_examples``), each split asks for what it was
+    dealt: held-out splits come out at or under their size, since they take whole files, and train
+    takes the rest. The harvest's skips (files that do not parse, kernels nested in functions,
+    repeats) are kernels asked for too: they count under ``train``. Otherwise each split asks for
+    its size, and a shortfall is counted.
     """
-    kernels, skipped = draw_real(options, harvest_for(options) if harvested is None else harvested)
-    sizes = options.split_sizes(available=len(kernels))
-    plan = Plan()
-    start = 0
+    files, skipped = draw_real(options, harvest_for(options) if harvested is None else harvested)
+    available = sum(len(kernels) for kernels in files)
+    sizes = options.split_sizes(available=available)
+    whole = options.num_examples is None  # every kernel was asked for
+    plan = Plan(deal_files(files, sizes, whole))
+    short = f"the files hold {available} distinct kernels in {len(files)} files, and a split takes whole files"
     for split in SPLITS:
-        plan.items[split] = kernels[start : start + sizes[split]]
-        start += sizes[split]
-        plan.stats[split] = BuildStats(requested=sizes[split])
-        for _ in range(sizes[split] - len(plan.items[split])):
-            plan.stats[split].skip(
-                Reason("plan", "no_unique_kernel_left"), f"the files hold only {len(kernels)} distinct kernels"
-            )
-    if options.num_examples is None:  # every kernel was asked for
+        requested = len(plan.items[split]) if whole else sizes[split]
+        plan.stats[split] = BuildStats(requested=requested)
+        for _ in range(requested - len(plan.items[split])):
+            plan.stats[split].skip(Reason("plan", "no_unique_kernel_left"), short)
+    if whole:
         plan.stats["train"].requested += len(skipped)
         for failure in skipped:
             plan.stats["train"].skip_failure("harvest", failure)
