@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from generation.kernels import licenses
+from generation.kernels import bundle, licenses
 from generation.kernels.features import is_kernel
 from generation.kernels.spec import Failure, KernelSpec
 
@@ -120,7 +120,8 @@ def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) ->
             defines.setdefault(name, []).append(statement)
     keep = {id(kernel)}
     arguments = {arg.arg for arg in kernel.args.args}  # they shadow module names (`sum: wp.array`)
-    pending = list(_used_names(kernel) - arguments | {"wp"})
+    kernel_lines = [s for s in tree.body if _overloads_of(s, kernel.name) or _module_options(s)]
+    pending = list(_used_names(kernel) - arguments | {"wp"} | {n for s in kernel_lines for n in _used_names(s)})
     unresolved = set()
     seen: set[str] = set()
     while pending:
@@ -153,6 +154,23 @@ def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) ->
     return "\n\n".join(blocks)
 
 
+def kernel_module(index: bundle.Index, module: bundle.Module, kernel: ast.FunctionDef) -> tuple[str, list[str]]:
+    """The row's module for a kernel and the other files it drew on: its file's slice when the file
+    is enough (no other files), else the bundle of what it reaches in other harvested files
+    (``bundle.BundleError`` when that cannot be made)."""
+    kernel_lines = [kernel] + [s for s in module.tree.body if _overloads_of(s, kernel.name) or _module_options(s)]
+    kernel_bundle = bundle.Bundle(index, module, kernel)
+    try:
+        bundled = kernel_bundle.source(kernel_lines)
+    except bundle.BundleError:
+        if kernel_bundle.crossed:
+            raise
+        bundled = ""
+    if not kernel_bundle.crossed:  # one file is enough: the plain slice, as it always was
+        return slice_kernel(module.tree, module.lines, kernel), []
+    return bundled, [index.modules[name].origin for name in kernel_bundle.module_order() if name != module.name]
+
+
 def _description(kernel: ast.FunctionDef, origin: str) -> str:
     doc = ast.get_docstring(kernel)
     text = f"The `{kernel.name}` kernel from {origin}"
@@ -170,37 +188,48 @@ def harvest(paths: tuple[str, ...], license_: str | None = None, include_backwar
     read are listed with why (``SyntaxError``, ``nested_kernel``)."""
     result = Harvest()
     default = default_license(paths)
+    parsed = []
     for source in source_files(paths):
-        origin, file = source.origin, source.path
         try:
-            text = file.read_text(encoding="utf-8")
+            text = source.path.read_text(encoding="utf-8")
             tree = ast.parse(text)
-        except (OSError, UnicodeDecodeError, SyntaxError) as error:
-            result.skipped.append(Failure(type(error).__name__, f"{origin}: {error}"))
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:
+            result.skipped.append(Failure(type(error).__name__, f"{source.origin}: {error}"))
             continue
+        name, is_package = bundle.module_name(source.path, source.root)
+        parsed.append((source, text, bundle.Module(name, is_package, source.origin, tree, text.splitlines(True))))
+    index = bundle.Index([module for *_, module in parsed])
+    file_licenses = {s.origin: licenses.file_license(text, s.path, s.root, default) for s, text, _ in parsed}
+    for source, _, module in parsed:
+        origin, tree = source.origin, module.tree
         top_level = [node for node in tree.body if is_kernel(node)]
         nested = [node for node in ast.walk(tree) if is_kernel(node) and node not in top_level]
         for node in nested:
             result.skipped.append(
                 Failure("nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
             )
-        lines = text.splitlines(True)
-        file_license = license_ or licenses.file_license(text, file, source.root, default)
         for kernel in top_level:
-            source = slice_kernel(tree, lines, kernel)
+            try:
+                python_source, other_files = kernel_module(index, module, kernel)
+            except bundle.BundleError as error:
+                result.skipped.append(Failure(error.kind, f"{origin}::{kernel.name}: {error}"))
+                continue
+            # A row drawing on several files carries each file's licence (an SPDX AND expression).
+            row_license = license_ or " AND ".join(sorted({file_licenses[f] for f in [origin, *other_files]}))
             if not include_backward:
-                source = source.replace("import warp as wp\n", "import warp as wp\n\n" + NO_BACKWARD, 1)
-            recipe = json.dumps({"origin": origin, "kernel": kernel.name}, sort_keys=True)
+                python_source = python_source.replace("import warp as wp\n", "import warp as wp\n\n" + NO_BACKWARD, 1)
+            recipe = {"origin": origin, "kernel": kernel.name} | ({"files": other_files} if other_files else {})
+            recipe = json.dumps(recipe, sort_keys=True)
             result.specs.append(
                 KernelSpec(
                     kernel.name,
                     REAL_CATEGORY,
                     _description(kernel, origin),
-                    source,
+                    python_source,
                     difficulty="",
                     recipe=recipe,
                     origin=f"{origin}::{kernel.name}",
-                    license=file_license,
+                    license=row_license,
                 )
             )
     logger.info("harvested %d kernels; skipped %d", len(result.specs), len(result.skipped))

@@ -1,0 +1,379 @@
+"""Static bundling: a harvested kernel whose file imports from other harvested files (relative
+imports, or absolute imports of the package being harvested) gets the definitions it reaches
+written into its own module, so that Warp needs nothing but the row's ``python_source``.
+
+Nothing is imported or run here: files are parsed, and definitions are followed by name through
+``from .types import Model``, ``from pkg.math import f`` and module aliases (``u.helper(x)``
+becomes ``helper(x)``), transitively, across files. A name that two bundled definitions share is
+renamed in the later one (``helper_2``), with every reference to it. What a bundled file may
+contribute is declarations only: ``@wp.func`` (with overloads), ``@wp.struct``, and assignments
+of literals, Warp types and constants, and arithmetic on them (``wp.constant(...)``,
+``wp.vec(...)``, ``2 * PI``, ``math.sqrt(PI)``, ``int(N / 2)``).
+Imports may only be of ``ALLOWED_PACKAGES``; a kernel that needs anything else is a counted
+skip that names it. Imports of ``warp`` itself stay imports (made absolute when relative), since
+Warp is what builds the rows.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generation.kernels.features import is_kernel, warp_decorated
+
+ALLOWED_PACKAGES = frozenset({"warp", "numpy", "math"} | set(sys.stdlib_module_names))
+_BUILTINS = frozenset(dir(builtins))
+# Calls a declaration may make: Warp's type constructors and constants, and pure arithmetic.
+PURE_CALLS = ("wp.", "warp.", "math.")
+PURE_BUILTINS = frozenset({"int", "float", "bool", "abs", "min", "max", "round", "pow"})
+
+
+class BundleError(Exception):
+    """Why a kernel cannot be bundled: ``kind`` is the skip reason, the message names the file and name."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class Module:
+    """One parsed harvested file, named as Python would import it."""
+
+    name: str
+    is_package: bool  # an ``__init__.py``: relative imports start from the module itself
+    origin: str
+    tree: ast.Module
+    lines: list[str]
+    _bindings: dict | None = field(default=None, repr=False)
+
+
+def package_prefix(folder: Path) -> list[str]:
+    """The dotted package a folder is, from the ``__init__.py`` files above it ([] for a plain folder)."""
+    parts: list[str] = []
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return parts
+
+
+def module_name(path: Path, root: Path) -> tuple[str, bool]:
+    """The dotted name of a file under ``root`` (which is a package, or a folder on ``sys.path``)."""
+    relative = path.relative_to(root).with_suffix("").parts
+    parts = package_prefix(root) + list(relative)
+    is_package = parts[-1] == "__init__"
+    return ".".join(parts[:-1] if is_package else parts), is_package
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a module-level name is: ``def`` (statements of this module), ``symbol`` (a name of
+    another harvested module), ``module`` (another harvested module), ``import`` (an allowed
+    import, kept as ``text``) or ``forbidden`` (an import of ``target``, a package not allowed)."""
+
+    kind: str
+    target: str = ""  # module name (symbol, module), package (forbidden)
+    name: str = ""  # symbol: the name in the target module
+    text: str = ""  # import: the statement as the row writes it
+    statements: tuple = ()
+    rewritten: bool = False  # import: a relative import the row writes as an absolute one
+
+
+def _import_text(module_path: str, name: str, alias: str | None) -> str:
+    return f"from {module_path} import {name}" + (f" as {alias}" if alias and alias != name else "")
+
+
+class Index:
+    """Every harvested module by dotted name, and the bindings of each."""
+
+    def __init__(self, modules: list[Module]):
+        self.modules = {module.name: module for module in modules}
+        self.tops = {name.split(".")[0] for name in self.modules}  # the packages being harvested
+
+    def absolute(self, module: Module, node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        package = module.name if module.is_package else module.name.rpartition(".")[0]
+        for _ in range(node.level - 1):
+            package = package.rpartition(".")[0]
+        return f"{package}.{node.module}" if node.module else package
+
+    def bindings(self, module: Module) -> dict[str, Binding]:
+        if module._bindings is None:
+            module._bindings = {}  # while in progress: a star-import cycle sees no names, never loops
+            module._bindings = self._bindings(module)
+        return module._bindings
+
+    def _bindings(self, module: Module) -> dict[str, Binding]:
+        bound: dict[str, Binding] = {}
+        defined: dict[str, list[ast.stmt]] = {}
+        for statement in module.tree.body:
+            if isinstance(statement, ast.Import):
+                for alias in statement.names:
+                    local = alias.asname or alias.name.split(".")[0]
+                    target = alias.name if alias.asname else alias.name.split(".")[0]
+                    bound[local] = self._import_binding(module, target, None, ast.unparse(statement), alias)
+            elif isinstance(statement, ast.ImportFrom):
+                base = self.absolute(module, statement)
+                for alias in statement.names:
+                    if alias.name != "*":
+                        binding = self._import_binding(module, base, alias.name, "", alias, bool(statement.level))
+                        bound[alias.asname or alias.name] = binding
+                    elif base in self.modules and base.split(".")[0] != "warp":  # every public name of a harvested file
+                        public = [n for n in self.bindings(self.modules[base]) if not n.startswith("_")]
+                        bound.update({n: Binding("symbol", target=base, name=n) for n in public})
+            elif not is_kernel(statement):
+                for name in _defined_names(statement):
+                    defined.setdefault(name, []).append(statement)
+        for name, statements in defined.items():
+            bound[name] = Binding("def", statements=tuple(statements))
+        return bound
+
+    def _import_binding(
+        self, module: Module, base: str, name: str | None, text: str, alias: ast.alias, relative: bool = False
+    ) -> Binding:
+        full = f"{base}.{name}" if name else base
+        top = base.split(".")[0]
+        if top == "warp" or (top in ALLOWED_PACKAGES and top not in self.tops):
+            return Binding("import", text=text or _import_text(base, name, alias.asname), rewritten=relative)
+        if full in self.modules:
+            return Binding("module", target=full)
+        if name and base in self.modules:
+            return Binding("symbol", target=base, name=name)
+        if top in self.tops or not top:
+            return Binding("forbidden", target=full, name="unresolved")
+        return Binding("forbidden", target=top)
+
+
+def _defined_names(statement: ast.stmt) -> set[str]:
+    if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+        return {statement.name}
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        names = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+        return {t.id for t in names if isinstance(t, ast.Name)}
+    return set()
+
+
+def _declarative(node: ast.AST) -> bool:
+    """A value a bundled file may define: literals, names, Warp types and calls, and arithmetic on them."""
+    if isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _declarative(node.value)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_declarative(e) for e in node.elts)
+    if isinstance(node, ast.UnaryOp):
+        return _declarative(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _declarative(node.left) and _declarative(node.right)
+    if isinstance(node, ast.Call):
+        callee = ast.unparse(node.func)
+        return (
+            (callee.startswith(PURE_CALLS) or callee in PURE_BUILTINS)
+            and all(_declarative(a) for a in node.args)
+            and all(_declarative(k.value) for k in node.keywords)
+        )
+    return False
+
+
+def is_declaration(statement: ast.stmt) -> bool:
+    """What a bundled file may contribute (see the module docstring)."""
+    if isinstance(statement, ast.FunctionDef):
+        return warp_decorated(statement, "func") or warp_decorated(statement, "func_native")
+    if isinstance(statement, ast.ClassDef):
+        return warp_decorated(statement, "struct")
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        return statement.value is not None and _declarative(statement.value)
+    return False
+
+
+def _local_names(statement: ast.stmt) -> set[str]:
+    """Names a function binds for itself (arguments), which never refer to module-level names."""
+    return {arg.arg for node in ast.walk(statement) if isinstance(node, ast.arguments) for arg in _args(node)}
+
+
+def _args(arguments: ast.arguments) -> list[ast.arg]:
+    extra = [a for a in (arguments.vararg, arguments.kwarg) if a]
+    return [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, *extra]
+
+
+@dataclass
+class _Emitted:
+    module: Module
+    statement: ast.stmt
+    edits: list[tuple[int, int, int, int, str]]  # (line, col, end line, end col, replacement), 1-based lines
+
+
+class Bundle:
+    """The definitions one kernel reaches, across files, written as one module.
+
+    Every statement it brings, from its own file or another, must be a declaration (``is_declaration``),
+    except the kernel and its ``wp.overload``/``set_module_options`` lines. The row lists the allowed
+    imports, then each file's statements in file order, a file after the files it needs.
+    """
+
+    def __init__(self, index: Index, module: Module, kernel: ast.FunctionDef):
+        self.index, self.home = index, module
+        self.imports: dict[str, str] = {}  # local name -> import statement text
+        self.names: dict[tuple[str, str], str] = {(module.name, kernel.name): kernel.name}
+        self.taken: set[str] = {kernel.name}
+        self.visited: set[int] = set()
+        self.emitted: list[_Emitted] = []
+        self.needs: dict[str, list[str]] = {module.name: []}  # module -> the modules its statements use
+        self.crossed = False  # whether anything came from another file or an internal import
+        self.unresolved: set[str] = set()  # names nothing binds: a star import of the kernel's file may
+        self.following: set[tuple[str, str]] = set()  # the imports being followed, to stop at a cycle
+        self.not_declared: list[str] = []  # statements it needs that are not declarations
+
+    def final_name(self, module: Module, name: str) -> str:
+        key = (module.name, name)
+        if key not in self.names:
+            final, n = name, 1
+            while final in self.taken or final in self.imports:
+                n += 1
+                final = f"{name}_{n}"
+            self.names[key] = final
+            self.taken.add(final)
+        return self.names[key]
+
+    def resolve(self, module: Module, name: str, user: Module) -> str | Module | None:
+        """The name ``name`` of ``module`` has in the row (after following imports), or the
+        harvested module it names; None for builtins and names nothing binds (Warp reports those).
+        ``user`` is the module whose statement uses it."""
+        binding = self.index.bindings(module).get(name)
+        if binding is None:
+            self.unresolved.add(name)
+            return None
+        if binding.kind == "def":
+            final = self.final_name(module, name)
+            if module is not user:
+                self.needs.setdefault(user.name, []).append(module.name)
+            for statement in binding.statements:
+                self.take(module, statement)
+            return final
+        if binding.kind == "import":
+            self.crossed |= binding.rewritten  # the plain slice would keep the relative import
+            if self.imports.setdefault(name, binding.text) != binding.text:
+                raise BundleError("name_clash", f"{module.origin}: {name!r} is imported as two different things")
+            if name in self.taken:
+                raise BundleError("name_clash", f"{module.origin}: the import {name!r} clashes with a definition")
+            return name
+        self.crossed = True
+        if binding.kind == "forbidden":
+            if binding.name == "unresolved":
+                raise BundleError("unresolved_import", f"{module.origin}: no harvested file is {binding.target!r}")
+            raise BundleError("needs_package", f"{module.origin}: needs package {binding.target!r}")
+        target = self.index.modules[binding.target]
+        if binding.kind == "module":
+            return target
+        key = (module.name, name)
+        if key in self.following:  # a imports x from b, b imports x from a
+            raise BundleError("import_cycle", f"{module.origin}: {name!r} is imported in a cycle and defined nowhere")
+        self.following.add(key)
+        try:
+            return self.resolve(target, binding.name, user) or self._missing(target, binding.name)
+        finally:
+            self.following.discard(key)
+
+    def _missing(self, module: Module, name: str):
+        raise BundleError("unresolved_import", f"{module.origin}: defines no {name!r}")
+
+    def take(self, module: Module, statement: ast.stmt, declaration: bool = True) -> None:
+        """Bring ``statement`` in, and everything it uses."""
+        if id(statement) in self.visited:
+            return
+        self.visited.add(id(statement))
+        self.crossed |= module is not self.home
+        if declaration and not is_declaration(statement):  # raised once the whole bundle is known (``source``)
+            self.not_declared.append(
+                f"{module.origin}:{statement.lineno}: {module.lines[statement.lineno - 1].strip()}"
+            )
+        edits = []
+        local = _local_names(statement)
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id not in local:
+                target = self.resolve(module, node.value.id, module)
+                if isinstance(target, Module):  # u.helper -> the bundled helper's name
+                    final = self.resolve(target, node.attr, module) or self._missing(target, node.attr)
+                    edits.append((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, final))
+            elif isinstance(node, ast.Name) and node.id not in local and node.id not in _BUILTINS:
+                final = self.resolve(module, node.id, module)
+                if isinstance(final, str) and final != node.id:
+                    edits.append((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, final))
+        if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+            final = self.final_name(module, statement.name)
+            if final != statement.name:
+                edits.append(_definition_name(module, statement, final))
+        # an attribute's own Name was resolved too: keep the outermost edit of overlapping ones
+        self.emitted.append(_Emitted(module, statement, _outermost(edits)))
+
+    def module_order(self) -> list[str]:
+        """Modules a file after the files it needs (depth first from the kernel's file; a cycle is cut)."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name not in seen:
+                seen.add(name)
+                for needed in self.needs.get(name, []):
+                    visit(needed)
+                order.append(name)
+
+        visit(self.home.name)
+        return order
+
+    def source(self, kernel_lines: list[ast.stmt]) -> str:
+        """The row's module: the kernel and ``kernel_lines`` (its overloads and module options)
+        with everything they use."""
+        for statement in kernel_lines:
+            self.take(self.home, statement, declaration=False)
+        if self.not_declared:
+            raise BundleError("not_a_declaration", self.not_declared[0][:200])
+        blocks = list(dict.fromkeys(self.imports.values()))
+        if self.unresolved:  # names a star import of allowed packages may bind, as the plain slice keeps them
+            stars = [s for s in self.home.tree.body if _allowed_star_import(self.index, self.home, s)]
+            blocks += [f"from {self.index.absolute(self.home, s)} import *" for s in stars]
+        if not any(block.startswith("import warp as wp") for block in blocks):
+            blocks.insert(0, "import warp as wp")
+        rank = {name: k for k, name in enumerate(self.module_order())}
+        emitted = sorted(self.emitted, key=lambda item: (rank[item.module.name], item.statement.lineno))
+        return "\n\n".join(["\n".join(blocks) + "\n", *(_text(item) for item in emitted)])
+
+
+def _allowed_star_import(index: Index, module: Module, statement: ast.stmt) -> bool:
+    if not (isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names)):
+        return False
+    top = index.absolute(module, statement).split(".")[0]
+    return top == "warp" or (top in ALLOWED_PACKAGES and top not in index.tops)
+
+
+def _definition_name(module: Module, statement: ast.stmt, final: str) -> tuple[int, int, int, int, str]:
+    """The edit that renames a ``def``/``class`` statement's own name."""
+    keyword = "def " if isinstance(statement, ast.FunctionDef) else "class "
+    line = module.lines[statement.lineno - 1]
+    col = len(line[: line.index(keyword) + len(keyword)].encode())
+    return statement.lineno, col, statement.lineno, col + len(statement.name.encode()), final
+
+
+def _outermost(edits: list) -> list:
+    spans = sorted(set(edits), key=lambda e: (e[0], e[1], -e[2], -e[3]))
+    kept: list = []
+    for edit in spans:
+        if kept and (edit[0], edit[1]) < (kept[-1][2], kept[-1][3]):
+            continue  # inside the previous edit
+        kept.append(edit)
+    return kept
+
+
+def _text(item: _Emitted) -> str:
+    statement, lines = item.statement, item.module.lines
+    start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
+    text = [line.encode() for line in lines[start - 1 : statement.end_lineno]]
+    for line, col, end_line, end_col, replacement in reversed(item.edits):
+        first, last = line - start, end_line - start
+        text[first : last + 1] = [text[first][:col] + replacement.encode() + text[last][end_col:]]
+    return b"".join(text).decode().rstrip() + "\n"
