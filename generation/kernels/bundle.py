@@ -5,13 +5,13 @@ written into its own module, so that Warp needs nothing but the row's ``python_s
 Nothing is imported or run here: files are parsed, and definitions are followed by name through
 ``from .types import Model``, ``from pkg.math import f`` and module aliases (``u.helper(x)``
 becomes ``helper(x)``), transitively, across files. A name that two bundled definitions share is
-renamed in the later one (``helper_2``), with every reference to it. What a bundled file may
-contribute is declarations only: ``@wp.func`` (with overloads), ``@wp.struct``, and assignments
-of literals, Warp types and constants, and arithmetic on them (``wp.constant(...)``,
-``wp.vec(...)``, ``2 * PI``, ``math.sqrt(PI)``, ``int(N / 2)``).
-Imports may only be of ``ALLOWED_PACKAGES``; a kernel that needs anything else is a counted
-skip that names it. Imports of ``warp`` itself stay imports (made absolute when relative), since
-Warp is what builds the rows.
+renamed in the later one (``helper_2``), with every reference to it. Besides the kernel and its
+``wp.overload``/``set_module_options`` lines, a bundled row holds declarations only: ``@wp.func``
+(with overloads), ``@wp.struct``, and assignments of literals, Warp types and constants, and
+arithmetic on them (``wp.constant(...)``, ``wp.vec(...)``, ``2 * PI``, ``math.sqrt(PI)``,
+``int(N / 2)``). Imports may only be of ``ALLOWED_PACKAGES``; a kernel that needs anything else is
+a counted skip that names it. Imports of ``warp`` itself stay imports (made absolute when
+relative), since Warp is what builds the rows.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Index:
                         public = [n for n in self.bindings(self.modules[base]) if not n.startswith("_")]
                         bound.update({n: Binding("symbol", target=base, name=n) for n in public})
             elif not is_kernel(statement):
-                for name in _defined_names(statement):
+                for name in defined_names(statement):
                     defined.setdefault(name, []).append(statement)
         for name, statements in defined.items():
             bound[name] = Binding("def", statements=tuple(statements))
@@ -148,7 +148,9 @@ class Index:
         return Binding("forbidden", target=top)
 
 
-def _defined_names(statement: ast.stmt) -> set[str]:
+def defined_names(statement: ast.stmt) -> set[str]:
+    """The module-level names a definition or assignment binds: plain names only (``wp.config.mode = ...``
+    sets an attribute, it binds nothing)."""
     if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
         return {statement.name}
     if isinstance(statement, (ast.Assign, ast.AnnAssign)):

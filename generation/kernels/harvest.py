@@ -78,16 +78,9 @@ def source_files(paths: tuple[str, ...] = ()) -> list[SourceFile]:
 
 def _bound_names(statement: ast.stmt) -> set[str]:
     """The module-level names a top-level statement defines."""
-    if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
-        return {statement.name}
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
         return {(alias.asname or alias.name).split(".")[0] for alias in statement.names if alias.name != "*"}
-    if isinstance(statement, (ast.Assign, ast.AnnAssign)):
-        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-        # Plain names only: ``wp.config.mode = ...`` sets an attribute, it does not define ``wp``.
-        names = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
-        return {t.id for t in names if isinstance(t, ast.Name)}
-    return set()
+    return bundle.defined_names(statement)
 
 
 def _used_names(node: ast.AST) -> set[str]:
