@@ -103,6 +103,11 @@ def _module_options(statement: ast.stmt) -> bool:
     return isinstance(statement, ast.Expr) and "set_module_options" in ast.unparse(statement.value)
 
 
+def _kernel_lines(tree: ast.Module, kernel: ast.FunctionDef) -> list[ast.stmt]:
+    """The top-level lines that belong with a kernel: its ``wp.overload``s and the module options."""
+    return [s for s in tree.body if _overloads_of(s, kernel.name) or _module_options(s)]
+
+
 def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) -> str:
     """The kernel and the top-level statements it needs, in file order, as module source."""
     defines: dict[str, list[ast.stmt]] = {}
@@ -113,7 +118,7 @@ def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) ->
             defines.setdefault(name, []).append(statement)
     keep = {id(kernel)}
     arguments = {arg.arg for arg in kernel.args.args}  # they shadow module names (`sum: wp.array`)
-    kernel_lines = [s for s in tree.body if _overloads_of(s, kernel.name) or _module_options(s)]
+    kernel_lines = _kernel_lines(tree, kernel)
     pending = list(_used_names(kernel) - arguments | {"wp"} | {n for s in kernel_lines for n in _used_names(s)})
     unresolved = set()
     seen: set[str] = set()
@@ -131,12 +136,7 @@ def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) ->
     chosen = []
     for statement in tree.body:
         star_import = isinstance(statement, ast.ImportFrom) and any(a.name == "*" for a in statement.names)
-        if (
-            id(statement) in keep
-            or _overloads_of(statement, kernel.name)
-            or _module_options(statement)
-            or (star_import and unresolved)
-        ):
+        if id(statement) in keep or statement in kernel_lines or (star_import and unresolved):
             chosen.append(statement)
     blocks = []
     for statement in chosen:
@@ -151,7 +151,7 @@ def kernel_module(index: bundle.Index, module: bundle.Module, kernel: ast.Functi
     """The row's module for a kernel and the other files it drew on: its file's slice when the file
     is enough (no other files), else the bundle of what it reaches in other harvested files
     (``bundle.BundleError`` when that cannot be made)."""
-    kernel_lines = [kernel] + [s for s in module.tree.body if _overloads_of(s, kernel.name) or _module_options(s)]
+    kernel_lines = [kernel, *_kernel_lines(module.tree, kernel)]
     kernel_bundle = bundle.Bundle(index, module, kernel)
     try:
         bundled = kernel_bundle.source(kernel_lines)
