@@ -64,6 +64,9 @@ def source_files(paths: tuple[str, ...] = ()) -> list[SourceFile]:
         missing = [str(p) for p in roots if not p.exists()]
         if missing:
             raise ValueError(f"paths {missing} do not exist; give .py files or folders that hold them")
+        not_python = [str(p) for p in roots if p.is_file() and p.suffix != ".py"]
+        if not_python:
+            raise ValueError(f"paths {not_python} are not .py files; give .py files or folders that hold them")
     else:
         roots = [warp_package() / folder for folder in WARP_KERNEL_FOLDERS]
     found = []
