@@ -3,6 +3,7 @@ resumed; a real local Ray cluster bound to 127.0.0.1; and the Slurm job script (
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -135,6 +136,12 @@ def test_rerunning_with_other_options_is_refused_and_names_them(tmp_path):
     assert other.returncode == 2
     assert "changed: seed, tasks (the first run used --tasks 1)" in other.stderr
     assert "Traceback" not in other.stderr
+    # A folder a version before 4.0 wrote (no dataset_version in its job.json) is not resumed with 4.0's rows.
+    job_file = tmp_path / "out" / ".build" / "cpu" / "job.json"
+    job = json.loads(job_file.read_text())
+    job_file.write_text(json.dumps({key: value for key, value in job.items() if key != "dataset_version"}))
+    older = subprocess.run(build_command(tmp_path / "out", rows=10), cwd=REPO, capture_output=True, text=True)
+    assert older.returncode == 2 and "changed: dataset version (the first run wrote an older one)" in older.stderr
 
 
 RAY_BUILD = """

@@ -35,6 +35,7 @@ from generation.pipeline.plan import (
     select,
     split_evenly,
 )
+from generation.pipeline.rows import DATASET_VERSION
 from generation.pipeline.stats import BuildStats
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Job:
     def describe(self) -> dict:
         """What makes two runs the same build (a rerun must match it to resume)."""
         described = {"config": self.config, "tasks": self.tasks, "options": dataclasses.asdict(self.options)}
+        described["dataset_version"] = DATASET_VERSION  # shards of two schema versions never share a folder
         return json.loads(json.dumps(described))  # as it reads back from job.json (tuples become lists)
 
 

@@ -106,7 +106,7 @@ class Plan:
             {split: [item(value) for value in items] for split, items in data["items"].items()},
             {split: BuildStats.from_dict(stats) for split, stats in data["stats"].items()},
             data["draws"],
-            {split: [item(value) for value in items] for split, items in data["reserve"].items()},
+            {split: [item(value) for value in items] for split, items in data.get("reserve", {}).items()},
         )
 
 
