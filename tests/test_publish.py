@@ -282,3 +282,19 @@ def test_build_stats_account_for_every_kernel(published):
             skipped = sum(counts["skipped"].values())
             assert counts["rows"] + skipped == counts["requested"] + counts["replaced"], (config, split)
             assert counts["rows"] == len(built(data, config)[split])
+
+
+def test_a_folder_of_an_older_dataset_version_is_refused_in_one_line(published, tmp_path, capsys):
+    """Rows made before 4.0 lack `metadata.lengths`: push names the config and says to rebuild, no traceback."""
+    import shutil
+
+    data, _ = published
+    old = tmp_path / "old"
+    shutil.copytree(data, old)
+    job_file = old / ".build" / "cpu" / "job.json"
+    job = json.loads(job_file.read_text())
+    job_file.write_text(json.dumps({key: value for key, value in job.items() if key != "dataset_version"}))
+    assert cli.main(["push", "org/warp-ir-pairs", "--data", str(old), "--dry-run", str(tmp_path / "hub")]) == 2
+    error = capsys.readouterr().err
+    assert "cpu in " in error and "holds rows of dataset version before 4.0, not 4.0.0" in error
+    assert "Traceback" not in error

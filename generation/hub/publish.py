@@ -23,7 +23,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 from generation.hub import card, layout
 from generation.pipeline.options import DEFAULT_CONFIG
 from generation.pipeline.plan import SPLITS
-from generation.pipeline.rows import FEATURES
+from generation.pipeline.rows import DATASET_VERSION, FEATURES
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class PublishError(RuntimeError):
 def load_builds(data_dir: str | Path) -> dict[str, datasets.DatasetDict]:
     """Every config built into ``data_dir`` by ``warp-ir-pairs build`` (its Hub layout), loaded."""
     out = layout.folder(str(data_dir))
-    configs = layout.built_configs(out) if out.exists("") else []
+    configs = current_configs(out) if out.exists("") else []
     if not configs:
         raise PublishError(f"no built configs in {data_dir}: run `warp-ir-pairs build CONFIG --out {data_dir}` first")
     builds = {}
@@ -43,6 +43,20 @@ def load_builds(data_dir: str | Path) -> dict[str, datasets.DatasetDict]:
         files = {split: out.resolve_paths(paths) for split, paths in _nonempty_files(out, config).items()}
         builds[config] = datasets.load_dataset("parquet", data_files=files, features=FEATURES)
     return builds
+
+
+def current_configs(out: DataFolder) -> list[str]:
+    """The configs built in ``out``, each checked to hold rows of this dataset version: rows of
+    another have other columns, and neither the card nor ``push`` can read them as these."""
+    configs = layout.built_configs(out)
+    for config in configs:
+        version = layout.read_json(out, layout.state(config, "job.json")).get("dataset_version")
+        if version != DATASET_VERSION:
+            raise PublishError(
+                f"{config} in {out.path} holds rows of dataset version {version or 'before 4.0'}, not "
+                f"{DATASET_VERSION}: build it again into another folder (`warp-ir-pairs build {config} --out NEW`)"
+            )
+    return configs
 
 
 def read_build_stats(out: DataFolder, config: str) -> dict:
@@ -150,7 +164,7 @@ def layout_card_data(out: DataFolder, configs: list[str]) -> DatasetCardData:
 def write_layout_card(out: DataFolder, repo_id: str = "your-org/warp-ir-pairs") -> None:
     """The README (YAML and card) and plots of a build folder, for every config built in it, read
     a batch at a time. With it, ``load_dataset(PATH, CONFIG)`` loads one config, never a mix."""
-    configs = layout.built_configs(out)
+    configs = current_configs(out)
     figures, options = {}, {}
     for config in configs:
         files = _nonempty_files(out, config)
