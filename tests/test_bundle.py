@@ -101,6 +101,7 @@ PACKAGE = {
         from ..cfg import N
         from ..ext import shrink
         from ..a import thing
+        from ..nowhere import gone
 
 
         @wp.kernel
@@ -117,6 +118,11 @@ PACKAGE = {
         @wp.kernel
         def cyclic(x: wp.array(dtype=float)):
             x[wp.tid()] = thing
+
+
+        @wp.kernel
+        def missing(x: wp.array(dtype=float)):
+            x[wp.tid()] = gone
         """,
 }
 
@@ -154,6 +160,8 @@ def test_what_cannot_be_bundled_is_a_counted_skip_naming_the_file(package):
     assert skipped["needs_package"] == "pkg/sim/bad.py::needs_scipy: pkg/ext.py: needs package 'scipy'"
     assert skipped["not_a_declaration"].startswith("pkg/sim/bad.py::runs_code: pkg/cfg.py:3: N = int(os.getenv(")
     assert skipped["import_cycle"].startswith("pkg/sim/bad.py::cyclic: ")
+    missing = "pkg/sim/bad.py::missing: pkg/sim/bad.py: no harvested file is 'pkg.nowhere.gone'"
+    assert skipped["unresolved_import"] == missing
 
 
 def test_bundled_rows_generate_and_are_honest(package, tmp_path):

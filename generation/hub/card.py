@@ -131,13 +131,13 @@ PLOTTED = ("python_source", "forward", "code")
 COLORS = {"python_source": "#1f77b4", "forward": "#76b900", "code": "#d62728"}
 
 
-def percentiles(values) -> list[int]:
-    """The ``PERCENTILES`` of ``values`` and their maximum (nearest rank), or dashes for none."""
+def percentile_cells(values) -> list[str]:
+    """The ``PERCENTILES`` of ``values`` and their maximum (nearest rank) as table cells, dashes for none."""
     if not len(values):
         return ["-"] * (len(PERCENTILES) + 1)
     ordered = sorted(values)
     ranks = [min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1) for p in PERCENTILES]
-    return [ordered[rank] for rank in ranks] + [ordered[-1]]
+    return [f"{ordered[rank]:,}" for rank in ranks] + [f"{ordered[-1]:,}"]
 
 
 def length_table(figures: dict[str, ConfigFigures]) -> str:
@@ -145,8 +145,7 @@ def length_table(figures: dict[str, ConfigFigures]) -> str:
     header = ["config", "column", *(f"chars p{p}" for p in PERCENTILES), "chars max"]
     header += [*(f"lines p{p}" for p in PERCENTILES), "lines max"]
     rows = [
-        [f"`{config}`", f"`{column}`", *(f"{v:,}" if v != "-" else v for v in percentiles(fig.chars[column]))]
-        + [f"{v:,}" if v != "-" else v for v in percentiles(fig.lines[column])]
+        [f"`{config}`", f"`{column}`", *percentile_cells(fig.chars[column]), *percentile_cells(fig.lines[column])]
         for config, fig in figures.items()
         for column in MEASURED
     ]

@@ -72,7 +72,8 @@ def module_name(path: Path, root: Path) -> tuple[str, bool]:
 class Binding:
     """What a module-level name is: ``def`` (statements of this module), ``symbol`` (a name of
     another harvested module), ``module`` (another harvested module), ``import`` (an allowed
-    import, kept as ``text``) or ``forbidden`` (an import of ``target``, a package not allowed)."""
+    import, kept as ``text``), ``forbidden`` (an import of ``target``, a package not allowed) or
+    ``unresolved`` (an import of ``target``, which no harvested file is)."""
 
     kind: str
     target: str = ""  # module name (symbol, module), package (forbidden)
@@ -137,15 +138,20 @@ class Index:
     ) -> Binding:
         full = f"{base}.{name}" if name else base
         top = base.split(".")[0]
-        if top == "warp" or (top in ALLOWED_PACKAGES and top not in self.tops):
+        if self.kept_as_import(top):
             return Binding("import", text=text or _import_text(base, name, alias.asname), rewritten=relative)
         if full in self.modules:
             return Binding("module", target=full)
         if name and base in self.modules:
             return Binding("symbol", target=base, name=name)
         if top in self.tops or not top:
-            return Binding("forbidden", target=full, name="unresolved")
+            return Binding("unresolved", target=full)
         return Binding("forbidden", target=top)
+
+    def kept_as_import(self, package: str) -> bool:
+        """Whether an import of ``package`` stays an import in a row: Warp always (it builds the row),
+        another allowed package unless it is one being harvested."""
+        return package == "warp" or (package in ALLOWED_PACKAGES and package not in self.tops)
 
 
 def defined_names(statement: ast.stmt) -> set[str]:
@@ -265,9 +271,9 @@ class Bundle:
                 raise BundleError("name_clash", f"{module.origin}: the import {name!r} clashes with a definition")
             return name
         self.crossed = True
+        if binding.kind == "unresolved":
+            raise BundleError("unresolved_import", f"{module.origin}: no harvested file is {binding.target!r}")
         if binding.kind == "forbidden":
-            if binding.name == "unresolved":
-                raise BundleError("unresolved_import", f"{module.origin}: no harvested file is {binding.target!r}")
             raise BundleError("needs_package", f"{module.origin}: needs package {binding.target!r}")
         target = self.index.modules[binding.target]
         if binding.kind == "module":
@@ -349,8 +355,7 @@ class Bundle:
 def _allowed_star_import(index: Index, module: Module, statement: ast.stmt) -> bool:
     if not (isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names)):
         return False
-    top = index.absolute(module, statement).split(".")[0]
-    return top == "warp" or (top in ALLOWED_PACKAGES and top not in index.tops)
+    return index.kept_as_import(index.absolute(module, statement).split(".")[0])
 
 
 def _definition_name(module: Module, statement: ast.stmt, final: str) -> tuple[int, int, int, int, str]:
