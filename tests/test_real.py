@@ -233,3 +233,37 @@ def test_bad_paths_are_named_before_any_work(tmp_path):
         harvest((str(tmp_path / "nowhere"),))
     skipped = harvest((str(tmp_path / "binary.py"),)).skipped
     assert [(f.kind, f.message.split(":")[0]) for f in skipped] == [("UnicodeDecodeError", "binary.py")]
+
+
+def test_a_huge_file_and_a_symlink_loop_are_counted_or_ignored(tmp_path):
+    """A 10 MB file is skipped unread, naming it; a folder linking to itself is walked once."""
+    (tmp_path / "huge.py").write_text("import warp as wp\n" + "X = 1  # padding\n" * 600_000)
+    (tmp_path / "k.py").write_text(
+        "import warp as wp\n\n\n@wp.kernel\ndef k(a: wp.array(dtype=float)):\n    a[0] = 1.0\n"
+    )
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    harvested = harvest((str(tmp_path),))
+    assert [spec.origin for spec in harvested.specs] == [f"{tmp_path.name}/k.py::k"]
+    assert [(f.kind, f.message) for f in harvested.skipped] == [
+        ("too_large", f"{tmp_path.name}/huge.py: 10,200,018 bytes, over the 4,000,000-byte limit for a source file")
+    ]
+
+
+def test_a_build_with_no_rows_is_an_error_naming_the_paths_and_skips(tmp_path):
+    """Nothing to harvest fails before any work; kernels that all fail fail the build: never an empty dataset."""
+    from generation.hub.cli import build
+
+    (tmp_path / "bad.py").write_text("def broken(:\n")
+    (tmp_path / "generic.py").write_text(
+        "from typing import Any\nimport warp as wp\n\n\n@wp.kernel\ndef g(a: wp.array(dtype=Any)):\n    a[0] = a[0]\n"
+    )
+    with pytest.raises(ValueError, match=r"paths \['.*bad.py'\] gave no rows \(static harvest; skipped: harvest:Syn"):
+        load("real_cpu", tmp_path / "cache", paths=[str(tmp_path / "bad.py")])
+    with pytest.raises(
+        ValueError, match=r"generic.py'\] gave no rows \(static harvest; skipped: codegen:GenericKernel"
+    ):
+        load("real_cpu", tmp_path / "cache", paths=[str(tmp_path / "generic.py")])
+    with pytest.raises(
+        ValueError, match=r"generic.py'\] gave no rows \(static harvest; skipped: codegen:GenericKernel"
+    ):
+        build("real_cpu", tmp_path / "out", paths=[str(tmp_path / "generic.py")])

@@ -377,6 +377,11 @@ def is_array_type(type_) -> bool:
     return _types.is_array(type_)
 
 
+def is_scalar_type(type_) -> bool:
+    """``wp.float32``, ``wp.int8``...: Warp's own scalar types (not Python's ``float``)."""
+    return type_ in _types.scalar_types
+
+
 def is_struct_type(type_) -> bool:
     return _types.type_is_struct(type_)
 

@@ -202,4 +202,5 @@ class FinishBuild(_Stage):
             logger.info(stats.summary(split))
         summary = {"options": dataclasses.asdict(job.options), "splits": splits, "tasks": job.tasks}
         layout.write_json(self.out, layout.state(job.config, layout.STATS_FILE), summary)
-        write_layout_card(self.out)
+        if any(split["rows"] for split in splits.values()):  # else ``build`` reports it, and there is no card
+            write_layout_card(self.out)

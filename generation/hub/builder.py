@@ -12,13 +12,14 @@ import logging
 import multiprocessing
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import datasets
 
 from generation.pipeline import options as build_options
 from generation.pipeline.build import build_shard
-from generation.pipeline.plan import SPLITS, plan_splits, pooled_scan, shard
+from generation.pipeline.plan import SPLITS, nothing_built, plan_splits, pooled_scan, shard
 from generation.pipeline.rows import DATASET_VERSION, FEATURES
 from generation.pipeline.stats import BuildStats
 
@@ -120,6 +121,11 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         # A split whose every kernel was skipped has no data file, and datasets cannot read it back:
         # leave it out (its skips stay counted in the description).
         empty = [name for name, info in self.info.splits.items() if info.num_examples == 0]
+        if self.source == "real" and empty and len(empty) == len(self.info.splits):
+            skipped = Counter()
+            for stats in self._split_stats.values():
+                skipped.update({str(reason): n for reason, n in stats.skipped.items()})
+            raise ValueError(nothing_built(self.options, skipped))
         for name in empty:
             logger.warning("%s: every kernel was skipped, so the split is left out", name)
         self.info.splits = datasets.SplitDict(

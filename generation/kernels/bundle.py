@@ -315,9 +315,9 @@ class Bundle:
         if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
             final = self.final_name(module, statement.name)
             if final != statement.name:
-                edits.append(_definition_name(module, statement, final))
+                edits.append(definition_name_edit(module.lines, statement, final))
         # an attribute's own Name was resolved too: keep the outermost edit of overlapping ones
-        self.emitted.append(_Emitted(module, statement, _outermost(edits)))
+        self.emitted.append(_Emitted(module, statement, outermost(edits)))
 
     def module_order(self) -> list[str]:
         """Modules a file after the files it needs (depth first from the kernel's file; a cycle is cut)."""
@@ -358,15 +358,15 @@ def _allowed_star_import(index: Index, module: Module, statement: ast.stmt) -> b
     return index.kept_as_import(index.absolute(module, statement).split(".")[0])
 
 
-def _definition_name(module: Module, statement: ast.stmt, final: str) -> tuple[int, int, int, int, str]:
+def definition_name_edit(lines: list[str], statement: ast.stmt, final: str) -> tuple[int, int, int, int, str]:
     """The edit that renames a ``def``/``class`` statement's own name."""
     keyword = "def " if isinstance(statement, ast.FunctionDef) else "class "
-    line = module.lines[statement.lineno - 1]
+    line = lines[statement.lineno - 1]
     col = len(line[: line.index(keyword) + len(keyword)].encode())
     return statement.lineno, col, statement.lineno, col + len(statement.name.encode()), final
 
 
-def _outermost(edits: list) -> list:
+def outermost(edits: list) -> list:
     spans = sorted(set(edits), key=lambda e: (e[0], e[1], -e[2], -e[3]))
     kept: list = []
     for edit in spans:
@@ -377,10 +377,16 @@ def _outermost(edits: list) -> list:
 
 
 def _text(item: _Emitted) -> str:
-    statement, lines = item.statement, item.module.lines
+    statement = item.statement
     start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
-    text = [line.encode() for line in lines[start - 1 : statement.end_lineno]]
-    for line, col, end_line, end_col, replacement in reversed(item.edits):
+    return edited_text(item.module.lines, start, statement.end_lineno, item.edits)
+
+
+def edited_text(lines: list[str], start: int, end: int, edits: list) -> str:
+    """Lines ``start`` to ``end`` (1-based) with ``edits`` applied: (line, col, end line, end col,
+    replacement), columns in UTF-8 bytes as ``ast`` gives them, none overlapping (``outermost``)."""
+    text = [line.encode() for line in lines[start - 1 : end]]
+    for line, col, end_line, end_col, replacement in reversed(sorted(edits)):
         first, last = line - start, end_line - start
         text[first : last + 1] = [text[first][:col] + replacement.encode() + text[last][end_col:]]
     return b"".join(text).decode().rstrip() + "\n"

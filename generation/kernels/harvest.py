@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from generation.kernels import bundle, licenses
+from generation.kernels import bundle, importer, licenses
 from generation.kernels.features import is_kernel
 from generation.kernels.spec import Failure, KernelSpec
 
@@ -29,6 +29,9 @@ REAL_CATEGORY = "real"
 WARP_KERNEL_FOLDERS = ("examples", "tests")
 _BUILTIN_NAMES = set(dir(builtins))
 NO_BACKWARD = 'wp.set_module_options({"enable_backward": False})\n'
+# A bigger .py file is data or generated code, not kernels to learn from: skipped unread. The
+# biggest file among Warp's package and the packages the README measures is about 0.8 MB.
+MAX_SOURCE_BYTES = 4_000_000
 
 
 @dataclass
@@ -167,25 +170,37 @@ def kernel_module(index: bundle.Index, module: bundle.Module, kernel: ast.Functi
     return bundled, [index.modules[name].origin for name in kernel_bundle.module_order() if name != module.name]
 
 
-def _description(kernel: ast.FunctionDef, origin: str) -> str:
-    doc = ast.get_docstring(kernel)
-    text = f"The `{kernel.name}` kernel from {origin}"
-    return f"{text}: {doc.strip()}" if doc else text + "."
-
-
 def default_license(paths: tuple[str, ...]) -> str:
     """Warp's licence for Warp's own files; ``unknown`` for files a user gives without one."""
     return "unknown" if paths else warp_license()
 
 
-def harvest(paths: tuple[str, ...], license_: str | None = None, include_backward: bool = True) -> Harvest:
-    """Every top-level kernel of the files as a ``KernelSpec``, under ``license_`` when given, else
-    under its file's own licence (``licenses.file_license``); files and kernels that cannot be
-    read are listed with why (``SyntaxError``, ``nested_kernel``)."""
+HARVEST_MODES = ("static", "import")
+
+
+def harvest(
+    paths: tuple[str, ...],
+    license_: str | None = None,
+    include_backward: bool = True,
+    mode: str = "static",
+    import_timeout: float = importer.DEFAULT_TIMEOUT,
+) -> Harvest:
+    """Every kernel of the files as a ``KernelSpec``, under ``license_`` when given, else under the
+    licences of the files it came from (``licenses.file_license``); files and kernels that give no
+    spec are listed with why (``SyntaxError``, ``nested_kernel``, ``needs_package``...).
+
+    ``mode`` "static" reads the files (top-level kernels, imports inside the files bundled);
+    "import" imports them in a child process and takes every kernel Warp then knows
+    (``importer.py``), each step given at most ``import_timeout`` seconds."""
     result = Harvest()
     default = default_license(paths)
     parsed = []
     for source in source_files(paths):
+        size = source.path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            limit = f"over the {MAX_SOURCE_BYTES:,}-byte limit for a source file"
+            result.skipped.append(Failure("too_large", f"{source.origin}: {size:,} bytes, {limit}"))
+            continue
         try:
             text = source.path.read_text(encoding="utf-8")
             tree = ast.parse(text)
@@ -194,8 +209,47 @@ def harvest(paths: tuple[str, ...], license_: str | None = None, include_backwar
             continue
         name, is_package = bundle.module_name(source.path, source.root)
         parsed.append((source, text, bundle.Module(name, is_package, source.origin, tree, text.splitlines(True))))
-    index = bundle.Index([module for *_, module in parsed])
     file_licenses = {s.origin: licenses.file_license(text, s.path, s.root, default) for s, text, _ in parsed}
+
+    def add(name: str, where: str, python_source: str, other_files: list[str], doc: str, recipe: dict) -> None:
+        origin = where.split("::", 1)[0]
+        # A row drawing on several files carries each file's licence (an SPDX AND expression).
+        row_license = license_ or " AND ".join(sorted({file_licenses[f] for f in [origin, *other_files]}))
+        if not include_backward:
+            python_source = python_source.replace("import warp as wp\n", "import warp as wp\n\n" + NO_BACKWARD, 1)
+        recipe = recipe | ({"files": other_files} if other_files else {})
+        text = f"The `{name}` kernel from {origin}"
+        result.specs.append(
+            KernelSpec(
+                name,
+                REAL_CATEGORY,
+                f"{text}: {doc.strip()}" if doc else text + ".",
+                python_source,
+                difficulty="",
+                recipe=json.dumps(recipe, sort_keys=True),
+                origin=where,
+                license=row_license,
+            )
+        )
+
+    if mode == "import":
+        imported = importer.import_kernels([(s.origin, s.path, s.root) for s, *_ in parsed], import_timeout)
+        result.skipped += imported.skipped
+        for k in imported.kernels:
+            where = f"{k.origin}::{k.qualname}" + (f"[{k.overload}]" if k.overload else "")
+            recipe = {"origin": k.origin, "kernel": k.qualname, "line": k.line, "mode": "import"}
+            add(
+                k.name,
+                where,
+                k.python_source,
+                k.files,
+                k.doc,
+                recipe | ({"overload": k.overload} if k.overload else {}),
+            )
+        logger.info("harvested %d kernels by import; skipped %d", len(result.specs), len(result.skipped))
+        return result
+
+    index = bundle.Index([module for *_, module in parsed])
     for source, _, module in parsed:
         origin, tree = source.origin, module.tree
         top_level = [node for node in tree.body if is_kernel(node)]
@@ -210,23 +264,14 @@ def harvest(paths: tuple[str, ...], license_: str | None = None, include_backwar
             except bundle.BundleError as error:
                 result.skipped.append(Failure(error.kind, f"{origin}::{kernel.name}: {error}"))
                 continue
-            # A row drawing on several files carries each file's licence (an SPDX AND expression).
-            row_license = license_ or " AND ".join(sorted({file_licenses[f] for f in [origin, *other_files]}))
-            if not include_backward:
-                python_source = python_source.replace("import warp as wp\n", "import warp as wp\n\n" + NO_BACKWARD, 1)
-            recipe = {"origin": origin, "kernel": kernel.name} | ({"files": other_files} if other_files else {})
-            recipe = json.dumps(recipe, sort_keys=True)
-            result.specs.append(
-                KernelSpec(
-                    kernel.name,
-                    REAL_CATEGORY,
-                    _description(kernel, origin),
-                    python_source,
-                    difficulty="",
-                    recipe=recipe,
-                    origin=f"{origin}::{kernel.name}",
-                    license=row_license,
-                )
+            doc = ast.get_docstring(kernel) or ""
+            add(
+                kernel.name,
+                f"{origin}::{kernel.name}",
+                python_source,
+                other_files,
+                doc,
+                {"origin": origin, "kernel": kernel.name},
             )
     logger.info("harvested %d kernels; skipped %d", len(result.specs), len(result.skipped))
     return result

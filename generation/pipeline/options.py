@@ -17,6 +17,8 @@ from typing import Any
 
 from generation.backend import DEFAULT_CUDA_ARCH
 from generation.kernels.generator import CATEGORIES, DIFFICULTIES
+from generation.kernels.harvest import HARVEST_MODES
+from generation.kernels.importer import DEFAULT_TIMEOUT as DEFAULT_IMPORT_TIMEOUT
 from generation.kernels.spec import GENERATED_LICENSE
 
 
@@ -146,6 +148,23 @@ class BuildOptions:
         "paths",
         "`.py` files or folders to harvest (rows name them relative to what you gave)",
         "Warp's examples and tests",
+        applies_to="real",
+    )
+    harvest: str = option(
+        "static",
+        "choice",
+        "`static` reads the files and never runs them; `import` imports them (like `trust_remote_code`: only for "
+        "code you trust, with its dependencies installed) in a child process and takes every kernel Warp then "
+        "knows, factory products and registered overloads included",
+        choices=HARVEST_MODES,
+        applies_to="real",
+    )
+    import_timeout: int = option(
+        DEFAULT_IMPORT_TIMEOUT,
+        "count",
+        "with `harvest=import`, the seconds one file's import (or one kernel's writing out) may take before it "
+        "is counted as `import_timeout` and left out",
+        low=1,
         applies_to="real",
     )
     license: str | None = option(

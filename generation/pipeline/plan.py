@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import count
 
@@ -262,7 +262,14 @@ def deal_files(files: list[list[PlannedKernel]], sizes: dict[str, int], whole: b
 
 def harvest_for(options: BuildOptions) -> Harvest:
     """The kernels of the files a real build names, each under its file's licence unless the build sets one."""
-    return harvest(options.paths, options.license, options.include_backward)
+    return harvest(options.paths, options.license, options.include_backward, options.harvest, options.import_timeout)
+
+
+def nothing_built(options: BuildOptions, skipped: Mapping[str, int]) -> str:
+    """Why a real build has no rows at all: the paths it harvested and its skips by reason."""
+    where = list(options.paths) if options.paths else "Warp's examples and tests"
+    why = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())) or "no @wp.kernel in them"
+    return f"the paths {where} gave no rows ({options.harvest} harvest; skipped: {why})"
 
 
 def plan_real(options: BuildOptions, harvested: Harvest | None = None) -> Plan:
@@ -277,6 +284,8 @@ def plan_real(options: BuildOptions, harvested: Harvest | None = None) -> Plan:
     """
     files, skipped = draw_real(options, harvest_for(options) if harvested is None else harvested)
     available = sum(len(kernels) for kernels in files)
+    if not available:  # before any work: say so, rather than write an empty dataset
+        raise ValueError(nothing_built(options, Counter(f"harvest:{failure.kind}" for failure in skipped)))
     sizes = options.split_sizes(available=available)
     whole = options.num_examples is None  # every kernel was asked for
     plan = Plan(deal_files(files, sizes, whole))
