@@ -294,8 +294,8 @@ def test_overloads_registered_in_a_loop_each_give_a_row(harvested):
     assert vec3.python_source.count("wp.overload(") == 1
     assert "wp.overload(add, {" in vec3.python_source and "wp.array(dtype=wp.vec3, ndim=1)" in vec3.python_source
     stats = BuildStats()
-    rows = list(build_rows([PlannedKernel(0, vec3)], "cpu", BuildOptions(validate="compile"), stats))
-    assert not stats.skipped, stats.first_error
+    rows = list(build_rows([PlannedKernel(0, vec3)], "cpu", BuildOptions(validate="run"), stats))
+    assert not stats.skipped, stats.first_error  # launched with the overload's types, not the generic Any
     assert "wp::array_t<wp::vec_t<3, wp::float32>> a;" in rows[0]["forward"]
 
 

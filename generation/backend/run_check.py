@@ -114,9 +114,11 @@ def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -
 
     rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
     launch = launch_of(python_source, kernel.key)
+    # A generic kernel is launched with the types of the overload its module declares (the first).
+    typed = next(iter(kernel.overloads.values())) if kernel.is_generic and kernel.overloads else kernel
     objects: list = []  # meshes, grids, BVHs and volumes live until the launch is done
     args = []
-    for arg in kernel.adj.args:
+    for arg in typed.adj.args:
         if arg.label in launch.handles:
             args.append(_handle(launch.handles[arg.label], rng, device, objects))
         elif arg.label in launch.offsets:  # CSR offsets: one per row and one past the last, in order
@@ -130,7 +132,7 @@ def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -
     else:
         wp.launch(kernel, dim=dim, inputs=args, device=device)
     wp.synchronize_device(device)
-    for arg, value in zip(kernel.adj.args, args, strict=True):
+    for arg, value in zip(typed.adj.args, args, strict=True):
         if isinstance(value, wp.array) and value.dtype not in warp_api.INT_TYPES:
             if not np.isfinite(value.numpy()).all():
                 raise RunCheckError(f"non-finite values in {arg.label} after the launch")
