@@ -124,6 +124,16 @@ FILES = {
         def refine(fine: wp.array(dtype=float)):
             i = wp.tid()
             fine[i] = m.Grid.fine(fine[i])
+
+
+        @wp.kernel
+        def shift(a: wp.array(dtype=Any), by: Any, on: wp.bool):
+            i = wp.tid()
+            if on:
+                a[i] = a[i] + by
+
+
+        wp.overload(shift, {"a": wp.array(dtype=wp.float64), "by": wp.float64, "on": wp.bool})
         """,
     "future.py": """
         from __future__ import annotations
@@ -293,9 +303,12 @@ def test_overloads_registered_in_a_loop_each_give_a_row(harvested):
     vec3 = add[f"{PACKAGE}/factories.py::add[a1v3f4_a1v3f4]"]
     assert vec3.python_source.count("wp.overload(") == 1
     assert "wp.overload(add, {" in vec3.python_source and "wp.array(dtype=wp.vec3, ndim=1)" in vec3.python_source
+    # Both run: launched with the overload's types (scalars too), not the generic Any.
+    (shift,) = origins[f"{PACKAGE}/factories.py::shift[a1f8_f8_b]"]
     stats = BuildStats()
-    rows = list(build_rows([PlannedKernel(0, vec3)], "cpu", BuildOptions(validate="run"), stats))
-    assert not stats.skipped, stats.first_error  # launched with the overload's types, not the generic Any
+    kernels = [PlannedKernel(0, vec3), PlannedKernel(1, shift)]
+    rows = list(build_rows(kernels, "cpu", BuildOptions(validate="run"), stats))
+    assert not stats.skipped, stats.first_error
     assert "wp::array_t<wp::vec_t<3, wp::float32>> a;" in rows[0]["forward"]
 
 
@@ -306,7 +319,7 @@ def test_every_import_mode_row_is_honest(harvested, tmp_path):
         kernels = [PlannedKernel(k, spec) for k, spec in enumerate(harvested.specs)]
         rows += list(build_rows(kernels, device, BuildOptions(validate="none"), stats))
         assert not stats.skipped, stats.first_error
-    assert len(rows) == 2 * 8  # three factory products, two overloads, weigh, refine, halve_all
+    assert len(rows) == 2 * 9  # three factory products, three overloads, weigh, refine, halve_all
     assert dishonest_rows(rows, tmp_path) == []
 
 
@@ -334,7 +347,7 @@ def test_an_import_mode_build_through_load_dataset(package, tmp_path):
     paths = [str(package / name) for name in ("maths.py", "factories.py")]
     built = load("real_cpu", tmp_path / "cache", paths=paths, harvest="import", num_validation=0, num_test=0)
     origins = sorted(row["metadata"]["origin"] for row in built["train"])
-    assert origins[0] == "factories.py::add[a1f4_a1f4]" and len(origins) == 7
+    assert origins[0] == "factories.py::add[a1f4_a1f4]" and len(origins) == 8
     assert all(json.loads(row["metadata"]["recipe"])["mode"] == "import" for row in built["train"])
     # Each harvest imports in a new child (another hash seed, another order of objects): the same specs.
     assert harvest(tuple(paths), mode="import").specs == harvest(tuple(paths), mode="import").specs

@@ -76,10 +76,13 @@ def _argument(arg_type, rng, device: str = "cpu"):
         else:
             raise RunCheckError(f"unsupported array dtype {backend.type_name(dtype)}")
         return wp.array(values.astype(backend.numpy_dtype(scalar)), dtype=dtype, device=device)
+    # Scalars as the argument's own Warp type: a generic kernel's launch picks its overload from them.
     if arg_type in backend.FLOAT_TYPES:
-        return float(rng.uniform(-VALUE_RANGE, VALUE_RANGE))
+        return arg_type(float(rng.uniform(-VALUE_RANGE, VALUE_RANGE)))
     if arg_type in backend.INT_TYPES:
-        return INT_ARGUMENT
+        return arg_type(INT_ARGUMENT)
+    if arg_type in (wp.bool, bool):
+        return wp.bool(bool(rng.random() < 0.5))
     if backend.is_struct_type(arg_type):
         value = arg_type()
         for name, var in arg_type.vars.items():
