@@ -12,7 +12,6 @@ import argparse
 import logging
 import signal
 import sys
-from collections import Counter
 from pathlib import Path
 
 from generation.distributed.run import EXECUTORS, BuildError, Slurm, route_datatrove_logs, run_build
@@ -21,6 +20,7 @@ from generation.hub import layout
 from generation.hub.publish import PublishError, dry_run, load_builds, push
 from generation.pipeline import options as build_options
 from generation.pipeline.plan import nothing_built
+from generation.pipeline.stats import BuildStats
 from generation.training import sft
 
 logger = logging.getLogger("warp_ir_pairs")
@@ -52,10 +52,7 @@ def build(
         for split, counts in stats["splits"].items():
             logger.info("%s %s: %d of %d requested rows written", config, split, counts["rows"], counts["requested"])
         if not any(counts["rows"] for counts in stats["splits"].values()):
-            skipped = Counter()
-            for counts in stats["splits"].values():
-                skipped.update(counts["skipped"])
-            raise ValueError(nothing_built(options, skipped))
+            raise ValueError(nothing_built(options, [BuildStats.from_dict(c) for c in stats["splits"].values()]))
     return job.out
 
 

@@ -22,7 +22,7 @@ import hashlib
 import math
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import count
 
@@ -265,8 +265,11 @@ def harvest_for(options: BuildOptions) -> Harvest:
     return harvest(options.paths, options.license, options.include_backward, options.harvest, options.import_timeout)
 
 
-def nothing_built(options: BuildOptions, skipped: Mapping[str, int]) -> str:
-    """Why a real build has no rows at all: the paths it harvested and its skips by reason."""
+def nothing_built(options: BuildOptions, stats: Iterable[BuildStats]) -> str:
+    """Why a real build has no rows at all: the paths it harvested and its skips by reason (of every split)."""
+    skipped: Counter = Counter()
+    for split in stats:
+        skipped.update(split.skipped)
     where = list(options.paths) if options.paths else "Warp's examples and tests"
     why = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())) or "no @wp.kernel in them"
     return f"the paths {where} gave no rows ({options.harvest} harvest; skipped: {why})"
@@ -285,7 +288,10 @@ def plan_real(options: BuildOptions, harvested: Harvest | None = None) -> Plan:
     files, skipped = draw_real(options, harvest_for(options) if harvested is None else harvested)
     available = sum(len(kernels) for kernels in files)
     if not available:  # before any work: say so, rather than write an empty dataset
-        raise ValueError(nothing_built(options, Counter(f"harvest:{failure.kind}" for failure in skipped)))
+        harvested_stats = BuildStats()
+        for failure in skipped:
+            harvested_stats.skip_failure("harvest", failure)
+        raise ValueError(nothing_built(options, [harvested_stats]))
     sizes = options.split_sizes(available=available)
     whole = options.num_examples is None  # every kernel was asked for
     plan = Plan(deal_files(files, sizes, whole))
