@@ -386,3 +386,40 @@ def children_of(temp: Path) -> list[int]:
         except OSError:
             continue
     return found
+
+
+LAZY = """
+    import warp as wp
+
+
+    def make(n: int):
+        @wp.kernel
+        def scaled(a: wp.array(dtype=float)):
+            i = wp.tid()
+            a[i] = a[i] * float(n)
+
+        return scaled
+    """
+
+
+def test_a_setup_script_makes_the_kernels_a_package_builds_when_used(tmp_path):
+    """A factory nothing calls at import is ``not_created``; ``import_setup`` can call it, and the
+    kernel it makes is taken. A setup that fails stops the harvest with its own error."""
+    from generation.pipeline.options import parse_options
+
+    root = write_package(tmp_path, {"__init__.py": "", "lazy.py": LAZY})
+    setup = tmp_path / "setup_lazy.py"
+    setup.write_text(f"from {PACKAGE}.lazy import make\n\nmake(5)\n")
+    without = harvest((str(root),), mode="import")
+    assert not without.specs and [f.kind for f in without.skipped] == ["not_created"]
+    (spec,) = harvest((str(root),), mode="import", import_setup=str(setup)).specs
+    assert spec.origin == f"{PACKAGE}/lazy.py::make.<locals>.scaled" and "n = 5\n" in spec.python_source
+    broken = tmp_path / "broken_setup.py"
+    broken.write_text("raise RuntimeError('no device here')\n")
+    stopped = r"import mode stopped: running broken_setup.py ended the process \(exit code 1: RuntimeError: no device"
+    with pytest.raises(ValueError, match=stopped):
+        harvest((str(root),), mode="import", import_setup=str(broken))
+    with pytest.raises(ValueError, match="import_setup runs only when the files are imported: add harvest='import'"):
+        parse_options("real_cpu", {"import_setup": str(setup)})
+    with pytest.raises(ValueError, match="import_setup must be an existing .py file"):
+        parse_options("real_cpu", {"import_setup": str(tmp_path / "missing.py"), "harvest": "import"})

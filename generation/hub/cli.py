@@ -74,6 +74,7 @@ def write_sft(data: str | Path, config: str, out: str | Path, task: str, style: 
 _FLAGS = {
     "count": lambda o: {"type": int},
     "arch": lambda o: {"type": int},
+    "script": lambda o: {"metavar": "FILE"},
     "choice": lambda o: {"choices": o.choices},
     "names": lambda o: {"metavar": "NAME,NAME"},
     "flag": lambda o: {"action": argparse.BooleanOptionalAction},

@@ -184,14 +184,15 @@ def harvest(
     include_backward: bool = True,
     mode: str = "static",
     import_timeout: float = importer.DEFAULT_TIMEOUT,
+    import_setup: str | None = None,
 ) -> Harvest:
     """Every kernel of the files as a ``KernelSpec``, under ``license_`` when given, else under the
     licences of the files it came from (``licenses.file_license``); files and kernels that give no
     spec are listed with why (``SyntaxError``, ``nested_kernel``, ``needs_package``...).
 
     ``mode`` "static" reads the files (top-level kernels, imports inside the files bundled);
-    "import" imports them in a child process and takes every kernel Warp then knows
-    (``importer.py``), each step given at most ``import_timeout`` seconds."""
+    "import" imports them in a child process, runs ``import_setup`` if given, and takes every
+    kernel Warp then knows (``importer.py``), each step given at most ``import_timeout`` seconds."""
     result = Harvest()
     default = default_license(paths)
     parsed = []
@@ -233,7 +234,8 @@ def harvest(
         )
 
     if mode == "import":
-        imported = importer.import_kernels([(s.origin, s.path, s.root) for s, *_ in parsed], import_timeout)
+        files = [(s.origin, s.path, s.root) for s, *_ in parsed]
+        imported = importer.import_kernels(files, import_timeout, import_setup)
         result.skipped += imported.skipped
         for k in imported.kernels:
             where = f"{k.origin}::{k.qualname}" + (f"[{k.overload}]" if k.overload else "")

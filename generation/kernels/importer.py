@@ -6,6 +6,8 @@ would, in a child process so that nothing it does (settings, hangs, crashes) rea
 
 - the child imports each harvested file as its module, one step at a time, and reports each step
   before taking it (``progress.jsonl``);
+- then it runs the user's setup script, if any (``import_setup``: what makes the kernels a package
+  builds only when used);
 - then it writes every kernel whose function lives in a harvested file, and each concrete overload
   of a generic one, as a self-contained module (``synthesis.py``);
 - the parent waits at most ``timeout`` seconds for each step. A step that hangs or ends the process
@@ -24,6 +26,7 @@ import gc
 import json
 import logging
 import os
+import runpy
 import shutil
 import signal
 import subprocess
@@ -71,25 +74,29 @@ class ImportResult:
 # -- the parent --------------------------------------------------------------------------------
 
 
-def import_kernels(files: list[tuple[str, Path, Path]], timeout: float = DEFAULT_TIMEOUT) -> ImportResult:
-    """Run the child on ``files`` ((origin, path, root) of each) until it finishes, leaving out each
-    step that hangs past ``timeout`` seconds or ends the process."""
+def import_kernels(
+    files: list[tuple[str, Path, Path]], timeout: float = DEFAULT_TIMEOUT, setup: str | None = None
+) -> ImportResult:
+    """Run the child on ``files`` ((origin, path, root) of each), then ``setup`` (a script that makes
+    the kernels a package builds only when used), until it finishes, leaving out each file or
+    kernel that hangs past ``timeout`` seconds or ends the process."""
     left_out: dict[str, Failure] = {}  # step -> why
     while True:
         with tempfile.TemporaryDirectory(prefix="wirp-import-") as folder:
-            outcome = _run_child(Path(folder), files, left_out, timeout)
+            outcome = _run_child(Path(folder), files, left_out, timeout, setup)
         if isinstance(outcome, ImportResult):
             return outcome
         step, failure = outcome
-        if step in left_out or not step.startswith(("import ", "kernel ")):
-            raise ImportModeError(f"import mode failed outside any file: {failure.message}")
+        if step in left_out or not step.startswith(("import ", "kernel ")):  # the setup, or the child itself
+            raise ImportModeError(f"import mode stopped: {failure.message}")
         logger.warning("%s; starting the import again without it", failure.message)
         left_out[step] = failure
 
 
-def _run_child(folder: Path, files, left_out: dict[str, Failure], timeout: float) -> ImportResult | tuple:
+def _run_child(folder: Path, files, left_out: dict[str, Failure], timeout: float, setup) -> ImportResult | tuple:
     job = {
         "files": [[origin, str(path), str(root)] for origin, path, root in files],
+        "setup": str(Path(setup).resolve()) if setup else None,
         "left_out": {step: [f.kind, f.message] for step, f in left_out.items()},
         "progress": str(folder / "progress.jsonl"),
         "result": str(folder / "result.json"),
@@ -145,7 +152,8 @@ def _last_step(progress: Path) -> str:
 def _step_text(step: str) -> str:
     """``import pkg/ops.py`` -> "importing pkg/ops.py"."""
     what, _, target = step.partition(" ")
-    return {"import": f"importing {target}", "kernel": f"writing out {target}"}.get(what, "starting the import")
+    texts = {"import": f"importing {target}", "kernel": f"writing out {target}", "setup": f"running {target}"}
+    return texts.get(what, "starting the import")
 
 
 def _read_result(data: dict) -> ImportResult:
@@ -218,6 +226,9 @@ def child_main(job_path: str) -> None:
         if Path(found_file).resolve() != path.resolve():  # ``types.py`` in a plain folder: the name is taken
             other = f"{name!r} is already the module {found_file or 'built in'}"
             not_imported[origin] = Failure("import_failed", f"{origin}: {other}, not this file")
+
+    if job["setup"] and step(f"setup {Path(job['setup']).name}"):  # its exceptions end the child: an error
+        runpy.run_path(job["setup"], run_name="__main__")
 
     harvested = is_harvested_in(set(origin_of))
     found = [k for k in gc.get_objects() if isinstance(k, wp.Kernel) and k.generic_parent is None]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from generation.backend import DEFAULT_CUDA_ARCH
@@ -167,6 +168,15 @@ class BuildOptions:
         low=1,
         applies_to="real",
     )
+    import_setup: str | None = option(
+        None,
+        "script",
+        "with `harvest=import`, a `.py` file the child runs (as `__main__`) after the imports, to make the kernels a "
+        "package builds only when used: construct its operators, call its factories; those in the harvested files "
+        "are taken too",
+        "none",
+        applies_to="real",
+    )
     license: str | None = option(
         None,
         "text",
@@ -265,6 +275,12 @@ def _text(o: Option, value: object) -> str:
     return value
 
 
+def _script(o: Option, value: object) -> str:
+    if not isinstance(value, str) or not value.endswith(".py") or not Path(value).is_file():
+        raise ValueError(f"{o.name} must be an existing .py file, got {value!r}")
+    return value
+
+
 def _arch(o: Option, value: object) -> int:
     """One of the targets of Warp's NVRTC: asks Warp (starting it) only for a non-default value."""
     if value == DEFAULT_CUDA_ARCH and not isinstance(value, bool):
@@ -284,6 +300,7 @@ PARSERS: dict[str, Callable[[Option, object], Any]] = {
     "flag": _flag,
     "paths": _paths,
     "text": _text,
+    "script": _script,
     "arch": _arch,
 }
 
@@ -308,7 +325,12 @@ def parse_options(config: str, values: Mapping[str, object]) -> BuildOptions:
     wrong = sorted(o.name for o in OPTIONS if o.name in given and o.applies_to not in (None, source))
     if wrong:
         raise ValueError(f"option(s) {wrong} do not apply to config {config!r}, whose kernels are {source}")
-    return BuildOptions(**{o.name: PARSERS[o.kind](o, given[o.name]) for o in OPTIONS if o.name in given})
+    options = BuildOptions(**{o.name: PARSERS[o.kind](o, given[o.name]) for o in OPTIONS if o.name in given})
+    if options.import_setup is not None and options.harvest != "import":
+        raise ValueError(
+            f"import_setup runs only when the files are imported: add harvest='import' (got {options.harvest!r})"
+        )
+    return options
 
 
 # -- the README's option table ---------------------------------------------------------------

@@ -262,7 +262,14 @@ def deal_files(files: list[list[PlannedKernel]], sizes: dict[str, int], whole: b
 
 def harvest_for(options: BuildOptions) -> Harvest:
     """The kernels of the files a real build names, each under its file's licence unless the build sets one."""
-    return harvest(options.paths, options.license, options.include_backward, options.harvest, options.import_timeout)
+    return harvest(
+        options.paths,
+        options.license,
+        options.include_backward,
+        options.harvest,
+        options.import_timeout,
+        options.import_setup,
+    )
 
 
 def nothing_built(options: BuildOptions, stats: Iterable[BuildStats]) -> str:
