@@ -174,12 +174,10 @@ class Synthesis:
 
     def value_text(self, name: str, value: object) -> str:
         """``value`` as a Python expression the row can hold."""
-        if value is None or isinstance(value, (bool, str)):
+        if value is None or isinstance(value, str):
             return repr(value)
-        if isinstance(value, int):
-            return repr(int(value))  # an IntEnum member as the number Warp sees
-        if isinstance(value, float):
-            return _float_text(float(value))
+        if isinstance(value, (bool, int, float)):
+            return _number_text(value)
         if isinstance(value, list):
             return f"[{', '.join(self.value_text(name, item) for item in value)}]"
         if isinstance(value, tuple):  # ``for f in wp.static(FUNCS)``: helpers are written out one by one
@@ -444,6 +442,7 @@ def _flatten(value) -> list:
 
 
 def _number_text(value) -> str:
+    """A number as Python writes it: an IntEnum member as the int Warp sees, inf and nan spelled out."""
     if isinstance(value, bool):
         return repr(value)
     if isinstance(value, int):
