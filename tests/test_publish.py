@@ -271,6 +271,8 @@ def test_licence_follows_the_build_into_rows_card_text_and_yaml(tmp_path):
     licence_section = text.split("## Licence", 1)[1].split("##", 1)[0]
     assert "rows per licence: MIT: 1." in licence_section
     assert "Apache" not in licence_section, licence_section
+    # The card names the harvested folder as rows do, never where it was on the building machine.
+    assert str(tmp_path) not in text and '"paths": ["kernels"]' in text
 
 
 def test_build_stats_account_for_every_kernel(published):

@@ -296,7 +296,7 @@ def card_body(
         "generator_version": GENERATOR_VERSION,
         "dataset_version": DATASET_VERSION,
         "build_options": "\n".join(
-            f"- `{c}` build options: `{json.dumps(o, sort_keys=True)}`" for c, o in build_options.items()
+            f"- `{c}` build options: `{json.dumps(shown_options(o), sort_keys=True)}`" for c, o in build_options.items()
         ),
         "license_text": license_text(configs),
         "vocabulary_table": vocabulary_table(figures),
@@ -339,6 +339,17 @@ def hub_license(licenses: Counter) -> str | list[str]:
     """The card's YAML ``license``: the Hub's lower-case identifiers of the rows' licences."""
     ids = sorted({name.lower() for name in licenses}) or ["unknown"]
     return ids[0] if len(ids) == 1 else ids
+
+
+def shown_options(options: dict) -> dict:
+    """A build's options as a published card states them: files named as rows name them (by their
+    last part, ``kernels``), never by where they were on the machine that built them."""
+    shown = dict(options)
+    if shown.get("paths"):
+        shown["paths"] = [Path(path).name for path in shown["paths"]]
+    if shown.get("import_setup"):
+        shown["import_setup"] = Path(shown["import_setup"]).name
+    return shown
 
 
 def license_text(configs: list[str]) -> str:
