@@ -204,14 +204,20 @@ def child_main(job_path: str) -> None:
     import warp as wp
 
     wp.config.log_level = 0
-    from generation.kernels.synthesis import Synthesis, SynthesisError, is_harvested_in
+    from generation.kernels.synthesis import Synthesis, SynthesisError
 
     files = [(origin, Path(path), Path(root)) for origin, path, root in job["files"]]
-    origin_of = {str(path.resolve()): origin for origin, path, _ in files}
+    origins = {str(path.resolve()): origin for origin, path, _ in files}
+
+    def origin_of(file: str) -> str | None:
+        """The origin of a harvested file, None for any other (Warp's, a dependency's)."""
+        return origins.get(str(Path(file).resolve())) if file else None
+
     not_imported: dict[str, Failure] = {}  # origin -> why its file gave no module
     for origin, path, root in files:
         name, _ = bundle.module_name(path, root)
-        entry = str(root.parents[len(bundle.package_prefix(root)) - 1] if bundle.package_prefix(root) else root)
+        prefix = bundle.package_prefix(root)
+        entry = str(root.parents[len(prefix) - 1] if prefix else root)
         if entry not in sys.path:
             sys.path.insert(0, entry)
         if not step(f"import {origin}"):
@@ -230,14 +236,14 @@ def child_main(job_path: str) -> None:
     if job["setup"] and step(f"setup {Path(job['setup']).name}"):  # its exceptions end the child: an error
         runpy.run_path(job["setup"], run_name="__main__")
 
-    harvested = is_harvested_in(set(origin_of))
+    harvested = lambda file: origin_of(file) is not None  # noqa: E731
     found = [k for k in gc.get_objects() if isinstance(k, wp.Kernel) and k.generic_parent is None]
     found = [k for k in found if harvested(k.func.__code__.co_filename)]
     kernels: list[dict] = []
     skipped: list[Failure] = []
     made: set[tuple[str, int]] = set()  # definitions (origin, first line) that gave a kernel
     for kernel in found:
-        origin = origin_of[str(Path(kernel.func.__code__.co_filename).resolve())]
+        origin = origin_of(kernel.func.__code__.co_filename)
         line = kernel.func.__code__.co_firstlineno
         made.add((origin, line))
         overloads = sorted(kernel.overloads.items()) if kernel.is_generic else []
@@ -255,7 +261,7 @@ def child_main(job_path: str) -> None:
             except Exception as error:  # noqa: BLE001 - counted, never a crash of the harvest
                 skipped.append(Failure("synthesis_error", f"{where}: {type(error).__name__}: {error}"[:300]))
                 continue
-            other = [origin_of[str(Path(f).resolve())] for f in synthesis.files]
+            other = [origin_of(f) for f in synthesis.files]
             kernels.append(
                 {
                     "origin": origin,
@@ -277,8 +283,10 @@ def child_main(job_path: str) -> None:
                 skipped.append(Failure(why.kind, f"{origin}::{name} (line {first}): {why.message}"[:400]))
             else:
                 skipped.append(Failure("not_created", f"{origin}::{name} (line {first}): no kernel was made from it"))
-    # One order whatever the import made first: by file, line, overload, then the text itself.
+    # One order whatever the import made first (``gc`` order is not): kernels by file, line,
+    # overload, then the text itself; skips by kind and message.
     kernels.sort(key=lambda k: (k["origin"], k["line"], k["qualname"], k["overload"], k["python_source"]))
+    skipped.sort(key=lambda f: (f.kind, f.message))
     Path(job["result"]).write_text(json.dumps({"kernels": kernels, "skipped": [[f.kind, f.message] for f in skipped]}))
     progress.write("done\n")
     progress.close()

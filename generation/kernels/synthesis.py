@@ -31,7 +31,6 @@ import textwrap
 import types
 import typing
 from collections.abc import Callable
-from pathlib import Path
 
 import warp as wp
 
@@ -448,8 +447,3 @@ def _number_text(value) -> str:
     if isinstance(value, int):
         return repr(int(value))
     return _float_text(float(value))
-
-
-def is_harvested_in(files: set[str]) -> Callable[[str], bool]:
-    """``harvested`` for ``Synthesis``: whether a path is one of ``files`` (resolved paths)."""
-    return lambda path: bool(path) and str(Path(path).resolve()) in files
