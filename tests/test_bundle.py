@@ -175,17 +175,18 @@ def test_bundled_rows_generate_and_are_honest(package, tmp_path):
 
 
 def test_single_file_kernels_keep_their_plain_slice(warp_harvest):
-    """Nothing crosses a file in Warp's own examples and tests: their rows are the plain slices they were."""
-    import ast
-
-    from generation.kernels.harvest import slice_kernel, warp_package
+    """Nothing crosses a file in Warp's own examples and tests: each row is its file's statements,
+    verbatim and in file order (only ``import warp as wp`` may be added, first)."""
+    from generation.kernels.harvest import warp_package
 
     for spec in warp_harvest.specs[::7]:
-        path, name = spec.origin.split("::")
-        text = (warp_package().parent / path).read_text()
-        tree = ast.parse(text)
-        kernel = next(node for node in tree.body if getattr(node, "name", "") == name)
-        assert spec.python_source == slice_kernel(tree, text.splitlines(True), kernel), spec.origin
+        lines = (warp_package().parent / spec.origin.split("::")[0]).read_text().splitlines()
+        row = [line for line in spec.python_source.splitlines() if line.strip()]
+        row = row[1:] if row[0] == "import warp as wp" and "import warp as wp" not in lines else row
+        at = 0
+        for line in row:  # each line found after the one before it
+            at = lines.index(line, at) + 1
+        assert "def " + spec.name + "(" in spec.python_source, spec.origin
 
 
 def test_relative_imports_into_warp_become_absolute_imports(tmp_path):

@@ -9,7 +9,7 @@ from code_parts import missing_definitions
 from conftest import load
 from test_honesty import dishonest_rows
 
-from generation.kernels.harvest import harvest, slice_kernel
+from generation.kernels.harvest import harvest
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import SPLITS, PlannedKernel, plan_splits
@@ -96,19 +96,14 @@ def user_dir(tmp_path_factory):
 
 
 def test_slices_hold_what_the_kernel_needs_and_nothing_else(user_dir):
-    import ast
-
-    text = (user_dir / "springs.py").read_text()
-    tree = ast.parse(text)
-    kernel = next(node for node in tree.body if getattr(node, "name", "") == "springs")
-    source = slice_kernel(tree, text.splitlines(True), kernel)
+    specs = {spec.name: spec.python_source for spec in harvest((str(user_dir),)).specs}
+    source = specs["springs"]
     for needed in ("import warp as wp", "SCALE = wp.constant(2.5)", "class Spring:", "def force(", "def springs("):
         assert needed in source
     for unneeded in ("UNUSED", "import numpy", "import math", "scale_rows", "make_kernel"):
         assert unneeded not in source
     # An argument that shares a kernel's name does not pull that kernel in.
-    second = next(node for node in tree.body if getattr(node, "name", "") == "second")
-    assert "def first(" not in slice_kernel(tree, text.splitlines(True), second)
+    assert "def first(" not in specs["second"]
 
 
 def test_user_paths_build_with_their_licence_and_counted_skips(user_dir, tmp_path):

@@ -9,26 +9,29 @@ renamed in the later one (``helper_2``), with every reference to it. Besides the
 ``wp.overload``/``set_module_options`` lines, a bundled row holds declarations only: ``@wp.func``
 (with overloads), ``@wp.struct``, and assignments of literals, Warp types and constants, and
 arithmetic on them (``wp.constant(...)``, ``wp.vec(...)``, ``2 * PI``, ``math.sqrt(PI)``,
-``int(N / 2)``). Imports may only be of ``ALLOWED_PACKAGES``; a kernel that needs anything else is
-a counted skip that names it. Imports of ``warp`` itself stay imports (made absolute when
-relative), since Warp is what builds the rows.
+``int(N / 2)``). Every expression importing the row evaluates, the kernel's own decorators,
+defaults, annotations and ``wp.static`` arguments included, must run nothing
+(``declarations.first_effect``). Imports may only be of ``ALLOWED_PACKAGES``; a kernel that needs
+anything else is a counted skip that names it. Imports of ``warp`` itself stay imports (made
+absolute when relative), since Warp is what builds the rows.
+
+A kernel whose file is enough (nothing crosses into another harvested file) is written as the plain
+slice of its file: the statements it needs, verbatim and in file order, imports included.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
+import functools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from generation.kernels import declarations
 from generation.kernels.features import is_kernel, warp_decorated
 
 ALLOWED_PACKAGES = frozenset({"warp", "numpy", "math"} | set(sys.stdlib_module_names))
-_BUILTINS = frozenset(dir(builtins))
-# Calls a declaration may make: Warp's type constructors and constants, and pure arithmetic.
-PURE_CALLS = ("wp.", "warp.", "math.")
-PURE_BUILTINS = frozenset({"int", "float", "bool", "abs", "min", "max", "round", "pow"})
+_BUILTINS = declarations.BUILTIN_NAMES
 
 
 class BundleError(Exception):
@@ -77,9 +80,10 @@ class Binding:
 
     kind: str
     target: str = ""  # module name (symbol, module), package (forbidden)
-    name: str = ""  # symbol: the name in the target module
+    name: str = ""  # symbol: the name in the target module; import: the name imported from ``package``
     text: str = ""  # import: the statement as the row writes it
-    statements: tuple = ()
+    statements: tuple = ()  # def: the statements that bind it; import: the import statement
+    package: str = ""  # import: the dotted module imported, or imported from
     rewritten: bool = False  # import: a relative import the row writes as an absolute one
 
 
@@ -93,6 +97,7 @@ class Index:
     def __init__(self, modules: list[Module]):
         self.modules = {module.name: module for module in modules}
         self.tops = {name.split(".")[0] for name in self.modules}  # the packages being harvested
+        self._following: set[tuple[str, str]] = set()  # (module, name) being looked up, to stop at a cycle
 
     def absolute(self, module: Module, node: ast.ImportFrom) -> str:
         if not node.level:
@@ -116,13 +121,14 @@ class Index:
                 for alias in statement.names:
                     local = alias.asname or alias.name.split(".")[0]
                     target = alias.name if alias.asname else alias.name.split(".")[0]
-                    bound[local] = self._import_binding(module, target, None, ast.unparse(statement), alias)
+                    binding = self._import_binding(module, target, None, ast.unparse(statement), alias)
+                    bound[local] = replace(binding, statements=(statement,))
             elif isinstance(statement, ast.ImportFrom):
                 base = self.absolute(module, statement)
                 for alias in statement.names:
                     if alias.name != "*":
                         binding = self._import_binding(module, base, alias.name, "", alias, bool(statement.level))
-                        bound[alias.asname or alias.name] = binding
+                        bound[alias.asname or alias.name] = replace(binding, statements=(statement,))
                     elif base in self.modules and base.split(".")[0] != "warp":  # every public name of a harvested file
                         public = [n for n in self.bindings(self.modules[base]) if not n.startswith("_")]
                         bound.update({n: Binding("symbol", target=base, name=n) for n in public})
@@ -139,7 +145,8 @@ class Index:
         full = f"{base}.{name}" if name else base
         top = base.split(".")[0]
         if self.kept_as_import(top):
-            return Binding("import", text=text or _import_text(base, name, alias.asname), rewritten=relative)
+            text = text or _import_text(base, name, alias.asname)
+            return Binding("import", name=name or "", text=text, rewritten=relative, package=base)
         if full in self.modules:
             return Binding("module", target=full)
         if name and base in self.modules:
@@ -147,6 +154,38 @@ class Index:
         if top in self.tops or not top:
             return Binding("unresolved", target=full)
         return Binding("forbidden", target=top)
+
+    def lookup(self, module: Module) -> declarations.Lookup:
+        """What ``module`` binds each name to, as ``declarations`` judges calls and values."""
+        return functools.partial(self._bound, module)
+
+    def _bound(self, module: Module, name: str) -> declarations.Bound | None:
+        key = (module.name, name)
+        if key in self._following:  # an alias of itself, or an import cycle
+            return declarations.Bound("other")
+        self._following.add(key)
+        try:
+            return self._meaning(module, name)
+        finally:
+            self._following.discard(key)
+
+    def _meaning(self, module: Module, name: str) -> declarations.Bound | None:
+        binding = self.bindings(module).get(name)
+        if binding is None:  # a star import of Warp's own modules binds ``wp`` to Warp
+            warp_star = any(_allowed_star_import(self, module, s) for s in module.tree.body)
+            return declarations.Bound("module", "warp") if name in ("wp", "warp") and warp_star else None
+        if binding.kind == "import":
+            return declarations.Bound("module", binding.package, binding.name)
+        if binding.kind == "forbidden":
+            return declarations.Bound("module", binding.target)
+        if binding.kind == "symbol":
+            return self._bound(self.modules[binding.target], binding.name)
+        statements = binding.statements
+        if binding.kind == "def" and any(warp_decorated(s, "struct") for s in statements):
+            return declarations.Bound("type")
+        if binding.kind == "def" and len(statements) == 1 and isinstance(statements[0], (ast.Assign, ast.AnnAssign)):
+            return declarations.alias(statements[0].value, self.lookup(module)) or declarations.Bound("other")
+        return declarations.Bound("other")
 
     def kept_as_import(self, package: str) -> bool:
         """Whether an import of ``package`` stays an import in a row: Warp always (it builds the row),
@@ -166,28 +205,6 @@ def defined_names(statement: ast.stmt) -> set[str]:
     return set()
 
 
-def _declarative(node: ast.AST) -> bool:
-    """A value a bundled file may define: literals, names, Warp types and calls, and arithmetic on them."""
-    if isinstance(node, (ast.Constant, ast.Name)):
-        return True
-    if isinstance(node, ast.Attribute):
-        return _declarative(node.value)
-    if isinstance(node, (ast.Tuple, ast.List)):
-        return all(_declarative(e) for e in node.elts)
-    if isinstance(node, ast.UnaryOp):
-        return _declarative(node.operand)
-    if isinstance(node, ast.BinOp):
-        return _declarative(node.left) and _declarative(node.right)
-    if isinstance(node, ast.Call):
-        callee = ast.unparse(node.func)
-        return (
-            (callee.startswith(PURE_CALLS) or callee in PURE_BUILTINS)
-            and all(_declarative(a) for a in node.args)
-            and all(_declarative(k.value) for k in node.keywords)
-        )
-    return False
-
-
 def is_declaration(statement: ast.stmt) -> bool:
     """What a bundled file may contribute (see the module docstring)."""
     if isinstance(statement, ast.FunctionDef):
@@ -195,7 +212,7 @@ def is_declaration(statement: ast.stmt) -> bool:
     if isinstance(statement, ast.ClassDef):
         return warp_decorated(statement, "struct")
     if isinstance(statement, (ast.Assign, ast.AnnAssign)):
-        return statement.value is not None and _declarative(statement.value)
+        return statement.value is not None  # what it evaluates is checked as for every statement
     return False
 
 
@@ -254,7 +271,8 @@ class Bundle:
         ``user`` is the module whose statement uses it."""
         binding = self.index.bindings(module).get(name)
         if binding is None:
-            self.unresolved.add(name)
+            if name not in _BUILTINS:
+                self.unresolved.add(name)
             return None
         if binding.kind == "def":
             final = self.final_name(module, name)
@@ -265,6 +283,7 @@ class Bundle:
             return final
         if binding.kind == "import":
             self.crossed |= binding.rewritten  # the plain slice would keep the relative import
+            self.visited.update(id(statement) for statement in binding.statements)
             if self.imports.setdefault(name, binding.text) != binding.text:
                 raise BundleError("name_clash", f"{module.origin}: {name!r} is imported as two different things")
             if name in self.taken:
@@ -296,10 +315,11 @@ class Bundle:
             return
         self.visited.add(id(statement))
         self.crossed |= module is not self.home
-        if declaration and not is_declaration(statement):  # raised once the whole bundle is known (``source``)
-            self.not_declared.append(
-                f"{module.origin}:{statement.lineno}: {module.lines[statement.lineno - 1].strip()}"
-            )
+        # Raised once the whole bundle is known (``source``), naming the line that would run code.
+        effect = declarations.first_effect(statement, self.index.lookup(module))
+        if effect is not None or (declaration and not is_declaration(statement)):
+            line = (effect or statement).lineno
+            self.not_declared.append(f"{module.origin}:{line}: {module.lines[line - 1].strip()}")
         edits = []
         local = _local_names(statement)
         for node in ast.walk(statement):
@@ -308,7 +328,7 @@ class Bundle:
                 if isinstance(target, Module):  # u.helper -> the bundled helper's name
                     final = self.resolve(target, node.attr, module) or self._missing(target, node.attr)
                     edits.append((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, final))
-            elif isinstance(node, ast.Name) and node.id not in local and node.id not in _BUILTINS:
+            elif isinstance(node, ast.Name) and node.id not in local:  # a file may bind a builtin's name
                 final = self.resolve(module, node.id, module)
                 if isinstance(final, str) and final != node.id:
                     edits.append((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, final))
@@ -341,6 +361,8 @@ class Bundle:
             self.take(self.home, statement, declaration=False)
         if self.not_declared:
             raise BundleError("not_a_declaration", self.not_declared[0][:200])
+        if not self.crossed:
+            return self._plain_source()
         blocks = list(dict.fromkeys(self.imports.values()))
         if self.unresolved:  # names a star import of allowed packages may bind, as the plain slice keeps them
             stars = [s for s in self.home.tree.body if _allowed_star_import(self.index, self.home, s)]
@@ -350,6 +372,20 @@ class Bundle:
         rank = {name: k for k, name in enumerate(self.module_order())}
         emitted = sorted(self.emitted, key=lambda item: (rank[item.module.name], item.statement.lineno))
         return "\n\n".join(["\n".join(blocks) + "\n", *(_text(item) for item in emitted)])
+
+    def _plain_source(self) -> str:
+        """The kernel's file is enough: the statements the bundle took from it, imports included,
+        verbatim and in file order (star imports of allowed packages when a name may come from one)."""
+        home = self.home
+        chosen = [
+            statement
+            for statement in home.tree.body
+            if id(statement) in self.visited or (self.unresolved and _allowed_star_import(self.index, home, statement))
+        ]
+        blocks = [_text(_Emitted(home, statement, [])) for statement in chosen]
+        if not any("import warp as wp" in block for block in blocks):
+            blocks.insert(0, "import warp as wp\n")
+        return "\n\n".join(blocks)
 
 
 def _allowed_star_import(index: Index, module: Module, statement: ast.stmt) -> bool:

@@ -10,7 +10,6 @@ here, never imported: a test file's side effects (settings, launches) cannot rea
 from __future__ import annotations
 
 import ast
-import builtins
 import importlib.util
 import json
 import logging
@@ -27,7 +26,6 @@ logger = logging.getLogger(__name__)
 REAL_CATEGORY = "real"
 # Where the installed warp package keeps kernels written by its authors.
 WARP_KERNEL_FOLDERS = ("examples", "tests")
-_BUILTIN_NAMES = set(dir(builtins))
 NO_BACKWARD = 'wp.set_module_options({"enable_backward": False})\n'
 # A bigger .py file is data or generated code, not kernels to learn from: skipped unread. The
 # biggest file among Warp's package and the packages the README measures is about 0.8 MB.
@@ -82,27 +80,13 @@ def source_files(paths: tuple[str, ...] = ()) -> list[SourceFile]:
     return found
 
 
-def _bound_names(statement: ast.stmt) -> set[str]:
-    """The module-level names a top-level statement defines."""
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return {(alias.asname or alias.name).split(".")[0] for alias in statement.names if alias.name != "*"}
-    return bundle.defined_names(statement)
-
-
-def _used_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
 def _overloads_of(statement: ast.stmt, name: str) -> bool:
     """``wp.overload(kernel, ...)`` at top level: the concrete types of a generic kernel."""
     if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
         return False
     call = statement.value
-    return (
-        ast.unparse(call.func) in ("wp.overload", "warp.overload")
-        and bool(call.args)
-        and _used_names(call.args[0]) == {name}
-    )
+    used = {n.id for n in ast.walk(call.args[0]) if isinstance(n, ast.Name)} if call.args else set()
+    return ast.unparse(call.func) in ("wp.overload", "warp.overload") and used == {name}
 
 
 def _module_options(statement: ast.stmt) -> bool:
@@ -114,60 +98,13 @@ def _kernel_lines(tree: ast.Module, kernel: ast.FunctionDef) -> list[ast.stmt]:
     return [s for s in tree.body if _overloads_of(s, kernel.name) or _module_options(s)]
 
 
-def slice_kernel(tree: ast.Module, lines: list[str], kernel: ast.FunctionDef) -> str:
-    """The kernel and the top-level statements it needs, in file order, as module source."""
-    defines: dict[str, list[ast.stmt]] = {}
-    for statement in tree.body:
-        if is_kernel(statement):
-            continue  # a kernel never needs another kernel, and Warp would generate both
-        for name in _bound_names(statement):
-            defines.setdefault(name, []).append(statement)
-    keep = {id(kernel)}
-    arguments = {arg.arg for arg in kernel.args.args}  # they shadow module names (`sum: wp.array`)
-    kernel_lines = _kernel_lines(tree, kernel)
-    pending = list(_used_names(kernel) - arguments | {"wp"} | {n for s in kernel_lines for n in _used_names(s)})
-    unresolved = set()
-    seen: set[str] = set()
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name not in defines and name not in _BUILTIN_NAMES:
-            unresolved.add(name)
-        for statement in defines.get(name, []):
-            if id(statement) not in keep:
-                keep.add(id(statement))
-                pending.extend(_used_names(statement))
-    chosen = []
-    for statement in tree.body:
-        star_import = isinstance(statement, ast.ImportFrom) and any(a.name == "*" for a in statement.names)
-        if id(statement) in keep or statement in kernel_lines or (star_import and unresolved):
-            chosen.append(statement)
-    blocks = []
-    for statement in chosen:
-        start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
-        blocks.append("".join(lines[start - 1 : statement.end_lineno]).rstrip() + "\n")
-    if not any("import warp as wp" in block for block in blocks):
-        blocks.insert(0, "import warp as wp\n")
-    return "\n\n".join(blocks)
-
-
 def kernel_module(index: bundle.Index, module: bundle.Module, kernel: ast.FunctionDef) -> tuple[str, list[str]]:
-    """The row's module for a kernel and the other files it drew on: its file's slice when the file
-    is enough (no other files), else the bundle of what it reaches in other harvested files
-    (``bundle.BundleError`` when that cannot be made)."""
-    kernel_lines = [kernel, *_kernel_lines(module.tree, kernel)]
+    """The row's module for a kernel and the other files it drew on (``bundle.BundleError`` when it
+    cannot be made): its file's plain slice when the file is enough, else the bundle of what it
+    reaches in other harvested files."""
     kernel_bundle = bundle.Bundle(index, module, kernel)
-    try:
-        bundled = kernel_bundle.source(kernel_lines)
-    except bundle.BundleError:
-        if kernel_bundle.crossed:
-            raise
-        bundled = ""
-    if not kernel_bundle.crossed:  # one file is enough: the plain slice, as it always was
-        return slice_kernel(module.tree, module.lines, kernel), []
-    return bundled, [index.modules[name].origin for name in kernel_bundle.module_order() if name != module.name]
+    source = kernel_bundle.source([kernel, *_kernel_lines(module.tree, kernel)])
+    return source, [index.modules[name].origin for name in kernel_bundle.module_order() if name != module.name]
 
 
 def default_license(paths: tuple[str, ...]) -> str:
