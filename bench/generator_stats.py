@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codegen import bare_codegen, default_path  # noqa: E402
 
 from generation.backend import warp_api  # noqa: E402
-from generation.kernels.features import kernel_features, normalized_ast  # noqa: E402
-from generation.kernels.generator import CATEGORIES, draw_round, generate  # noqa: E402
+from generation.generated.generator import CATEGORIES, draw_round, generate  # noqa: E402
 from generation.pipeline.build import build_rows  # noqa: E402
 from generation.pipeline.options import BuildOptions  # noqa: E402
 from generation.pipeline.plan import PlannedKernel  # noqa: E402
 from generation.pipeline.stats import BuildStats  # noqa: E402
+from generation.source.features import kernel_features, normalized_ast  # noqa: E402
 
 
 def percentiles(values: list[int]) -> str:

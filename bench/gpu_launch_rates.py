@@ -21,7 +21,7 @@ from collections import Counter
 
 from generation.backend import warp_api
 from generation.backend.run_check import run_kernel
-from generation.kernels.generator import CATEGORIES
+from generation.generated.generator import CATEGORIES
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import planned_split

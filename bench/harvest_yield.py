@@ -1,7 +1,7 @@
 """What harvesting real Warp packages yields, per path, in static mode (files parsed, never
-imported; imports inside the given paths bundled, ``generation/kernels/bundle.py``) and in import
+imported; imports inside the given paths bundled, ``generation/real/bundle.py``) and in import
 mode (the package imported in a child process, every kernel Warp then knows written out,
-``generation/kernels/importer.py``; the package's dependencies must be importable).
+``generation/real/importer.py``; the package's dependencies must be importable).
 
 For each path, harvested alone as ``paths=[PATH]`` would: kernel definitions (top-level and
 nested in functions or classes), skips by reason, and rows (code made for ``--device``).
@@ -23,12 +23,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from generation.kernels.features import is_kernel
-from generation.kernels.harvest import HARVEST_MODES, harvest
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats, Reason
+from generation.real.harvest import HARVEST_MODES, harvest
+from generation.source.features import is_kernel
 
 GENERIC = Reason("codegen", "GenericKernelError")
 

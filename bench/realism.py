@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from generation.kernels.generator import CATEGORIES, draw_round, generate
-from generation.kernels.realism import realism, shapes
-from generation.kernels.vocabulary import warp_kernel_files
+from generation.generated.generator import CATEGORIES, draw_round, generate
+from generation.measure.realism import realism, shapes
+from generation.measure.reference import warp_kernel_files
 
 
 def _warp_trees(folder: str) -> list:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import datasets
 
-from generation.kernels.harvest import warp_package
+from generation.real.harvest import warp_package
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from digest import rows_digest  # noqa: E402  (the digest the tests compare builds with)

@@ -34,7 +34,7 @@ from bench_codegen import bare_codegen  # noqa: E402
 from generation.backend import warp_api  # noqa: E402
 from generation.pipeline.plan import PlannedKernel  # noqa: E402
 
-CLI = [sys.executable, "-m", "generation.hub.cli", "build"]
+CLI = [sys.executable, "-m", "generation.cli", "build"]
 
 
 def cli_build(config: str, rows: int, out: Path, workers: int, seed: int) -> tuple[float, int, int]:

@@ -17,8 +17,8 @@ from collections import Counter
 from tqdm import tqdm
 
 from generation.backend import warp_api
-from generation.kernels.generator import CATEGORIES, draw_round, generate
-from generation.kernels.vocabulary import calls_in, coverage, reference_calls
+from generation.generated.generator import CATEGORIES, draw_round, generate
+from generation.measure.vocabulary import calls_in, coverage, reference_calls
 
 
 def generated_calls(kernels: int, seed: int, builtins: set[str]) -> Counter:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from test_honesty import dishonest_rows
 
-from generation.kernels.harvest import harvest
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats
+from generation.real.harvest import harvest
 
 PACKAGE = {
     "__init__.py": "",
@@ -177,7 +177,7 @@ def test_bundled_rows_generate_and_are_honest(package, tmp_path):
 def test_single_file_kernels_keep_their_plain_slice(warp_harvest):
     """Nothing crosses a file in Warp's own examples and tests: each row is its file's statements,
     verbatim and in file order (only ``import warp as wp`` may be added, first)."""
-    from generation.kernels.harvest import warp_package
+    from generation.real.harvest import warp_package
 
     for spec in warp_harvest.specs[::7]:
         lines = (warp_package().parent / spec.origin.split("::")[0]).read_text().splitlines()
@@ -191,7 +191,7 @@ def test_single_file_kernels_keep_their_plain_slice(warp_harvest):
 
 def test_relative_imports_into_warp_become_absolute_imports(tmp_path):
     """Harvesting Warp's own package: its relative imports name the installed warp, so the row imports them."""
-    from generation.kernels.harvest import warp_package
+    from generation.real.harvest import warp_package
 
     specs = harvest((str(warp_package() / "_src"),)).specs
     absolute = [spec for spec in specs if "from warp._src." in spec.python_source]

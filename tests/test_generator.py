@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from generation.kernels.features import kernel_features, normalized_ast
-from generation.kernels.generator import CATEGORIES, generate
+from generation.generated.generator import CATEGORIES, generate
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import (
     GROUP_SIZE,
@@ -21,6 +20,7 @@ from generation.pipeline.plan import (
 )
 from generation.pipeline.rows import make_row
 from generation.pipeline.stats import Reason
+from generation.source.features import kernel_features, normalized_ast
 
 
 def test_same_seed_and_index_give_the_same_kernel():
@@ -323,8 +323,8 @@ def test_no_query_kernel_keeps_two_shared_memory_stacks():
 def test_default_mix_is_shaped_like_real_kernels():
     """Issue 14's targets on 1,000 default kernels: few f(f(x)), shallow statements, data read
     through indices and neighbours, loops (Warp's own examples: 0%, 3, 14%, 18%)."""
-    from generation.kernels.generator import draw_round
-    from generation.kernels.realism import realism, shapes
+    from generation.generated.generator import draw_round
+    from generation.measure.realism import realism, shapes
 
     rounds = draw_round(CATEGORIES)
     shape = realism(shapes(generate(rounds[k % len(rounds)], 21, k).python_source for k in range(1000)))

@@ -7,13 +7,13 @@ import pytest
 from conftest import MACHINE_TEXT
 
 from generation.backend.run_check import run_checks
-from generation.kernels.builder import RANDOM_INIT, array_of, element, store
-from generation.kernels.grammar import OPS, RANDOM_STATE, UNPACKS, Literals, Op, Unpack
-from generation.kernels.spec import KernelSpec
+from generation.generated.builder import RANDOM_INIT, array_of, element, store
+from generation.generated.grammar import OPS, RANDOM_STATE, UNPACKS, Literals, Op, Unpack
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats
+from generation.source.spec import KernelSpec
 
 HEADER = "import warp as wp\n\n\n@wp.kernel\n"
 

@@ -107,7 +107,7 @@ def test_rows_with_helpers_match_a_fresh_process_each(builds, config, tmp_path):
 
 def test_rows_of_every_new_family_match_a_fresh_process(tmp_path):
     """Tiles (whose CUDA depends on the row's arch), integers, random draws, queries and the idioms, both devices."""
-    from generation.kernels.idioms import IDIOMS
+    from generation.generated.idioms import IDIOMS
     from generation.pipeline.build import build_rows
     from generation.pipeline.options import BuildOptions
     from generation.pipeline.plan import planned_split

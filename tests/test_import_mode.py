@@ -20,11 +20,11 @@ from conftest import REPO, load
 from test_honesty import dishonest_rows
 
 from generation.backend import warp_api
-from generation.kernels.harvest import harvest
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats
+from generation.real.harvest import harvest
 
 PACKAGE = "wirp_demo_pkg"
 FILES = {
@@ -235,7 +235,7 @@ def test_postponed_annotations_keep_their_text(harvested):
 def test_a_generic_helper_is_written_once_whatever_warp_made_of_it():
     """Warp adds an instance of a generic ``wp.func`` for each type it meets; the row holds the template once."""
     from generation.backend.source_module import kernel_named, loaded_source
-    from generation.kernels.synthesis import Synthesis
+    from generation.backend.synthesis import Synthesis
 
     source = textwrap.dedent(
         """
@@ -358,7 +358,7 @@ def test_a_killed_build_leaves_no_child_process_or_folder(tmp_path):
     root = write_package(tmp_path, {"__init__.py": "", "hangs.py": FILES["hangs.py"]})
     temp = tmp_path / "tmp"
     temp.mkdir()
-    code = f"from generation.kernels.harvest import harvest; harvest(({str(root)!r},), mode='import')"
+    code = f"from generation.real.harvest import harvest; harvest(({str(root)!r},), mode='import')"
     env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(temp))
     build = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(REPO))
     try:

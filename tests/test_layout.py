@@ -10,8 +10,9 @@ from unittest import mock
 
 import pytest
 from conftest import REPO, run_python
+from import_graph import arrows_up, layout_table, lines_by_package, module_cycles
 
-from generation.hub import cli
+from generation import cli
 from generation.hub.builder import WarpIRPairsConfig
 from generation.pipeline import options
 
@@ -32,7 +33,7 @@ def ruff_check(source: str, file_name: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("source", PRIVATE_USES)
-@pytest.mark.parametrize("place", ["generation/pipeline/rows.py", "generation/kernels/new.py", "bench/new.py", "x.py"])
+@pytest.mark.parametrize("place", ["generation/pipeline/rows.py", "generation/real/new.py", "bench/new.py", "x.py"])
 def test_warps_private_api_outside_the_backend_fails_ruff(source, place):
     done = ruff_check(source, place)
     assert done.returncode == 1 and "TID251" in done.stdout and "`warp._src` is banned" in done.stdout, done.stdout
@@ -44,12 +45,31 @@ def test_the_backend_may_use_warps_private_api(source):
     assert done.returncode == 0, done.stdout
 
 
+def test_no_import_runs_back_up_and_none_goes_round():
+    """Each package imports only from lower layers (``tests/import_graph.py``), and no modules import
+    each other in a circle."""
+    assert arrows_up() == []
+    assert module_cycles() == []
+
+
+def test_no_package_holds_over_a_third_of_the_lines():
+    lines = lines_by_package()
+    assert max(lines.values()) < sum(lines.values()) / 3, lines
+
+
+def test_the_readme_layout_table_is_the_import_graph():
+    """Regenerate it with ``python tests/import_graph.py``."""
+    assert layout_table() in (Path(REPO) / "README.md").read_text()
+
+
 def test_kernels_and_options_load_without_warp():
     """Generating, harvesting and checking options never pay Warp's start-up."""
     code = (
         "import sys\n"
         "import generation\n"
-        "from generation.kernels import features, generator, grammar, harvest, spec\n"
+        "from generation.generated import generator, grammar\n"
+        "from generation.real import harvest\n"
+        "from generation.source import features, spec\n"
         "from generation.pipeline import options\n"
         "generator.generate('mixed', 1, 0)\n"
         "options.parse_options('real_cpu', {'num_examples': 3, 'license': 'MIT'})\n"

@@ -91,7 +91,7 @@ def test_card_numbers_match_the_data(published):
         rows = sum(len(ds[split]) for split in ds)
         assert f"| `{config}` | none | {rows} | {rows} | 100.0% | {rows} | 0 | 0 |" in text
     from generation.backend import warp_api
-    from generation.kernels.vocabulary import calls_in
+    from generation.measure.vocabulary import calls_in
 
     for config in ("cpu", "cuda"):
         ds = built(data, config)
@@ -184,7 +184,7 @@ def push_cli(data: Path, home: Path, token: str | None, endpoint: str):
     env |= {"HF_HOME": str(home), "PYTHONPATH": str(REPO), "HF_ENDPOINT": endpoint, "NO_PROXY": "127.0.0.1"}
     if token:
         env["HF_TOKEN"] = token
-    command = [sys.executable, "-m", "generation.hub.cli", "push", "org/warp-ir-pairs", "--data", str(data)]
+    command = [sys.executable, "-m", "generation.cli", "push", "org/warp-ir-pairs", "--data", str(data)]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -9,11 +9,11 @@ from code_parts import missing_definitions
 from conftest import load
 from test_honesty import dishonest_rows
 
-from generation.kernels.harvest import harvest
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import SPLITS, PlannedKernel, plan_splits
 from generation.pipeline.stats import BuildStats, Reason
+from generation.real.harvest import harvest
 
 USER_FILE = '''import math
 
@@ -246,7 +246,7 @@ def test_a_huge_file_and_a_symlink_loop_are_counted_or_ignored(tmp_path):
 
 def test_a_build_with_no_rows_is_an_error_naming_the_paths_and_skips(tmp_path):
     """Nothing to harvest fails before any work; kernels that all fail fail the build: never an empty dataset."""
-    from generation.hub.cli import build
+    from generation.cli import build
 
     (tmp_path / "bad.py").write_text("def broken(:\n")
     (tmp_path / "generic.py").write_text(

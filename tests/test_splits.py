@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 
-from generation.kernels.features import normalized_ast, structure_key
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import (
     SPLITS,
@@ -15,6 +14,7 @@ from generation.pipeline.plan import (
     split_of,
     structure_digest,
 )
+from generation.source.features import normalized_ast, structure_key
 
 
 def test_every_row_sits_in_the_split_its_structure_picks(builds):

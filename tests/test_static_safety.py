@@ -9,11 +9,11 @@ import itertools
 
 import pytest
 
-from generation.kernels.harvest import harvest
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats
+from generation.real.harvest import harvest
 
 # Each call touches its marker file (or reads a file) when it runs; ``{m}`` is the marker's path.
 CALLS = {

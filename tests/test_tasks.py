@@ -17,7 +17,7 @@ import datasets
 import pytest
 from conftest import REPO, rows_digest
 
-CLI = [sys.executable, "-m", "generation.hub.cli"]
+CLI = [sys.executable, "-m", "generation.cli"]
 
 
 def build_command(out: Path | str, *extra: str, config: str = "cpu", rows: int = 240) -> list[str]:

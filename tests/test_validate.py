@@ -9,12 +9,12 @@ import warp as wp
 from conftest import load, run_python
 
 from generation.backend.run_check import run_kernel
-from generation.kernels.generator import generate
-from generation.kernels.spec import KernelSpec
+from generation.generated.generator import generate
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats, Reason
+from generation.source.spec import KernelSpec
 
 HEADER = "import warp as wp\n\n\n"
 

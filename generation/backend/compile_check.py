@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from generation.backend import warp_api
 from generation.backend.source_module import kernels_side_by_side
-from generation.kernels.spec import Failure
+from generation.source.spec import Failure
 
 BATCH_SIZE = 16
 

@@ -9,15 +9,14 @@ child builds kernels in batches, one Clang run each, and launches them one at a 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import zlib
-from pathlib import Path
 
-from generation.kernels.features import launch_of
-from generation.kernels.spec import Failure
+from generation.backend.children import child_environment
+from generation.source.features import launch_of
+from generation.source.spec import Failure
 
 RESULT = "WIRP_RESULT "
 LAUNCH_SIZE = 16
@@ -170,12 +169,7 @@ def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800)
     with tempfile.TemporaryDirectory(prefix="wirp_run_cache_") as kernel_cache:
         # The children's builds go to a kernel cache of their own, removed after: Warp's default
         # cache would keep every row's module (about 350 KB each) in the user's home for good.
-        env = dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
-            WARP_CACHE_PATH=kernel_cache,
-        )
-        return _run_in_children(kernels, seed, env, timeout)
+        return _run_in_children(kernels, seed, child_environment(WARP_CACHE_PATH=kernel_cache), timeout)
 
 
 def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeout: float) -> list[Failure | None]:

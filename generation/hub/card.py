@@ -18,14 +18,14 @@ import numpy as np
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from generation.backend import warp_api
-from generation.kernels.generator import GENERATOR_VERSION
-from generation.kernels.realism import Realism, realism, shapes
-from generation.kernels.reference import warp_reference
-from generation.kernels.spec import GENERATED_LICENSE
-from generation.kernels.vocabulary import calls_in, coverage, reference_calls
+from generation.generated.generator import GENERATOR_VERSION
+from generation.measure.realism import Realism, realism, shapes
+from generation.measure.reference import warp_reference
+from generation.measure.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
 from generation.pipeline.rows import DATASET_VERSION, MEASURED
+from generation.source.spec import GENERATED_LICENSE
 
 IMAGES_DIR = "images"
 CARD_METADATA = {
@@ -50,7 +50,7 @@ class ConfigFigures:
     features: Counter  # rows per feature of metadata.features
     difficulties: Counter  # rows per difficulty level ("" for harvested kernels)
     builtins: Counter  # calls of each Warp builtin in the rows' kernels and helpers
-    shape: Realism  # how the rows' kernels are shaped (kernels/realism.py)
+    shape: Realism  # how the rows' kernels are shaped (measure/realism.py)
     parsed_rows: int  # the rows the builtins and the shape were counted on
     skipped: dict[str, dict[str, int]]
     requested: dict[str, int]

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from generation.backend.compile_check import compile_errors
 from generation.backend.run_check import run_checks
-from generation.kernels.spec import Failure
 from generation.pipeline.options import BuildOptions
+from generation.source.spec import Failure
 
 CHECKS = ("codegen", "compile", "run")
 # The checks a target's code passes by being made.

@@ -1,7 +1,7 @@
 """Configs and build options, each declared once.
 
 ``BuildOptions`` is the one list of options: each field says its type, default, allowed values
-and help. The builder config (``hub/builder.py``), the CLI flags (``hub/cli.py``), the checks
+and help. The builder config (``hub/builder.py``), the CLI flags (``cli.py``), the checks
 below and the README's option table all come from it, so adding an option is one field here
 plus the code that uses it. ``parse_options`` checks a build's raw values once, before any work.
 
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from generation.backend import DEFAULT_CUDA_ARCH
-from generation.kernels.generator import CATEGORIES, DIFFICULTIES
-from generation.kernels.harvest import HARVEST_MODES
-from generation.kernels.importer import DEFAULT_TIMEOUT as DEFAULT_IMPORT_TIMEOUT
-from generation.kernels.spec import GENERATED_LICENSE
+from generation.generated.generator import CATEGORIES, DIFFICULTIES
+from generation.real.harvest import HARVEST_MODES
+from generation.real.importer import DEFAULT_TIMEOUT as DEFAULT_IMPORT_TIMEOUT
+from generation.source.spec import GENERATED_LICENSE
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from itertools import count
 
 import numpy as np
 
-from generation.kernels.features import normalized_ast, structure_key
-from generation.kernels.generator import draw_round, generate
-from generation.kernels.harvest import Harvest, harvest
-from generation.kernels.spec import Failure, KernelSpec
+from generation.generated.generator import draw_round, generate
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.stats import BuildStats, Reason
+from generation.real.harvest import Harvest, harvest
+from generation.source.features import normalized_ast, structure_key
+from generation.source.spec import Failure, KernelSpec
 
 SPLITS = ("train", "validation", "test")
 # Where a structure digest falls in [0, 1) picks its split: a fixed partition of all kernel

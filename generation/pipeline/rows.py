@@ -11,10 +11,10 @@ import datasets
 from generation.backend import DEFAULT_CUDA_ARCH, warp_api
 from generation.backend.source_module import source_file_for
 from generation.backend.targets import TargetCode, make_code
-from generation.kernels.features import kernel_features
-from generation.kernels.generator import GENERATOR_VERSION
-from generation.kernels.spec import KernelSpec
+from generation.generated.generator import GENERATOR_VERSION
 from generation.pipeline.checks import PASSED_BY_MAKING
+from generation.source.features import kernel_features
+from generation.source.spec import KernelSpec
 
 # The version of the rows' schema and the meaning of their columns (``datasets``' VERSION): 4.0
 # made ``forward`` and ``backward`` self-contained and added ``metadata.lengths`` and ``dataset_version``.

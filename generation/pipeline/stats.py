@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generation.kernels.spec import Failure
+from generation.source.spec import Failure
 
 logger = logging.getLogger(__name__)
 

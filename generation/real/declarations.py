@@ -151,7 +151,7 @@ def alias(value: ast.expr | None, lookup: Lookup) -> Bound | None:
     if isinstance(value, ast.Call):
         path = _call_path(value.func, lookup)
         return Bound("type") if path and _callable(value.func, lookup) and path[-1] in WARP_TYPE_FACTORIES else None
-    parts = _dotted(value) if value is not None else []
+    parts = _dotted_parts(value) if value is not None else []
     bound = lookup(parts[0]) if parts and not any(part.startswith("_") for part in parts) else None
     if bound is None or bound.kind != "module":
         return bound if bound is not None and len(parts) == 1 else None
@@ -161,7 +161,7 @@ def alias(value: ast.expr | None, lookup: Lookup) -> Bound | None:
 def _call_path(func: ast.expr, lookup: Lookup) -> list[str] | None:
     """The dotted module path a call's name is bound to (``["warp", "vec3"]`` for ``wp.vec3``), or
     ``[name]`` for a builtin; None for a private part, a non-name, or a definition of the file."""
-    parts = _dotted(func)
+    parts = _dotted_parts(func)
     if not parts or any(part.startswith("_") for part in parts):
         return None
     bound = lookup(parts[0])
@@ -191,7 +191,7 @@ def _callable(func: ast.expr, lookup: Lookup) -> bool:
     return False
 
 
-def _dotted(node: ast.expr) -> list[str]:
+def _dotted_parts(node: ast.expr) -> list[str]:
     """``a.b.c`` as ``["a", "b", "c"]``; [] for anything but names and attributes."""
     parts = []
     while isinstance(node, ast.Attribute):

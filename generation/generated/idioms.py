@@ -18,9 +18,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from generation.kernels import grammar
-from generation.kernels.builder import KernelBuilder, KernelParts, Profile, sentence
-from generation.kernels.grammar import FLOAT, Expr, named
+from generation.generated import grammar
+from generation.generated.builder import KernelBuilder, KernelParts, Profile, sentence
+from generation.generated.grammar import FLOAT, Expr, named
 
 VEC = "vec3"
 INT_ARRAY = "wp.array(dtype=int)"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from generation.kernels.builder import KernelBuilder
-from generation.kernels.grammar import Expr, named
+from generation.generated.builder import KernelBuilder
+from generation.generated.grammar import Expr, named
 
 HANDLE_NAMES = {"mesh": "mesh", "hash_grid": "grid", "bvh": "bvh", "volume": "volume"}
 MESH_POINT_QUERIES = {

@@ -12,56 +12,12 @@ from __future__ import annotations
 
 import ast
 import functools
-import math
 import random
 from dataclasses import dataclass, field, replace
 
 # ---------------------------------------------------------------------------------------------
-# Types
-
-
-@dataclass(frozen=True)
-class WType:
-    """A Warp value type as the grammar sees it."""
-
-    name: str  # grammar key and Warp name: "float32", "vec3d", "quat", "spatial_matrix", ...
-    annotation: str  # how a signature writes it: "float", "wp.vec3d"
-    kind: str  # float | int | bool | vector | matrix | quat | transform | tile
-    scalar: str  # the scalar type of its components (itself for scalars)
-    size: int = 1  # components of a vector/quat/transform, rows of a (square) matrix, elements of a tile
-    shape: tuple[int, ...] = ()  # tiles: the compile-time shape
-
-    @property
-    def components(self) -> int:
-        return self.size * self.size if self.kind == "matrix" else self.size
-
-
-# Warp's names for the float types a vector, matrix, quaternion or transform can hold.
-_FLOAT_SUFFIX = {"float32": "", "float64": "d"}
-_SCALAR_ANNOTATION = {"float32": "float", "int32": "int", "bool": "bool"}
-
-
-def _types() -> dict[str, WType]:
-    table = [WType(s, _SCALAR_ANNOTATION.get(s, f"wp.{s}"), k, s) for s, k in SCALAR_KINDS.items()]
-    for scalar, suffix in _FLOAT_SUFFIX.items():
-        for n in (2, 3, 4):
-            table.append(WType(f"vec{n}{suffix}", f"wp.vec{n}{suffix}", "vector", scalar, n))
-            table.append(WType(f"mat{n}{n}{suffix}", f"wp.mat{n}{n}{suffix}", "matrix", scalar, n))
-        table.append(WType(f"quat{suffix}", f"wp.quat{suffix}", "quat", scalar, 4))
-        table.append(WType(f"transform{suffix}", f"wp.transform{suffix}", "transform", scalar, 7))
-    table.append(WType("spatial_vector", "wp.spatial_vector", "vector", "float32", 6))
-    table.append(WType("spatial_matrix", "wp.spatial_matrix", "matrix", "float32", 6))
-    for shape in TILE_SHAPES:  # a block's shared tile of float32; never an argument, so no annotation
-        table.append(WType(tile(shape), "", "tile", "float32", math.prod(shape), shape))
-    return {t.name: t for t in table}
-
-
-# Tile shapes: 1D tiles load a row of a 2D array, 2D tiles a slice of a 3D one (16 wide in the run check).
-TILE_SHAPES = ((4,), (8,), (16,), (4, 4), (4, 8), (8, 4), (8, 8))
-
-
-def tile(shape: tuple[int, ...]) -> str:
-    return "tile" + "x".join(map(str, shape))
+# Types: Warp's, by name (``source/warp_types.py``), and how the grammar writes and groups them
+from generation.source.warp_types import FLOAT_SUFFIX, SCALAR_ANNOTATION, TILE_SHAPES, TYPES, tile
 
 
 def tile_shape(shape: tuple[int, ...]) -> str:
@@ -69,21 +25,6 @@ def tile_shape(shape: tuple[int, ...]) -> str:
     return str(shape[0]) if len(shape) == 1 else str(shape)
 
 
-SCALAR_KINDS = {
-    "float32": "float",
-    "float64": "float",
-    "float16": "float",
-    "int32": "int",
-    "int64": "int",
-    "int8": "int",
-    "int16": "int",
-    "uint8": "int",
-    "uint16": "int",
-    "uint32": "int",
-    "uint64": "int",
-    "bool": "bool",
-}
-TYPES: dict[str, WType] = _types()
 FLOAT = "float32"
 FLOAT_TYPES = ("float32", "float64", "float16")
 INT_TYPES = ("int32", "int64")  # the integers of the arithmetic families
@@ -92,19 +33,19 @@ UNSIGNED_TYPES = ("uint8", "uint16", "uint32", "uint64")
 
 
 def vec(n: int, scalar: str = FLOAT) -> str:
-    return "spatial_vector" if n == 6 else f"vec{n}{_FLOAT_SUFFIX[scalar]}"
+    return "spatial_vector" if n == 6 else f"vec{n}{FLOAT_SUFFIX[scalar]}"
 
 
 def mat(n: int, scalar: str = FLOAT) -> str:
-    return "spatial_matrix" if n == 6 else f"mat{n}{n}{_FLOAT_SUFFIX[scalar]}"
+    return "spatial_matrix" if n == 6 else f"mat{n}{n}{FLOAT_SUFFIX[scalar]}"
 
 
 def quat(scalar: str = FLOAT) -> str:
-    return f"quat{_FLOAT_SUFFIX[scalar]}"
+    return f"quat{FLOAT_SUFFIX[scalar]}"
 
 
 def transform(scalar: str = FLOAT) -> str:
-    return f"transform{_FLOAT_SUFFIX[scalar]}"
+    return f"transform{FLOAT_SUFFIX[scalar]}"
 
 
 def annotation(type_name: str) -> str:
@@ -114,7 +55,7 @@ def annotation(type_name: str) -> str:
 
 def literal(scalar: str, value: str) -> str:
     """A literal of a scalar type: bare where Warp infers it (float32, int32, bool), else wrapped."""
-    return value if scalar in _SCALAR_ANNOTATION else f"wp.{scalar}({value})"
+    return value if scalar in SCALAR_ANNOTATION else f"wp.{scalar}({value})"
 
 
 class Literals:
@@ -674,7 +615,7 @@ class Unpack:
 
 UNPACKS: tuple[Unpack, ...] = tuple(
     unpack
-    for f in _FLOAT_SUFFIX
+    for f in FLOAT_SUFFIX
     for unpack in (
         Unpack("svd3", mat(3, f), "wp.svd3({0})", (mat(3, f), vec(3, f), mat(3, f)), "the SVD of {0}"),
         Unpack("qr3", mat(3, f), "wp.qr3({0})", (mat(3, f), mat(3, f)), "the QR decomposition of {0}"),
@@ -694,9 +635,9 @@ OPS: tuple[Op, ...] = tuple(
     + _bool_ops()
     + _convert_ops()
     + _select_ops()
-    + [op for f in _FLOAT_SUFFIX for n in (2, 3, 4) for op in _vector_ops(n, f)]
+    + [op for f in FLOAT_SUFFIX for n in (2, 3, 4) for op in _vector_ops(n, f)]
     + _vector_ops(6, FLOAT)
-    + [op for f in _FLOAT_SUFFIX for op in _geometry_ops(f)]
+    + [op for f in FLOAT_SUFFIX for op in _geometry_ops(f)]
     + [op for shape in TILE_SHAPES for op in _tile_ops(shape)]
     + _random_ops()
 )

@@ -13,8 +13,8 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
-from generation.kernels import grammar
-from generation.kernels.builder import (
+from generation.generated import grammar
+from generation.generated.builder import (
     ATOMIC_TYPES,
     BLOCK_STATEMENTS,
     TID_NAMES,
@@ -26,10 +26,11 @@ from generation.kernels.builder import (
     sentence,
     store,
 )
-from generation.kernels.grammar import FLOAT, TILE_SHAPES, TYPES, Expr, Op, tile
-from generation.kernels.idioms import IDIOMS
-from generation.kernels.queries import QUERIES, draw_idioms
-from generation.kernels.spec import KernelSpec
+from generation.generated.grammar import FLOAT, Expr, Op
+from generation.generated.idioms import IDIOMS
+from generation.generated.queries import QUERIES, draw_idioms
+from generation.source.spec import KernelSpec
+from generation.source.warp_types import TILE_SHAPES, TYPES, tile
 
 GENERATOR_VERSION = "3.1.0"
 

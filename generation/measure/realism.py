@@ -11,7 +11,7 @@ import ast
 import statistics
 from dataclasses import dataclass, field
 
-from generation.kernels.features import _dotted, _is_tid, is_kernel
+from generation.source.features import call_name, is_kernel, is_tid_assignment
 
 # Nodes that make an expression one level deeper (a subscript or attribute does not).
 _DEEPER = (ast.Call, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp)
@@ -35,8 +35,8 @@ def _self_nested(node: ast.AST) -> bool:
     """``wp.f(wp.f(x), ...)``: a builtin called on its own result."""
     if type(node) is not ast.Call:
         return False
-    name = _dotted(node.func)
-    return bool(name) and any(type(a) is ast.Call and _dotted(a.func) == name for a in node.args)
+    name = call_name(node.func)
+    return bool(name) and any(type(a) is ast.Call and call_name(a.func) == name for a in node.args)
 
 
 def _expressions(statement: ast.stmt) -> list[ast.AST]:
@@ -57,7 +57,7 @@ def kernel_shape(kernel: ast.FunctionDef) -> KernelShape:
     arrays = {a.arg for a in kernel.args.args if a.annotation is not None and "array" in ast.unparse(a.annotation)}
     tids = set()
     for node in ast.walk(kernel):
-        if _is_tid(node):
+        if is_tid_assignment(node):
             target = node.targets[0]
             tids |= {t.id for t in (target.elts if isinstance(target, ast.Tuple) else [target]) if type(t) is ast.Name}
     shape = KernelShape()
@@ -67,7 +67,7 @@ def kernel_shape(kernel: ast.FunctionDef) -> KernelShape:
         if isinstance(statement, (ast.For, ast.While)):
             shape.loop = True
         expressions = _expressions(statement)
-        if not expressions or (isinstance(statement, ast.Assign) and _is_tid(statement)):
+        if not expressions or (isinstance(statement, ast.Assign) and is_tid_assignment(statement)):
             continue
         shape.depths.append(max(depth(e) for e in expressions))
         nodes = [n for e in expressions for n in ast.walk(e)]

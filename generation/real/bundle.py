@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import ast
 import functools
-import sys
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-from generation.kernels import declarations
-from generation.kernels.features import is_kernel, warp_decorated
+from generation.real import declarations
+from generation.source.edits import definition_name_edit, edited_text, outermost
+from generation.source.features import is_kernel, warp_decorated
+from generation.source.modules import ALLOWED_PACKAGES
 
-ALLOWED_PACKAGES = frozenset({"warp", "numpy", "math"} | set(sys.stdlib_module_names))
 _BUILTINS = declarations.BUILTIN_NAMES
 
 
@@ -52,23 +51,6 @@ class Module:
     tree: ast.Module
     lines: list[str]
     _bindings: dict | None = field(default=None, repr=False)
-
-
-def package_prefix(folder: Path) -> list[str]:
-    """The dotted package a folder is, from the ``__init__.py`` files above it ([] for a plain folder)."""
-    parts: list[str] = []
-    while (folder / "__init__.py").is_file():
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    return parts
-
-
-def module_name(path: Path, root: Path) -> tuple[str, bool]:
-    """The dotted name of a file under ``root`` (which is a package, or a folder on ``sys.path``)."""
-    relative = path.relative_to(root).with_suffix("").parts
-    parts = package_prefix(root) + list(relative)
-    is_package = parts[-1] == "__init__"
-    return ".".join(parts[:-1] if is_package else parts), is_package
 
 
 @dataclass(frozen=True)
@@ -394,35 +376,7 @@ def _allowed_star_import(index: Index, module: Module, statement: ast.stmt) -> b
     return index.kept_as_import(index.absolute(module, statement).split(".")[0])
 
 
-def definition_name_edit(lines: list[str], statement: ast.stmt, final: str) -> tuple[int, int, int, int, str]:
-    """The edit that renames a ``def``/``class`` statement's own name."""
-    keyword = "def " if isinstance(statement, ast.FunctionDef) else "class "
-    line = lines[statement.lineno - 1]
-    col = len(line[: line.index(keyword) + len(keyword)].encode())
-    return statement.lineno, col, statement.lineno, col + len(statement.name.encode()), final
-
-
-def outermost(edits: list) -> list:
-    spans = sorted(set(edits), key=lambda e: (e[0], e[1], -e[2], -e[3]))
-    kept: list = []
-    for edit in spans:
-        if kept and (edit[0], edit[1]) < (kept[-1][2], kept[-1][3]):
-            continue  # inside the previous edit
-        kept.append(edit)
-    return kept
-
-
 def _text(item: _Emitted) -> str:
     statement = item.statement
     start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
     return edited_text(item.module.lines, start, statement.end_lineno, item.edits)
-
-
-def edited_text(lines: list[str], start: int, end: int, edits: list) -> str:
-    """Lines ``start`` to ``end`` (1-based) with ``edits`` applied: (line, col, end line, end col,
-    replacement), columns in UTF-8 bytes as ``ast`` gives them, none overlapping (``outermost``)."""
-    text = [line.encode() for line in lines[start - 1 : end]]
-    for line, col, end_line, end_col, replacement in reversed(sorted(edits)):
-        first, last = line - start, end_line - start
-        text[first : last + 1] = [text[first][:col] + replacement.encode() + text[last][end_col:]]
-    return b"".join(text).decode().rstrip() + "\n"

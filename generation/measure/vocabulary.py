@@ -8,12 +8,11 @@ by the caller: this module imports no Warp) and dropping the test-only ``expect_
 from __future__ import annotations
 
 import ast
-import functools
 from collections import Counter
 from collections.abc import Iterable
 
-from generation.kernels.features import warp_calls
-from generation.kernels.harvest import source_files
+from generation.measure.reference import warp_reference
+from generation.source.features import warp_calls
 
 
 def is_counted(name: str, builtins: set[str]) -> bool:
@@ -33,23 +32,8 @@ def calls_in(sources: Iterable[str | ast.AST], builtins: set[str]) -> Counter:
     return calls
 
 
-@functools.lru_cache(maxsize=1)
-def warp_kernel_files() -> tuple[tuple[str, ast.Module], ...]:
-    """``(folder, tree)`` of each file of Warp's examples and tests that parses, read once per
-    process: the installed package does not change under it."""
-    trees = []
-    for source in source_files():
-        try:
-            trees.append((source.origin.split("/")[1], ast.parse(source.path.read_text(encoding="utf-8"))))
-        except (OSError, UnicodeDecodeError, SyntaxError):
-            continue
-    return tuple(trees)
-
-
 def reference_calls(builtins: set[str]) -> Counter:
     """Builtin calls in the kernels Warp ships (examples and tests)."""
-    from generation.kernels.reference import warp_reference
-
     return Counter({name: n for name, n in warp_reference().calls.items() if is_counted(name, builtins)})
 
 

@@ -7,6 +7,7 @@ one file per Warp version.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import json
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from generation.kernels.features import warp_calls
-from generation.kernels.realism import Realism, realism, shapes
-from generation.kernels.vocabulary import warp_kernel_files
+from generation.measure.realism import Realism, realism, shapes
+from generation.real.harvest import source_files
+from generation.source.features import warp_calls
 
 FORMAT = 1  # bump when what is stored changes
 
@@ -32,6 +33,19 @@ class WarpReference:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("WARP_IR_PAIRS_CACHE") or Path.home() / ".cache" / "warp-ir-pairs")
+
+
+@functools.lru_cache(maxsize=1)
+def warp_kernel_files() -> tuple[tuple[str, ast.Module], ...]:
+    """``(folder, tree)`` of each file of Warp's examples and tests that parses, read once per
+    process: the installed package does not change under it."""
+    trees = []
+    for source in source_files():
+        try:
+            trees.append((source.origin.split("/")[1], ast.parse(source.path.read_text(encoding="utf-8"))))
+        except (OSError, UnicodeDecodeError, SyntaxError):
+            continue
+    return tuple(trees)
 
 
 def compute() -> WarpReference:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generation.kernels.grammar import TYPES
+from generation.source.warp_types import TYPES
 
 _WARP_TYPE = re.compile(
     r"\bwp\.(" + "|".join(sorted((t for t in TYPES if "." not in t), key=len, reverse=True)) + r")\b"
@@ -44,7 +44,7 @@ def warp_calls(tree: ast.AST) -> Counter[str]:
     for body in (b for b in bodies if id(b) not in inner):
         for node in ast.walk(body):
             if type(node) is ast.Call:
-                name = _dotted(node.func)
+                name = call_name(node.func)
                 if name.startswith(("wp.", "warp.")):
                     calls[name.split(".", 1)[1]] += 1
     return calls
@@ -79,7 +79,7 @@ def _handle_kinds(kernel: ast.FunctionDef) -> dict[str, str]:
     kinds = {}
     for node in ast.walk(kernel):
         if type(node) is ast.Call and node.args and type(node.args[0]) is ast.Name and node.args[0].id in arguments:
-            name = _dotted(node.func)
+            name = call_name(node.func)
             for prefix, kind in HANDLE_KINDS.items():
                 if name.startswith(prefix):
                     kinds.setdefault(node.args[0].id, kind)
@@ -109,13 +109,13 @@ def _tid_dims(assign: ast.Assign) -> int:
     return len(target.elts) if isinstance(target, ast.Tuple) else 1
 
 
-def _is_tid(node: ast.AST) -> bool:
-    return type(node) is ast.Assign and type(node.value) is ast.Call and _dotted(node.value.func) in _TID_CALLS
+def is_tid_assignment(node: ast.AST) -> bool:
+    return type(node) is ast.Assign and type(node.value) is ast.Call and call_name(node.value.func) in _TID_CALLS
 
 
 def _launch_dims(kernel: ast.FunctionDef) -> int:
     """How many indices the kernel takes from its first ``wp.tid()`` (1 if it assigns none)."""
-    tids = sorted((node for node in ast.walk(kernel) if _is_tid(node)), key=lambda node: node.lineno)
+    tids = sorted((node for node in ast.walk(kernel) if is_tid_assignment(node)), key=lambda node: node.lineno)
     return _tid_dims(tids[0]) if tids else 1
 
 
@@ -143,7 +143,7 @@ def _block_depth(statements: list[ast.stmt], depth: int = 0) -> int:
     return deepest
 
 
-def _dotted(func: ast.AST) -> str:
+def call_name(func: ast.AST) -> str:
     """``wp.sin`` for a call of ``wp.sin``; "" for anything but ``name.attribute``."""
     return f"{func.value.id}.{func.attr}" if type(func) is ast.Attribute and type(func.value) is ast.Name else ""
 
@@ -167,7 +167,7 @@ def kernel_features(python_source: str) -> list[str]:
         elif kind is ast.ClassDef and warp_decorated(node, "struct"):
             found.add("wp_struct")
         elif kind is ast.Call:
-            name = _dotted(node.func)
+            name = call_name(node.func)
             if name in _CALL_FEATURES:
                 found.add(_CALL_FEATURES[name])
             for prefix, feature in _CALL_PREFIX_FEATURES:
@@ -175,7 +175,7 @@ def kernel_features(python_source: str) -> list[str]:
                     found.add(feature)
         elif kind is ast.For:
             found.add(_range_kind(node.iter))
-        elif _is_tid(node):
+        elif is_tid_assignment(node):
             tids.append(node)
         elif kind is ast.Return:
             returns.append(node)

@@ -15,8 +15,9 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from generation.kernels import grammar
-from generation.kernels.grammar import FLOAT, TYPES, Expr, Op, Scope, annotation, named
+from generation.generated import grammar
+from generation.generated.grammar import FLOAT, Expr, Op, Scope, annotation, named
+from generation.source.warp_types import TYPES
 
 FLOAT_INPUTS = ("a", "b", "c", "x", "y", "z", "u", "w")
 VECTOR_INPUTS = ("p", "q", "r", "pos", "vel", "dirs")

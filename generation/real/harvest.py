@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from generation.kernels import bundle, importer, licenses
-from generation.kernels.features import is_kernel
-from generation.kernels.spec import Failure, KernelSpec
+from generation.real import bundle, importer, licenses
+from generation.source.features import is_kernel
+from generation.source.modules import module_name
+from generation.source.spec import Failure, KernelSpec
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def harvest(
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:
             result.skipped.append(Failure(type(error).__name__, f"{source.origin}: {error}"))
             continue
-        name, is_package = bundle.module_name(source.path, source.root)
+        name, is_package = module_name(source.path, source.root)
         parsed.append((source, text, bundle.Module(name, is_package, source.origin, tree, text.splitlines(True))))
     file_licenses = {s.origin: licenses.file_license(text, s.path, s.root, default) for s, text, _ in parsed}
 

@@ -1,6 +1,6 @@
 """Writing a kernel Warp knows after an import as one self-contained module (import mode).
 
-A kernel found by importing a package (``generation/kernels/importer.py``) may come from a factory
+A kernel found by importing a package (``generation/real/importer.py``) may come from a factory
 that closed over a dtype and sizes, call helpers from other files, or be one overload of a generic
 kernel registered in a loop. Its source text alone does not say what it computes. Here every name
 a kernel or one of its helpers reads is looked up as Warp looks it up (the closure, then the
@@ -9,7 +9,7 @@ function's module) and written out in the row's module:
 - literals, Warp types and Warp values (vectors, matrices) as module-level constants;
 - ``@wp.func`` helpers (with their overloads and custom gradients) and ``@wp.struct`` types from the
   harvested files as definitions, renamed where two share a name;
-- modules and objects of ``bundle.ALLOWED_PACKAGES`` as imports;
+- modules and objects of ``source.modules.ALLOWED_PACKAGES`` as imports;
 - the argument annotations of a function defined inside a function from the types Warp resolved
   (they were evaluated in the factory's scope, which the row does not have);
 - a generic kernel's overload as ``wp.overload(kernel, {...})`` with its concrete types.
@@ -35,7 +35,8 @@ from collections.abc import Callable
 import warp as wp
 
 from generation.backend import warp_api
-from generation.kernels.bundle import ALLOWED_PACKAGES, definition_name_edit, edited_text, outermost
+from generation.source.edits import definition_name_edit, edited_text, outermost
+from generation.source.modules import ALLOWED_PACKAGES
 
 _BUILTINS = frozenset(dir(builtins))
 # How each composite type is made from its parameters (``_wp_type_params_``), the most specific first.

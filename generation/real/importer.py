@@ -1,0 +1,156 @@
+"""Import mode: import the harvested files in a child process and take every kernel Warp then knows.
+
+Static mode (``harvest.py``) only reads files, so it cannot see kernels that code makes: factory
+products, overloads registered in loops. Import mode runs the package, as ``trust_remote_code``
+would, in a child process so that nothing it does (settings, hangs, crashes) reaches the build:
+
+- the child imports each harvested file as its module, one step at a time, and reports each step
+  before taking it (``progress.jsonl``);
+- then it runs the user's setup script, if any (``import_setup``: what makes the kernels a package
+  builds only when used);
+- then it writes every kernel whose function lives in a harvested file, and each concrete overload
+  of a generic one, as a self-contained module (``synthesis.py``);
+- the parent waits at most ``timeout`` seconds for each step. A step that hangs or ends the process
+  is counted against its file and the child is started again without it.
+
+Every kernel definition in the files is accounted for: it gives rows, or it is counted as a skip
+(its file failed to import, no import made it, or its values cannot be written out).
+
+The child is ``generation/backend/import_child.py``, beside the Warp code it drives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generation.backend.children import child_environment
+from generation.source.spec import Failure
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 120  # seconds one step (one file's import, one kernel's writing) may take
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class ImportedKernel:
+    """A kernel (or one overload of a generic kernel) the child wrote out."""
+
+    origin: str  # the file it was defined in, as rows name it
+    qualname: str  # ``make_fill.<locals>.fill`` for a factory's product
+    line: int  # the definition's first line (its first decorator)
+    overload: str  # Warp's signature of the overload (``a1f4_a1f4``), "" for a concrete kernel
+    name: str  # the kernel's name in ``python_source``
+    python_source: str
+    files: list[str]  # the other harvested files its definitions came from
+    doc: str
+
+
+class ImportModeError(ValueError):
+    """Import mode could not run at all (the child fails before its first file): shown like a bad option."""
+
+
+@dataclass
+class ImportResult:
+    kernels: list[ImportedKernel] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)
+
+
+# -- the parent --------------------------------------------------------------------------------
+
+
+def import_kernels(
+    files: list[tuple[str, Path, Path]], timeout: float = DEFAULT_TIMEOUT, setup: str | None = None
+) -> ImportResult:
+    """Run the child on ``files`` ((origin, path, root) of each), then ``setup`` (a script that makes
+    the kernels a package builds only when used), until it finishes, leaving out each file or
+    kernel that hangs past ``timeout`` seconds or ends the process."""
+    left_out: dict[str, Failure] = {}  # step -> why
+    while True:
+        with tempfile.TemporaryDirectory(prefix="wirp-import-") as folder:
+            outcome = _run_child(Path(folder), files, left_out, timeout, setup)
+        if isinstance(outcome, ImportResult):
+            return outcome
+        step, failure = outcome
+        if step in left_out or not step.startswith(("import ", "kernel ")):  # the setup, or the child itself
+            raise ImportModeError(f"import mode stopped: {failure.message}")
+        logger.warning("%s; starting the import again without it", failure.message)
+        left_out[step] = failure
+
+
+def _run_child(folder: Path, files, left_out: dict[str, Failure], timeout: float, setup) -> ImportResult | tuple:
+    job = {
+        "files": [[origin, str(path), str(root)] for origin, path, root in files],
+        "setup": str(Path(setup).resolve()) if setup else None,
+        "left_out": {step: [f.kind, f.message] for step, f in left_out.items()},
+        "progress": str(folder / "progress.jsonl"),
+        "result": str(folder / "result.json"),
+    }
+    (folder / "job.json").write_text(json.dumps(job))
+    env = child_environment()
+    with open(folder / "output.log", "wb") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "generation.backend.import_child", str(folder / "job.json")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # its own process group: a timeout kills everything it started
+        )
+        try:
+            step, started = "", time.monotonic()
+            while child.poll() is None:
+                latest = _last_step(folder / "progress.jsonl")
+                if latest != step:
+                    step, started = latest, time.monotonic()
+                elif time.monotonic() - started > timeout:
+                    return step, Failure("import_timeout", f"{_step_text(step)} did not finish in {timeout:g} s")
+                time.sleep(POLL_SECONDS)
+        finally:
+            _kill(child)
+    if child.returncode == 0 and (folder / "result.json").exists():
+        return _read_result(json.loads((folder / "result.json").read_text()))
+    step = _last_step(folder / "progress.jsonl")
+    tail = (folder / "output.log").read_bytes()[-300:].decode(errors="replace").strip().splitlines()
+    why = f"exit code {child.returncode}" + (f": {tail[-1]}" if tail else "")
+    return step, Failure("import_crashed", f"{_step_text(step)} ended the process ({why})")
+
+
+def _kill(child: subprocess.Popen) -> None:
+    """End the child and whatever it started (its process group), even after the child itself exited."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
+def _last_step(progress: Path) -> str:
+    try:
+        lines = progress.read_text().splitlines()
+    except FileNotFoundError:
+        return "start"
+    return lines[-1] if lines else "start"
+
+
+def _step_text(step: str) -> str:
+    """``import pkg/ops.py`` -> "importing pkg/ops.py"."""
+    what, _, target = step.partition(" ")
+    texts = {"import": f"importing {target}", "kernel": f"writing out {target}", "setup": f"running {target}"}
+    return texts.get(what, "starting the import")
+
+
+def _read_result(data: dict) -> ImportResult:
+    return ImportResult(
+        [ImportedKernel(**kernel) for kernel in data["kernels"]],
+        [Failure(kind, message) for kind, message in data["skipped"]],
+    )
