@@ -10,7 +10,7 @@ import re
 import pytest
 from conftest import load, rows_digest
 
-from generation.hub import cli
+from generation import cli
 from generation.hub.publish import load_builds
 from generation.pipeline.build import TOO_LONG, build_groups
 from generation.pipeline.options import BuildOptions

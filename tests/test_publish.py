@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import REPO, load, rows_digest
 
-from generation.hub import cli
+from generation import cli
 
 LATEST_PYTHON = REPO / ".venv-latest" / "bin" / "python"
 N = 12

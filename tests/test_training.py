@@ -13,7 +13,7 @@ import datasets
 import pytest
 from conftest import REPO
 
-from generation.hub import cli
+from generation import cli
 from generation.training import sft
 
 
