@@ -10,15 +10,19 @@ This is the evidence behind ``compile_check.CHECK_BUILDS``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
 from generation.backend.compile_check import CheckBuild, compile_errors
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import CONFIGS, BuildOptions
-from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from direct import planned_split  # noqa: E402  (shared with the tests)
 
 # (config, the check's target, the levels compared); None is Warp's own level.
 COMPARISONS = [("cpu", "cpu", (None, 0)), ("real_cpu", "cpu", (None, 0)), ("cuda", "ptx", (None, 0))]

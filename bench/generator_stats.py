@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_codegen import bare_codegen, default_path  # noqa: E402
 
 from generation.backend import warp_api  # noqa: E402
-from generation.generated.generator import CATEGORIES, draw_round, generate  # noqa: E402
+from generation.generated.generator import CATEGORIES, GenerationOptions, draw_round, generate  # noqa: E402
 from generation.pipeline.build import build_rows  # noqa: E402
 from generation.pipeline.options import BuildOptions  # noqa: E402
 from generation.pipeline.plan import PlannedKernel  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> None:
     start = time.perf_counter()
     for index in tqdm(range(args.kernels), desc="generate"):
         category = categories[index % len(categories)]
-        spec = generate(category, args.seed, index, difficulty=args.difficulty)
+        spec = generate(category, args.seed, index, GenerationOptions(difficulty=args.difficulty))
         sources.add(spec.python_source)
         trees.add(normalized_ast(spec.python_source))
         features.update(kernel_features(spec.python_source))

@@ -18,14 +18,16 @@ import multiprocessing
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from generation.backend import warp_api
-from generation.backend.run_check import run_kernel
 from generation.generated.generator import CATEGORIES
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from direct import planned_split, run_kernel  # noqa: E402  (shared with the tests)
 
 DEVICE = "cuda:0"
 

@@ -27,7 +27,7 @@ from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats, Reason
-from generation.real.harvest import HARVEST_MODES, harvest
+from generation.real.harvest import HARVEST_MODES, HarvestOptions, harvest
 from generation.source.features import is_kernel
 
 GENERIC = Reason("codegen", "GenericKernelError")
@@ -51,7 +51,7 @@ def rows_of(path: Path, mode: str, device: str) -> tuple[list[dict], Counter, Bu
     """The rows of one path harvested alone, the skips by reason, the codegen stats, and the
     seconds the harvest took."""
     started = time.monotonic()
-    harvested = harvest((str(path),), mode=mode)
+    harvested = harvest(HarvestOptions((str(path),), mode=mode))
     seconds = time.monotonic() - started
     stats = BuildStats()
     kernels = [PlannedKernel(k, spec) for k, spec in enumerate(harvested.specs)]

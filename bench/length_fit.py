@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import CONFIGS, BuildOptions
-from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
 from generation.training.sft import format_row
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from direct import planned_split  # noqa: E402  (shared with the tests)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_tiny.py"
 CAPS = (2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, None)

@@ -8,17 +8,21 @@ rows (a built sample repeated). The target: 100k rows in under 30 s.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import datasets
 
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import CONFIGS, BuildOptions
-from generation.pipeline.plan import planned_split
 from generation.pipeline.rows import FEATURES
 from generation.pipeline.stats import BuildStats
 from generation.training.sft import TASKS, format_row, to_sft
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from direct import planned_split  # noqa: E402  (shared with the tests)
 
 VIEWS = {"verbatim": {}, "compact": {"compact": True}, "compact+placeholders": {"compact": True, "placeholders": True}}
 

@@ -11,12 +11,16 @@ measures the families of the vocabulary issue (tile, integer, random, query) on 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import CONFIGS, BuildOptions
-from generation.pipeline.plan import planned_split
 from generation.pipeline.stats import BuildStats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from direct import planned_split  # noqa: E402  (shared with the tests)
 
 FAMILIES = ("tile", "integer", "random", "query")
 IDIOMS = ("stencil", "gather", "scatter", "segment", "integrate", "assemble")

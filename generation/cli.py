@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 
 from generation.distributed.run import EXECUTORS, BuildError, Slurm, route_datatrove_logs, run_build
+from generation.distributed.signals import unwinding
 from generation.distributed.steps import Job
 from generation.hub import layout
 from generation.hub.publish import PublishError, dry_run, load_builds, push
 from generation.pipeline import options as build_options
-from generation.pipeline.plan import nothing_built
+from generation.pipeline.plan.real import no_rows_message
 from generation.pipeline.stats import BuildStats
 from generation.training import sft
 
@@ -52,7 +53,7 @@ def build(
         for split, counts in stats["splits"].items():
             logger.info("%s %s: %d of %d requested rows written", config, split, counts["rows"], counts["requested"])
         if not any(counts["rows"] for counts in stats["splits"].values()):
-            raise ValueError(nothing_built(options, [BuildStats.from_dict(c) for c in stats["splits"].values()]))
+            raise ValueError(no_rows_message(options, [BuildStats.from_dict(c) for c in stats["splits"].values()]))
     return job.out
 
 
@@ -119,10 +120,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -130,32 +127,29 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM and SIGINT unwind like Ctrl-C: worker pools are terminated and temporary folders removed.
     # SIGINT too, explicitly: a process started in the background inherits it ignored, and Python
     # then never raises KeyboardInterrupt for it.
-    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        if args.command == "build":
-            values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
-            slurm = Slurm(partition=args.slurm_partition, time=args.slurm_time, venv_path=args.slurm_venv)
-            out = build(args.config, args.out, args.tasks, args.workers, args.executor, slurm, **values)
-            verb = "submitted the build of" if args.executor == "slurm" else "built"
-            print(f"{verb} {args.config} into {out}")
-        elif args.command == "sft":
-            views = {"compact": args.compact, "placeholders": args.placeholders}
-            counts = write_sft(args.data, args.config, args.out, args.task, args.style, **views)
-            print(f"wrote {args.task} examples ({args.style}) to {args.out}: {counts}")
-        elif args.dry_run:
-            readme = dry_run(args.data, args.dry_run, args.repo_id)
-            print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")
-        else:
-            print(f"published {push(args.data, args.repo_id, private=args.private)}")
-    except (ValueError, PublishError, BuildError) as error:
-        print(f"warp-ir-pairs: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("warp-ir-pairs: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with unwinding(signal.SIGTERM, signal.SIGINT):
+        try:
+            if args.command == "build":
+                values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
+                slurm = Slurm(partition=args.slurm_partition, time=args.slurm_time, venv_path=args.slurm_venv)
+                out = build(args.config, args.out, args.tasks, args.workers, args.executor, slurm, **values)
+                verb = "submitted the build of" if args.executor == "slurm" else "built"
+                print(f"{verb} {args.config} into {out}")
+            elif args.command == "sft":
+                views = {"compact": args.compact, "placeholders": args.placeholders}
+                counts = write_sft(args.data, args.config, args.out, args.task, args.style, **views)
+                print(f"wrote {args.task} examples ({args.style}) to {args.out}: {counts}")
+            elif args.dry_run:
+                readme = dry_run(args.data, args.dry_run, args.repo_id)
+                print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")
+            else:
+                print(f"published {push(args.data, args.repo_id, private=args.private)}")
+        except (ValueError, PublishError, BuildError) as error:
+            print(f"warp-ir-pairs: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("warp-ir-pairs: interrupted; run the same command again to resume", file=sys.stderr)
+            return 130
     return 0
 
 

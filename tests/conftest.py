@@ -38,7 +38,7 @@ def builds(tmp_path_factory) -> dict[str, datasets.DatasetDict]:
 def warp_harvest():
     """Every top-level kernel of Warp's own examples and tests, harvested once for all tests."""
     from generation.pipeline.options import BuildOptions
-    from generation.pipeline.plan import harvest_for
+    from generation.pipeline.plan.real import harvest_for
 
     return harvest_for(BuildOptions())
 

@@ -109,15 +109,13 @@ def lines_by_package() -> dict[str, int]:
 
 
 def layout_table() -> str:
-    """The README's table: each package from the top layer down, its lines, what it imports."""
-    graph, lines = package_graph(), lines_by_package()
-    total = sum(lines.values())
-    rows = ["| layer | package | lines | share | imports from |", "|---:|---|---:|---:|---|"]
+    """The README's table: each package from the top layer down, and the packages it imports from."""
+    graph = package_graph()
+    rows = ["| layer | package | imports from |", "|---:|---|---|"]
     for k in reversed(range(len(LAYERS))):
         for package in LAYERS[k]:
             imports = ", ".join(sorted(graph.get(package, ()), key=lambda p: (-LAYER_OF[p], p))) or "-"
-            share = f"{lines[package] / total:.0%}"
-            rows.append(f"| {k} | `{package}` | {lines[package]:,} | {share} | {imports} |")
+            rows.append(f"| {k} | `{package}` | {imports} |")
     return "\n".join(rows)
 
 

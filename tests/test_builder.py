@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from code_parts import missing_definitions, verbatim_slices
 from conftest import MACHINE_TEXT, SCRIPT, SMALL, load, rows_digest, run_python
+from direct import planned_split
 
 from generation.generated.generator import CATEGORIES, GENERATOR_VERSION, draw_round
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import planned_split
 from generation.pipeline.rows import FEATURES
 from generation.source.features import normalized_ast
 

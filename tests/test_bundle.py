@@ -15,7 +15,7 @@ from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats
-from generation.real.harvest import harvest
+from generation.real.harvest import HarvestOptions, harvest
 
 PACKAGE = {
     "__init__.py": "",
@@ -137,7 +137,7 @@ def package(tmp_path_factory) -> Path:
 
 
 def test_a_kernel_gets_what_it_reaches_across_files(package):
-    specs = {spec.name: spec for spec in harvest((str(package),)).specs}
+    specs = {spec.name: spec for spec in harvest(HarvestOptions((str(package),))).specs}
     source = specs["step"].python_source
     for needed in ("class Particle:", "SCALE = wp.constant(2.0)", "HALF = SCALE / 4.0", "def scale(", "def clamp01("):
         assert needed in source
@@ -156,7 +156,7 @@ def test_a_kernel_gets_what_it_reaches_across_files(package):
 
 
 def test_what_cannot_be_bundled_is_a_counted_skip_naming_the_file(package):
-    skipped = {failure.kind: failure.message for failure in harvest((str(package),)).skipped}
+    skipped = {failure.kind: failure.message for failure in harvest(HarvestOptions((str(package),))).skipped}
     assert skipped["needs_package"] == "pkg/sim/bad.py::needs_scipy: pkg/ext.py: needs package 'scipy'"
     assert skipped["not_a_declaration"].startswith("pkg/sim/bad.py::runs_code: pkg/cfg.py:3: N = int(os.getenv(")
     assert skipped["import_cycle"].startswith("pkg/sim/bad.py::cyclic: ")
@@ -165,7 +165,7 @@ def test_what_cannot_be_bundled_is_a_counted_skip_naming_the_file(package):
 
 
 def test_bundled_rows_generate_and_are_honest(package, tmp_path):
-    spec = next(spec for spec in harvest((str(package),)).specs if spec.name == "step")
+    spec = next(spec for spec in harvest(HarvestOptions((str(package),))).specs if spec.name == "step")
     rows = []
     for device in ("cpu", "cuda"):
         stats = BuildStats()
@@ -193,7 +193,7 @@ def test_relative_imports_into_warp_become_absolute_imports(tmp_path):
     """Harvesting Warp's own package: its relative imports name the installed warp, so the row imports them."""
     from generation.real.harvest import warp_package
 
-    specs = harvest((str(warp_package() / "_src"),)).specs
+    specs = harvest(HarvestOptions((str(warp_package() / "_src"),))).specs
     absolute = [spec for spec in specs if "from warp._src." in spec.python_source]
     assert len(absolute) >= 10 and not any("from ." in spec.python_source for spec in specs)
     stats = BuildStats()

@@ -14,8 +14,9 @@ from generation import cli
 from generation.hub.publish import load_builds
 from generation.pipeline.build import TOO_LONG, build_groups
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import GROUP_SIZE, RESERVE_PER_GROUP, SPLITS, Group, plan_splits, split_of
-from generation.pipeline.plan import structure_digest as digest
+from generation.pipeline.plan import GROUP_SIZE, RESERVE_PER_GROUP, SPLITS, Group, plan_splits
+from generation.pipeline.plan.generated import split_of
+from generation.pipeline.plan.generated import structure_digest as digest
 from generation.pipeline.stats import BuildStats
 
 CAP = 5900  # about the 60th percentile of `cpu` forward lengths: some kernels of every group are over it
@@ -92,4 +93,4 @@ def test_only_a_capped_build_plans_a_reserve_and_it_is_the_next_structures():
         assert len(reserve) == math.ceil(len(plain.items[split]) / GROUP_SIZE) * RESERVE_PER_GROUP
         if split == "train":  # the reserve is what a bigger build would select next
             assert plain.items[split] + reserve == longer.items[split][: len(plain.items[split]) + len(reserve)]
-    assert capped.groups("validation") == [Group(capped.items["validation"], capped.reserve["validation"])]
+    assert capped.groups("validation") == [Group("generated", capped.items["validation"], capped.reserve["validation"])]

@@ -24,7 +24,7 @@ from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats
-from generation.real.harvest import harvest
+from generation.real.harvest import HarvestOptions, harvest
 
 PACKAGE = "wirp_demo_pkg"
 FILES = {
@@ -193,7 +193,7 @@ def package(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def harvested(package):
     started = time.monotonic()
-    result = harvest((str(package),), mode="import", import_timeout=TIMEOUT)
+    result = harvest(HarvestOptions((str(package),), mode="import", import_timeout=TIMEOUT))
     assert time.monotonic() - started < 90, "a hanging import must cost its timeout, not the build"
     return result
 
@@ -350,7 +350,10 @@ def test_an_import_mode_build_through_load_dataset(package, tmp_path):
     assert origins[0] == "factories.py::add[a1f4_a1f4]" and len(origins) == 8
     assert all(json.loads(row["metadata"]["recipe"])["mode"] == "import" for row in built["train"])
     # Each harvest imports in a new child (another hash seed, another order of objects): the same specs.
-    assert harvest(tuple(paths), mode="import").specs == harvest(tuple(paths), mode="import").specs
+    assert (
+        harvest(HarvestOptions(tuple(paths), mode="import")).specs
+        == harvest(HarvestOptions(tuple(paths), mode="import")).specs
+    )
 
 
 def test_a_killed_build_leaves_no_child_process_or_folder(tmp_path):
@@ -358,7 +361,10 @@ def test_a_killed_build_leaves_no_child_process_or_folder(tmp_path):
     root = write_package(tmp_path, {"__init__.py": "", "hangs.py": FILES["hangs.py"]})
     temp = tmp_path / "tmp"
     temp.mkdir()
-    code = f"from generation.real.harvest import harvest; harvest(({str(root)!r},), mode='import')"
+    code = (
+        "from generation.real.harvest import HarvestOptions, harvest\n"
+        f"harvest(HarvestOptions(({str(root)!r},), mode='import'))"
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(temp))
     build = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(REPO))
     try:
@@ -410,15 +416,15 @@ def test_a_setup_script_makes_the_kernels_a_package_builds_when_used(tmp_path):
     root = write_package(tmp_path, {"__init__.py": "", "lazy.py": LAZY})
     setup = tmp_path / "setup_lazy.py"
     setup.write_text(f"from {PACKAGE}.lazy import make\n\nmake(5)\n")
-    without = harvest((str(root),), mode="import")
+    without = harvest(HarvestOptions((str(root),), mode="import"))
     assert not without.specs and [f.kind for f in without.skipped] == ["not_created"]
-    (spec,) = harvest((str(root),), mode="import", import_setup=str(setup)).specs
+    (spec,) = harvest(HarvestOptions((str(root),), mode="import", import_setup=str(setup))).specs
     assert spec.origin == f"{PACKAGE}/lazy.py::make.<locals>.scaled" and "n = 5\n" in spec.python_source
     broken = tmp_path / "broken_setup.py"
     broken.write_text("raise RuntimeError('no device here')\n")
     stopped = r"import mode stopped: running broken_setup.py ended the process \(exit code 1: RuntimeError: no device"
     with pytest.raises(ValueError, match=stopped):
-        harvest((str(root),), mode="import", import_setup=str(broken))
+        harvest(HarvestOptions((str(root),), mode="import", import_setup=str(broken)))
     with pytest.raises(ValueError, match="import_setup runs only when the files are imported: add harvest='import'"):
         parse_options("real_cpu", {"import_setup": str(setup)})
     with pytest.raises(ValueError, match="import_setup must be an existing .py file"):

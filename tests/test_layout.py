@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 from pathlib import Path
 from unittest import mock
 
@@ -16,7 +17,7 @@ from generation import cli
 from generation.hub.builder import WarpIRPairsConfig
 from generation.pipeline import options
 
-RUFF = Path(REPO) / ".venv" / "bin" / "ruff"
+RUFF = Path(sys.executable).parent / "ruff"  # the test extra installs it beside this interpreter
 PRIVATE_USES = [
     "from warp._src import context\n",
     "import warp._src.codegen as codegen\n",
@@ -26,8 +27,7 @@ PRIVATE_USES = [
 
 def ruff_check(source: str, file_name: str) -> subprocess.CompletedProcess:
     """``ruff check`` with the project's settings, on ``source`` as if it were ``file_name``."""
-    if not RUFF.exists():
-        pytest.skip("no .venv/bin/ruff: run setup.sh")
+    assert RUFF.exists(), f"no {RUFF}: install the test extra (bash setup.sh does)"
     command = [str(RUFF), "check", "--no-cache", "--select", "TID251", "--stdin-filename", file_name, "-"]
     return subprocess.run(command, input=source, capture_output=True, text=True, cwd=REPO)
 
@@ -73,7 +73,7 @@ def test_kernels_and_options_load_without_warp():
         "from generation.pipeline import options\n"
         "generator.generate('mixed', 1, 0)\n"
         "options.parse_options('real_cpu', {'num_examples': 3, 'license': 'MIT'})\n"
-        "harvest.harvest((), harvest.default_license(()))\n"
+        "harvest.harvest(harvest.HarvestOptions((), harvest.default_license(())))\n"
         "print(sorted(name for name in sys.modules if name == 'warp' or name.startswith('warp.')))\n"
     )
     assert run_python(code) == "[]"

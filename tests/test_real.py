@@ -13,7 +13,7 @@ from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import SPLITS, PlannedKernel, plan_splits
 from generation.pipeline.stats import BuildStats, Reason
-from generation.real.harvest import harvest
+from generation.real.harvest import HarvestOptions, harvest
 
 USER_FILE = '''import math
 
@@ -96,7 +96,7 @@ def user_dir(tmp_path_factory):
 
 
 def test_slices_hold_what_the_kernel_needs_and_nothing_else(user_dir):
-    specs = {spec.name: spec.python_source for spec in harvest((str(user_dir),)).specs}
+    specs = {spec.name: spec.python_source for spec in harvest(HarvestOptions((str(user_dir),))).specs}
     source = specs["springs"]
     for needed in ("import warp as wp", "SCALE = wp.constant(2.5)", "class Spring:", "def force(", "def springs("):
         assert needed in source
@@ -209,24 +209,24 @@ def test_each_file_keeps_its_own_licence_and_each_root_its_origins(tmp_path):
     (package / "c.py").write_text(KERNEL.format(name="c", value="3.0"))
     (other / "d.py").write_text(KERNEL.format(name="d", value="4.0"))
     paths = (str(package), str(other))
-    found = {spec.origin: spec.license for spec in harvest(paths).specs}
+    found = {spec.origin: spec.license for spec in harvest(HarvestOptions(paths)).specs}
     assert found == {
         "pkg/a.py::a": "MIT",
         "pkg/sub/b.py::b": "BSD-3-Clause",
         "pkg/c.py::c": "Apache-2.0",
         "loose/d.py::d": "unknown",
     }
-    assert {spec.license for spec in harvest(paths, "CC0-1.0").specs} == {"CC0-1.0"}
+    assert {spec.license for spec in harvest(HarvestOptions(paths, "CC0-1.0")).specs} == {"CC0-1.0"}
 
 
 def test_bad_paths_are_named_before_any_work(tmp_path):
     (tmp_path / "notes.txt").write_text("x = 1\n")
     (tmp_path / "binary.py").write_bytes(bytes(range(128, 256)))
     with pytest.raises(ValueError, match=r"paths \['.*notes.txt'\] are not .py files"):
-        harvest((str(tmp_path / "notes.txt"),))
+        harvest(HarvestOptions((str(tmp_path / "notes.txt"),)))
     with pytest.raises(ValueError, match=r"paths \['.*nowhere'\] do not exist"):
-        harvest((str(tmp_path / "nowhere"),))
-    skipped = harvest((str(tmp_path / "binary.py"),)).skipped
+        harvest(HarvestOptions((str(tmp_path / "nowhere"),)))
+    skipped = harvest(HarvestOptions((str(tmp_path / "binary.py"),))).skipped
     assert [(f.kind, f.message.split(":")[0]) for f in skipped] == [("UnicodeDecodeError", "binary.py")]
 
 
@@ -237,7 +237,7 @@ def test_a_huge_file_and_a_symlink_loop_are_counted_or_ignored(tmp_path):
         "import warp as wp\n\n\n@wp.kernel\ndef k(a: wp.array(dtype=float)):\n    a[0] = 1.0\n"
     )
     (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
-    harvested = harvest((str(tmp_path),))
+    harvested = harvest(HarvestOptions((str(tmp_path),)))
     assert [spec.origin for spec in harvested.specs] == [f"{tmp_path.name}/k.py::k"]
     assert [(f.kind, f.message) for f in harvested.skipped] == [
         ("too_large", f"{tmp_path.name}/huge.py: 10,200,018 bytes, over the 4,000,000-byte limit for a source file")

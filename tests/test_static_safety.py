@@ -13,7 +13,7 @@ from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats
-from generation.real.harvest import harvest
+from generation.real.harvest import HarvestOptions, harvest
 
 # Each call touches its marker file (or reads a file) when it runs; ``{m}`` is the marker's path.
 CALLS = {
@@ -121,7 +121,7 @@ def planted(tmp_path_factory):
 
 def test_static_harvest_runs_nothing_from_the_files(planted):
     files, markers = planted
-    result = harvest((str(files),))
+    result = harvest(HarvestOptions((str(files),)))
     skipped = {f.message.split("::")[0]: f for f in result.skipped}
     for position, name in itertools.product(POSITIONS, CALLS):
         failure = skipped.get(f"files/{position}__{name}.py")
@@ -145,5 +145,5 @@ def test_a_row_imports_only_what_its_declarations_read(tmp_path):
         "import os\nimport math\nimport warp as wp\n\nHOME = os.getcwd()\nHALF = math.pi / 2.0\n\n\n"
         "@wp.kernel\ndef k(a: wp.array(dtype=float)):\n    a[wp.tid()] = HALF\n"
     )
-    (spec,) = harvest((str(tmp_path / "pkg"),)).specs
+    (spec,) = harvest(HarvestOptions((str(tmp_path / "pkg"),))).specs
     assert "import math" in spec.python_source and "os" not in spec.python_source

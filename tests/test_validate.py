@@ -7,8 +7,8 @@ import json
 import pytest
 import warp as wp
 from conftest import load, run_python
+from direct import run_kernel
 
-from generation.backend.run_check import run_kernel
 from generation.generated.generator import generate
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
@@ -97,8 +97,9 @@ def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
     """Each launch builds a module; they go to a temporary cache, not Warp's (or the user's) own."""
     user_cache = tmp_path / "warp_cache"
     monkeypatch.setenv("WARP_CACHE_PATH", str(user_cache))
-    rows = list(build_rows(batch(), "cpu", BuildOptions(num_examples=1, validate="run"), BuildStats()))
-    assert rows and all("run" in r["metadata"]["validation"] for r in rows)
+    kernels = [PlannedKernel(k, generate("vector", 1, k)) for k in range(3)]
+    rows = list(build_rows(kernels, "cpu", BuildOptions(num_examples=3, validate="run"), BuildStats()))
+    assert len(rows) == 3 and all("run" in r["metadata"]["validation"] for r in rows)
     built = [p.name for p in user_cache.rglob("wp_*")] if user_cache.exists() else []
     assert not built, built
 

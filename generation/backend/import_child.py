@@ -10,6 +10,7 @@ before each step, and kills it at a step's time limit; the child watches the par
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import json
 import os
@@ -18,11 +19,13 @@ import shutil
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from generation.source.features import is_kernel
 from generation.source.modules import module_name, package_prefix
-from generation.source.spec import Failure
+from generation.source.spec import Failure, SkipError, kernel_origin
 
 
 def _watch_parent(folder: Path) -> None:
@@ -49,38 +52,44 @@ def _definitions(path: Path) -> list[tuple[int, int, str]]:
     return sorted((min([n.lineno] + [d.lineno for d in n.decorator_list]), n.lineno, n.name) for n in found)
 
 
-def child_main(job_path: str) -> None:
-    _watch_parent(Path(job_path).parent)
-    job = json.loads(Path(job_path).read_text())
-    progress = open(job["progress"], "a", buffering=1)
-    left_out = {step: Failure(*why) for step, why in job["left_out"].items()}
+@dataclass
+class Steps:
+    """The child's progress file, a line written before each step, and the steps the parent left out
+    (each with why: it hung or ended the process in an earlier run)."""
 
-    def step(name: str) -> bool:
+    progress: TextIO
+    left_out: dict[str, Failure]
+
+    def take(self, name: str) -> bool:
         """Report a step before taking it; False for one left out."""
-        progress.write(name + "\n")
-        return name not in left_out
+        self.progress.write(name + "\n")
+        return name not in self.left_out
 
-    import warp as wp
 
-    wp.config.log_level = 0
-    from generation.backend.synthesis import Synthesis, SynthesisError
+@dataclass(frozen=True)
+class HarvestedFiles:
+    files: list[tuple[str, Path, Path]]  # (origin, path, root) of each
 
-    files = [(origin, Path(path), Path(root)) for origin, path, root in job["files"]]
-    origins = {str(path.resolve()): origin for origin, path, _ in files}
+    @functools.cached_property
+    def _origins(self) -> dict[str, str]:
+        return {str(path.resolve()): origin for origin, path, _ in self.files}
 
-    def origin_of(file: str) -> str | None:
+    def origin_of(self, file: str) -> str | None:
         """The origin of a harvested file, None for any other (Warp's, a dependency's)."""
-        return origins.get(str(Path(file).resolve())) if file else None
+        return self._origins.get(str(Path(file).resolve())) if file else None
 
-    not_imported: dict[str, Failure] = {}  # origin -> why its file gave no module
-    for origin, path, root in files:
+
+def import_files(files: HarvestedFiles, steps: Steps) -> dict[str, Failure]:
+    """Import each file as its module; why each file that gave no module did not (by origin)."""
+    not_imported: dict[str, Failure] = {}
+    for origin, path, root in files.files:
         name, _ = module_name(path, root)
         prefix = package_prefix(root)
         entry = str(root.parents[len(prefix) - 1] if prefix else root)
         if entry not in sys.path:
             sys.path.insert(0, entry)
-        if not step(f"import {origin}"):
-            not_imported[origin] = left_out[f"import {origin}"]
+        if not steps.take(f"import {origin}"):
+            not_imported[origin] = steps.left_out[f"import {origin}"]
             continue
         try:
             __import__(name)
@@ -91,36 +100,42 @@ def child_main(job_path: str) -> None:
         if Path(found_file).resolve() != path.resolve():  # ``types.py`` in a plain folder: the name is taken
             other = f"{name!r} is already the module {found_file or 'built in'}"
             not_imported[origin] = Failure("import_failed", f"{origin}: {other}, not this file")
+    return not_imported
 
-    if job["setup"] and step(f"setup {Path(job['setup']).name}"):  # its exceptions end the child: an error
-        runpy.run_path(job["setup"], run_name="__main__")
 
-    harvested = lambda file: origin_of(file) is not None  # noqa: E731
+def write_kernels(files: HarvestedFiles, steps: Steps) -> tuple[list[dict], list[Failure], set[tuple[str, int]]]:
+    """Every live kernel whose function lives in a harvested file, each concrete overload of a
+    generic one on its own, written out as one module: the kernels (as ``ImportedKernel`` fields),
+    the skips, and the definitions (origin, first line) that gave a kernel."""
+    import warp as wp
+
+    from generation.backend.synthesis import Synthesis
+
+    harvested = lambda file: files.origin_of(file) is not None  # noqa: E731
     found = [k for k in gc.get_objects() if isinstance(k, wp.Kernel) and k.generic_parent is None]
-    found = [k for k in found if harvested(k.func.__code__.co_filename)]
     kernels: list[dict] = []
     skipped: list[Failure] = []
-    made: set[tuple[str, int]] = set()  # definitions (origin, first line) that gave a kernel
-    for kernel in found:
-        origin = origin_of(kernel.func.__code__.co_filename)
+    made: set[tuple[str, int]] = set()
+    for kernel in (k for k in found if harvested(k.func.__code__.co_filename)):
+        origin = files.origin_of(kernel.func.__code__.co_filename)
         line = kernel.func.__code__.co_firstlineno
         made.add((origin, line))
         overloads = sorted(kernel.overloads.items()) if kernel.is_generic else []
         for signature, overload in overloads or [("", None)]:
-            where = f"{origin}::{kernel.func.__qualname__}" + (f"[{signature}]" if signature else "")
-            if not step(f"kernel {where}"):
-                skipped.append(left_out[f"kernel {where}"])
+            where = kernel_origin(origin, kernel.func.__qualname__, signature)
+            if not steps.take(f"kernel {where}"):
+                skipped.append(steps.left_out[f"kernel {where}"])
                 continue
             synthesis = Synthesis(harvested)
             try:
                 source = synthesis.kernel_source(kernel, overload)
-            except SynthesisError as error:
+            except SkipError as error:
                 skipped.append(Failure(error.kind, f"{where}: {error}"))
                 continue
             except Exception as error:  # noqa: BLE001 - counted, never a crash of the harvest
                 skipped.append(Failure("synthesis_error", f"{where}: {type(error).__name__}: {error}"[:300]))
                 continue
-            other = [origin_of(f) for f in synthesis.files]
+            other = {files.origin_of(f) for f in synthesis.files} - {origin}
             kernels.append(
                 {
                     "origin": origin,
@@ -129,26 +144,52 @@ def child_main(job_path: str) -> None:
                     "overload": signature,
                     "name": kernel.func.__name__,
                     "python_source": source,
-                    "files": sorted(set(other) - {origin}),
+                    "files": sorted(other),
                     "doc": (kernel.func.__doc__ or "").strip(),
                 }
             )
-    for origin, path, _ in files:
+    return kernels, skipped, made
+
+
+def unmade_definitions(
+    files: HarvestedFiles, made: set[tuple[str, int]], not_imported: dict[str, Failure]
+) -> list[Failure]:
+    """A skip for each kernel definition in the files that gave no kernel: its file's import failure,
+    else ``not_created`` (no import made it)."""
+    skipped = []
+    for origin, path, _ in files.files:
         for first, def_line, name in _definitions(path):
             if (origin, first) in made or (origin, def_line) in made:
                 continue
+            where = f"{kernel_origin(origin, name)} (line {first})"
             why = not_imported.get(origin)
             if why is not None:
-                skipped.append(Failure(why.kind, f"{origin}::{name} (line {first}): {why.message}"[:400]))
+                skipped.append(Failure(why.kind, f"{where}: {why.message}"[:400]))
             else:
-                skipped.append(Failure("not_created", f"{origin}::{name} (line {first}): no kernel was made from it"))
+                skipped.append(Failure("not_created", f"{where}: no kernel was made from it"))
+    return skipped
+
+
+def child_main(job_path: str) -> None:
+    _watch_parent(Path(job_path).parent)
+    job = json.loads(Path(job_path).read_text())
+    steps = Steps(open(job["progress"], "a", buffering=1), {s: Failure(*why) for s, why in job["left_out"].items()})
+    import warp as wp
+
+    wp.config.log_level = 0
+    files = HarvestedFiles([(origin, Path(path), Path(root)) for origin, path, root in job["files"]])
+    not_imported = import_files(files, steps)
+    if job["setup"] and steps.take(f"setup {Path(job['setup']).name}"):  # its exceptions end the child: an error
+        runpy.run_path(job["setup"], run_name="__main__")
+    kernels, skipped, made = write_kernels(files, steps)
+    skipped += unmade_definitions(files, made, not_imported)
     # One order whatever the import made first (``gc`` order is not): kernels by file, line,
     # overload, then the text itself; skips by kind and message.
     kernels.sort(key=lambda k: (k["origin"], k["line"], k["qualname"], k["overload"], k["python_source"]))
     skipped.sort(key=lambda f: (f.kind, f.message))
     Path(job["result"]).write_text(json.dumps({"kernels": kernels, "skipped": [[f.kind, f.message] for f in skipped]}))
-    progress.write("done\n")
-    progress.close()
+    steps.progress.write("done\n")
+    steps.progress.close()
     os._exit(0)  # skip interpreter teardown: a package's atexit hooks and threads cannot hang it
 
 

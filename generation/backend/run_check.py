@@ -92,21 +92,6 @@ def _argument(arg_type, rng, device: str = "cpu"):
     raise RunCheckError(f"unsupported argument type {backend.type_name(arg_type)}")
 
 
-def run_kernel(python_source: str, kernel_name: str, seed: int, device: str = "cpu") -> None:
-    """Compile, launch on ``device``, and require finite values in every float array.
-
-    On the CPU the kernel is built in debug mode, whose array accesses are bounds-checked; a GPU
-    build stays in release mode (a failed device assert would poison the CUDA context).
-    """
-    from generation.backend.source_module import loaded_source
-
-    with loaded_source(python_source) as module:
-        kernel = getattr(module, kernel_name)
-        if device == "cpu":
-            kernel.module.options["mode"] = CPU_MODE
-        launch_checked(kernel, python_source, seed, device)
-
-
 def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -> None:
     """Launch an imported kernel on seeded inputs and require finite values in every float array."""
     import numpy as np

@@ -14,7 +14,7 @@ function's module) and written out in the row's module:
   (they were evaluated in the factory's scope, which the row does not have);
 - a generic kernel's overload as ``wp.overload(kernel, {...})`` with its concrete types.
 
-Anything else (a torch dtype, a plain object) is a ``SynthesisError`` naming the name and its type.
+Anything else (a torch dtype, a plain object) is a ``SkipError`` naming the name and its type.
 Every choice is made from the live objects; emitted text is never read back.
 """
 
@@ -36,9 +36,9 @@ import warp as wp
 
 from generation.backend import warp_api
 from generation.source.edits import definition_name_edit, edited_text, outermost
-from generation.source.modules import ALLOWED_PACKAGES
+from generation.source.modules import ALLOWED_PACKAGES, BUILTIN_NAMES
+from generation.source.spec import SkipError
 
-_BUILTINS = frozenset(dir(builtins))
 # How each composite type is made from its parameters (``_wp_type_params_``), the most specific first.
 COMPOSITES = (
     (wp.types.type_is_quaternion, "wp.types.quaternion(dtype={dtype})"),
@@ -49,14 +49,6 @@ COMPOSITES = (
 _MISSING = object()
 # Module options that change the code Warp generates, written when a kernel's module sets them.
 CODEGEN_MODULE_OPTIONS = ("enable_backward", "max_unroll", "fast_math", "fuse_fp")
-
-
-class SynthesisError(Exception):
-    """Why a kernel cannot be written out: ``kind`` is the skip reason, the message names the value."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 def _warp_names() -> dict[int, str]:
@@ -123,7 +115,7 @@ class Synthesis:
         self.imports: list[str] = []
         self.blocks: list[str] = []
         self.names: dict[object, str] = {}  # what a module-level name holds (a key) -> the name
-        self.taken: set[str] = set(_BUILTINS)
+        self.taken: set[str] = set(BUILTIN_NAMES)
         self.files: list[str] = []  # the files definitions were written out from, in order
         self.claim(("module", "warp", "wp"), "wp", ("import", "warp"))
 
@@ -148,7 +140,7 @@ class Synthesis:
         """The module-level name under which the row holds ``value`` (read as ``name``)."""
         if isinstance(value, types.ModuleType):
             if _top_package(value) not in ALLOWED_PACKAGES:
-                raise SynthesisError("needs_package", f"{name!r} is the module {value.__name__!r}, not allowed")
+                raise SkipError("needs_package", f"{name!r} is the module {value.__name__!r}, not allowed")
             return self.claim(("module", value.__name__, name), name, ("import", value.__name__))[0]
         text = self.value_text(name, value)
         if text.isidentifier() and not keyword.iskeyword(text):  # already a name of the row: a definition, an import
@@ -200,9 +192,9 @@ class Synthesis:
             return imported
         package = _top_package(value)
         if package and package not in ALLOWED_PACKAGES:
-            raise SynthesisError("needs_package", f"{name!r} holds a value of package {package!r}")
+            raise SkipError("needs_package", f"{name!r} holds a value of package {package!r}")
         kind = f"{type(value).__module__}.{type(value).__qualname__}"
-        raise SynthesisError("closure_value", f"{name!r} holds a {kind}, which a row cannot write out")
+        raise SkipError("closure_value", f"{name!r} holds a {kind}, which a row cannot write out")
 
     def type_text(self, name: str, type_: object) -> str:
         """A Warp type as the expression that makes it (``wp.array(dtype=wp.vec3, ndim=2)``)."""
@@ -232,7 +224,7 @@ class Synthesis:
         imported = self.imported(name, type_)
         if imported:
             return imported
-        raise SynthesisError("closure_value", f"{name!r} is the type {type_!r}, which a row cannot write out")
+        raise SkipError("closure_value", f"{name!r} is the type {type_!r}, which a row cannot write out")
 
     def param_text(self, name: str, param: object) -> str:
         """One parameter of a composite type: a size, a scalar type, or ``Any``."""
@@ -299,8 +291,8 @@ class Synthesis:
     def _outside(self, name: str, value: object) -> str:
         package = _top_package(value)
         if package not in ALLOWED_PACKAGES:
-            raise SynthesisError("needs_package", f"{name!r} comes from package {package!r}")
-        raise SynthesisError("not_importable", f"{name!r} is defined outside the harvested files, in a function")
+            raise SkipError("needs_package", f"{name!r} comes from package {package!r}")
+        raise SkipError("not_importable", f"{name!r} is defined outside the harvested files, in a function")
 
     def function_text(self, func: Callable, source: str, decorator: str, final: str, arg_types: dict) -> str:
         """A function's definition (Warp's own dedented source) under ``decorator``, named ``final``,

@@ -36,16 +36,17 @@ def make_code(
     python_source: str,
     kernel_name: str,
     target: str,
-    include_backward: bool = True,
     arch: int = DEFAULT_CUDA_ARCH,
 ) -> TargetCode:
     """Import ``python_source`` as its own module and take what Warp makes of ``kernel_name`` for
-    ``target``. Raises what Warp raises (``warp_api.CompileError`` when NVRTC fails on ``ptx``)."""
+    ``target``: the source alone decides, its module options included (a build without backward
+    writes ``enable_backward: False`` into it, ``source/edits.py``). Raises what Warp raises
+    (``warp_api.CompileError`` when NVRTC fails on ``ptx``)."""
     module_name = module_name_for(python_source)
     compiled = ""
     with loaded_source(python_source, module_name) as module:
         kernel = kernel_named(module, kernel_name)
-        ir = extract_ir(kernel, device=CODEGEN_DEVICE[target], include_backward=include_backward, arch=arch)
+        ir = extract_ir(kernel, device=CODEGEN_DEVICE[target], arch=arch)
         if target == "ptx":
             with tempfile.TemporaryDirectory() as build_dir:
                 compiled = warp_api.compile_module(module, "ptx", build_dir, arch)

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "slurm", "ray")
 # (stage, its step, whether it runs as the build's tasks or as one task)
-STAGES = (
+PIPELINE_STAGES = (
     ("scan", ScanBlocks, True),
     ("select", SelectKernels, False),
     ("build", BuildShards, True),
@@ -148,7 +148,7 @@ def executor_for(job: Job, stage: str, step, tasks: int, kind: str, workers: int
 def executors(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | None = None) -> list:
     """One executor per stage, in order (Slurm's each depending on the one before)."""
     chain = []
-    for stage, step, parallel in STAGES:
+    for stage, step, parallel in PIPELINE_STAGES:
         depends = chain[-1] if chain and kind == "slurm" else None
         tasks = job.tasks if parallel else 1
         chain.append(executor_for(job, stage, step, tasks, kind, workers, slurm, depends))
@@ -182,7 +182,7 @@ def run_build(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | No
     if kind == "slurm":
         chain[-1].run()  # launches its dependencies first, each with --dependency on the one before
         return
-    for (stage, _, _), executor in zip(STAGES, chain, strict=True):
+    for (stage, _, _), executor in zip(PIPELINE_STAGES, chain, strict=True):
         executor.run()
         if missing := executor.get_incomplete_ranks(skip_completed=True):
             raise BuildError(

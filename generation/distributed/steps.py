@@ -13,28 +13,19 @@ import logging
 import resource
 import signal
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import count
 
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 from tqdm import tqdm
 
+from generation.distributed.signals import unwinding
 from generation.hub import layout
 from generation.hub.publish import write_layout_card
 from generation.pipeline.build import build_groups
 from generation.pipeline.options import CONFIGS, BuildOptions
-from generation.pipeline.plan import (
-    SPLITS,
-    Plan,
-    expected_blocks,
-    plan_real,
-    planned_sizes,
-    scan_block,
-    select,
-    split_evenly,
-)
+from generation.pipeline.plan import SPLITS, Plan, plan_splits, split_evenly
+from generation.pipeline.plan.generated import expected_blocks, planned_sizes, scan_block
 from generation.pipeline.rows import DATASET_VERSION
 from generation.pipeline.stats import BuildStats
 
@@ -65,20 +56,11 @@ class Job:
         return json.loads(json.dumps(described))  # as it reads back from job.json (tuples become lists)
 
 
-@contextmanager
 def sigterm_unwinds():
     """While a task works, SIGTERM (a pool's terminate, a scheduler) unwinds like Ctrl-C, so its
     temporary files and child processes are cleaned up. Outside its work the pool's own handling
     stands: a worker with its handler still in place would not let ``Pool.terminate`` end it."""
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+    return unwinding(signal.SIGTERM)
 
 
 class _Stage(PipelineStep):
@@ -136,11 +118,8 @@ class SelectKernels(_Stage):
     name = "select"
 
     def work(self, rank: int, world_size: int) -> None:
-        options = self.job.options
-        if self.job.source == "generated":
-            plan = select(options, options.split_sizes(), (load_block(self, block) for block in count()))
-        else:
-            plan = plan_real(options)
+        loaded = lambda blocks: (load_block(self, block) for block in blocks)  # noqa: E731  (what the scan stage wrote)
+        plan = plan_splits(self.job.options, self.job.source, scan=loaded)
         layout.write_json(self.out, layout.state(self.job.config, "plan.json"), plan.to_json())
 
 

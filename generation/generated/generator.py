@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 
 from generation.generated import grammar
 from generation.generated.builder import (
@@ -29,6 +29,7 @@ from generation.generated.builder import (
 from generation.generated.grammar import FLOAT, Expr, Op
 from generation.generated.idioms import IDIOMS
 from generation.generated.queries import QUERIES, draw_idioms
+from generation.source.edits import WARP_IMPORT, without_backward
 from generation.source.spec import KernelSpec
 from generation.source.warp_types import TILE_SHAPES, TYPES, tile
 
@@ -401,15 +402,13 @@ def draw_round(categories) -> list[str]:
 
 def render(parts: KernelParts, include_backward: bool = True) -> str:
     """The complete module: imports, module options, constants, structs, helpers and the kernel."""
-    text = "import warp as wp\n"
-    if not include_backward:
-        text += '\nwp.set_module_options({"enable_backward": False})\n'
+    text = WARP_IMPORT
     signature = ", ".join(f"{name}: {type_}" for name, type_ in parts.inputs + parts.outputs)
     tid = f"    {', '.join(TID_NAMES[: parts.dims])} = wp.tid()"
     kernel = ["@wp.kernel", f"def {parts.name}({signature}):", tid, *indent(parts.body)]
     for block in [*parts.module_blocks, "\n".join(kernel) + "\n"]:
         text += "\n\n" + block
-    return text
+    return text if include_backward else without_backward(text)
 
 
 def check_choice(kind: str, value: str, allowed) -> None:
@@ -417,32 +416,24 @@ def check_choice(kind: str, value: str, allowed) -> None:
         raise ValueError(f"unknown {kind} {value!r}; choose from {sorted(allowed)}")
 
 
-def generate(
-    category: str,
-    seed: int,
-    index: int,
-    include_backward: bool = True,
-    difficulty: str = "mixed",
-    max_depth: int | None = None,
-    max_statements: int | None = None,
-) -> KernelSpec:
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How a build shapes every kernel it draws: the generator's options, travelling together."""
+
+    include_backward: bool = True  # False: the source sets ``enable_backward: False``
+    difficulty: str = "mixed"  # a level of ``PROFILES``, or "mixed" (one drawn per kernel)
+    max_depth: int | None = None  # caps on the level's expression depth and statements per block
+    max_statements: int | None = None
+
+
+def generate(category: str, seed: int, index: int, options: GenerationOptions = GenerationOptions()) -> KernelSpec:
     """The kernel at ``index`` of ``category`` for ``seed``: the same inputs give the same kernel."""
+    difficulty = options.difficulty
     check_choice("category", category, CATEGORIES)
     check_choice("difficulty", difficulty, DIFFICULTIES)
     rng = random.Random(f"warp-ir-pairs/{GENERATOR_VERSION}/{seed}/{category}/{difficulty}/{index}")
     level = _pick(rng, MIXED_WEIGHTS) if difficulty == "mixed" else difficulty
-    profile = capped(PROFILES[level], max_depth, max_statements)
+    profile = capped(PROFILES[level], options.max_depth, options.max_statements)
     parts = CATEGORIES[category](rng, profile)
-    recipe = json.dumps(
-        {
-            "category": category,
-            "seed": seed,
-            "index": index,
-            "include_backward": include_backward,
-            "difficulty": difficulty,
-            "max_depth": max_depth,
-            "max_statements": max_statements,
-        },
-        sort_keys=True,
-    )
-    return KernelSpec(parts.name, category, parts.description, render(parts, include_backward), level, recipe)
+    recipe = json.dumps({"category": category, "seed": seed, "index": index, **asdict(options)}, sort_keys=True)
+    return KernelSpec(parts.name, category, parts.description, render(parts, options.include_backward), level, recipe)

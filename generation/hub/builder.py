@@ -18,7 +18,9 @@ import datasets
 
 from generation.pipeline import options as build_options
 from generation.pipeline.build import build_shard
-from generation.pipeline.plan import SPLITS, nothing_built, plan_splits, pooled_scan, shard
+from generation.pipeline.plan import SPLITS, plan_splits, shard
+from generation.pipeline.plan.generated import pooled_scan
+from generation.pipeline.plan.real import no_rows_message
 from generation.pipeline.rows import DATASET_VERSION, FEATURES
 from generation.pipeline.stats import BuildStats
 
@@ -121,7 +123,7 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         # leave it out (its skips stay counted in the description).
         empty = [name for name, info in self.info.splits.items() if info.num_examples == 0]
         if self.source == "real" and empty and len(empty) == len(self.info.splits):
-            raise ValueError(nothing_built(self.options, self._split_stats.values()))
+            raise ValueError(no_rows_message(self.options, self._split_stats.values()))
         for name in empty:
             logger.warning("%s: every kernel was skipped, so the split is left out", name)
         self.info.splits = datasets.SplitDict(

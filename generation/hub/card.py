@@ -22,6 +22,7 @@ from generation.generated.generator import GENERATOR_VERSION
 from generation.measure.realism import Realism, realism, shapes
 from generation.measure.reference import warp_reference
 from generation.measure.vocabulary import calls_in, coverage, reference_calls
+from generation.pipeline import checks
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
 from generation.pipeline.rows import DATASET_VERSION, MEASURED
@@ -221,7 +222,6 @@ def write_plots(figures: dict[str, ConfigFigures], out_dir: Path) -> dict[str, s
 
 
 TEMPLATE = Path(__file__).with_name("dataset_card.md")
-CHECKS = ("codegen", "compile", "run")
 
 
 def _rate(rows: int, requested: int) -> str:
@@ -243,54 +243,20 @@ def card_body(
 ) -> str:
     """Fill ``dataset_card.md`` with the figures of every config."""
     configs = list(figures)
-    splits = [s for s in SPLITS if any(s in f.rows_per_split for f in figures.values())]
     categories = sorted(set().union(*(f.rows_per_category for f in figures.values())))
-    split_rows = [
-        [f"`{c}`", *(f.rows_per_split.get(s, 0) for s in splits), sum(sum(r.values()) for r in f.skipped.values())]
-        for c, f in figures.items()
-    ]
-    skip_lines = []
-    for config, fig in figures.items():
-        for split in [s for s in SPLITS if s in fig.skipped]:
-            reasons = fig.skipped[split]
-            written = fig.rows_per_split.get(split, 0)
-            text = ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) or "none skipped"
-            skip_lines.append(f"- `{config}` / {split}: {written} of {fig.requested.get(split, written)} rows ({text})")
     licences = row_licenses(figures)
-    difficulties = [f.difficulties for f in figures.values()]
-    feature_names = sorted(set().union(*(f.features for f in figures.values())))
     values = {
         "repo_id": repo_id,
         "default_config": default_config,
-        "split_table": _table(["config", *splits, "skipped"], split_rows),
-        "category_table": _table(
-            ["category", *configs], [[k, *(figures[c].rows_per_category[k] for c in configs)] for k in categories]
-        ),
+        "split_table": split_table(figures),
+        "category_table": per_config_table("category", figures, lambda f: f.rows_per_category),
         "category_plot": f"![share of rows per category, per config]({plots['categories']})",
         "length_table": length_table(figures),
         "length_plot": f"![characters of python_source, forward and code per config]({plots['lengths']})",
-        "validation_table": _table(
-            ["config", "validate", "rows", "requested", "pass rate", *CHECKS],
-            [
-                [
-                    f"`{c}`",
-                    build_options.get(c, {}).get("validate", "?"),
-                    sum(f.rows_per_split.values()),
-                    sum(f.requested.values()) or "?",
-                    _rate(sum(f.rows_per_split.values()), sum(f.requested.values())),
-                    *(f.checks[check] for check in CHECKS),
-                ]
-                for c, f in figures.items()
-            ],
-        ),
-        "skip_list": "\n".join(skip_lines) or "- no statistics were saved with this build",
-        "difficulty_table": _table(
-            ["difficulty", *configs],
-            [[d, *(figures[c].difficulties[d] for c in configs)] for d in sorted(set().union(*difficulties))],
-        ),
-        "feature_table": _table(
-            ["feature", *configs], [[f"`{k}`", *(figures[c].features[k] for c in configs)] for k in feature_names]
-        ),
+        "validation_table": validation_table(figures, build_options),
+        "skip_list": "\n".join(skip_lines(figures)) or "- no statistics were saved with this build",
+        "difficulty_table": per_config_table("difficulty", figures, lambda f: f.difficulties),
+        "feature_table": per_config_table("feature", figures, lambda f: f.features, "`{}`"),
         "categories": ", ".join(categories),
         "warp_versions": ", ".join(sorted(set().union(*(f.warp_versions for f in figures.values())))),
         "generator_version": GENERATOR_VERSION,
@@ -304,6 +270,51 @@ def card_body(
         "license_counts": ", ".join(f"{lic}: {n}" for lic, n in sorted(licences.items())),
     }
     return Template(TEMPLATE.read_text()).substitute(values)
+
+
+def split_table(figures: dict[str, ConfigFigures]) -> str:
+    """Rows per split and skips, per config."""
+    splits = [s for s in SPLITS if any(s in f.rows_per_split for f in figures.values())]
+    rows = [
+        [f"`{c}`", *(f.rows_per_split.get(s, 0) for s in splits), sum(sum(r.values()) for r in f.skipped.values())]
+        for c, f in figures.items()
+    ]
+    return _table(["config", *splits, "skipped"], rows)
+
+
+def per_config_table(label: str, figures: dict[str, ConfigFigures], counts, key_format: str = "{}") -> str:
+    """One row per key of ``counts(figures)`` (a Counter per config), one column per config."""
+    configs = list(figures)
+    keys = sorted(set().union(*(counts(f) for f in figures.values())))
+    return _table([label, *configs], [[key_format.format(k), *(counts(figures[c])[k] for c in configs)] for k in keys])
+
+
+def validation_table(figures: dict[str, ConfigFigures], build_options: dict[str, dict]) -> str:
+    """Per config: its validate level, rows against requested, and the rows passing each check."""
+    rows = [
+        [
+            f"`{c}`",
+            build_options.get(c, {}).get("validate", "?"),
+            sum(f.rows_per_split.values()),
+            sum(f.requested.values()) or "?",
+            _rate(sum(f.rows_per_split.values()), sum(f.requested.values())),
+            *(f.checks[check] for check in checks.CHECKS),
+        ]
+        for c, f in figures.items()
+    ]
+    return _table(["config", "validate", "rows", "requested", "pass rate", *checks.CHECKS], rows)
+
+
+def skip_lines(figures: dict[str, ConfigFigures]) -> list[str]:
+    """A line per config and split: rows written of requested, and the skips by reason."""
+    lines = []
+    for config, fig in figures.items():
+        for split in [s for s in SPLITS if s in fig.skipped]:
+            reasons = fig.skipped[split]
+            written = fig.rows_per_split.get(split, 0)
+            text = ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) or "none skipped"
+            lines.append(f"- `{config}` / {split}: {written} of {fig.requested.get(split, written)} rows ({text})")
+    return lines
 
 
 def vocabulary_table(figures: dict[str, ConfigFigures]) -> str:

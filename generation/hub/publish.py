@@ -92,7 +92,7 @@ def write_hub_layout(builds: dict[str, datasets.DatasetDict], out_dir: Path) -> 
         for split, dataset in dataset_dict.items():
             count = _num_shards(dataset)
             for index in range(count):
-                path = out_dir / config / f"{split}-{index:05d}-of-{count:05d}.parquet"
+                path = out_dir / layout.shard_name(config, split, index, count)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 dataset.shard(num_shards=count, index=index, contiguous=True).to_parquet(str(path))
                 uploaded += path.stat().st_size

@@ -26,12 +26,14 @@ def _stage(error: BaseException) -> str:
 TOO_LONG = Reason("codegen", "too_long")
 
 
-def _make(planned: PlannedKernel, device: str, options: BuildOptions, stats: BuildStats) -> TargetCode | Reason | None:
+def _code_for(
+    planned: PlannedKernel, device: str, options: BuildOptions, stats: BuildStats
+) -> TargetCode | Reason | None:
     """The code Warp makes for one kernel; else the reason is counted (a broken kernel is never fatal)
     and the result is None, or ``TOO_LONG`` for code over a length cap."""
     spec = planned.spec
     try:
-        made = make_code(spec.python_source, spec.name, device, options.include_backward, options.arch)
+        made = make_code(spec.python_source, spec.name, device, options.arch)
     except Exception as error:
         stats.skip(Reason(_stage(error), type(error).__name__), f"{spec.name}: {type(error).__name__}: {error}")
         logger.debug("skipped %s", spec.name, exc_info=True)
@@ -43,7 +45,7 @@ def _make(planned: PlannedKernel, device: str, options: BuildOptions, stats: Bui
     return made
 
 
-def _made(
+def _codes_replacing_long_ones(
     kernels: Iterable[PlannedKernel],
     device: str,
     options: BuildOptions,
@@ -54,14 +56,14 @@ def _made(
     kernel over a length cap is replaced, in its place, by the next kernel of ``reserve``."""
     reserve = iter(reserve)
     for planned in kernels:
-        made = _make(planned, device, options, stats)
+        made = _code_for(planned, device, options, stats)
         while made is TOO_LONG:
             planned = next(reserve, None)
             if planned is None:
                 logger.warning("a group's reserve of replacements ran out: raise the length cap")
                 break
             stats.replaced += 1
-            made = _make(planned, device, options, stats)
+            made = _code_for(planned, device, options, stats)
         if isinstance(made, TargetCode):
             yield planned, made
 
@@ -95,7 +97,9 @@ def build_rows(
     """
     pending = checks.checks_to_run(device, options.validate)
     validation = checks.PASSED_BY_MAKING[device] + pending
-    made = _made(kernels, device, options, stats, reserve)  # lazy: without checks, each row streams out as it is made
+    made = _codes_replacing_long_ones(
+        kernels, device, options, stats, reserve
+    )  # lazy: without checks, each row streams out as it is made
     if pending:
         made = list(made)
         for check in pending:
@@ -110,7 +114,7 @@ def build_groups(groups: Iterable[Group], device: str, options: BuildOptions, st
     """Rows for a plan's groups in order, each group replacing from its own reserve (kernels are
     regenerated here, one at a time)."""
     for group in groups:
-        kernels, reserve = planned_kernels(options, group.items), planned_kernels(options, group.reserve)
+        kernels, reserve = planned_kernels(options, group)
         yield from build_rows(kernels, device, options, stats, reserve)
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from generation.backend import DEFAULT_CUDA_ARCH
-from generation.generated.generator import CATEGORIES, DIFFICULTIES
-from generation.real.harvest import HARVEST_MODES
+from generation.generated.generator import CATEGORIES, DIFFICULTIES, GenerationOptions
+from generation.real.harvest import HARVEST_MODES, HarvestOptions
 from generation.real.importer import DEFAULT_TIMEOUT as DEFAULT_IMPORT_TIMEOUT
 from generation.source.spec import GENERATED_LICENSE
 
@@ -201,6 +201,17 @@ class BuildOptions:
             "validation": held_out if self.num_validation is None else self.num_validation,
             "test": held_out if self.num_test is None else self.num_test,
         }
+
+    @property
+    def generation(self) -> GenerationOptions:
+        """The options the generator shapes each drawn kernel with."""
+        return GenerationOptions(self.include_backward, self.difficulty, self.max_depth, self.max_statements)
+
+    @property
+    def harvesting(self) -> HarvestOptions:
+        """The options a real build's harvest reads."""
+        mode, timeout, setup = self.harvest, self.import_timeout, self.import_setup
+        return HarvestOptions(self.paths, self.license, self.include_backward, mode, timeout, setup)
 
     @property
     def capped(self) -> bool:

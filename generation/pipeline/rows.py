@@ -8,11 +8,10 @@ from typing import Any
 
 import datasets
 
-from generation.backend import DEFAULT_CUDA_ARCH, warp_api
+from generation.backend import warp_api
 from generation.backend.source_module import source_file_for
-from generation.backend.targets import TargetCode, make_code
+from generation.backend.targets import TargetCode
 from generation.generated.generator import GENERATOR_VERSION
-from generation.pipeline.checks import PASSED_BY_MAKING
 from generation.source.features import kernel_features
 from generation.source.spec import KernelSpec
 
@@ -121,17 +120,3 @@ def assemble(
     }
     row["metadata"]["lengths"] = lengths(row)
     return row
-
-
-def make_row(
-    spec: KernelSpec,
-    device: str,
-    seed: int,
-    index: int,
-    include_backward: bool = True,
-    arch: int = DEFAULT_CUDA_ARCH,
-) -> dict[str, Any]:
-    """Make ``device`` code for one kernel and assemble its row, with no check beyond making it.
-    Errors raised here are the caller's to count."""
-    made = make_code(spec.python_source, spec.name, device, include_backward, arch)
-    return assemble(spec, made, device, seed, index, PASSED_BY_MAKING[device])

@@ -18,19 +18,19 @@ from generation.source.spec import Failure
 logger = logging.getLogger(__name__)
 
 # Where a kernel can fail, in the order a build meets them.
-STAGES = ("harvest", "plan", "codegen", "compile", "run")
+SKIP_STAGES = ("harvest", "plan", "codegen", "compile", "run")
 
 
 @dataclass(frozen=True, order=True)
 class Reason:
-    """Why kernels were skipped: a stage of ``STAGES`` and a kind (``codegen:WarpCodegenError``)."""
+    """Why kernels were skipped: a stage of ``SKIP_STAGES`` and a kind (``codegen:WarpCodegenError``)."""
 
     stage: str
     kind: str
 
     def __post_init__(self) -> None:
-        if self.stage not in STAGES:
-            raise ValueError(f"unknown stage {self.stage!r}; stages are {list(STAGES)}")
+        if self.stage not in SKIP_STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}; stages are {list(SKIP_STAGES)}")
 
     def __str__(self) -> str:
         return f"{self.stage}:{self.kind}"

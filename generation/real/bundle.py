@@ -28,17 +28,8 @@ from dataclasses import dataclass, field, replace
 from generation.real import declarations
 from generation.source.edits import definition_name_edit, edited_text, outermost
 from generation.source.features import is_kernel, warp_decorated
-from generation.source.modules import ALLOWED_PACKAGES
-
-_BUILTINS = declarations.BUILTIN_NAMES
-
-
-class BundleError(Exception):
-    """Why a kernel cannot be bundled: ``kind`` is the skip reason, the message names the file and name."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
+from generation.source.modules import ALLOWED_PACKAGES, BUILTIN_NAMES
+from generation.source.spec import SkipError
 
 
 @dataclass
@@ -253,7 +244,7 @@ class Bundle:
         ``user`` is the module whose statement uses it."""
         binding = self.index.bindings(module).get(name)
         if binding is None:
-            if name not in _BUILTINS:
+            if name not in BUILTIN_NAMES:
                 self.unresolved.add(name)
             return None
         if binding.kind == "def":
@@ -267,21 +258,21 @@ class Bundle:
             self.crossed |= binding.rewritten  # the plain slice would keep the relative import
             self.visited.update(id(statement) for statement in binding.statements)
             if self.imports.setdefault(name, binding.text) != binding.text:
-                raise BundleError("name_clash", f"{module.origin}: {name!r} is imported as two different things")
+                raise SkipError("name_clash", f"{module.origin}: {name!r} is imported as two different things")
             if name in self.taken:
-                raise BundleError("name_clash", f"{module.origin}: the import {name!r} clashes with a definition")
+                raise SkipError("name_clash", f"{module.origin}: the import {name!r} clashes with a definition")
             return name
         self.crossed = True
         if binding.kind == "unresolved":
-            raise BundleError("unresolved_import", f"{module.origin}: no harvested file is {binding.target!r}")
+            raise SkipError("unresolved_import", f"{module.origin}: no harvested file is {binding.target!r}")
         if binding.kind == "forbidden":
-            raise BundleError("needs_package", f"{module.origin}: needs package {binding.target!r}")
+            raise SkipError("needs_package", f"{module.origin}: needs package {binding.target!r}")
         target = self.index.modules[binding.target]
         if binding.kind == "module":
             return target
         key = (module.name, name)
         if key in self.following:  # a imports x from b, b imports x from a
-            raise BundleError("import_cycle", f"{module.origin}: {name!r} is imported in a cycle and defined nowhere")
+            raise SkipError("import_cycle", f"{module.origin}: {name!r} is imported in a cycle and defined nowhere")
         self.following.add(key)
         try:
             return self.resolve(target, binding.name, user) or self._missing(target, binding.name)
@@ -289,7 +280,7 @@ class Bundle:
             self.following.discard(key)
 
     def _missing(self, module: Module, name: str):
-        raise BundleError("unresolved_import", f"{module.origin}: defines no {name!r}")
+        raise SkipError("unresolved_import", f"{module.origin}: defines no {name!r}")
 
     def take(self, module: Module, statement: ast.stmt, declaration: bool = True) -> None:
         """Bring ``statement`` in, and everything it uses."""
@@ -342,7 +333,7 @@ class Bundle:
         for statement in kernel_lines:
             self.take(self.home, statement, declaration=False)
         if self.not_declared:
-            raise BundleError("not_a_declaration", self.not_declared[0][:200])
+            raise SkipError("not_a_declaration", self.not_declared[0][:200])
         if not self.crossed:
             return self._plain_source()
         blocks = list(dict.fromkeys(self.imports.values()))

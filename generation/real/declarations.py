@@ -14,10 +14,11 @@ and no private or dunder attribute is followed (``wp.__builtins__["exec"]``).
 from __future__ import annotations
 
 import ast
-import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from generation.source.modules import BUILTIN_NAMES
 
 # Builtins a declaration may name or call: pure functions and type constructors.
 SAFE_BUILTINS = frozenset(
@@ -26,7 +27,6 @@ SAFE_BUILTINS = frozenset(
 )
 # Builtins a declaration may read without calling them (``scalar_type: type = wp.float32``).
 READABLE_BUILTINS = SAFE_BUILTINS | {"type", "object"}
-BUILTIN_NAMES = frozenset(dir(builtins))
 # Packages whose public names a declaration may read as values (``np.pi``, ``typing.Any``).
 VALUE_PACKAGES = frozenset({"warp", "math", "numpy", "typing"})
 # What a declaration may call in Warp: its types and their constructors, and the declarations

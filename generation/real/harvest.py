@@ -18,23 +18,23 @@ from importlib import metadata
 from pathlib import Path
 
 from generation.real import bundle, importer, licenses
+from generation.source.edits import without_backward
 from generation.source.features import is_kernel
 from generation.source.modules import module_name
-from generation.source.spec import Failure, KernelSpec
+from generation.source.spec import Failure, KernelSpec, SkipError, kernel_origin, origin_file
 
 logger = logging.getLogger(__name__)
 
 REAL_CATEGORY = "real"
 # Where the installed warp package keeps kernels written by its authors.
 WARP_KERNEL_FOLDERS = ("examples", "tests")
-NO_BACKWARD = 'wp.set_module_options({"enable_backward": False})\n'
 # A bigger .py file is data or generated code, not kernels to learn from: skipped unread. The
 # biggest file among Warp's package and the packages the README measures is about 0.8 MB.
 MAX_SOURCE_BYTES = 4_000_000
 
 
 @dataclass
-class Harvest:
+class Harvested:
     specs: list[KernelSpec] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)  # files and kernels that gave no spec, and why
 
@@ -100,7 +100,7 @@ def _kernel_lines(tree: ast.Module, kernel: ast.FunctionDef) -> list[ast.stmt]:
 
 
 def kernel_module(index: bundle.Index, module: bundle.Module, kernel: ast.FunctionDef) -> tuple[str, list[str]]:
-    """The row's module for a kernel and the other files it drew on (``bundle.BundleError`` when it
+    """The row's module for a kernel and the other files it drew on (``SkipError`` when it
     cannot be made): its file's plain slice when the file is enough, else the bundle of what it
     reaches in other harvested files."""
     kernel_bundle = bundle.Bundle(index, module, kernel)
@@ -116,102 +116,137 @@ def default_license(paths: tuple[str, ...]) -> str:
 HARVEST_MODES = ("static", "import")
 
 
-def harvest(
-    paths: tuple[str, ...],
-    license_: str | None = None,
-    include_backward: bool = True,
-    mode: str = "static",
-    import_timeout: float = importer.DEFAULT_TIMEOUT,
-    import_setup: str | None = None,
-) -> Harvest:
-    """Every kernel of the files as a ``KernelSpec``, under ``license_`` when given, else under the
-    licences of the files it came from (``licenses.file_license``); files and kernels that give no
+@dataclass(frozen=True)
+class HarvestOptions:
+    """What to harvest and how: the build options a harvest reads, travelling together."""
+
+    paths: tuple[str, ...] = ()  # files and folders; () is Warp's own examples and tests
+    license: str | None = None  # one licence for every row, over what each file says
+    include_backward: bool = True  # False: each row's source sets ``enable_backward: False``
+    mode: str = "static"  # ``HARVEST_MODES``: read the files, or import them in a child process
+    import_timeout: float = importer.DEFAULT_TIMEOUT  # import mode: seconds one step may take
+    import_setup: str | None = None  # import mode: a script the child runs after the imports
+
+
+@dataclass(frozen=True)
+class Found:
+    """A kernel a harvest found, before it becomes a ``KernelSpec``."""
+
+    name: str
+    origin: str  # ``kernel_origin``: file, qualname and overload
+    python_source: str
+    other_files: list[str]  # the other harvested files its definitions came from
+    doc: str
+    recipe: dict
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    source: SourceFile
+    text: str
+    module: bundle.Module
+
+
+def harvest(options: HarvestOptions = HarvestOptions()) -> Harvested:
+    """Every kernel of the files as a ``KernelSpec``, under ``options.license`` when given, else under
+    the licences of the files it came from (``licenses.file_license``); files and kernels that give no
     spec are listed with why (``SyntaxError``, ``nested_kernel``, ``needs_package``...).
 
-    ``mode`` "static" reads the files (top-level kernels, imports inside the files bundled);
-    "import" imports them in a child process, runs ``import_setup`` if given, and takes every
-    kernel Warp then knows (``importer.py``), each step given at most ``import_timeout`` seconds."""
-    result = Harvest()
-    default = default_license(paths)
+    Mode "static" reads the files (top-level kernels, imports inside the files bundled); "import"
+    imports them in a child process, runs ``import_setup`` if given, and takes every kernel Warp then
+    knows (``importer.py``), each step given at most ``import_timeout`` seconds."""
+    result = Harvested()
+    parsed = parse_files(options.paths, result.skipped)
+    default = default_license(options.paths)
+    file_licenses = {
+        p.source.origin: licenses.file_license(p.text, p.source.path, p.source.root, default) for p in parsed
+    }
+    found = (
+        imported_kernels(parsed, options, result.skipped)
+        if options.mode == "import"
+        else static_kernels(parsed, result.skipped)
+    )
+    for kernel in found:
+        # A row drawing on several files carries each file's licence (an SPDX AND expression).
+        files = [origin_file(kernel.origin), *kernel.other_files]
+        row_license = options.license or " AND ".join(sorted({file_licenses[f] for f in files}))
+        result.specs.append(kernel_spec(kernel, row_license, options.include_backward))
+    logger.info("harvested %d kernels (%s); skipped %d", len(result.specs), options.mode, len(result.skipped))
+    return result
+
+
+def parse_files(paths: tuple[str, ...], skipped: list[Failure]) -> list[ParsedFile]:
+    """Each file under ``paths`` read and parsed; one that is too large, unreadable or not Python is
+    added to ``skipped``."""
     parsed = []
     for source in source_files(paths):
         size = source.path.stat().st_size
         if size > MAX_SOURCE_BYTES:
             limit = f"over the {MAX_SOURCE_BYTES:,}-byte limit for a source file"
-            result.skipped.append(Failure("too_large", f"{source.origin}: {size:,} bytes, {limit}"))
+            skipped.append(Failure("too_large", f"{source.origin}: {size:,} bytes, {limit}"))
             continue
         try:
             text = source.path.read_text(encoding="utf-8")
             tree = ast.parse(text)
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:
-            result.skipped.append(Failure(type(error).__name__, f"{source.origin}: {error}"))
+            skipped.append(Failure(type(error).__name__, f"{source.origin}: {error}"))
             continue
         name, is_package = module_name(source.path, source.root)
-        parsed.append((source, text, bundle.Module(name, is_package, source.origin, tree, text.splitlines(True))))
-    file_licenses = {s.origin: licenses.file_license(text, s.path, s.root, default) for s, text, _ in parsed}
-
-    def add(name: str, where: str, python_source: str, other_files: list[str], doc: str, recipe: dict) -> None:
-        origin = where.split("::", 1)[0]
-        # A row drawing on several files carries each file's licence (an SPDX AND expression).
-        row_license = license_ or " AND ".join(sorted({file_licenses[f] for f in [origin, *other_files]}))
-        if not include_backward:
-            python_source = python_source.replace("import warp as wp\n", "import warp as wp\n\n" + NO_BACKWARD, 1)
-        recipe = recipe | ({"files": other_files} if other_files else {})
-        text = f"The `{name}` kernel from {origin}"
-        result.specs.append(
-            KernelSpec(
-                name,
-                REAL_CATEGORY,
-                f"{text}: {doc.strip()}" if doc else text + ".",
-                python_source,
-                difficulty="",
-                recipe=json.dumps(recipe, sort_keys=True),
-                origin=where,
-                license=row_license,
-            )
+        parsed.append(
+            ParsedFile(source, text, bundle.Module(name, is_package, source.origin, tree, text.splitlines(True)))
         )
+    return parsed
 
-    if mode == "import":
-        files = [(s.origin, s.path, s.root) for s, *_ in parsed]
-        imported = importer.import_kernels(files, import_timeout, import_setup)
-        result.skipped += imported.skipped
-        for k in imported.kernels:
-            where = f"{k.origin}::{k.qualname}" + (f"[{k.overload}]" if k.overload else "")
-            recipe = {"origin": k.origin, "kernel": k.qualname, "line": k.line, "mode": "import"}
-            add(
-                k.name,
-                where,
-                k.python_source,
-                k.files,
-                k.doc,
-                recipe | ({"overload": k.overload} if k.overload else {}),
-            )
-        logger.info("harvested %d kernels by import; skipped %d", len(result.specs), len(result.skipped))
-        return result
 
-    index = bundle.Index([module for *_, module in parsed])
-    for source, _, module in parsed:
-        origin, tree = source.origin, module.tree
+def static_kernels(parsed: list[ParsedFile], skipped: list[Failure]) -> list[Found]:
+    """Each top-level kernel as its file's slice or its bundle across files; nested kernels and
+    kernels that cannot be bundled are added to ``skipped``."""
+    index = bundle.Index([p.module for p in parsed])
+    found = []
+    for p in parsed:
+        origin, tree = p.source.origin, p.module.tree
         top_level = [node for node in tree.body if is_kernel(node)]
-        nested = [node for node in ast.walk(tree) if is_kernel(node) and node not in top_level]
-        for node in nested:
-            result.skipped.append(
-                Failure("nested_kernel", f"{origin}: {node.name} is defined inside a function or class")
-            )
+        for node in ast.walk(tree):
+            if is_kernel(node) and node not in top_level:
+                skipped.append(Failure("nested_kernel", f"{origin}: {node.name} is defined inside a function or class"))
         for kernel in top_level:
+            where = kernel_origin(origin, kernel.name)
             try:
-                python_source, other_files = kernel_module(index, module, kernel)
-            except bundle.BundleError as error:
-                result.skipped.append(Failure(error.kind, f"{origin}::{kernel.name}: {error}"))
+                python_source, other_files = kernel_module(index, p.module, kernel)
+            except SkipError as error:
+                skipped.append(Failure(error.kind, f"{where}: {error}"))
                 continue
-            doc = ast.get_docstring(kernel) or ""
-            add(
-                kernel.name,
-                f"{origin}::{kernel.name}",
-                python_source,
-                other_files,
-                doc,
-                {"origin": origin, "kernel": kernel.name},
-            )
-    logger.info("harvested %d kernels; skipped %d", len(result.specs), len(result.skipped))
-    return result
+            recipe = {"origin": origin, "kernel": kernel.name}
+            found.append(Found(kernel.name, where, python_source, other_files, ast.get_docstring(kernel) or "", recipe))
+    return found
+
+
+def imported_kernels(parsed: list[ParsedFile], options: HarvestOptions, skipped: list[Failure]) -> list[Found]:
+    """Every kernel Warp knows after the child imported the files (and ran the setup script)."""
+    files = [(p.source.origin, p.source.path, p.source.root) for p in parsed]
+    imported = importer.import_kernels(files, options.import_timeout, options.import_setup)
+    skipped += imported.skipped
+    found = []
+    for k in imported.kernels:
+        recipe = {"origin": k.origin, "kernel": k.qualname, "line": k.line, "mode": "import"}
+        recipe |= {"overload": k.overload} if k.overload else {}
+        found.append(
+            Found(k.name, kernel_origin(k.origin, k.qualname, k.overload), k.python_source, k.files, k.doc, recipe)
+        )
+    return found
+
+
+def kernel_spec(kernel: Found, license_: str, include_backward: bool) -> KernelSpec:
+    origin = origin_file(kernel.origin)
+    recipe = kernel.recipe | ({"files": kernel.other_files} if kernel.other_files else {})
+    text = f"The `{kernel.name}` kernel from {origin}"
+    return KernelSpec(
+        kernel.name,
+        REAL_CATEGORY,
+        f"{text}: {kernel.doc.strip()}" if kernel.doc else text + ".",
+        kernel.python_source if include_backward else without_backward(kernel.python_source),
+        difficulty="",
+        recipe=json.dumps(recipe, sort_keys=True),
+        origin=kernel.origin,
+        license=license_,
+    )

@@ -32,3 +32,20 @@ def edited_text(lines: list[str], start: int, end: int, edits: list) -> str:
         first, last = line - start, end_line - start
         text[first : last + 1] = [text[first][:col] + replacement.encode() + text[last][end_col:]]
     return b"".join(text).decode().rstrip() + "\n"
+
+
+NO_BACKWARD = 'wp.set_module_options({"enable_backward": False})\n'
+WARP_IMPORT = "import warp as wp\n"
+
+
+def without_backward(python_source: str) -> str:
+    """The module with Warp's backward pass turned off, as its own text says it: the module option
+    line goes right after ``import warp as wp`` (which is added, after the module's last top-level
+    import, when the module lacks it). The one place a build's ``include_backward=False`` is applied."""
+    lines = python_source.splitlines(True)
+    if WARP_IMPORT not in lines:
+        imports = [s for s in ast.parse(python_source).body if isinstance(s, (ast.Import, ast.ImportFrom))]
+        at = imports[-1].end_lineno if imports else 0
+        return "".join([*lines[:at], WARP_IMPORT, "\n", NO_BACKWARD, *lines[at:]])
+    at = lines.index(WARP_IMPORT) + 1
+    return "".join([*lines[:at], "\n", NO_BACKWARD, *lines[at:]])

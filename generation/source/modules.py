@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import builtins
 import sys
 from pathlib import Path
 
+BUILTIN_NAMES = frozenset(dir(builtins))
 # What a row's module may import: Warp builds the row; numpy, math and the standard library are
 # what declarations and kernels read besides Warp.
 ALLOWED_PACKAGES = frozenset({"warp", "numpy", "math"} | set(sys.stdlib_module_names))

@@ -22,6 +22,25 @@ class KernelSpec:
     license: str = GENERATED_LICENSE
 
 
+def kernel_origin(file: str, qualname: str, overload: str = "") -> str:
+    """Where a harvested kernel came from, as rows name it: ``file.py::qualname[overload]``."""
+    return f"{file}::{qualname}" + (f"[{overload}]" if overload else "")
+
+
+def origin_file(origin: str) -> str:
+    """The file of a ``kernel_origin`` (qualnames hold no ``::``; files may)."""
+    return origin.rsplit("::", 1)[0]
+
+
+class SkipError(Exception):
+    """Raised where a kernel is found to give no row: ``kind`` is the reason it is counted under,
+    the message names the file and the value (the static bundle and import mode's writer raise it)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why a kernel did not become a row: a kind to count it under (``SyntaxError``, ``crashed``,

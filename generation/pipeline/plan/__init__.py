@@ -1,0 +1,59 @@
+"""Planning a build: which kernels each split gets. One planner per source of kernels
+(``generated.py``: draws selected by structure digest; ``real.py``: harvested files dealt whole),
+one plan model (``model.py``), and here the one place that picks the planner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from generation.pipeline.options import BuildOptions
+from generation.pipeline.plan import generated, real
+from generation.pipeline.plan.model import (
+    GROUP_SIZE,
+    MAX_SHARDS,
+    RESERVE_PER_GROUP,
+    SPLITS,
+    Group,
+    Plan,
+    PlannedKernel,
+    shard,
+    split_evenly,
+)
+from generation.real.harvest import Harvested
+
+__all__ = [
+    "GROUP_SIZE",
+    "MAX_SHARDS",
+    "RESERVE_PER_GROUP",
+    "SPLITS",
+    "Group",
+    "Plan",
+    "PlannedKernel",
+    "plan_splits",
+    "planned_kernels",
+    "shard",
+    "split_evenly",
+]
+
+
+def plan_splits(
+    options: BuildOptions,
+    source: str = "generated",
+    harvested: Harvested | None = None,
+    scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None,
+) -> Plan:
+    """The plan of a build: generated configs select draws by structure (their digests from ``scan``,
+    see ``generated.scanned_blocks``), real ones deal harvested kernels."""
+    if source == "real":
+        return real.plan_real(options, harvested)
+    return generated.select(options, options.split_sizes(), generated.scanned_blocks(options, scan))
+
+
+def planned_kernels(options: BuildOptions, group: Group) -> tuple[Iterator[PlannedKernel], Iterator[PlannedKernel]]:
+    """A group's kernels and its reserve, one at a time: draw indices are regenerated here."""
+    if group.source == "real":
+        return iter(group.items), iter(group.reserve)
+    made = lambda items: (PlannedKernel(i, generated.kernel_at(options, i)) for i in items)  # noqa: E731
+    return made(group.items), made(group.reserve)
