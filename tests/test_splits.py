@@ -6,14 +6,8 @@ from __future__ import annotations
 import multiprocessing
 
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import (
-    SPLITS,
-    kernel_at,
-    plan_splits,
-    pooled_scan,
-    split_of,
-    structure_digest,
-)
+from generation.pipeline.plan import SPLITS, plan_splits
+from generation.pipeline.plan.generated import kernel_at, pooled_scan, split_of, structure_digest
 from generation.source.features import normalized_ast, structure_key
 
 
