@@ -8,6 +8,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before datasets and huggingface_hub read it
 
+import pickle  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -28,19 +29,44 @@ def load(config: str, cache_dir: Path, **options):
     return datasets.load_dataset(SCRIPT, config, trust_remote_code=True, cache_dir=str(cache_dir), **options)
 
 
+def shared_folder(tmp_path_factory, name: str) -> Path:
+    """A folder every pytest-xdist worker of this run sees (the run's base temp folder without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """A folder ``make(folder)`` fills once per run, whichever pytest-xdist worker asks first (the
+    others wait on its lock): tests share expensive builds and only read them."""
+    from filelock import FileLock
+
+    folder = shared_folder(tmp_path_factory, name)
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / ".made").exists():
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def builds(tmp_path_factory) -> dict[str, datasets.DatasetDict]:
-    cache = tmp_path_factory.mktemp("hf_cache")
+    """Small cpu and cuda builds, prepared once per run: workers share the datasets cache (and its locks)."""
+    cache = shared_folder(tmp_path_factory, "hf_cache")
     return {config: load(config, cache, num_examples=SMALL) for config in ("cpu", "cuda")}
 
 
 @pytest.fixture(scope="session")
-def warp_harvest():
-    """Every top-level kernel of Warp's own examples and tests, harvested once for all tests."""
+def warp_harvest(tmp_path_factory):
+    """Every top-level kernel of Warp's own examples and tests, harvested once per run for all tests."""
     from generation.pipeline.options import BuildOptions
     from generation.pipeline.plan.real import harvest_for
 
-    return harvest_for(BuildOptions())
+    def make(folder: Path) -> None:
+        (folder / "harvest.pickle").write_bytes(pickle.dumps(harvest_for(BuildOptions())))
+
+    return pickle.loads((made_once(tmp_path_factory, "warp_harvest", make) / "harvest.pickle").read_bytes())
 
 
 def run_python(code: str, *args: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 import pytest
@@ -28,6 +29,12 @@ from generation.source.features import kernel_features, normalized_ast
 def test_same_seed_and_index_give_the_same_kernel():
     assert generate("matrix", 5, 17) == generate("matrix", 5, 17)
     assert generate("matrix", 5, 17) != generate("matrix", 6, 17)
+
+
+@functools.cache
+def sample_trees(category: str) -> tuple[ast.Module, ...]:
+    """100 kernels of a category, parsed once for the checks that read every statement of each."""
+    return tuple(ast.parse(generate(category, 3, index).python_source) for index in range(100))
 
 
 @pytest.mark.parametrize("category", list(CATEGORIES))
@@ -169,8 +176,7 @@ def _sizes(tree: ast.AST) -> set[str]:
 def test_risky_operations_are_guarded():
     """Every division, log, root, exponential and inverse sine is in its guarded form, not just one of them."""
     for category in CATEGORIES:
-        for index in range(100):
-            tree = ast.parse(generate(category, 3, index).python_source)
+        for tree in sample_trees(category):
             sizes = _sizes(tree)
             for node in ast.walk(tree):
                 if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
@@ -192,8 +198,7 @@ def test_every_statement_is_used():
     """Every local a function assigns is read in that same function (a helper and its kernel can
     both have a ``t0``, so counting names over the whole module would hide a dead one)."""
     for category in CATEGORIES:
-        for index in range(100):
-            tree = ast.parse(generate(category, 4, index).python_source)
+        for tree in sample_trees(category):
             for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
                 stored = {
                     target.id
@@ -293,8 +298,7 @@ def test_features_read_both_array_spellings():
 def test_no_branch_compares_a_value_with_itself():
     compared = 0
     for category in CATEGORIES:
-        for index in range(100):
-            tree = ast.parse(generate(category, 5, index).python_source)
+        for tree in sample_trees(category):
             for branch in (node for node in ast.walk(tree) if isinstance(node, ast.If | ast.While)):
                 for test in (n for n in ast.walk(branch.test) if isinstance(n, ast.Compare)):
                     compared += 1

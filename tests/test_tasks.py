@@ -15,7 +15,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import REPO, rows_digest
+from conftest import REPO, SMALL, made_once, rows_digest
 
 CLI = [sys.executable, "-m", "generation.cli"]
 
@@ -60,15 +60,18 @@ def loaded(out: Path, config: str, cache: Path) -> datasets.DatasetDict:
     return datasets.load_dataset(str(out), config, cache_dir=str(cache))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def uninterrupted(tmp_path_factory):
-    """The reference: the same build, run to the end without interruption."""
-    root = tmp_path_factory.mktemp("uninterrupted")
-    done = subprocess.run(
-        build_command(root / "out", "--tasks", "4", "--workers", "2"), cwd=REPO, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return loaded(root / "out", "cpu", root / "cache")
+    """The reference: the same build, run to the end without interruption (once per run)."""
+
+    def make(root: Path) -> None:
+        done = subprocess.run(
+            build_command(root / "out", "--tasks", "4", "--workers", "2"), cwd=REPO, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    root = made_once(tmp_path_factory, "uninterrupted", make)
+    return loaded(root / "out", "cpu", tmp_path_factory.mktemp("uninterrupted_cache"))
 
 
 def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, tmp_path):
@@ -156,14 +159,16 @@ ss -ltnH | awk '{print "listening on " $4}'
 """
 
 
-def test_a_build_on_a_local_ray_cluster_gives_the_local_rows(uninterrupted, tmp_path):
+def test_a_build_on_a_local_ray_cluster_gives_the_local_rows(builds, tmp_path):
     """A real Ray cluster (head, raylet, workers) in a network namespace that has only the
     loopback interface, so every Ray service is bound to 127.0.0.1 whatever Ray picks."""
     pytest.importorskip("ray")
     if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
         pytest.fail("needs `unshare -n` (root, util-linux) to keep the Ray cluster on 127.0.0.1")
     out = tmp_path / "out"
-    command = build_command(out, "--tasks", "3", "--workers", "2", "--executor", "ray")  # 3, not 4: any count
+    # The rows of the shared small build (load_dataset, one process): 3 tasks, not 4, 2 workers, on Ray.
+    command = [*CLI, "build", "cpu", "--num-examples", str(SMALL), "--out", str(out), "--tasks", "3", "--workers", "2"]
+    command += ["--executor", "ray"]
     script = ["unshare", "-n", "bash", "-c", RAY_BUILD, "ray-build", *command]
     with tempfile.TemporaryDirectory(prefix="wirp-ray-", dir="/tmp") as ray_temp:  # Ray's socket paths must be short
         # HOME of its own: a token file left in ~/.ray by another Ray would be sent to this cluster
@@ -174,7 +179,7 @@ def test_a_build_on_a_local_ray_cluster_gives_the_local_rows(uninterrupted, tmp_
     assert "cluster at 127.0.0.1:" in done.stdout
     listening = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("listening on ")]
     assert listening and all(re.match(r"(\[::ffff:)?127\.0\.0\.1\]?:\d+$", a) for a in listening), listening
-    assert rows_digest(loaded(out, "cpu", tmp_path / "cache")) == rows_digest(uninterrupted)
+    assert rows_digest(loaded(out, "cpu", tmp_path / "cache")) == rows_digest(builds["cpu"])
     assert (out / ".build" / "cpu" / "logs" / "build" / "completions").is_dir()
 
 

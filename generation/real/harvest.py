@@ -81,30 +81,36 @@ def source_files(paths: tuple[str, ...] = ()) -> list[SourceFile]:
     return found
 
 
-def _overloads_of(statement: ast.stmt, name: str) -> bool:
-    """``wp.overload(kernel, ...)`` at top level: the concrete types of a generic kernel."""
+def _overloaded(statement: ast.stmt) -> str | None:
+    """The kernel a top-level ``wp.overload(kernel, ...)`` gives concrete types to, else None."""
     if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
-        return False
+        return None
     call = statement.value
     used = {n.id for n in ast.walk(call.args[0]) if isinstance(n, ast.Name)} if call.args else set()
-    return ast.unparse(call.func) in ("wp.overload", "warp.overload") and used == {name}
+    return used.pop() if ast.unparse(call.func) in ("wp.overload", "warp.overload") and len(used) == 1 else None
 
 
 def _module_options(statement: ast.stmt) -> bool:
     return isinstance(statement, ast.Expr) and "set_module_options" in ast.unparse(statement.value)
 
 
-def _kernel_lines(tree: ast.Module, kernel: ast.FunctionDef) -> list[ast.stmt]:
-    """The top-level lines that belong with a kernel: its ``wp.overload``s and the module options."""
-    return [s for s in tree.body if _overloads_of(s, kernel.name) or _module_options(s)]
+def kernel_lines(tree: ast.Module) -> dict[str, list[ast.stmt]]:
+    """For each kernel of a file (by name), the top-level lines that belong with it, in file order:
+    its ``wp.overload``s and the module options. Read once per file."""
+    lines = [(s, _overloaded(s)) for s in tree.body if isinstance(s, ast.Expr)]
+    options = [s for s, _ in lines if _module_options(s)]
+    names = {kernel for _, kernel in lines if kernel} | {s.name for s in tree.body if is_kernel(s)}
+    return {name: [s for s, kernel in lines if kernel == name or s in options] for name in names}
 
 
-def kernel_module(index: bundle.Index, module: bundle.Module, kernel: ast.FunctionDef) -> tuple[str, list[str]]:
-    """The row's module for a kernel and the other files it drew on (``SkipError`` when it
-    cannot be made): its file's plain slice when the file is enough, else the bundle of what it
-    reaches in other harvested files."""
+def kernel_module(
+    index: bundle.Index, module: bundle.Module, kernel: ast.FunctionDef, lines: list[ast.stmt]
+) -> tuple[str, list[str]]:
+    """The row's module for a kernel with its ``lines`` (``kernel_lines``), and the other files it
+    drew on (``SkipError`` when it cannot be made): its file's plain slice when the file is enough,
+    else the bundle of what it reaches in other harvested files."""
     kernel_bundle = bundle.Bundle(index, module, kernel)
-    source = kernel_bundle.source([kernel, *_kernel_lines(module.tree, kernel)])
+    source = kernel_bundle.source([kernel, *lines])
     return source, [index.modules[name].origin for name in kernel_bundle.module_order() if name != module.name]
 
 
@@ -206,13 +212,14 @@ def static_kernels(parsed: list[ParsedFile], skipped: list[Failure]) -> list[Fou
     for p in parsed:
         origin, tree = p.source.origin, p.module.tree
         top_level = [node for node in tree.body if is_kernel(node)]
+        lines = kernel_lines(tree)
         for node in ast.walk(tree):
             if is_kernel(node) and node not in top_level:
                 skipped.append(Failure("nested_kernel", f"{origin}: {node.name} is defined inside a function or class"))
         for kernel in top_level:
             where = kernel_origin(origin, kernel.name)
             try:
-                python_source, other_files = kernel_module(index, p.module, kernel)
+                python_source, other_files = kernel_module(index, p.module, kernel, lines[kernel.name])
             except SkipError as error:
                 skipped.append(Failure(error.kind, f"{where}: {error}"))
                 continue
