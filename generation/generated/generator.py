@@ -14,20 +14,20 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from generation.generated import grammar
-from generation.generated.builder import (
+from generation.generated.builder import KernelBuilder
+from generation.generated.grammar import FLOAT, Expr, Op
+from generation.generated.idioms import IDIOMS
+from generation.generated.parts import (
     ATOMIC_TYPES,
     BLOCK_STATEMENTS,
     TID_NAMES,
     Block,
-    KernelBuilder,
     KernelParts,
     Profile,
     indent,
     sentence,
     store,
 )
-from generation.generated.grammar import FLOAT, Expr, Op
-from generation.generated.idioms import IDIOMS
 from generation.generated.queries import QUERIES, draw_idioms
 from generation.source.edits import WARP_IMPORT, without_backward
 from generation.source.spec import KernelSpec

@@ -19,8 +19,9 @@ import random
 from collections.abc import Callable
 
 from generation.generated import grammar
-from generation.generated.builder import KernelBuilder, KernelParts, Profile, sentence
+from generation.generated.builder import KernelBuilder
 from generation.generated.grammar import FLOAT, Expr, named
+from generation.generated.parts import KernelParts, Profile, sentence
 
 VEC = "vec3"
 INT_ARRAY = "wp.array(dtype=int)"

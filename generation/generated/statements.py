@@ -1,0 +1,235 @@
+"""The statement kinds a kernel body is drawn from, each with its own ``emit_<kind>`` (as Warp's
+``Adjoint.emit_<Node>``), and when each can be emitted at all (``STATEMENT_READY``). ``Statements``
+is the part of ``KernelBuilder`` that emits statements; the rest of the builder (generation
+context, inputs, expressions, blocks, helpers) is in ``builder.py``."""
+
+from __future__ import annotations
+
+from generation.generated import grammar
+from generation.generated.grammar import Expr, named
+from generation.generated.parts import (
+    ATOMIC_FUNCS,
+    BLOCK_STATEMENTS,
+    INT_ATOMIC_FUNCS,
+    RANDOM_INIT,
+    STATIC_BOUND_NAMES,
+    TID_NAMES,
+    Block,
+    typed,
+)
+from generation.source.warp_types import TYPES
+
+
+class Statements:
+    """Statement emission, mixed into ``KernelBuilder`` (whose state and expression methods it uses)."""
+
+    def statements(self, count: int, nesting: int, kinds: dict[str, float]) -> None:
+        """``count`` statements drawn from ``kinds`` (name -> weight); blocks only while ``nesting``."""
+        allowed = {k: w for k, w in kinds.items() if nesting > 0 or k not in BLOCK_STATEMENTS}
+        allowed = {k: w for k, w in allowed.items() if STATEMENT_READY[k](self)}
+        for _ in range(count):
+            if not allowed:
+                return
+            kind = self.rng.choices(list(allowed), weights=list(allowed.values()))[0]
+            getattr(self, f"emit_{kind}")(nesting, kinds)
+
+    def target_types(self) -> list[str]:
+        """Types a nested block can update: it folds its own locals into the target, so the type
+        needs a joining operation (``float32`` in an integer kernel has none)."""
+        kinds = ("float", "int", "vector")
+        types = [t for t in self.local_types(kinds) if grammar.joining_ops(self.scope, t)]
+        return types or [t for t in self.local_types() if grammar.joining_ops(self.scope, t)]
+
+    def accumulator_types(self) -> list[str]:
+        """Scalar types a loop can accumulate into (and fold its body's locals into)."""
+        return [t for t in self.target_types() if TYPES[t].kind in ("float", "int")]
+
+    def target(self) -> tuple[Expr, str]:
+        """A local of the current block that a nested block updates (bound now if there is none)."""
+        types = self.target_types()
+        mutable = [(e, t) for e, t in self.locals if t in types]
+        if mutable:
+            return self.rng.choice(mutable)
+        t = self.rng.choice(types)
+        return self.bind(self.rooted(t), t)
+
+    def nested(self, nesting: int, kinds: dict, target: tuple[Expr, str], extra: Expr | None = None) -> Block:
+        """A block that may declare its own locals and ends by updating ``target`` with all of them
+        (and with ``extra``, a loop index of the target's type, when given)."""
+        local, local_type = target
+        with self.nested_block(sink=local_type) as body:
+            self.statements(self.rng.randint(0, 2), nesting - 1, kinds)
+            value = self.use_all_locals(self.rooted(local_type), local_type)  # an operation: never `t = t`
+            if extra is not None:
+                value = grammar.involve(self.rng, self.scope, value, local_type, extra, local_type)
+            value = grammar.involve(self.rng, self.scope, value, local_type, local, local_type)
+            self.emit(f"{local.code} = {value.code}", value)
+            self.say(f"sets {local.code} to {value.phrase}")
+        return body
+
+    def emit_assign(self, nesting: int, kinds: dict) -> None:
+        t = self.rng.choice(self.local_types())
+        self.bind(self.rooted(t), t)
+
+    def emit_if(self, nesting: int, kinds: dict) -> None:
+        target = self.target()
+        branches = self.rng.choice((1, 2, 2, 3))  # if / if-else / if-elif-else
+        text = []
+        for k in range(branches):
+            body = self.nested(nesting, kinds, target)
+            if k == 0 or k < branches - 1:
+                cond = self.condition()
+                keyword = "if" if k == 0 else "elif"
+                self.emit(f"{keyword} {cond.code}:", cond, kind=keyword)
+                text.append(f"when {cond.phrase} it {', '.join(body.phrases)}")
+            else:
+                self.emit("else:", kind="else")
+                text.append(f"otherwise it {', '.join(body.phrases)}")
+            self.block.nest(body)
+        self.say("; ".join(text))
+
+    def loop_bound(self, unrolled: bool) -> Expr:
+        """A loop bound: an int argument or struct field, or (when ``unrolled``) perhaps a constant."""
+        roll = self.rng.random()
+        if not unrolled or (self.loop_bounds and roll < 0.4):
+            if not self.loop_bounds:
+                self.count_param()
+            return self.rng.choice(self.loop_bounds)
+        if roll < 0.55:
+            name = self.rng.choice(STATIC_BOUND_NAMES)
+            if name not in self.module_names:
+                self.module_names.add(name)
+                self.module_blocks.append(f"{name} = {self.rng.randint(2, 6)}\n")
+            return Expr(f"wp.static({name})", name, const=True)
+        count = str(self.rng.randint(2, 8))
+        return Expr(count, count, const=True)
+
+    def emit_for(self, nesting: int, kinds: dict) -> None:
+        """A loop that accumulates into a new local.
+
+        Warp unrolls a loop over a constant (``wp.static`` too) into one copy of its body per trip,
+        so a body with blocks gets an argument as its bound: unrolled nests of blocks made kernels of
+        1.6 MB of CUDA that NVRTC took 68 s to compile.
+        """
+        t = self.rng.choice(self.accumulator_types())
+        acc = self.fresh("s")
+        it = self.fresh("it")
+        body = self.nested(nesting, kinds, (named(acc), t), extra=named(it, it, code=typed(t, it)))
+        bound = self.loop_bound(unrolled=not body.has_block)
+        self.emit(f"{acc} = {typed(t, '0')}")  # a typed value, not a literal, so Warp lets the loop mutate it
+        self.emit(f"for {it} in range({bound.code}):", bound, kind="for")
+        self.block.nest(body)
+        self.say(f"loops {it} from 0 to {bound.phrase} where it {', '.join(body.phrases)}")
+        self.new_local(acc, t)
+
+    def emit_while(self, nesting: int, kinds: dict) -> None:
+        target = self.target()
+        counter, steps = self.fresh("k"), self.rng.randint(2, 6)
+        body = self.nested(nesting, kinds, target)
+        self.emit(f"{counter} = int(0)")
+        self.emit(f"while {counter} < {steps}:", kind="while")
+        self.block.nest(body)
+        self.emit(f"    {counter} += 1")
+        self.say(f"repeats {steps} times: it {', '.join(body.phrases)}")
+
+    def emit_reduce(self, nesting: int, kinds: dict) -> None:
+        """Sum an array's extra last dimension: the launch indexes the others."""
+        name, t = self.rng.choice(self.reducible)
+        acc, it = self.fresh("s"), self.fresh("it")
+        self.emit(f"{acc} = {typed(t, '0')}")
+        self.emit(f"for {it} in range({name}.shape[{self.dims}]):", named(name), kind="for")
+        self.emit(f"    {acc} += {name}[{self.index}, {it}]")
+        self.say(f"{acc} = the sum of {name}[{self.index}, :]")
+        self.new_local(acc, t)
+
+    def emit_atomic(self, nesting: int, kinds: dict) -> None:
+        target, t = self.rng.choice(self.atomic_targets)
+        value = self.use_all_locals(self.expr(t), t)
+        funcs = dict(ATOMIC_FUNCS) if TYPES[t].kind in ("float", "int") else {"atomic_add": "adds"}
+        if TYPES[t].kind == "int":
+            funcs |= INT_ATOMIC_FUNCS
+        func = self.rng.choice(list(funcs))
+        slot, slot_words = self.rng.choice(
+            [("0", f"{target}[0]"), (f"i % {target}.shape[0]", f"{target}[i mod its length]")]
+        )
+        if func == "atomic_add" and self.rng.random() < 0.3:
+            self.emit(f"{target}[{slot}] += {value.code}", value)  # Warp makes this an atomic add
+        elif func == "atomic_cas":  # swap in the value where the slot still holds a constant
+            compare = grammar.constant(self.rng, t)
+            self.emit(f"wp.atomic_cas({target}, {slot}, {compare.code}, {value.code})", value)
+        else:
+            self.emit(f"wp.{func}({target}, {slot}, {value.code})", value)
+        self.atomics.append(func)
+        self.say(f"atomically {funcs[func]} {value.phrase} into {slot_words}")
+
+    def unpacks(self) -> list[grammar.Unpack]:
+        """The decompositions whose argument the scope holds and whose every result the block can fold in."""
+        return [
+            u
+            for u in grammar.UNPACKS
+            if self.scope.leaves.get(u.arg)
+            and all(r in self.scope.leaves or self.scope.ops_returning(r) for r in u.results)
+            and all(self.sink is None or grammar.reachable(self.scope, r, self.sink) for r in u.results)
+        ]
+
+    def emit_unpack(self, nesting: int, kinds: dict) -> None:
+        """``t3, t4, t5 = wp.svd3(m)``: a builtin that returns several values, each a new local."""
+        unpack = self.rng.choice(self.unpacks())
+        arg = self.expr(unpack.arg, self.rng.randint(0, 1))
+        names = [self.fresh("t") for _ in unpack.results]
+        self.emit(f"{', '.join(names)} = {unpack.template.format(arg.code)}", arg)
+        self.say(f"sets {', '.join(names)} to {unpack.phrase.format(arg.phrase)}")
+        for name, type_name in zip(names, unpack.results, strict=True):
+            self.new_local(name, type_name, (unpack.base, *arg.ops))
+
+    def emit_neighbour(self) -> None:
+        """``x_next = x[wp.min(i + 1, x.shape[0] - 1)]``: an input's neighbour along one axis of the
+        launch, clamped at the border, read into a local the kernel folds in."""
+        arrays = [(n, t) for n, t in self.arrays if TYPES[t].kind in ("float", "vector") and t in self.local_types()]
+        if not arrays:
+            return
+        name, t = self.rng.choice(arrays)
+        axis = self.rng.randrange(self.dims)
+        tid = TID_NAMES[axis]
+        side, step, words = self.rng.choice(
+            [
+                ("next", f"wp.min({tid} + 1, {name}.shape[{axis}] - 1)", "next"),
+                ("prev", f"wp.max({tid} - 1, 0)", "previous"),
+            ]
+        )
+        local = f"{name}_{side}"
+        if local in {n for n, _ in self.inputs} or any(local == leaf.code for leaf, _ in self.locals):
+            return
+        index = ", ".join(step if k == axis else TID_NAMES[k] for k in range(self.dims))
+        self.emit(f"{local} = {name}[{index}]", named(name))
+        self.say(f"sets {local} to the {words} element of {name}, clamped at the border")
+        self.new_local(local, t)
+
+    def emit_random_init(self, seed: str = "seed") -> None:
+        """An int argument that seeds a generator state per thread, which the random draws read."""
+        self.inputs.append((seed, "int"))
+        index = self.rng.choice((self.index.split(", ")[0], f"{self.index.split(', ')[0]} * 7 + 1"))
+        self.emit(RANDOM_INIT.format(seed=seed, index=index), named(seed))
+        self.say(f"seeds a random generator from {seed} and the thread index")
+
+    def emit_return(self, nesting: int, kinds: dict) -> None:
+        out, t = self.rng.choice(self.outputs_written)
+        cond = self.condition()
+        fallback = grammar.constant(self.rng, t)
+        self.emit(f"if {cond.code}:", cond, kind="if")
+        self.emit(f"    {out}[{self.index}] = {fallback.code}")
+        self.emit("    return")
+        self.say(f"writes {fallback.phrase} to {out} and returns early when {cond.phrase}")
+
+
+# When each statement kind can be emitted at all.
+STATEMENT_READY = {
+    "assign": lambda kb: bool(kb.local_types()),
+    "if": lambda kb: bool(kb.target_types()),
+    "for": lambda kb: bool(kb.accumulator_types()),
+    "while": lambda kb: bool(kb.target_types()),
+    "reduce": lambda kb: bool(kb.reducible),
+    "atomic": lambda kb: bool(kb.atomic_targets),
+    "return": lambda kb: bool(kb.outputs_written),
+    "unpack": lambda kb: bool(kb.unpacks()),
+}
