@@ -28,6 +28,7 @@ CALLS = {
     "lambda": '(lambda: os.system("touch {m}"))()',
     "dunder_escape": 'wp.__builtins__["exec"]("import os; os.system(\'touch {m}\')") or 0',
     "rebound_builtin": 'int("touch {m}")',  # the file rebinds ``int`` to ``os.system``
+    "builtin_type": 'type("T", (), {{"__eq__": lambda s, o: os.system("touch {m}")}})() == 0',
 }
 HEADER = "import os\nimport subprocess\n\nimport numpy as np\nimport warp as wp\n\nint = os.system\n"
 # Each position's file: a kernel ``k`` whose row would evaluate ``{call}`` once on import or codegen.

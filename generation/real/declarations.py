@@ -55,6 +55,7 @@ class Bound:
     name: str = ""
 
 
+DECLARED_TYPE = "<a type the file declares>"  # the path of a call of one: no builtin has this name
 Lookup = Callable[[str], "Bound | None"]  # None: the file binds nothing by that name
 
 
@@ -168,7 +169,7 @@ def _call_path(func: ast.expr, lookup: Lookup) -> list[str] | None:
     if bound is None:
         return parts if len(parts) == 1 and parts[0] in BUILTIN_NAMES else None
     if bound.kind == "type":
-        return ["type"] if len(parts) == 1 else None
+        return [DECLARED_TYPE] if len(parts) == 1 else None
     if bound.kind != "module":
         return None
     return [*bound.package.split("."), *(bound.name.split(".") if bound.name else []), *parts[1:]]
@@ -181,7 +182,7 @@ def _callable(func: ast.expr, lookup: Lookup) -> bool:
         return False
     top, inner, last = path[0], path[1:-1], path[-1]
     if len(path) == 1:  # a builtin, or a type the file declares
-        return top in SAFE_BUILTINS or top == "type"
+        return top in SAFE_BUILTINS or top == DECLARED_TYPE
     if top == "math":
         return not inner
     if top == "warp":
