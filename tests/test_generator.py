@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 
 import pytest
@@ -23,6 +24,7 @@ from generation.pipeline.plan import (
     shard,
 )
 from generation.pipeline.stats import BuildStats, Reason
+from generation.real.harvest import warp_package
 from generation.source.features import kernel_features, normalized_ast
 
 
@@ -244,6 +246,17 @@ def test_shards_deal_whole_groups_in_order():
     shards = shard(groups, max_shards=3)
     assert [len(s) for s in shards] == [3, 2, 2] and [g for s in shards for g in s] == groups
     assert shard([]) == [[]] and Plan("generated", {"train": [1]}).groups("train") == [Group("generated", [1], [])]
+
+
+def test_a_plan_reads_back_as_written_and_without_its_source_from_an_older_folder():
+    options = BuildOptions(num_examples=20, num_validation=2, num_test=2, max_code_chars=9000)
+    wave = str(warp_package() / "examples" / "core" / "example_wave.py")
+    real = plan_splits(BuildOptions(paths=(wave,)), "real")
+    for source, plan in (("generated", plan_splits(options)), ("real", real)):
+        data = json.loads(json.dumps(plan.to_json()))  # as plan.json holds it
+        assert Plan.from_json(data, "no such source") == plan
+        older = {key: value for key, value in data.items() if key != "source"}  # before plans recorded it
+        assert Plan.from_json(older, source) == plan
 
 
 # Features the grammar must reach at its default difficulty mix (issue 4).

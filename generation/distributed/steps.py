@@ -135,7 +135,7 @@ class BuildShards(_Stage):
 
     def work(self, rank: int, world_size: int) -> None:
         job = self.job
-        plan = Plan.from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
+        plan = Plan.from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")), job.source)
         for split in SPLITS:
             if plan.stats[split].requested == 0:
                 continue
@@ -169,7 +169,7 @@ class FinishBuild(_Stage):
 
     def work(self, rank: int, world_size: int) -> None:
         job = self.job
-        plan = Plan.from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")))
+        plan = Plan.from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")), job.source)
         splits = {}
         for split in SPLITS:
             stats = plan.stats[split]

@@ -76,8 +76,10 @@ class Plan:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Plan:
-        source = data["source"]
+    def from_json(cls, data: dict, source: str) -> Plan:
+        """The plan ``to_json`` wrote; ``source`` is the build's, for a plan.json written before plans
+        recorded theirs (a build folder being resumed)."""
+        source = data.get("source", source)
 
         def items(values: list) -> list:
             return (
