@@ -29,6 +29,12 @@ def load(config: str, cache_dir: Path, **options):
     return datasets.load_dataset(SCRIPT, config, trust_remote_code=True, cache_dir=str(cache_dir), **options)
 
 
+def pytest_collection_modifyitems(items):
+    """Long end-to-end checks (``@pytest.mark.long``) first: they start at once, and the workers run
+    the short tests beside them instead of waiting for them at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def shared_folder(tmp_path_factory, name: str) -> Path:
     """A folder every pytest-xdist worker of this run sees (the run's base temp folder without xdist)."""
     base = tmp_path_factory.getbasetemp()

@@ -74,6 +74,7 @@ def uninterrupted(tmp_path_factory):
     return loaded(root / "out", "cpu", tmp_path_factory.mktemp("uninterrupted_cache"))
 
 
+@pytest.mark.long
 def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, tmp_path):
     out, command = tmp_path / "out", build_command(tmp_path / "out", "--tasks", "4", "--workers", "2")
     process = start(command, tmp_path / "tmp", tmp_path / "first.log")
@@ -90,6 +91,7 @@ def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, t
     assert not list((out / "cpu").glob(".*")), "a killed task's temporary shard was left behind"
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_path):
     out, tmp = tmp_path / "out", tmp_path / "tmp"
@@ -159,6 +161,7 @@ ss -ltnH | awk '{print "listening on " $4}'
 """
 
 
+@pytest.mark.long
 def test_a_build_on_a_local_ray_cluster_gives_the_local_rows(builds, tmp_path):
     """A real Ray cluster (head, raylet, workers) in a network namespace that has only the
     loopback interface, so every Ray service is bound to 127.0.0.1 whatever Ray picks."""
