@@ -14,9 +14,10 @@ from conftest import run_python
 # Imports a row's source the documented way (registered in linecache as `<module_name>.py`,
 # where module_name is "wirp_" + the first 16 hex digits of the source's SHA-256), then builds
 # it through Warp's own Module path: hash for the launch block_dim, then codegen for the row's arch,
-# with Warp's mathdx tile paths off (wp.config), as the rows are made.
+# with Warp's mathdx tile paths off (wp.config), as the rows are made; the `// file:line` comments
+# of functions Warp implements in Python name the file from Warp's package (`// warp/_src/...`).
 REFERENCE = r"""
-import hashlib, json, linecache, sys, types
+import hashlib, json, linecache, os, sys, types
 import warp as wp
 wp.config.log_level = wp.LOG_ERROR
 wp.config.enable_mathdx_gemm = wp.config.enable_mathdx_solver = wp.config.enable_mathdx_fft = False
@@ -40,7 +41,9 @@ for row in rows:
     options = warp_module.resolved_options[block_dim]
     options = options | {"output_arch": None if is_cpu else row["metadata"]["arch"]}  # as Module._compile sets it
     source, *_ = warp_module._run_codegen(options, is_cpu)
-    out.append(source)
+    # Rows name Warp's own files from its package, not from this machine's install folder.
+    install_folder = os.path.dirname(os.path.dirname(wp.__file__)) + os.sep
+    out.append(source.replace("// " + install_folder, "// "))
 print(json.dumps(out))
 """
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from code_parts import missing_definitions
-from conftest import load
+from conftest import MACHINE_TEXT, load
 from test_honesty import dishonest_rows
 
 from generation.pipeline.build import build_rows
@@ -156,6 +157,17 @@ def test_real_rows_are_honest_in_a_fresh_process(warp_harvest, tmp_path):
     assert dishonest_rows(rows, tmp_path) == []
 
 
+def test_rows_name_warps_own_files_from_its_package_not_from_this_machine(warp_harvest, tmp_path):
+    """Functions Warp implements in Python (its fem geometry and linear algebra) get a ``// file:line``
+    comment in the code: it names ``warp/_src/...``, never this machine's install folder, and the rows
+    still reproduce in a fresh process (whose reference names them the same way)."""
+    kernels = [PlannedKernel(k, s) for k, s in enumerate(warp_harvest.specs) if s.origin.startswith("warp/tests/fem/")]
+    rows = [row for device in ("cpu", "cuda") for row in build_rows(kernels, device, BuildOptions(), BuildStats())]
+    assert sum("// warp/_src/" in row["code"] for row in rows) >= 10, "the comments are there to be checked"
+    assert [row["metadata"]["origin"] for row in rows if MACHINE_TEXT.search(json.dumps(row))] == []
+    assert dishonest_rows(rows, tmp_path) == []
+
+
 def test_real_kernels_with_helpers_have_self_contained_columns(warp_harvest):
     """Warp's own kernels that call helpers, use structs or take gradients (custom adjoints, ``wp.grad``,
     nested structs, overloads): every helper a column calls and struct it names is defined in it."""
@@ -262,3 +274,13 @@ def test_a_build_with_no_rows_is_an_error_naming_the_paths_and_skips(tmp_path):
         ValueError, match=r"generic.py'\] gave no rows \(static harvest; skipped: codegen:GenericKernel"
     ):
         build("real_cpu", tmp_path / "out", paths=[str(tmp_path / "generic.py")])
+
+
+@pytest.mark.benchmark
+def test_default_real_builds_hold_no_machine_path(tmp_path):
+    """Every column of every row of the default real_cpu and real_cuda builds (minutes: run with
+    ``-m benchmark``)."""
+    for config in ("real_cpu", "real_cuda"):
+        ds = load(config, tmp_path / config, num_proc=2)
+        leaks = [row["metadata"]["origin"] for split in ds for row in ds[split] if MACHINE_TEXT.search(json.dumps(row))]
+        assert leaks == [], (config, len(leaks), leaks[:5])

@@ -302,17 +302,29 @@ def generate_kernel_code(
         forward_support, backward_support = _support_code(source, builder, device, bool(backward))
         forward = _with_support(forward_support, forward)
         backward = backward and _with_support(backward_support, backward)
-    return KernelCode(
-        source=source,
+    return KernelCode(  # named apart from this machine only now: the slicing above finds helpers by file
+        source=without_install_folder(source),
         prelude=module_prelude(source, device, options),
-        forward=forward,
-        backward=backward,
+        forward=without_install_folder(forward),
+        backward=without_install_folder(backward),
         mangled_name=built.get_mangled_name(),
         block_dim=block_dim,
         output_arch=output_arch or 0,
         enable_backward=bool(kernel_options["enable_backward"]),
         grid_stride=bool(built.grid_stride) if device == "cuda" else False,
     )
+
+
+# The folder Warp is installed in (``.../site-packages/``): Warp writes a ``// <file>:<line>`` comment
+# above each function it implements in Python, naming the file where it lies on this machine.
+INSTALL_FOLDER = os.path.dirname(os.path.dirname(wp.__file__)) + os.sep
+
+
+def without_install_folder(source: str) -> str:
+    """Generated code with Warp's own files named from its package (``// warp/_src/fem/types.py:20``)
+    rather than from where this machine installed it: the same rows on every machine, and no
+    machine's folders in them."""
+    return source.replace("// " + INSTALL_FOLDER, "// ")
 
 
 def module_prelude(source: str, device: str, options: dict) -> str:
