@@ -116,6 +116,10 @@ def test_a_build_logged_to_a_file_holds_lines_not_progress_bars(tmp_path):
     text = log.read_text()
     assert "\r" not in text and "it/s" not in text and "examples/s" not in text
     assert len(text.splitlines()) < 20, text
+    # Each shard reports its own share of the split (train's 30 rows are groups of 16 and 14), never "of 0".
+    shards = re.findall(r"cpu (\w+) shard (\d): \w+: (\d+) of (\d+) requested rows written", text)
+    assert ("train", "0", "16", "16") in shards and ("train", "1", "14", "14") in shards, text
+    assert "of 0 requested" not in text and "cpu test shard 1: no rows of test fall to this shard" in text, text
 
 
 def test_out_can_be_an_fsspec_url(tmp_path):

@@ -153,7 +153,10 @@ class BuildShards(_Stage):
             layout.write_json(self.out, stats_file, stats.as_dict())
             self.stat_update("rows", value=stats.rows)
             self.stat_update("skipped", value=stats.total_skipped)
-            logger.info("%s %s shard %d: %s", job.config, split, rank, stats.summary(split))
+            if total:
+                logger.info("%s %s shard %d: %s", job.config, split, rank, stats.summary(split, requested=total))
+            else:  # fewer groups than tasks
+                logger.info("%s %s shard %d: no rows of %s fall to this shard", job.config, split, rank, split)
 
 
 def terminal_progress(rows, total: int, desc: str):

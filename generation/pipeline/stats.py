@@ -69,8 +69,11 @@ class BuildStats:
         for reason, text in other.first_error.items():
             self.first_error.setdefault(reason, text)
 
-    def summary(self, split: str) -> str:
-        text = f"{split}: {self.rows} of {self.requested} requested rows written"
+    def summary(self, split: str, requested: int | None = None) -> str:
+        """One line: rows written of requested (``requested`` when given: a shard's own share, which its
+        statistics leave to the plan's), then skips and replacements."""
+        requested = self.requested if requested is None else requested
+        text = f"{split}: {self.rows} of {requested} requested rows written"
         if self.skipped:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
             text += f"; skipped {self.total_skipped} ({reasons})"
