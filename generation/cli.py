@@ -9,6 +9,7 @@ warp-ir-pairs sft data --config cuda --task python_to_forward --out sft [--style
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -120,6 +121,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What to do about an error from the build's surroundings (the disk, the folders), by errno.
+SURROUNDINGS = {
+    errno.ENOSPC: "free some space, then run the same command again: it resumes where it stopped",
+    errno.EDQUOT: "free some space, then run the same command again: it resumes where it stopped",
+    errno.ENOTDIR: "a path on the way is a file, not a folder: give --out a folder (new or existing)",
+    errno.EEXIST: "a file stands where a folder must go: give --out a folder (new or existing)",
+    errno.EACCES: "not allowed to write there: give --out (or the cache folder) a place you can write",
+    errno.EPERM: "not allowed to write there: give --out (or the cache folder) a place you can write",
+    errno.EROFS: "the file system is read-only: give --out (or the cache folder) a writable place",
+}
+
+
+def surroundings_message(error: OSError) -> str:
+    """One line for an ``OSError``: what failed, on which path, and what to do."""
+    where = f" ({error.filename})" if error.filename else ""
+    advice = SURROUNDINGS.get(error.errno, "see the message above")
+    return f"{error.strerror or error}{where}: {advice}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -146,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"published {push(args.data, args.repo_id, private=args.private)}")
         except (ValueError, PublishError, BuildError) as error:
             print(f"warp-ir-pairs: error: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(f"warp-ir-pairs: error: {surroundings_message(error)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("warp-ir-pairs: interrupted; run the same command again to resume", file=sys.stderr)

@@ -122,6 +122,40 @@ def test_a_build_logged_to_a_file_holds_lines_not_progress_bars(tmp_path):
     assert "of 0 requested" not in text and "cpu test shard 1: no rows of test fall to this shard" in text, text
 
 
+def test_a_file_as_out_is_a_one_line_error(tmp_path):
+    (tmp_path / "out").write_text("not a folder")
+    done = subprocess.run(build_command(tmp_path / "out", rows=5), cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"warp-ir-pairs: error: Not a directory ({tmp_path / 'out' / '.build'}): a path on the way is a file, "
+        "not a folder: give --out a folder (new or existing)"
+    )
+
+
+def test_a_full_disk_is_a_one_line_error_and_the_rerun_resumes(tmp_path):
+    """A 1 MB tmpfs as --out fills up mid-build; with room made (the same tmpfs, remounted bigger),
+    the same command finishes the build."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode != 0:
+        pytest.fail("needs `mount -t tmpfs` (root) to make a small disk")
+    try:
+        command = build_command(disk / "out", "--tasks", "2", rows=120)
+        full = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr[-2000:]
+        last = full.stderr.strip().splitlines()[-1]
+        assert last.startswith("warp-ir-pairs: error: No space left on device") and "it resumes" in last, last
+        assert not list((disk / "out" / "cpu").glob(".*")), "a temporary shard was left behind"
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        built = loaded(disk / "out", "cpu", tmp_path / "cache")
+        ids = [row["id"] for split in built for row in built[split]]
+        assert len(built["train"]) == 120 and len(ids) == len(set(ids))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
+
+
 def test_out_can_be_an_fsspec_url(tmp_path):
     """--out takes what fsspec takes; here a file:// URL, the same code path as s3:// or hf://."""
     url = (tmp_path / "out").as_uri()
