@@ -151,7 +151,7 @@ def alias(value: ast.expr | None, lookup: Lookup) -> Bound | None:
     (``wptype = wp.float32``), or a Warp type the file makes (``vec3b = wp.types.vector(...)``)."""
     if isinstance(value, ast.Call):
         path = _call_path(value.func, lookup)
-        return Bound("type") if path and _callable(value.func, lookup) and path[-1] in WARP_TYPE_FACTORIES else None
+        return Bound("type") if _allowed(path) and path[-1] in WARP_TYPE_FACTORIES else None
     parts = _dotted_parts(value) if value is not None else []
     bound = lookup(parts[0]) if parts and not any(part.startswith("_") for part in parts) else None
     if bound is None or bound.kind != "module":
@@ -177,7 +177,11 @@ def _call_path(func: ast.expr, lookup: Lookup) -> list[str] | None:
 
 def _callable(func: ast.expr, lookup: Lookup) -> bool:
     """Whether a call of ``func`` is a declaration: decided by what its dotted name is bound to."""
-    path = _call_path(func, lookup)
+    return _allowed(_call_path(func, lookup))
+
+
+def _allowed(path: list[str] | None) -> bool:
+    """Whether a call of what ``_call_path`` found is a declaration."""
     if not path:
         return False
     top, inner, last = path[0], path[1:-1], path[-1]
