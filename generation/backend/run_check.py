@@ -15,81 +15,13 @@ import tempfile
 import zlib
 
 from generation.backend.children import child_environment
+from generation.backend.launches import RunCheckError, launched, seeded_arguments, typed_kernel
 from generation.source.features import launch_of
 from generation.source.spec import Failure
 
 RESULT = "WIRP_RESULT "
-LAUNCH_SIZE = 16
-TILE_BLOCK_DIM = 64  # threads per block for tile kernels (a CPU build runs a block as one thread)
 LAUNCH_BATCH = 16  # kernels built by one Clang run; a batch that fails to build is built one by one
 CPU_MODE = "debug"  # Warp's debug build checks every array access
-INT_ARGUMENT = 4  # scalar int arguments are loop bounds and counts: keep them small
-VALUE_RANGE = 2.0
-
-
-class RunCheckError(RuntimeError):
-    pass
-
-
-def _handle(kind: str, rng, device: str, keep: list):
-    """A small real object of ``kind`` built from the seed, kept alive in ``keep``; its id is the argument."""
-    import numpy as np
-    import warp as wp
-
-    points = rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=(LAUNCH_SIZE, 3)).astype(np.float32)
-    if kind == "mesh":  # a tetrahedron around the origin, faces wound outwards
-        vertices = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=np.float32)
-        faces = np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]], dtype=np.int32).flatten()
-        handle = wp.Mesh(
-            points=wp.array(vertices, dtype=wp.vec3, device=device), indices=wp.array(faces, device=device)
-        )
-    elif kind == "hash_grid":
-        handle = wp.HashGrid(8, 8, 8, device=device)
-        handle.build(wp.array(points, dtype=wp.vec3, device=device), 1.0)
-    elif kind == "bvh":
-        lowers = wp.array(points, dtype=wp.vec3, device=device)
-        handle = wp.Bvh(lowers, wp.array(points + 0.5, dtype=wp.vec3, device=device))
-    else:  # a dense 8^3 volume of seeded values
-        values = rng.uniform(-1.0, 1.0, size=(8, 8, 8)).astype(np.float32)
-        handle = wp.Volume.load_from_numpy(values, bg_value=0.0, device=device)
-    keep.append(handle)
-    return wp.uint64(handle.id)
-
-
-def _argument(arg_type, rng, device: str = "cpu"):
-    """A seeded input for one kernel argument: arrays of random values, small scalars."""
-    import warp as wp
-
-    from generation.backend import warp_api as backend
-
-    if backend.is_array_type(arg_type):
-        dtype = arg_type.dtype
-        scalar = backend.scalar_type(dtype)
-        shape = (LAUNCH_SIZE,) * arg_type.ndim + backend.value_shape(dtype)
-        if scalar in backend.FLOAT_TYPES:
-            values = rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=shape)
-        elif scalar in backend.INT_TYPES:
-            values = rng.integers(0, 8, size=shape)
-        elif scalar is wp.bool:
-            values = rng.random(size=shape) < 0.5
-        else:
-            raise RunCheckError(f"unsupported array dtype {backend.type_name(dtype)}")
-        return wp.array(values.astype(backend.numpy_dtype(scalar)), dtype=dtype, device=device)
-    # Scalars as the argument's own Warp type: a generic kernel's launch picks its overload from them.
-    if arg_type in backend.FLOAT_TYPES:
-        return arg_type(float(rng.uniform(-VALUE_RANGE, VALUE_RANGE)))
-    if arg_type in backend.INT_TYPES:
-        return arg_type(INT_ARGUMENT)
-    if arg_type in (wp.bool, bool):
-        return wp.bool(bool(rng.random() < 0.5))
-    if backend.is_struct_type(arg_type):
-        value = arg_type()
-        for name, var in arg_type.vars.items():
-            setattr(value, name, _argument(var.type, rng, device))
-        return value
-    if backend.is_vector_type(arg_type):  # vectors, matrices, quaternions, transforms
-        return arg_type(*rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=backend.component_count(arg_type)).tolist())
-    raise RunCheckError(f"unsupported argument type {backend.type_name(arg_type)}")
 
 
 def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -> None:
@@ -101,24 +33,10 @@ def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -
 
     rng = np.random.default_rng([seed, zlib.crc32(python_source.encode())])
     launch = launch_of(python_source, kernel.key)
-    # A generic kernel is launched with the types of the overload its module declares (the first).
-    typed = next(iter(kernel.overloads.values())) if kernel.is_generic and kernel.overloads else kernel
+    typed = typed_kernel(kernel)
     objects: list = []  # meshes, grids, BVHs and volumes live until the launch is done
-    args = []
-    for arg in typed.adj.args:
-        if arg.label in launch.handles:
-            args.append(_handle(launch.handles[arg.label], rng, device, objects))
-        elif arg.label in launch.offsets:  # CSR offsets: one per row and one past the last, in order
-            values = np.sort(rng.integers(0, LAUNCH_SIZE + 1, size=LAUNCH_SIZE + 1))
-            args.append(wp.array(values.astype(np.int32), dtype=arg.type.dtype, device=device))
-        else:
-            args.append(_argument(arg.type, rng, device))
-    dim = (LAUNCH_SIZE,) * launch.dims
-    if launch.tiled:  # one block per index, its threads sharing the tiles
-        wp.launch_tiled(kernel, dim=dim, inputs=args, device=device, block_dim=TILE_BLOCK_DIM)
-    else:
-        wp.launch(kernel, dim=dim, inputs=args, device=device)
-    wp.synchronize_device(device)
+    args = seeded_arguments(typed, launch, rng, device, objects)
+    launched(kernel, launch, args, device)
     for arg, value in zip(typed.adj.args, args, strict=True):
         if isinstance(value, wp.array) and value.dtype not in warp_api.INT_TYPES:
             if not np.isfinite(value.numpy()).all():

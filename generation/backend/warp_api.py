@@ -115,6 +115,9 @@ class KernelCode:
     # Each is self-contained: the structs and helper functions it uses come first, as Warp emitted them.
     forward: str  # argument struct (CPU) and forward kernel function (each overload's, if generic)
     backward: str  # the adjoint kernel function, CPU with its struct ("" without a backward pass)
+    # The unit after the prelude without the forward's pieces: what a replaced forward is compiled
+    # with (``prelude + forward + "\n\n" + beside_forward``; the forward's pieces come first in it).
+    beside_forward: str
     mangled_name: str  # of the first overload, if generic
     block_dim: int
     output_arch: int  # the CUDA architecture the code was generated for (0 for CPU code)
@@ -200,9 +203,9 @@ def _structs_used(adjs) -> set:
     return used
 
 
-def _support_code(source: str, builder, device: str, backward: bool) -> tuple[str, str]:
+def _support_code(source: str, builder, device: str, backward: bool) -> tuple[list[_Piece], list[_Piece]]:
     """The structs and helper functions the built kernels' forward pass needs, and those their
-    backward pass needs ("" without one), each in the order Warp emitted them and a verbatim slice
+    backward pass needs (none without one), each in the order Warp emitted them and a verbatim slice
     of ``source``: the helpers a pass calls, transitively (their forward functions; a backward
     pass also their adjoints), and the structs those use. Each piece is emitted once for both."""
     tile_helpers = builder._get_tile_helper_struct_hashes()
@@ -226,26 +229,36 @@ def _support_code(source: str, builder, device: str, backward: bool) -> tuple[st
         reverse = (backward or func.adj.force_adjoint_codegen) and not func.adj.uses_grad_call
         return ("forward", "reverse") if reverse else ("forward",)
 
-    def support(backward: bool) -> str:
+    def support(backward: bool) -> list[_Piece]:
         reachable = _reachable(builder, backward)
         functions = [func for func in builder.functions if func in reachable]
         pieces = [function_pass(func, which) for func in functions for which in passes(func, backward)]
         used = _structs_used([*(kernel.adj for kernel in builder.kernels), *(func.adj for func in functions)])
         structs = {struct.hash: struct for struct in builder.structs if struct.hash in used}  # one per hash
         pieces = [piece for piece in pieces if piece] + [struct_code(struct) for struct in structs.values()]
-        return "\n\n".join(piece.text.strip("\n") for piece in sorted(pieces, key=lambda piece: piece.start))
+        return sorted(pieces, key=lambda piece: piece.start)
 
-    return support(backward=False), support(backward=True) if backward else ""
-
-
-def _with_support(support: str, kernel_text: str) -> str:
-    return f"{support}\n\n{kernel_text}" if support else kernel_text
+    return support(backward=False), support(backward=True) if backward else []
 
 
-def _kernel_functions(source: str, builder, device: str, options: dict) -> list[tuple[str, str]]:
+def _joined(pieces: list[_Piece]) -> str:
+    return "\n\n".join(piece.text.strip("\n") for piece in pieces)
+
+
+def _without(source: str, start: int, pieces: list[_Piece]) -> str:
+    """``source`` from ``start`` on, with ``pieces`` cut out."""
+    kept, position = [], start
+    for piece in sorted(pieces, key=lambda piece: piece.start):
+        kept.append(source[position : piece.start])
+        position = piece.start + len(piece.text)
+    return "".join(kept) + source[position:]
+
+
+def _kernel_functions(source: str, builder, device: str, options: dict) -> list[tuple[_Piece, str]]:
     """``(forward, backward)`` of each kernel the builder emitted (several for an overloaded generic
-    kernel). Each kernel's text is followed by its CPU entry points (none for CUDA), and the
-    last one ends the source. A CPU backward gets the argument struct it reads, as the forward has."""
+    kernel), the forward as a piece of ``source``. Each kernel's text is followed by its CPU entry
+    points (none for CUDA), and the last one ends the source. A CPU backward gets the argument
+    struct it reads, as the forward has."""
     functions = []
     end = len(source)
     for built in reversed(list(builder.kernels)):
@@ -253,10 +266,10 @@ def _kernel_functions(source: str, builder, device: str, options: dict) -> list[
         if not source.endswith(entry_points, 0, end):
             raise RuntimeError(f"unexpected layout of the code Warp generated for {built.key!r}")
         start, forward, backward = _split_kernel(source, end - len(entry_points), built.get_mangled_name(), device)
-        forward, backward = forward.strip("\n"), backward.strip("\n")
+        backward = backward.strip("\n")
         if device == "cpu" and backward:
-            backward = forward[: forward.index("};\n") + len("};\n")] + "\n\n" + backward
-        functions.append((forward, backward))
+            backward = forward[: forward.index("};\n") + len("};\n")].lstrip("\n") + "\n\n" + backward
+        functions.append((_Piece(start, forward), backward))
         end = start
     return functions[::-1]
 
@@ -297,16 +310,18 @@ def generate_kernel_code(
         built = next(iter(builder.kernels))
         kernel_options = options | built.options
         functions = _kernel_functions(source, builder, device, options)
-        forward = "\n\n".join(forward for forward, _ in functions)
         backward = "\n\n".join(backward for _, backward in functions if backward)
         forward_support, backward_support = _support_code(source, builder, device, bool(backward))
-        forward = _with_support(forward_support, forward)
-        backward = backward and _with_support(backward_support, backward)
+        forward_pieces = forward_support + [forward for forward, _ in functions]
+        forward = _joined(forward_pieces)
+        backward = backward and "\n\n".join(filter(None, [_joined(backward_support), backward]))
+        prelude = module_prelude(source, device, options)
     return KernelCode(  # named apart from this machine only now: the slicing above finds helpers by file
         source=without_install_folder(source),
-        prelude=module_prelude(source, device, options),
+        prelude=prelude,
         forward=without_install_folder(forward),
         backward=without_install_folder(backward),
+        beside_forward=without_install_folder(_without(source, len(prelude), forward_pieces)),
         mangled_name=built.get_mangled_name(),
         block_dim=block_dim,
         output_arch=output_arch or 0,
@@ -485,3 +500,36 @@ def load_on_cpu_together(kernels: list[wp.Kernel], mode: str) -> bool:
     for kernel in kernels:
         kernel.module = batch
     return True
+
+
+@contextlib.contextmanager
+def substituted_unit(module, body: str) -> Iterator[None]:
+    """While active, every build of ``module`` compiles Warp's prelude followed by ``body`` instead
+    of the code Warp generates: how a candidate translation replaces Warp's own. Warp still
+    generates (its metadata, such as shared memory sizes, comes with the build), then the source is
+    swapped before the compiler sees it. Builds go to Warp's kernel cache, so a later load in
+    another process with the same cache folder loads the candidate's binary without generating."""
+    generate = module._run_codegen
+
+    def swapped(options: dict, is_cpu: bool):
+        source, ext, meta, ltoirs, fatbins = generate(options, is_cpu)
+        prelude = module_prelude(source, "cpu" if is_cpu else "cuda", options)
+        return prelude + body, ext, meta, ltoirs, fatbins
+
+    module._run_codegen = swapped  # an instance attribute shadows the method for this module only
+    try:
+        yield
+    finally:
+        del module._run_codegen
+
+
+def load_on_cpu(kernel: wp.Kernel, mode: str) -> None:
+    """Build (or load from the kernel cache) ``kernel``'s module for CPU launches in ``mode``.
+    Raises ``CompileError`` when the build fails."""
+    init_warp()
+    kernel.module.options["mode"] = mode
+    try:
+        with pinned_config(PINNED_CONFIG | {"mode": mode}):
+            kernel.module.load("cpu", CPU_LAUNCH_BLOCK_DIM)
+    except Exception as error:
+        raise CompileError(f"cpu compile failed: {type(error).__name__}: {error}") from error

@@ -1,0 +1,226 @@
+"""What a sandboxed child does with one candidate: compile it, or run it on the seeded input sets.
+
+Both phases take a ``Work`` (the row's facts and the candidate's code) and run in a child of their
+own (``sandbox.py``): the compile phase builds the candidate into the child's kernel cache, the
+run phase loads it from there and launches it. The reference is a candidate too: the row's own
+code, or for ``forward_to_python`` the row's own Python.
+
+The inputs always come from the row's own kernel (its argument types, launch dimensions, handle
+and offset arguments), seeded by the row's id and the input set's number, so the reference and
+every candidate of a row see the same inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from generation.backend import launches, warp_api
+from generation.backend.source_module import kernel_named, loaded_source
+from generation.backend.targets import make_code
+from generation.evaluation.measured import PYTHON_TASK
+from generation.source.features import launch_of
+
+CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay in)
+EVALUATION_SEED = 21  # the root of every input set's seed; a row's id and the set's number follow
+# Tasks whose candidate is code Warp would generate (C++, CUDA), compiled in the row's unit, and
+# what the candidate replaces there.
+REPLACES = {"python_to_forward": "forward", "python_to_code": "code"}
+
+
+@dataclass(frozen=True)
+class Work:
+    """One candidate of one row, as a child needs it."""
+
+    row_id: str
+    kernel_name: str
+    python_source: str  # the row's own source: its kernel decides the inputs
+    device: str  # the row's config device: cpu, cuda or ptx
+    arch: int
+    task: str
+    code: str  # the candidate: C++/CUDA (forward or whole unit) or a Python module
+    reference_code: str  # the row's ``code``: the unit a replaced forward is compiled in
+    backward: bool  # the row was built with a backward pass: adjoints are compared too
+    input_sets: int
+    target_forward: str = ""  # the row's ``forward``, for ``round_trip``
+    is_reference: bool = False  # the row's own code or source: nothing is substituted
+
+
+def input_seed(row_id: str, input_set: int) -> list[int]:
+    return [EVALUATION_SEED, zlib.crc32(row_id.encode()), input_set]
+
+
+def _unit_body(work: Work, kernel) -> str:
+    """What follows Warp's prelude in the unit the candidate is compiled as."""
+    if work.is_reference or work.task == "python_to_code":
+        return work.code
+    generated = warp_api.generate_kernel_code(kernel, _codegen_device(work.device), arch=work.arch)
+    return work.code + "\n\n" + generated.beside_forward
+
+
+def _codegen_device(device: str) -> str:
+    return "cpu" if device == "cpu" else "cuda"
+
+
+@contextlib.contextmanager
+def _candidate_kernel(work: Work) -> Iterator[tuple[object, object]]:
+    """The row's kernel (what inputs are made from) and the kernel to launch on the CPU: the row's
+    own with the candidate's unit compiled in its place, the candidate's for ``forward_to_python``,
+    or the row's own as Warp builds it for the reference of ``forward_to_python``."""
+    with loaded_source(work.python_source) as module:
+        row_kernel = kernel_named(module, work.kernel_name)
+        if work.task != PYTHON_TASK:
+            with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)):
+                yield row_kernel, row_kernel
+        elif work.is_reference:
+            yield row_kernel, row_kernel
+        else:
+            with loaded_source(work.code, fresh_counters=False) as candidate:
+                yield row_kernel, _kernel_called(candidate, work.kernel_name)
+
+
+def _own_kernel_cache() -> None:
+    """Builds go to the child's folder: the run phase loads what the compile phase built there."""
+    import os
+
+    import warp as wp
+
+    wp.config.kernel_cache_dir = os.path.abspath("kernels")
+
+
+def _kernel_called(module, name: str):
+    try:
+        return kernel_named(module, name)
+    except StopIteration:
+        raise LookupError(f"the prediction defines no @wp.kernel named {name!r}") from None
+
+
+def compile_phase(work: Work) -> dict:
+    """Build the candidate. C++ and CUDA: compiled in the row's unit (Clang for ``cpu`` in debug
+    mode, NVRTC for ``cuda``; a ``ptx`` target is not compiled: that needs the CUDA driver).
+    Python: imported, and Warp generates code for the row's device (``round_trip`` compares it with
+    the row's forward); its CPU build for the run phase follows. Raises on failure."""
+    _own_kernel_cache()
+    result: dict = {}
+    if work.task == PYTHON_TASK and not work.is_reference:
+        made = make_code(work.code, work.kernel_name, work.device, work.arch)
+        result["round_trip"] = same_up_to_names(made.forward, work.target_forward)
+    elif work.device == "cuda":
+        with loaded_source(work.python_source) as module:
+            row_kernel = kernel_named(module, work.kernel_name)
+            with (
+                warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)),
+                _scratch() as build_dir,
+            ):
+                warp_api.compile_module(row_kernel.module, "ptx", build_dir, work.arch)
+        return result
+    elif work.device == "ptx":
+        return result
+    with _candidate_kernel(work) as (_, kernel):
+        warp_api.load_on_cpu(kernel, CPU_MODE)
+    return result
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="build_", dir=".") as folder:
+        yield folder
+
+
+def same_up_to_names(candidate: str, target: str) -> bool:
+    """Whether two forwards are equal once content hashes and module names are set aside (and
+    whitespace runs are one space): ``round_trip``."""
+    import re
+
+    from generation.evaluation.text import normalized
+
+    def plain(text: str) -> str:
+        text = re.sub(r"_[0-9a-f]{8}\b|_[0-9a-f]{8}(?=_)", "_HASH", text)
+        return normalized(re.sub(r"\bwirp_[0-9a-f]{16}\b", "MODULE", text))
+
+    return plain(candidate) == plain(target)
+
+
+PASSES = ("forward", "backward")  # each saved to PASS.npz as soon as its launches are done
+
+
+def run_phase(work: Work) -> dict:
+    """Launch the built candidate on each input set and save every array argument before and after
+    to ``forward.npz``; then, when the row has a backward pass, launch it on fresh inputs with
+    seeded incoming gradients and save the adjoints to ``backward.npz``. The forward's file is
+    written first, so a backward pass that dies still leaves it."""
+    _own_kernel_cache()
+    with _candidate_kernel(work) as (row_kernel, kernel):
+        warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
+        row_args = launches.typed_kernel(row_kernel).adj.args
+        _same_signature(row_args, launches.typed_kernel(kernel).adj.args)
+        launch = launch_of(work.python_source, work.kernel_name)
+        for pass_name in PASSES if work.backward else PASSES[:1]:
+            arrays: dict[str, np.ndarray] = {}
+            for input_set in range(work.input_sets):
+                rng = np.random.default_rng(input_seed(work.row_id, input_set))
+                objects: list = []
+                args = launches.seeded_arguments(launches.typed_kernel(row_kernel), launch, rng, "cpu", objects)
+                if pass_name == "forward":
+                    _save(arrays, f"{input_set}/pre", row_args, args)
+                    launches.launched(kernel, launch, args, "cpu")
+                    _save(arrays, f"{input_set}/post", row_args, args)
+                else:
+                    adjoint_rng = np.random.default_rng([*input_seed(work.row_id, input_set), 1])
+                    adj_args = [
+                        _seeded_adjoint(arg.type, value, adjoint_rng) for arg, value in zip(row_args, args, strict=True)
+                    ]
+                    _save(arrays, f"{input_set}/adj_pre", row_args, adj_args)
+                    launches.launched(kernel, launch, args, "cpu", adj_args)
+                    _save(arrays, f"{input_set}/adj_post", row_args, adj_args)
+            np.savez(f"{pass_name}.npz", **arrays)
+    return {}
+
+
+def _same_signature(row_args, candidate_args) -> None:
+    row_types = [warp_api.type_name(arg.type) for arg in row_args]
+    candidate_types = [warp_api.type_name(arg.type) for arg in candidate_args]
+    if row_types != candidate_types:
+        raise TypeError(f"the kernel takes ({', '.join(candidate_types)}), the row's takes ({', '.join(row_types)})")
+
+
+def _seeded_adjoint(arg_type, value, rng):
+    """The incoming gradient of an argument: seeded values for a float array, a struct of them for
+    a struct (its other arrays zero), None for anything else."""
+    import warp as wp
+
+    if isinstance(value, wp.array):
+        scalar = warp_api.scalar_type(value.dtype)
+        if scalar not in warp_api.FLOAT_TYPES:
+            return None
+        shape = value.shape + warp_api.value_shape(value.dtype)
+        values = rng.uniform(-1.0, 1.0, size=shape).astype(warp_api.numpy_dtype(scalar))
+        return wp.array(values, dtype=value.dtype, device=value.device)
+    if warp_api.is_struct_type(arg_type) and value is not None:
+        adjoint = arg_type()
+        for member in arg_type.vars.values():
+            inner = getattr(value, member.label)
+            if isinstance(inner, wp.array):
+                seeded = _seeded_adjoint(member.type, inner, rng)
+                setattr(adjoint, member.label, seeded if seeded is not None else wp.zeros_like(inner))
+        return adjoint
+    return None
+
+
+def _save(arrays: dict, prefix: str, variables: list, values: list) -> None:
+    """Every array among ``values`` (struct members too), as NumPy, under ``prefix/name``."""
+    import warp as wp
+
+    for variable, value in zip(variables, values, strict=True):
+        key = f"{prefix}/{variable.label}"
+        if isinstance(value, wp.array):
+            arrays[key] = value.numpy().copy()
+        elif value is not None and warp_api.is_struct_type(variable.type):
+            members = list(variable.type.vars.values())
+            _save(arrays, key, members, [getattr(value, member.label) for member in members])
