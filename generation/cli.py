@@ -4,6 +4,7 @@ warp-ir-pairs build cuda --num-examples 5000 --seed 1 --out data --tasks 8 --wor
 warp-ir-pairs build cpu --num-examples 1000000 --out s3://bucket/warp --tasks 512 --executor slurm
 warp-ir-pairs push my-org/warp-ir-pairs --data data [--private] [--dry-run OUT]
 warp-ir-pairs sft data --config cuda --task python_to_forward --out sft [--style messages] [--compact] [--placeholders]
+warp-ir-pairs eval data --config cpu --task python_to_forward --predictions PRED.jsonl --baseline nearest --out report
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from generation.distributed.run import EXECUTORS, BuildError, Slurm, route_datatrove_logs, run_build
 from generation.distributed.signals import unwinding
 from generation.distributed.steps import Job
+from generation.evaluation.baselines import BASELINES
+from generation.evaluation.harness import DEFAULT_INPUT_SETS, evaluate
 from generation.hub import layout
 from generation.hub.publish import PublishError, dry_run, load_builds, push
 from generation.pipeline import options as build_options
@@ -118,6 +121,30 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--style", choices=sft.STYLES, default="prompt_completion", help="default: %(default)s")
     f.add_argument("--compact", action="store_true", help="drop Warp's echo comments and alignment padding")
     f.add_argument("--placeholders", action="store_true", help="HASH and MODULE for content hashes and module names")
+    e = commands.add_parser("eval", help="score predictions by compiling and running them against the reference")
+    e.add_argument("data", help="the folder `build --out` wrote, or anything load_dataset reads")
+    e.add_argument("--config", required=True, choices=build_options.CONFIGS)
+    e.add_argument("--split", default="test", help="default: %(default)s")
+    e.add_argument("--task", choices=sft.TASKS, default="python_to_forward", help="default: %(default)s")
+    e.add_argument(
+        "--predictions",
+        action="append",
+        default=[],
+        metavar="PRED.jsonl",
+        help='a JSONL file of {"id", "prediction"[, "sample"]} lines; repeat for several side by side',
+    )
+    e.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        choices=BASELINES,
+        help="a built-in baseline to score too; repeat for several",
+    )
+    e.add_argument("--out", required=True, type=Path, help="where summary.md, summary.json, rows.jsonl, scores.png go")
+    e.add_argument("--view", default="", metavar="VIEW,VIEW", help="the SFT views the predictions were made in")
+    e.add_argument("--input-sets", type=int, default=DEFAULT_INPUT_SETS, help="default: %(default)s")
+    e.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    e.add_argument("--limit", type=int, help="score only the split's first N rows")
     return parser
 
 
@@ -159,6 +186,23 @@ def main(argv: list[str] | None = None) -> int:
                 views = {"compact": args.compact, "placeholders": args.placeholders}
                 counts = write_sft(args.data, args.config, args.out, args.task, args.style, **views)
                 print(f"wrote {args.task} examples ({args.style}) to {args.out}: {counts}")
+            elif args.command == "eval":
+                views = [view for view in args.view.split(",") if view]
+                summary = evaluate(
+                    args.data,
+                    args.config,
+                    args.split,
+                    args.task,
+                    args.predictions,
+                    args.baseline,
+                    args.out,
+                    views,
+                    args.input_sets,
+                    args.workers,
+                    args.limit,
+                )
+                print(f"wrote the evaluation of {', '.join(summary['request']['sources'])} to {args.out}")
+                print((args.out / "summary.md").read_text().split("\n\n", 2)[2].split("\n\n")[0])
             elif args.dry_run:
                 readme = dry_run(args.data, args.dry_run, args.repo_id)
                 print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")

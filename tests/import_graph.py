@@ -19,7 +19,7 @@ LAYERS = (
     ("measure",),
     ("pipeline", "training"),
     ("hub",),
-    ("distributed",),
+    ("distributed", "evaluation"),
     ("cli",),
 )
 LAYER_OF = {package: k for k, layer in enumerate(LAYERS) for package in layer}

@@ -59,17 +59,19 @@ class NearestSources:
         )
         self.count = len(documents)
 
-    def nearest(self, source: str) -> int:
-        """The index of the most similar train source (the first of equals)."""
+    def nearest(self, source: str, besides: int | None = None) -> int:
+        """The index of the most similar train source (the first of equals), ``besides`` excluded."""
         query = {gram: count * self.idf[gram] for gram, count in _grams(source).items() if gram in self.vocabulary}
         if not query:
-            return 0
+            return 0 if besides != 0 else min(1, self.count - 1)
         norm = math.sqrt(sum(w * w for w in query.values()))
         terms = np.array([self.vocabulary[gram] for gram in query])
         starts, stops = np.searchsorted(self.terms, terms), np.searchsorted(self.terms, terms, side="right")
         scores = np.zeros(self.count)
         for weight, start, stop in zip(query.values(), starts, stops, strict=True):
             scores[self.documents[start:stop]] += self.weights[start:stop] * (weight / norm)
+        if besides is not None and self.count > 1:
+            scores[besides] = -1.0
         return int(np.argmax(scores))
 
 
@@ -89,9 +91,10 @@ def nearest(rows: Sequence[Row], task: str, views: tuple[str, ...], train: Seque
         raise ValueError("the nearest baseline needs a train split to retrieve from; this data has none")
     spec = sft.TASKS[task]
     index = NearestSources([donor[spec.source] for donor in train])
+    position = {donor["id"]: k for k, donor in enumerate(train)}  # scoring the train split: not itself
     predictions = {}
     for row in rows:
-        donor = train[index.nearest(row[spec.source])]
+        donor = train[index.nearest(row[spec.source], position.get(row["id"]))]
         text = _renamed(donor[spec.target].strip("\n"), donor, row)
         if "compact" in views and spec.target != "python_source" and row["device"] != "ptx":
             text = sft.compact(text).strip("\n")

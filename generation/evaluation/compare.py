@@ -25,13 +25,13 @@ def outputs(arrays: dict[str, np.ndarray], input_sets: range) -> dict[str, np.nd
     }
 
 
-def mismatch(reference: np.ndarray, candidate: np.ndarray, exact: bool = False) -> str:
+def mismatch(reference: np.ndarray, candidate: np.ndarray) -> str:
     """Why ``candidate`` does not match ``reference`` ("" when it does)."""
     if candidate.shape != reference.shape or candidate.dtype != reference.dtype:
         return (
             f"shape or type {candidate.dtype}{list(candidate.shape)}, expected {reference.dtype}{list(reference.shape)}"
         )
-    if reference.dtype.kind != "f" or exact:
+    if reference.dtype.kind != "f":
         same = np.array_equal(reference, candidate, equal_nan=reference.dtype.kind == "f")
         return "" if same else _first_difference(reference, candidate, reference != candidate)
     nan = np.isnan(reference)
@@ -52,15 +52,13 @@ def _first_difference(reference: np.ndarray, candidate: np.ndarray, where: np.nd
     return f"{int(where.sum())} of {where.size} values differ; at {list(index)}: {found!r}, expected {wanted!r}"
 
 
-def first_mismatch(
-    reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray], input_sets: range, exact: bool = False
-) -> str:
+def first_mismatch(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray], input_sets: range) -> str:
     """The first output that differs, as ``SET/KIND/NAME: why`` ("" when all match)."""
     expected = outputs(reference, input_sets)
     for key, value in expected.items():
         if key not in candidate:
             return f"{key}: missing"
-        why = mismatch(value, candidate[key], exact)
+        why = mismatch(value, candidate[key])
         if why:
             return f"{key}: {why}"
     return ""

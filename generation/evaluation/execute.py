@@ -13,6 +13,8 @@ every candidate of a row see the same inputs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generation.backend import launches, warp_api
-from generation.backend.source_module import kernel_named, loaded_source
+from generation.backend.source_module import kernel_named, loaded_source, module_name_for
 from generation.backend.targets import make_code
 from generation.evaluation.measured import PYTHON_TASK
 from generation.source.features import launch_of
@@ -78,8 +80,9 @@ def _candidate_kernel(work: Work) -> Iterator[tuple[object, object]]:
                 yield row_kernel, row_kernel
         elif work.is_reference:
             yield row_kernel, row_kernel
-        else:
-            with loaded_source(work.code, fresh_counters=False) as candidate:
+        else:  # named apart from the row's module, even when its text is the row's own
+            name = module_name_for(work.code) + "_candidate"
+            with loaded_source(work.code, name, fresh_counters=False) as candidate:
                 yield row_kernel, _kernel_called(candidate, work.kernel_name)
 
 
@@ -109,7 +112,7 @@ def compile_phase(work: Work) -> dict:
     if work.task == PYTHON_TASK and not work.is_reference:
         made = make_code(work.code, work.kernel_name, work.device, work.arch)
         result["round_trip"] = same_up_to_names(made.forward, work.target_forward)
-    elif work.device == "cuda":
+    elif work.task != PYTHON_TASK and work.device == "cuda":
         with loaded_source(work.python_source) as module:
             row_kernel = kernel_named(module, work.kernel_name)
             with (
@@ -118,7 +121,7 @@ def compile_phase(work: Work) -> dict:
             ):
                 warp_api.compile_module(row_kernel.module, "ptx", build_dir, work.arch)
         return result
-    elif work.device == "ptx":
+    elif work.task != PYTHON_TASK and work.device == "ptx":
         return result
     with _candidate_kernel(work) as (_, kernel):
         warp_api.load_on_cpu(kernel, CPU_MODE)
@@ -136,8 +139,6 @@ def _scratch() -> Iterator[str]:
 def same_up_to_names(candidate: str, target: str) -> bool:
     """Whether two forwards are equal once content hashes and module names are set aside (and
     whitespace runs are one space): ``round_trip``."""
-    import re
-
     from generation.evaluation.text import normalized
 
     def plain(text: str) -> str:
@@ -159,14 +160,15 @@ def run_phase(work: Work) -> dict:
     with _candidate_kernel(work) as (row_kernel, kernel):
         warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
         row_args = launches.typed_kernel(row_kernel).adj.args
-        _same_signature(row_args, launches.typed_kernel(kernel).adj.args)
-        launch = launch_of(work.python_source, work.kernel_name)
+        typed = launches.typed_kernel(kernel)
+        _same_signature(row_args, typed.adj.args)
+        launch = _renamed_launch(launch_of(work.python_source, work.kernel_name), row_args, typed.adj.args)
         for pass_name in PASSES if work.backward else PASSES[:1]:
             arrays: dict[str, np.ndarray] = {}
             for input_set in range(work.input_sets):
                 rng = np.random.default_rng(input_seed(work.row_id, input_set))
                 objects: list = []
-                args = launches.seeded_arguments(launches.typed_kernel(row_kernel), launch, rng, "cpu", objects)
+                args = launches.seeded_arguments(typed, launch, rng, "cpu", objects)
                 if pass_name == "forward":
                     _save(arrays, f"{input_set}/pre", row_args, args)
                     launches.launched(kernel, launch, args, "cpu")
@@ -183,9 +185,26 @@ def run_phase(work: Work) -> dict:
     return {}
 
 
+def _renamed_launch(launch, row_args, candidate_args):
+    """The row's launch facts with its argument names replaced by the candidate's, by position:
+    a Python candidate may name its arguments differently."""
+    names = {row.label: candidate.label for row, candidate in zip(row_args, candidate_args, strict=True)}
+    return dataclasses.replace(
+        launch,
+        handles={names[label]: kind for label, kind in launch.handles.items()},
+        offsets={names[label] for label in launch.offsets},
+    )
+
+
+def _type_name(arg_type) -> str:
+    """A type as Warp spells it, without the module a struct lives in (a candidate's own module)."""
+    return re.sub(r"\b\w+\.(?=[A-Za-z_])", "", warp_api.type_name(arg_type))
+
+
 def _same_signature(row_args, candidate_args) -> None:
-    row_types = [warp_api.type_name(arg.type) for arg in row_args]
-    candidate_types = [warp_api.type_name(arg.type) for arg in candidate_args]
+    """Inputs are made for the candidate's types with the row's seeds: the types must be the same."""
+    row_types = [_type_name(arg.type) for arg in row_args]
+    candidate_types = [_type_name(arg.type) for arg in candidate_args]
     if row_types != candidate_types:
         raise TypeError(f"the kernel takes ({', '.join(candidate_types)}), the row's takes ({', '.join(row_types)})")
 

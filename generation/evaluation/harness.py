@@ -53,14 +53,16 @@ class Source:
     notes: dict[str, str] = field(default_factory=dict)  # row_id -> what a baseline did (a mutant's change)
 
 
-def load_rows(data: str | Path, config: str, split: str) -> tuple[list[dict], list[dict]]:
-    """The split's rows and the train split's (for ``nearest``) from a build folder or anything
-    ``load_dataset`` reads."""
+def load_rows(data, config: str, split: str) -> tuple[list[dict], list[dict]]:
+    """The split's rows and the train split's (for ``nearest``) from a build folder, anything
+    ``load_dataset`` reads, or a loaded ``DatasetDict``."""
     import datasets
 
     from generation.hub.publish import load_builds
 
-    if Path(data).is_dir() and (Path(data) / config).is_dir():
+    if isinstance(data, datasets.DatasetDict):
+        built = data
+    elif Path(data).is_dir() and (Path(data) / config).is_dir():
         builds = load_builds(data)
         if config not in builds:
             raise ValueError(f"config {config!r} is not built in {data}; built configs are {list(builds)}")
@@ -69,7 +71,7 @@ def load_rows(data: str | Path, config: str, split: str) -> tuple[list[dict], li
         built = datasets.load_dataset(str(data), config)
     if split not in built:
         raise ValueError(f"split {split!r} is not in {data} ({config}); its splits are {list(built)}")
-    train = list(built["train"]) if "train" in built and split != "train" else []
+    train = list(built["train"]) if "train" in built else []
     return list(built[split]), train
 
 
@@ -217,7 +219,7 @@ def check_request(
 
 
 def evaluate(
-    data: str | Path,
+    data,
     config: str,
     split: str = "test",
     task: str = "python_to_forward",
@@ -231,7 +233,8 @@ def evaluate(
     limits: Limits | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Score every source on ``split`` of ``config`` for ``task``; write the report into ``out``
+    """Score every source on ``split`` of ``config`` (in ``data``: a build folder, anything
+    ``load_dataset`` reads, or a ``DatasetDict``) for ``task``; write the report into ``out``
     (``summary.md``, ``summary.json``, ``rows.jsonl``, ``scores.png``) and return the summary.
 
     ``predictions`` are JSONL files (``predictions.py``), ``baselines`` names of built-in ones

@@ -129,8 +129,9 @@ def _python_sites(source: str, kernel_name: str) -> list[Site]:
             first, second = (ast.get_source_segment(source, arg) for arg in node.args)
             if first and second and first != second:
                 sites.append(Site(span(node.args[0])[0], span(node.args[1])[1], f"{second}, {first}", "swapped"))
-    for statement in kernel.body[1:]:
-        if isinstance(statement, (ast.Assign, ast.AugAssign, ast.Expr)) and statement.lineno == statement.end_lineno:
+    for statement in ast.walk(kernel):  # stores and calls for their effect: nothing reads them later
+        stores = isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Subscript)
+        if (stores or isinstance(statement, (ast.AugAssign, ast.Expr))) and statement.lineno == statement.end_lineno:
             start, end = span(statement)
             sites.append(Site(start, end, "pass", "dropped"))
     return sites

@@ -60,8 +60,8 @@ def pass_at_k(records: Sequence[dict]) -> dict[str, float]:
 
 
 def _mutation_summary(records: Sequence[dict]) -> dict[str, Any]:
-    """Of the mutants whose outputs differ bit for bit from the reference's on some input set (the
-    scored sets or the further oracle sets), the share that fails ``correct``; the survivors."""
+    """Of the mutants that change behaviour (outputs beyond the tolerance, or a failed run, on the
+    scored input sets or on 15 further ones), the share that fails ``correct``; the survivors."""
     changing = [r for r in records if r["compiles"] and r["changed"] and r["correct"] is not None]
     caught = [r for r in changing if not r["correct"]]
     survivors = [{"id": r["id"], "category": r["category"], "mutation": r["note"]} for r in changing if r["correct"]]

@@ -113,7 +113,7 @@ def _judged(work, folder: Path, limits: Limits, reference: dict, input_sets: ran
     if arrays is None or (wanted_backward and not complete):
         return {"correct": False, "changed": True, "error": why}
     error = compare.first_mismatch(reference, arrays, input_sets)
-    changed = compare.first_mismatch(reference, arrays, all_sets, exact=True) != ""
+    changed = compare.first_mismatch(reference, arrays, all_sets) != ""
     return {"correct": error == "", "changed": changed, "error": error}
 
 

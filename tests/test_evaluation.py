@@ -1,0 +1,307 @@
+"""The evaluation harness: predictions compiled and run against the reference in sandboxed children.
+
+The main run scores a 100-row ``cpu`` split through the CLI with three sources side by side: the
+``reference`` baseline, equivalent rewrites of every reference forward (locals renamed, the
+independent declarations reordered, an expression split in two), and a file of bad predictions
+(empty, not code, another row's code, an infinite loop, an out-of-bounds write, a null-pointer
+write, a memory hog, 10 MB of text) with rows left without a prediction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from conftest import load, made_once, shared_folder
+
+from generation import cli
+from generation.evaluation import baselines, compare, harness, text, views
+from generation.evaluation.mutation import mutate
+from generation.evaluation.predictions import read_predictions, write_predictions
+from generation.evaluation.sandbox import Limits
+from generation.training import sft
+
+ROWS = 100  # rows the equivalent rewrites are planted on (the issue asks for at least 100)
+
+
+@pytest.fixture(scope="session")
+def cpu_rows(tmp_path_factory):
+    """A ``cpu`` build whose train split has 100 rows (scored as the split under test)."""
+    cache = shared_folder(tmp_path_factory, "hf_cache")
+    return load("cpu", cache, num_examples=ROWS, seed=21)
+
+
+# -- the text scores ---------------------------------------------------------------------------
+
+# sentence chrF from sacrebleu 2.4.3 (sacrebleu.sentence_chrf(hypothesis, [reference]).score)
+CHRF_GOLDEN = [
+    ("var_1 = wp::add(var_0, var_2);", "var_1 = wp::sub(var_2, var_0);", 58.364028),
+    ("a b", "ab", 100.0),
+    ("", "abc", 0.0),
+    ("abc", "", 0.0),
+    ("x", "xyz", 38.461538),
+]
+
+
+@pytest.mark.parametrize(("hypothesis", "reference", "score"), CHRF_GOLDEN)
+def test_chrf_is_sacrebleus_sentence_chrf(hypothesis, reference, score):
+    assert text.chrf(hypothesis, reference) == pytest.approx(score, abs=1e-6)
+
+
+def test_exact_ignores_whitespace_runs_only():
+    assert text.exact("a  =\n b;", "a = b;")
+    assert not text.exact("a=b;", "a = b;")
+
+
+# -- completions back to code ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", sorted(sft.TASKS))
+def test_every_view_and_style_reads_back_to_the_target(builds, task):
+    """What the SFT helper writes as the completion reads back, fences off and placeholders filled
+    from the row, to exactly the target the prediction is compared with."""
+    for row in builds["cpu"]["train"]:
+        for chosen in [(), ("compact",), ("placeholders",), ("compact", "placeholders")]:
+            for style in sft.STYLES:
+                example = sft.format_row(row, task, style, **dict.fromkeys(chosen, True))
+                completion = (
+                    example["completion"] if style == "prompt_completion" else example["messages"][1]["content"]
+                )
+                assert views.prediction_code(completion, row, chosen) == views.target_text(row, task, chosen)
+
+
+# -- comparing outputs -------------------------------------------------------------------------
+
+
+def test_zeros_fail_against_tiny_outputs_that_a_fixed_tolerance_would_pass():
+    tiny = np.full(16, 1e-6, dtype=np.float32)
+    assert compare.mismatch(tiny, np.zeros_like(tiny))
+    assert not compare.mismatch(tiny, tiny * (1 + 1e-6))
+
+
+def test_nans_must_sit_in_the_same_places_and_integers_match_exactly():
+    values = np.array([1.0, np.nan, 2.0], dtype=np.float32)
+    assert not compare.mismatch(values, values.copy())
+    assert compare.mismatch(values, np.array([1.0, 2.0, np.nan], dtype=np.float32))
+    assert compare.mismatch(np.arange(4, dtype=np.int32), np.arange(4, dtype=np.int32) + np.array([0, 0, 0, 1]))
+
+
+def test_a_reference_that_changes_nothing_or_writes_one_value_is_weak():
+    before = np.arange(8, dtype=np.float32)
+    same = {"0/pre/a": before, "0/post/a": before}
+    zeros = {"0/pre/a": before, "0/post/a": np.zeros(8, dtype=np.float32)}
+    useful = {"0/pre/a": before, "0/post/a": before * 2}
+    assert compare.weak(same, range(1)) and compare.weak(zeros, range(1))
+    assert not compare.weak(useful, range(1))
+
+
+# -- predictions files -------------------------------------------------------------------------
+
+
+def test_every_problem_of_a_predictions_file_is_named_in_one_error(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    lines = [
+        '{"id": "a", "prediction": "x"}',
+        "{not json",
+        '{"id": "a", "prediction": "y"}',
+        '{"id": "zz", "prediction": ""}',
+    ]
+    path.write_text("\n".join([*lines, '{"id": "b"}']) + "\n")
+    with pytest.raises(ValueError) as error:
+        read_predictions(path, {"a", "b"})
+    message = str(error.value)
+    assert "line 2" in message and "line 5" in message  # malformed, and one without a prediction
+    assert "'a' sample 0" in message  # given twice
+    assert "'zz'" in message  # not in the split
+
+
+# -- the main run ------------------------------------------------------------------------------
+
+
+def _forward_body(forward: str) -> int:
+    """Where the kernel's forward function body starts (after its opening brace)."""
+    header = re.search(r"^.*_cpu_kernel_forward\(", forward, re.M)
+    return forward.index("\n{\n", header.end()) + len("\n{\n")
+
+
+def equivalent_rewrite(forward: str) -> str:
+    """The same forward written differently: locals renamed consistently, the kernel's declarations
+    in reverse order, and one call's first operand moved into a statement of its own (through a
+    local declared with the others: Warp's gotos may not jump over an initialisation)."""
+    rewritten = re.sub(r"\bvar_(\d+)\b", r"local_\1", forward)
+    start = rewritten.index("// primal vars\n", _forward_body(rewritten)) + len("// primal vars\n")
+    end = rewritten.index("    //---------", start)
+    declarations = "".join(reversed(rewritten[start:end].splitlines(True)))
+    body = rewritten[end:]
+    constants = set(re.findall(r"const \S+ (local_\d+) =", declarations))
+    calls = re.finditer(r"^( +)(local_\d+) = (wp::(?:add|sub|mul|min|max)\()(local_\d+), ", body, re.M)
+    call = next((call for call in calls if call.group(4) not in constants), None)
+    if call:
+        indent, result, function, operand = call.groups()
+        declarations += f"    decltype({operand}) split_{result};\n"
+        split = f"{indent}split_{result} = {operand};\n{indent}{result} = {function}split_{result}, "
+        body = body[: call.start()] + split + body[call.end() :]
+    return rewritten[:start] + declarations + body
+
+
+def bad_predictions(rows) -> dict[str, str]:
+    """One bad prediction per row, on the first rows (the rest of the file's rows have none)."""
+
+    def inserted(row, statement: str) -> str:
+        at = _forward_body(row["forward"])
+        return row["forward"][:at] + statement + "\n" + row["forward"][at:]
+
+    def out_of_bounds(row) -> str:
+        return re.sub(r"wp::address\((var_\w+), (var_\w+)\)", r"wp::address(\1, 1000000)", row["forward"], count=1)
+
+    kinds = {
+        "empty": lambda row: "",
+        "not code": lambda row: "I am sorry, I cannot write that kernel.",
+        "another row's code": lambda row: rows[len(rows) - 1]["forward"],
+        "infinite loop": lambda row: inserted(row, "    for (volatile int spin = 0; ; spin = spin + 0) {}"),
+        "out-of-bounds write": out_of_bounds,
+        "null-pointer write": lambda row: inserted(row, "    *(volatile int*)nullptr = 1;"),
+        "memory hog": lambda row: inserted(row, "    { volatile char* hog = new char[size_t(64) << 30]; hog[0] = 1; }"),
+        "10 MB": lambda row: "x" * 10_000_000,
+    }
+    return {kind: {"id": rows[k]["id"], "prediction": make(rows[k])} for k, (kind, make) in enumerate(kinds.items())}
+
+
+@pytest.fixture(scope="session")
+def main_run(tmp_path_factory, cpu_rows):
+    """The CLI's ``eval`` on the 100-row split: the reference baseline, the rewrites, the bad file."""
+
+    def make(folder):
+        rows = list(cpu_rows["train"])
+        write_predictions(
+            folder / "rewrites.jsonl", {row["id"]: {0: equivalent_rewrite(row["forward"])} for row in rows}
+        )
+        bad = bad_predictions(rows)
+        with open(folder / "bad.jsonl", "w") as file:
+            for record in bad.values():
+                file.write(json.dumps(record) + "\n")
+        (folder / "kinds.json").write_text(json.dumps({kind: record["id"] for kind, record in bad.items()}))
+        summary = harness.evaluate(
+            cpu_rows,
+            "cpu",
+            "train",
+            "python_to_forward",
+            predictions=[folder / "rewrites.jsonl", folder / "bad.jsonl"],
+            baselines=["reference"],
+            out=folder / "report",
+            limits=Limits(compile_seconds=60, run_seconds=10, memory_mb=2048),
+            progress=False,
+        )
+        assert summary["request"]["rows"] == ROWS
+
+    folder = made_once(tmp_path_factory, "evaluation_main_run", make)
+    records = [json.loads(line) for line in open(folder / "report" / "rows.jsonl")]
+    return folder, records
+
+
+@pytest.mark.long
+def test_the_reference_scores_every_measure_in_full(main_run):
+    folder, records = main_run
+    reference = [r for r in records if r["source"] == "reference"]
+    assert len(reference) == ROWS
+    assert all(r["exact"] and r["chrf"] == 100.0 and r["compiles"] and r["correct"] for r in reference), [
+        r["error"] for r in reference if not r["correct"]
+    ]
+    summary = json.loads((folder / "report" / "summary.json").read_text())
+    assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
+    assert (folder / "report" / "scores.png").stat().st_size > 0
+    assert "| correct |" in (folder / "report" / "summary.md").read_text()
+
+
+@pytest.mark.long
+def test_equivalent_rewrites_are_correct_and_not_exact(main_run):
+    _, records = main_run
+    rewrites = [r for r in records if r["source"] == "rewrites"]
+    assert len(rewrites) == ROWS
+    assert not any(r["exact"] for r in rewrites)
+    assert all(r["compiles"] and r["correct"] for r in rewrites), [r["error"] for r in rewrites if not r["correct"]][:3]
+
+
+@pytest.mark.long
+def test_bad_predictions_fail_alone_with_their_first_error(main_run):
+    """Each bad prediction fails with a reason of its own; the rows it shared a worker with (the
+    reference and the rewrites of the same rows) are unharmed; rows without one are counted."""
+    folder, records = main_run
+    kinds = json.loads((folder / "kinds.json").read_text())
+    bad = {r["id"]: r for r in records if r["source"] == "bad" and r["sample"] is not None}
+    expected = {
+        "empty": ("compiles", "compile"),
+        "not code": ("compiles", "compile"),
+        "another row's code": ("compiles", "compile"),
+        "infinite loop": ("correct", "timed out"),
+        "out-of-bounds write": ("correct", "Assertion failed"),
+        "null-pointer write": ("correct", "SIGSEGV"),
+        "memory hog": ("correct", "run"),
+        "10 MB": ("compiles", "too long"),
+    }
+    for kind, (failed, reason) in expected.items():
+        record = bad[kinds[kind]]
+        assert record[failed] is False and not record["correct"], (kind, record)
+        assert reason in record["error"], (kind, record["error"])
+    missing = [r for r in records if r["source"] == "bad" and r["sample"] is None]
+    assert len(missing) == ROWS - len(expected) and all(r["error"] == "no prediction for this row" for r in missing)
+    summary = json.loads((folder / "report" / "summary.json").read_text())
+    assert summary["sources"]["bad"]["overall"]["missing"] == ROWS - len(expected)
+    assert summary["sources"]["bad"]["overall"]["correct"] == 0.0
+
+
+# -- other tasks and configs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "task"),
+    [
+        ("cpu", "python_to_code"),
+        ("cpu", "forward_to_python"),
+        ("cuda", "python_to_forward"),
+        ("cuda", "forward_to_python"),
+    ],
+)
+def test_the_reference_passes_and_mutants_fail_in_every_task(builds, tmp_path, config, task):
+    """The reference baseline scores in full wherever a score is measured here (no GPU: ``correct``
+    is not measured for CUDA code, nor is ``round_trip`` for C++ targets); mutants that change
+    behaviour fail ``correct``."""
+    summary = harness.evaluate(builds[config], config, "train", task, baselines=["reference", "mutate"], limit=4)
+    reference = summary["sources"]["reference"]["overall"]
+    assert reference["exact"] == 1.0 and reference["compiles"] == 1.0
+    if config == "cpu" or task == "forward_to_python":
+        assert reference["correct"] == 1.0
+    else:
+        assert reference["correct"] is None  # CUDA code runs on a GPU only
+    assert reference["round_trip"] == (1.0 if task == "forward_to_python" else None)
+    mutation = summary["sources"]["mutate"]["mutation"]
+    assert mutation["caught"] == mutation["behaviour_changing"]
+
+
+def test_nearest_takes_the_most_similar_other_train_row_under_this_rows_names(builds):
+    train = list(builds["cpu"]["train"])
+    made = baselines.nearest(train[:3], "python_to_forward", (), train)
+    for row in train[:3]:
+        text, donor = made[row["id"]]["text"], made[row["id"]]["note"].removeprefix("from train row ")
+        assert donor != row["id"] and row["metadata"]["mangled_name"] in text
+    index = baselines.NearestSources([row["python_source"] for row in train])
+    assert index.nearest(train[5]["python_source"]) == 5  # a source is nearest to itself
+
+
+def test_a_mutant_changes_one_thing_the_same_way_for_the_same_seed(builds):
+    row = builds["cpu"]["train"][0]
+    first, again = (mutate(row["forward"], "cpp", 7, row["id"]) for _ in range(2))
+    assert first == again and first.code != row["forward"]
+    assert sum(a != b for a, b in zip(first.code.splitlines(), row["forward"].splitlines(), strict=False)) <= 1
+
+
+def test_bad_requests_are_named(builds, tmp_path):
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        harness.evaluate(builds["cpu"], "cpu", task="nope", baselines=["reference"])
+    with pytest.raises(ValueError, match="unknown baseline 'oracle'"):
+        harness.evaluate(builds["cpu"], "cpu", baselines=["oracle"])
+    with pytest.raises(ValueError, match="split 'dev'"):
+        harness.evaluate(builds["cpu"], "cpu", split="dev", baselines=["reference"])
+    assert cli.main(["eval", str(tmp_path / "nothing"), "--config", "cpu", "--out", str(tmp_path / "r")]) == 2
