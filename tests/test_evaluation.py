@@ -191,7 +191,7 @@ def main_run(tmp_path_factory, cpu_rows):
             predictions=[folder / "rewrites.jsonl", folder / "bad.jsonl"],
             baselines=["reference"],
             out=folder / "report",
-            limits=Limits(compile_seconds=60, run_seconds=10, memory_mb=2048),
+            limits=Limits(compile_seconds=60, run_seconds=4, memory_mb=2048),
             progress=False,
         )
         assert summary["request"]["rows"] == ROWS
@@ -268,7 +268,9 @@ def test_the_reference_passes_and_mutants_fail_in_every_task(builds, tmp_path, c
     """The reference baseline scores in full wherever a score is measured here (no GPU: ``correct``
     is not measured for CUDA code, nor is ``round_trip`` for C++ targets); mutants that change
     behaviour fail ``correct``."""
-    summary = harness.evaluate(builds[config], config, "train", task, baselines=["reference", "mutate"], limit=4)
+    summary = harness.evaluate(
+        builds[config], config, "train", task, baselines=["reference", "mutate"], limit=3, workers=1
+    )
     reference = summary["sources"]["reference"]["overall"]
     assert reference["exact"] == 1.0 and reference["compiles"] == 1.0
     if config == "cpu" or task == "forward_to_python":

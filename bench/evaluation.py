@@ -1,0 +1,112 @@
+"""The evaluation harness's targets, measured as a user runs it: builds through the CLI, then
+``warp-ir-pairs eval`` timed from the command line (loading, scoring, report).
+
+    python bench/evaluation.py [--out bench_eval] [--stages speed,mutate,code,cuda,real]
+
+Stages (each prints its table rows; every build and report is kept under --out):
+- ``speed``: 500 ``cpu`` test rows, ``python_to_forward``, 5 input sets, the ``reference`` baseline
+  (must be 100%), then ``nearest`` on the same rows; the weak rows per category come from here;
+- ``mutate``: the ``mutate`` baseline on the same 500 rows (behaviour-changing mutants caught);
+- ``code``: the ``reference`` baseline on 300 of those rows for ``python_to_code``;
+- ``cuda``: 300 ``cuda`` test rows, ``forward_to_python`` and ``python_to_forward`` (NVRTC);
+- ``real``: ``real_cpu`` built with ``validate=run``, every test row, ``python_to_forward``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "generation.cli"]
+STAGES = ("speed", "mutate", "code", "cuda", "real")
+
+
+def build(out: Path, config: str, *flags: str) -> Path:
+    data = out / f"data_{config}"
+    if not (data / config).exists():
+        subprocess.run([*CLI, "build", config, "--out", str(data), "--workers", "2", *flags], check=True)
+    return data
+
+
+def evaluate(out: Path, name: str, data: Path, config: str, task: str, baselines: list[str], limit: int | None) -> dict:
+    report = out / f"report_{name}"
+    command = [*CLI, "eval", str(data), "--config", config, "--task", task, "--out", str(report)]
+    command += [flag for baseline in baselines for flag in ("--baseline", baseline)]
+    command += ["--limit", str(limit)] if limit else []
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    summary = json.loads((report / "summary.json").read_text())
+    summary["seconds"] = seconds
+    return summary
+
+
+def row(name: str, summary: dict) -> None:
+    for source, entry in summary["sources"].items():
+        overall = entry["overall"]
+        cells = [overall.get(metric) for metric in ("exact", "compiles", "correct", "correct_strong", "round_trip")]
+        shown = ["n/m" if cell is None else f"{100 * cell:.1f}%" for cell in cells]
+        print(
+            f"| {name} | {source} | {summary['request']['rows']} | {' | '.join(shown)} | {overall['chrf']:.1f} | "
+            f"{summary['seconds']:.0f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("bench_eval"))
+    parser.add_argument("--stages", default=",".join(STAGES))
+    args = parser.parse_args()
+    stages = args.stages.split(",")
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("| run | source | rows | exact | compiles | correct | correct (strong) | round_trip | chrF | seconds |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    cpu = build(args.out, "cpu", "--num-examples", "1000", "--num-test", "500", "--seed", "1")
+    extra: list[str] = []
+    if "speed" in stages:
+        summary = evaluate(args.out, "speed", cpu, "cpu", "python_to_forward", ["reference"], None)
+        row("cpu python_to_forward (end to end)", summary)
+        row("cpu python_to_forward", evaluate(args.out, "nearest", cpu, "cpu", "python_to_forward", ["nearest"], None))
+        weak = summary["weak_rows"]
+        extra.append(
+            f"weak rows: {weak['weak']} of {weak['rows']} ({100 * weak['share']:.1f}%), by category: "
+            + ", ".join(f"{k} {100 * v:.0f}%" for k, v in weak["by_category"].items() if v)
+        )
+    if "mutate" in stages:
+        summary = evaluate(args.out, "mutate", cpu, "cpu", "python_to_forward", ["mutate"], None)
+        row("cpu python_to_forward", summary)
+        mutation = summary["sources"]["mutate"]["mutation"]
+        extra.append(
+            f"mutants: {mutation['mutants']}, compiled {mutation['compiled']}, behaviour-changing "
+            f"{mutation['behaviour_changing']}, caught {mutation['caught']} ({100 * mutation['caught_rate']:.1f}%), "
+            f"equivalent {mutation['equivalent']}; survivors: {mutation['survivors']}"
+        )
+    if "code" in stages:
+        row("cpu python_to_code", evaluate(args.out, "code", cpu, "cpu", "python_to_code", ["reference"], 300))
+    if "cuda" in stages:
+        cuda = build(args.out, "cuda", "--num-examples", "600", "--num-test", "300", "--seed", "2")
+        row(
+            "cuda forward_to_python",
+            evaluate(args.out, "cuda_f2p", cuda, "cuda", "forward_to_python", ["reference"], None),
+        )
+        row(
+            "cuda python_to_forward",
+            evaluate(args.out, "cuda_p2f", cuda, "cuda", "python_to_forward", ["reference"], None),
+        )
+    if "real" in stages:
+        real = build(args.out, "real_cpu", "--validate", "run", "--seed", "3")
+        row(
+            "real_cpu python_to_forward",
+            evaluate(args.out, "real", real, "real_cpu", "python_to_forward", ["reference"], None),
+        )
+    print()
+    for line in extra:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
