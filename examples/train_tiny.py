@@ -7,7 +7,10 @@ It builds a small `cuda` dataset with the dataset script (no Hub download), form
 `python_to_forward` task (prompt/completion, compact, placeholders), trains a byte-level BPE
 tokenizer and a 2-layer Llama on the training split with the loss on completion tokens only, and
 writes `loss.png` (training and validation loss) into --out. It prints how many examples fit the
-context length. TRL's `SFTTrainer` reads the same `prompt`/`completion` columns; it needs
+context length. Then it closes the loop: the model writes its completion for every test row
+(greedy, `predictions.jsonl`), and the evaluation harness scores them next to the `reference`,
+`nearest` and `mutate` baselines (`eval/summary.md`; `--config cpu` measures `correct` too, which
+CUDA code needs a GPU for). TRL's `SFTTrainer` reads the same `prompt`/`completion` columns; it needs
 `datasets` 4 or newer, so it does not install beside this project's `datasets` 3.6.
 """
 
@@ -24,11 +27,15 @@ from datasets import load_dataset
 from tokenizers import ByteLevelBPETokenizer
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from generation.evaluation.baselines import BASELINES
+from generation.evaluation.harness import evaluate
+from generation.evaluation.predictions import write_predictions
 from generation.training.sft import to_sft
 
 SCRIPT = str(Path(__file__).resolve().parents[1] / "warp_ir_pairs.py")
 PAD, EOS = "<pad>", "<eos>"
 IGNORED = -100  # label of prompt and padding tokens: no loss there
+VIEWS = ("compact", "placeholders")
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,6 +46,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=2048, help="context length in tokens")
     parser.add_argument("--max-forward-chars", type=int, default=6000, help="the build's cap on `forward`")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 120 rows, 30 steps")
+    parser.add_argument("--config", choices=("cuda", "cpu"), default="cuda", help="the config built and learned")
+    parser.add_argument("--new-tokens", type=int, default=768, help="longest completion written per test row")
+    parser.add_argument("--no-eval", action="store_true", help="stop after training")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.quick:
@@ -50,14 +60,14 @@ def build_examples(args: argparse.Namespace):
     """The dataset, built here and formatted for SFT."""
     built = load_dataset(
         SCRIPT,
-        "cuda",
+        args.config,
         trust_remote_code=True,
         num_examples=args.rows,
         seed=args.seed + 1,
         max_forward_chars=args.max_forward_chars,
         cache_dir=str(args.out / "hf_cache"),
     )
-    return to_sft(built, "python_to_forward", compact=True, placeholders=True)
+    return built, to_sft(built, "python_to_forward", **dict.fromkeys(VIEWS, True))
 
 
 def train_tokenizer(texts: list[str], vocab_size: int = 2048) -> PreTrainedTokenizerFast:
@@ -124,7 +134,7 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     started = time.perf_counter()
 
-    examples = build_examples(args)
+    built, examples = build_examples(args)
     train_texts = [e["prompt"] + e["completion"] for e in examples["train"]]
     tokenizer = train_tokenizer(train_texts)
     train, train_fit = tokenize(examples["train"], tokenizer, args.max_length)
@@ -182,6 +192,28 @@ def main() -> None:
         f"{history['train'][-1][1]:.2f}; {parameters / 1e6:.2f}M parameters, {args.steps} steps, "
         f"{time.perf_counter() - started:.0f} s in all; wrote {args.out / 'loss.png'}"
     )
+    if not args.no_eval:
+        predictions = args.out / "predictions.jsonl"
+        write_predictions(predictions, predict(model, tokenizer, examples["test"], args))
+        summary = evaluate(
+            built, args.config, "test", "python_to_forward", [predictions], list(BASELINES), args.out / "eval", VIEWS
+        )
+        print((args.out / "eval" / "summary.md").read_text().split("\n## ")[0])
+        print(f"scored {len(examples['test'])} test rows; the report is in {args.out / 'eval'}")
+        assert summary["sources"]["reference"]["overall"]["compiles"] == 1.0
+
+
+@torch.no_grad()
+def predict(model, tokenizer: PreTrainedTokenizerFast, test, args: argparse.Namespace) -> dict[str, dict[int, str]]:
+    """The model's completion for each test prompt, greedy, as the predictions file holds it."""
+    model.eval()
+    predictions = {}
+    for example in test:
+        prompt = tokenizer(example["prompt"], return_tensors="pt")["input_ids"][:, -args.max_length // 2 :]
+        room = min(args.new_tokens, args.max_length - prompt.shape[1])
+        output = model.generate(prompt, max_new_tokens=room, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        predictions[example["id"]] = {0: tokenizer.decode(output[0, prompt.shape[1] :], skip_special_tokens=True)}
+    return predictions
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import pytest
 from conftest import load, made_once, shared_folder
 
 from generation import cli
-from generation.evaluation import baselines, compare, harness, text, views
+from generation.evaluation import baselines, compare, harness, report, text, views
 from generation.evaluation.mutation import mutate
 from generation.evaluation.predictions import read_predictions, write_predictions
 from generation.evaluation.sandbox import Limits
@@ -307,3 +307,25 @@ def test_bad_requests_are_named(builds, tmp_path):
     with pytest.raises(ValueError, match="split 'dev'"):
         harness.evaluate(builds["cpu"], "cpu", split="dev", baselines=["reference"])
     assert cli.main(["eval", str(tmp_path / "nothing"), "--config", "cpu", "--out", str(tmp_path / "r")]) == 2
+
+
+def test_pass_at_k_is_the_unbiased_estimate_over_rows():
+    """Chen et al.'s estimator: a row with c of n samples correct passes at k with 1 - C(n-c, k) / C(n, k)."""
+    records = [{"id": "a", "correct": k < 3} for k in range(10)] + [{"id": "b", "correct": False} for _ in range(10)]
+    found = report.pass_at_k(records)
+    assert found["pass@1"] == pytest.approx((0.3 + 0.0) / 2)
+    assert found["pass@5"] == pytest.approx((1 - 21 / 252 + 0.0) / 2, abs=1e-4)
+    assert found["pass@10"] == pytest.approx(0.5)
+    assert "pass@5" not in report.pass_at_k(records[:4])  # four samples are too few for pass@5
+
+
+def test_candidates_run_without_network(builds, tmp_path):
+    """A candidate sees no network interface but a loopback: the worker runs in its own namespace."""
+    row = builds["cpu"]["train"][0]
+    probe = "import socket\nraise RuntimeError('interfaces ' + repr(sorted(n for _, n in socket.if_nameindex())))\n"
+    write_predictions(tmp_path / "probe.jsonl", {row["id"]: {0: probe}})
+    harness.evaluate(
+        builds["cpu"], "cpu", "train", "forward_to_python", [tmp_path / "probe.jsonl"], out=tmp_path / "r", limit=1
+    )
+    (record,) = [json.loads(line) for line in open(tmp_path / "r" / "rows.jsonl")]
+    assert record["compiles"] is False and "interfaces ['lo']" in record["error"], record["error"]

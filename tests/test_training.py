@@ -115,3 +115,4 @@ def test_tiny_training_example_runs_and_its_loss_falls(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "loss.png").stat().st_size > 10_000
     assert "loss fell" in done.stdout and "fit in" in done.stdout
+    assert (tmp_path / "predictions.jsonl").exists() and (tmp_path / "eval" / "summary.md").exists()

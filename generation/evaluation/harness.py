@@ -173,7 +173,7 @@ def _failed_job(job: dict, why: str) -> dict:
         {"key": c["key"], "compiles": False, "correct": False, "round_trip": None, "changed": None, "error": why}
         for c in job["candidates"]
     ]
-    return {"id": job["row"]["id"], "reference": why, "weak": "", "candidates": candidates}
+    return {"id": job["row"]["id"], "reference": why, "weak": "", "note": "", "candidates": candidates}
 
 
 def _sources(
@@ -271,8 +271,10 @@ def evaluate(
             }
         )
     weak: dict[str, str] = {}
+    notes: dict[str, str] = {}
     for result in _run_jobs(jobs, workers or os.cpu_count() or 1, progress):
         weak[result["id"]] = result["weak"]
+        notes[result["id"]] = result["note"]
         for scores in result["candidates"]:
             name, sample = scores.pop("key")
             record = records[name, result["id"], sample]
@@ -293,7 +295,7 @@ def evaluate(
         "rows": len(rows),
         "sources": [source.name for source in sources],
     }
-    summary = report.summarize(ordered, request, weak)
+    summary = report.summarize(ordered, request, weak, notes)
     if out is not None:
         report.write(Path(out), ordered, summary)
     return summary

@@ -76,7 +76,7 @@ def _mutation_summary(records: Sequence[dict]) -> dict[str, Any]:
     }
 
 
-def summarize(records: Sequence[dict], request: dict, weak: dict[str, str]) -> dict[str, Any]:
+def summarize(records: Sequence[dict], request: dict, weak: dict[str, str], notes: dict[str, str]) -> dict[str, Any]:
     by_source: dict[str, list] = defaultdict(list)
     for record in records:
         by_source[record["source"]].append(record)
@@ -105,6 +105,9 @@ def summarize(records: Sequence[dict], request: dict, weak: dict[str, str]) -> d
             "share": _mean([bool(reason) for reason in measured]),
             "by_category": {key: _mean(values) for key, values in sorted(categories.items())},
         },
+        # rows whose reference backward pass fails on the inputs (Warp cannot differentiate some
+        # loops): their candidates are compared on forward outputs only
+        "forward_only_rows": sum(bool(note) for note in notes.values()),
         "sources": sources,
     }
 
@@ -130,6 +133,8 @@ def markdown(summary: dict) -> str:
     shown = [*METRICS, *sorted({k for s in sources.values() for k in s["overall"] if k.startswith("pass@")})]
     for metric in shown:
         values = [sources[name]["overall"].get(metric) for name in names]
+        if all(value is None for value in values) and metric == "round_trip":
+            continue  # scored for forward_to_python only
         cells = [f"{v:.1f}" if metric == "chrf" and v is not None else _cell(v) for v in values]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     lines.append(
@@ -142,6 +147,11 @@ def markdown(summary: dict) -> str:
         "",
         f"Weak rows (left out of `correct_strong`): {weak['weak']} of {weak['rows']} ({_cell(weak['share'])}).",
     ]
+    if summary["forward_only_rows"]:
+        lines.append(
+            f"Rows compared on forward outputs only (the reference's backward pass fails on the inputs): "
+            f"{summary['forward_only_rows']}."
+        )
     for group in ("category", "difficulty"):
         keys = sorted({key for name in names for key in sources[name][f"by_{group}"]})
         lines += [
