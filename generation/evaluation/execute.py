@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -29,9 +30,6 @@ from generation.source.features import launch_of
 
 CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay in)
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id and the set's number follow
-# Tasks whose candidate is code Warp would generate (C++, CUDA), compiled in the row's unit, and
-# what the candidate replaces there.
-REPLACES = {"python_to_forward": "forward", "python_to_code": "code"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,6 @@ class Work:
     arch: int
     task: str
     code: str  # the candidate: C++/CUDA (forward or whole unit) or a Python module
-    reference_code: str  # the row's ``code``: the unit a replaced forward is compiled in
     backward: bool  # the row was built with a backward pass: adjoints are compared too
     input_sets: int
     target_forward: str = ""  # the row's ``forward``, for ``round_trip``
@@ -88,8 +85,6 @@ def _candidate_kernel(work: Work) -> Iterator[tuple[object, object]]:
 
 def _own_kernel_cache() -> None:
     """Builds go to the child's folder: the run phase loads what the compile phase built there."""
-    import os
-
     import warp as wp
 
     wp.config.kernel_cache_dir = os.path.abspath("kernels")
@@ -112,28 +107,16 @@ def compile_phase(work: Work) -> dict:
     if work.task == PYTHON_TASK and not work.is_reference:
         made = make_code(work.code, work.kernel_name, work.device, work.arch)
         result["round_trip"] = same_up_to_names(made.forward, work.target_forward)
-    elif work.task != PYTHON_TASK and work.device == "cuda":
-        with loaded_source(work.python_source) as module:
-            row_kernel = kernel_named(module, work.kernel_name)
-            with (
-                warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)),
-                _scratch() as build_dir,
-            ):
-                warp_api.compile_module(row_kernel.module, "ptx", build_dir, work.arch)
-        return result
-    elif work.task != PYTHON_TASK and work.device == "ptx":
-        return result
-    with _candidate_kernel(work) as (_, kernel):
+    elif work.task != PYTHON_TASK and work.device != "cpu":
+        if work.device == "cuda":
+            with loaded_source(work.python_source) as module:
+                row_kernel = kernel_named(module, work.kernel_name)
+                with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)):
+                    warp_api.compile_module(row_kernel.module, "ptx", os.path.abspath("ptx"), work.arch)
+        return result  # C++ and CUDA code runs on its own device only: no CPU build
+    with _candidate_kernel(work) as (_, kernel):  # the CPU build the run phase loads
         warp_api.load_on_cpu(kernel, CPU_MODE)
     return result
-
-
-@contextlib.contextmanager
-def _scratch() -> Iterator[str]:
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="build_", dir=".") as folder:
-        yield folder
 
 
 def same_up_to_names(candidate: str, target: str) -> bool:

@@ -68,7 +68,7 @@ def load_rows(data, config: str, split: str) -> tuple[list[dict], list[dict]]:
             raise ValueError(f"config {config!r} is not built in {data}; built configs are {list(builds)}")
         built = builds[config]
     else:
-        built = datasets.load_dataset(str(data), config)
+        built = datasets.load_dataset(str(data), config, trust_remote_code=str(data).endswith(".py"))
     if split not in built:
         raise ValueError(f"split {split!r} is not in {data} ({config}); its splits are {list(built)}")
     train = list(built["train"]) if "train" in built else []

@@ -67,7 +67,6 @@ def score_row(job: dict, folder: Path, limits: Limits) -> dict:
         arch=row["arch"],
         task=task,
         code="",
-        reference_code=row["code"],
         backward=bool(row["backward"]),
         input_sets=len(all_sets),
         target_forward=row["forward"],
