@@ -329,3 +329,41 @@ def test_candidates_run_without_network(builds, tmp_path):
     )
     (record,) = [json.loads(line) for line in open(tmp_path / "r" / "rows.jsonl")]
     assert record["compiles"] is False and "interfaces ['lo']" in record["error"], record["error"]
+
+
+def test_a_run_in_a_fresh_process_saves_what_a_forked_one_does(builds, tmp_path):
+    """GPU launches run in a fresh process (CUDA does not survive ``fork``); the same run phase on
+    the CPU, there and in a forked child, saves the same arrays."""
+    import dataclasses
+    import sys
+
+    from generation.evaluation import execute
+    from generation.evaluation.sandbox import in_child, in_process
+
+    row = builds["cpu"]["train"][1]
+    work = execute.Work(
+        row["id"],
+        row["kernel_name"],
+        row["python_source"],
+        "cpu",
+        0,
+        "forward_to_python",
+        row["python_source"],
+        bool(row["backward"]),
+        2,
+        is_reference=True,
+    )
+    saved = {}
+    for way in ("fork", "process"):
+        folder = tmp_path / way
+        assert in_child(lambda: execute.compile_phase(work), folder, 120, Limits()).failure == ""
+        if way == "fork":
+            outcome = in_child(lambda: execute.run_phase(work), folder, 60, Limits())
+        else:
+            command = [sys.executable, "-m", "generation.evaluation.execute"]
+            outcome = in_process(command, json.dumps(dataclasses.asdict(work)), folder, 60, Limits())
+        assert outcome.failure == "", outcome.error
+        with np.load(folder / "forward.npz") as arrays:
+            saved[way] = {key: arrays[key] for key in arrays.files}
+    assert saved["fork"].keys() == saved["process"].keys()
+    assert all(np.array_equal(saved["fork"][key], saved["process"][key], equal_nan=True) for key in saved["fork"])

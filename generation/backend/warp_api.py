@@ -533,3 +533,19 @@ def load_on_cpu(kernel: wp.Kernel, mode: str) -> None:
             kernel.module.load("cpu", CPU_LAUNCH_BLOCK_DIM)
     except Exception as error:
         raise CompileError(f"cpu compile failed: {type(error).__name__}: {error}") from error
+
+
+def load_on_device(kernel: wp.Kernel, device: str) -> None:
+    """Build (or load) ``kernel``'s module for launches on a CUDA ``device``, as a launch would.
+    Raises ``CompileError`` when the build fails."""
+    init_warp()
+    try:
+        with pinned_config():
+            kernel.module.load(wp.get_device(device))
+    except Exception as error:
+        raise CompileError(f"{device} compile failed: {type(error).__name__}: {error}") from error
+
+
+def cuda_device_count() -> int:
+    init_warp()
+    return wp.get_cuda_device_count()

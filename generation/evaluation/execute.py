@@ -47,6 +47,7 @@ class Work:
     input_sets: int
     target_forward: str = ""  # the row's ``forward``, for ``round_trip``
     is_reference: bool = False  # the row's own code or source: nothing is substituted
+    launch: str = "cpu"  # where the run phase launches: "cpu", or "cuda:0" for CUDA code on a GPU
 
 
 def input_seed(row_id: str, input_set: int) -> list[int]:
@@ -140,8 +141,12 @@ def run_phase(work: Work) -> dict:
     seeded incoming gradients and save the adjoints to ``backward.npz``. The forward's file is
     written first, so a backward pass that dies still leaves it."""
     _own_kernel_cache()
+    device = work.launch
     with _candidate_kernel(work) as (row_kernel, kernel):
-        warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
+        if device == "cpu":
+            warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
+        else:  # built here, for the GPU's own architecture, in Warp's release mode
+            warp_api.load_on_device(kernel, device)
         row_args = launches.typed_kernel(row_kernel).adj.args
         typed = launches.typed_kernel(kernel)
         _same_signature(row_args, typed.adj.args)
@@ -151,10 +156,10 @@ def run_phase(work: Work) -> dict:
             for input_set in range(work.input_sets):
                 rng = np.random.default_rng(input_seed(work.row_id, input_set))
                 objects: list = []
-                args = launches.seeded_arguments(typed, launch, rng, "cpu", objects)
+                args = launches.seeded_arguments(typed, launch, rng, device, objects)
                 if pass_name == "forward":
                     _save(arrays, f"{input_set}/pre", row_args, args)
-                    launches.launched(kernel, launch, args, "cpu")
+                    launches.launched(kernel, launch, args, device)
                     _save(arrays, f"{input_set}/post", row_args, args)
                 else:
                     adjoint_rng = np.random.default_rng([*input_seed(work.row_id, input_set), 1])
@@ -162,7 +167,7 @@ def run_phase(work: Work) -> dict:
                         _seeded_adjoint(arg.type, value, adjoint_rng) for arg, value in zip(row_args, args, strict=True)
                     ]
                     _save(arrays, f"{input_set}/adj_pre", row_args, adj_args)
-                    launches.launched(kernel, launch, args, "cpu", adj_args)
+                    launches.launched(kernel, launch, args, device, adj_args)
                     _save(arrays, f"{input_set}/adj_post", row_args, adj_args)
             np.savez(f"{pass_name}.npz", **arrays)
     return {}
@@ -226,3 +231,19 @@ def _save(arrays: dict, prefix: str, variables: list, values: list) -> None:
         elif value is not None and warp_api.is_struct_type(variable.type):
             members = list(variable.type.vars.values())
             _save(arrays, key, members, [getattr(value, member.label) for member in members])
+
+
+def main() -> None:
+    """A run phase in a fresh process (CUDA does not survive ``fork``): the work as JSON on stdin,
+    the result written where ``sandbox.in_process`` reads it."""
+    import json
+    import sys
+
+    from generation.evaluation.sandbox import report_to_parent
+
+    work = Work(**json.load(sys.stdin))
+    report_to_parent(lambda: run_phase(work))
+
+
+if __name__ == "__main__":
+    main()

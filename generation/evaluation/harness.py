@@ -11,6 +11,7 @@ by the row and the input set, and no candidate shares a process with another.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ from generation.backend.children import child_environment
 from generation.evaluation import report
 from generation.evaluation import views as view_module
 from generation.evaluation.baselines import BASELINES
-from generation.evaluation.measured import RESULT, compiles_here, runs_on_cpu
+from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, launch_device
 from generation.evaluation.predictions import read_predictions
 from generation.evaluation.sandbox import Limits
 from generation.evaluation.text import chrf, exact
@@ -116,6 +117,14 @@ class Worker:
             self.process.kill() if self.process.poll() is None else None
             self.process.wait()
             self.process = None
+
+
+@functools.cache
+def _gpus() -> int:
+    """CUDA devices a worker will see (asked of Warp in a child: this process does not start Warp)."""
+    probe = "from generation.backend import warp_api; print(warp_api.cuda_device_count())"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=child_environment())
+    return int(done.stdout.split()[-1]) if done.returncode == 0 and done.stdout.split() else 0
 
 
 def network_isolation_available() -> bool:
@@ -245,6 +254,7 @@ def evaluate(
     rows = rows[:limit] if limit else rows
     sources = _sources(rows, train, task, views, predictions, baselines)
     oracle = ORACLE_SETS if "mutate" in baselines else 0
+    gpus = _gpus() if task != PYTHON_TASK and any(row["device"] == "cuda" for row in rows) else 0
     records = {}  # (source, row_id, sample) -> scores
     jobs = []
     for row in rows:
@@ -254,12 +264,12 @@ def evaluate(
             samples = source.predictions.get(row["id"], {})
             for sample, text in sorted(samples.items()):
                 code = view_module.prediction_code(text, row, views)
-                record = _text_scores(source, row, sample, code, target, task, config)
+                record = _text_scores(source, row, sample, code, target, task, config, gpus)
                 records[source.name, row["id"], sample] = record
                 if not record["error"]:
                     candidates.append({"key": [source.name, sample], "code": code})
             if not samples:
-                records[source.name, row["id"], None] = _missing(source, row, task, config)
+                records[source.name, row["id"], None] = _missing(source, row, task, config, gpus)
         jobs.append(
             {
                 "row": _flat(row),
@@ -305,7 +315,7 @@ def _order(position: dict[str, int]):
     return lambda key: (key[0], position[key[1]], -1 if key[2] is None else key[2])
 
 
-def _base_record(source: Source, row: dict, sample: int | None, task: str, config: str) -> dict:
+def _base_record(source: Source, row: dict, sample: int | None, task: str, config: str, gpus: int) -> dict:
     return {
         "source": source.name,
         "id": row["id"],
@@ -316,7 +326,7 @@ def _base_record(source: Source, row: dict, sample: int | None, task: str, confi
         "exact": False,
         "chrf": 0.0,
         "compiles": False if compiles_here(task, row["device"]) else None,
-        "correct": False if runs_on_cpu(task, row["device"]) else None,
+        "correct": False if launch_device(task, row["device"], gpus) else None,
         "round_trip": False if task == "forward_to_python" else None,
         "changed": None,
         "error": "",
@@ -324,12 +334,14 @@ def _base_record(source: Source, row: dict, sample: int | None, task: str, confi
     }
 
 
-def _missing(source: Source, row: dict, task: str, config: str) -> dict:
-    return _base_record(source, row, None, task, config) | {"error": "no prediction for this row"}
+def _missing(source: Source, row: dict, task: str, config: str, gpus: int) -> dict:
+    return _base_record(source, row, None, task, config, gpus) | {"error": "no prediction for this row"}
 
 
-def _text_scores(source: Source, row: dict, sample: int, code: str, target: str, task: str, config: str) -> dict:
-    record = _base_record(source, row, sample, task, config)
+def _text_scores(
+    source: Source, row: dict, sample: int, code: str, target: str, task: str, config: str, gpus: int
+) -> dict:
+    record = _base_record(source, row, sample, task, config, gpus)
     longest = LONGEST * len(target) + LONGEST_MARGIN
     if len(code) > longest:
         record["error"] = f"prediction too long: {len(code):,} characters, over {longest:,} ({LONGEST}x the reference)"

@@ -17,11 +17,14 @@ import re
 import resource
 import select
 import signal
+import subprocess
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from generation.backend.children import child_environment
 
 RESULT_FILE = "result.json"
 OUTPUT_FILE = "output.txt"  # the child's stdout and stderr: the first error comes from here
@@ -53,9 +56,10 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _limit_self(seconds: float, limits: Limits) -> None:
-    memory = _address_space() + limits.memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+def _limit_self(seconds: float, limits: Limits, memory: bool = True) -> None:
+    if memory:  # not for a CUDA process: the driver reserves far more address space than it uses
+        size = _address_space() + limits.memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
     cpu = int(seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     size = limits.file_mb * 2**20
@@ -75,15 +79,20 @@ def _child(work: Callable[[], dict], folder: Path, seconds: float, limits: Limit
         os.dup2(output, 1)
         os.dup2(output, 2)
         _limit_self(seconds, limits)
-        try:
-            result = {"ok": work()}
-        except BaseException as error:  # the candidate's failure, reported, not raised
-            result = {"error": first_line(f"{type(error).__name__}: {error}"), "trace": traceback.format_exc()}
-        with open(RESULT_FILE, "w") as file:
-            json.dump(result, file)
+        report_to_parent(work)
         code = 0
     finally:
         os._exit(code)
+
+
+def report_to_parent(work: Callable[[], dict]) -> None:
+    """Do ``work`` and write its result, or its error, where the parent reads it."""
+    try:
+        result = {"ok": work()}
+    except BaseException as error:  # the candidate's failure, reported, not raised
+        result = {"error": first_line(f"{type(error).__name__}: {error}"), "trace": traceback.format_exc()}
+    with open(RESULT_FILE, "w") as file:
+        json.dump(result, file)
 
 
 def first_line(text: str, limit: int = 300) -> str:
@@ -121,8 +130,41 @@ def in_child(work: Callable[[], dict], folder: Path, seconds: float, limits: Lim
     pid = os.fork()
     if pid == 0:
         _child(work, folder, seconds, limits)
-    status = _wait(pid, seconds)
-    took = time.monotonic() - start
+    return _outcome(folder, _wait(pid, seconds), seconds, time.monotonic() - start)
+
+
+def in_process(argv: list[str], stdin: str, folder: Path, seconds: float, limits: Limits) -> Outcome:
+    """Run ``argv`` (a module that calls ``report_to_parent``) as a fresh process confined to
+    ``folder``, as ``in_child`` does, for work that cannot be forked: CUDA. Its memory is not limited
+    (the driver's address space), its CPU seconds and files are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with open(folder / OUTPUT_FILE, "wb") as output:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=output,
+            stderr=output,
+            cwd=folder,
+            env=dict(child_environment(), TMPDIR=str(folder)),
+            start_new_session=True,
+            preexec_fn=lambda: _limit_self(seconds, limits, memory=False),
+        )
+        try:
+            process.communicate(stdin.encode(), timeout=seconds)
+            status = process.returncode
+        except subprocess.TimeoutExpired:
+            with_group(process.pid, signal.SIGKILL)
+            process.wait()
+            status = None
+    with_group(process.pid, signal.SIGKILL)
+    # as os.waitpid reports it: the signal in the low bits, or the exit code above them
+    wait_status = None if status is None else -status if status < 0 else status << 8
+    return _outcome(folder, wait_status, seconds, time.monotonic() - start)
+
+
+def _outcome(folder: Path, status: int | None, seconds: float, took: float) -> Outcome:
+    """What a child's wait status and files say about how it ended."""
     if status is None:
         return Outcome(None, "timeout", f"timed out after {seconds:g} s", took)
     result_path = folder / RESULT_FILE

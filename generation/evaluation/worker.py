@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from generation.evaluation import compare, execute
-from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, runs_on_cpu
-from generation.evaluation.sandbox import Limits, Outcome, in_child
+from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, launch_device
+from generation.evaluation.sandbox import Limits, Outcome, in_child, in_process
 
 WARM_UP = """
 import warp as wp
@@ -51,7 +51,7 @@ def _phase(name: str, outcome: Outcome) -> str:
     return f"{name}: {outcome.failure}: {outcome.error}" if outcome.failure else ""
 
 
-def score_row(job: dict, folder: Path, limits: Limits) -> dict:
+def score_row(job: dict, folder: Path, limits: Limits, gpus: int = 0) -> dict:
     """Every candidate of the job's row: compiles, correct, round_trip, changed and the first error.
 
     The reference runs first. A row whose reference forward cannot run is not measured (its
@@ -70,8 +70,9 @@ def score_row(job: dict, folder: Path, limits: Limits) -> dict:
         backward=bool(row["backward"]),
         input_sets=len(all_sets),
         target_forward=row["forward"],
+        launch=launch_device(task, row["device"], gpus) or "cpu",
     )
-    runs = runs_on_cpu(task, row["device"])
+    runs = launch_device(task, row["device"], gpus) is not None
     result: dict = {"id": row["id"], "reference": "", "weak": "", "note": "", "candidates": []}
     reference: dict | None = None
     if runs:
@@ -118,8 +119,13 @@ def _judged(work, folder: Path, limits: Limits, reference: dict, input_sets: ran
 
 def _run(work: execute.Work, folder: Path, limits: Limits) -> tuple[dict | None, str, bool]:
     """Launch a built candidate: its saved arrays (None without a forward), why the run failed
-    ("" if it did not), and whether every pass it had was saved."""
-    outcome = in_child(lambda: execute.run_phase(work), folder, limits.run_seconds, limits)
+    ("" if it did not), and whether every pass it had was saved. A GPU launch runs in a fresh
+    process: CUDA does not survive ``fork``."""
+    if work.launch == "cpu":
+        outcome = in_child(lambda: execute.run_phase(work), folder, limits.run_seconds, limits)
+    else:
+        command = [sys.executable, "-m", "generation.evaluation.execute"]
+        outcome = in_process(command, json.dumps(dataclasses.asdict(work)), folder, limits.run_seconds, limits)
     arrays: dict = {}
     saved = [name for name in execute.PASSES if (folder / f"{name}.npz").exists()]
     for name in saved:
@@ -139,15 +145,18 @@ def _build_and_run(work: execute.Work, folder: Path, limits: Limits) -> tuple[di
 
 def serve() -> None:
     """Score jobs from stdin until it closes, one result line per job."""
+    from generation.backend import warp_api
+
     root = Path(tempfile.mkdtemp(prefix="wirp_eval_"))
     try:
         _warm_up(root)
+        gpus = warp_api.cuda_device_count()
         for number, line in enumerate(sys.stdin):
             job = json.loads(line)
             limits = Limits(**job.get("limits", {}))
             folder = root / f"job{number}"
             try:
-                result = score_row(job, folder, limits)
+                result = score_row(job, folder, limits, gpus)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             print(RESULT + json.dumps(result), flush=True)
