@@ -193,18 +193,19 @@ def _sources(
     predictions: Sequence[str | Path],
     baselines: Sequence[str],
 ) -> list[Source]:
+    """The predictions files first (named by their file names, never as a baseline), then the baselines."""
     ids = {row["id"] for row in rows}
     sources: list[Source] = []
+    for path in predictions:
+        name = Path(path).stem
+        while name in BASELINES or any(source.name == name for source in sources):
+            name += "'"
+        sources.append(Source(name, read_predictions(path, ids)))
     for name in baselines:
         made = BASELINES[name](rows, task, views, train)
         texts = {row_id: {0: made_row["text"]} for row_id, made_row in made.items()}
         notes = {row_id: made_row.get("note", "") for row_id, made_row in made.items()}
         sources.append(Source(name, texts, notes))
-    for path in predictions:
-        name = Path(path).stem
-        while any(source.name == name for source in sources):
-            name += "'"
-        sources.append(Source(name, read_predictions(path, ids)))
     return sources
 
 
@@ -293,7 +294,9 @@ def evaluate(
             record["reference_note"] = result["note"]
             if result["reference"] and record["correct"] is not None:
                 record["correct"] = None  # nothing to compare with: not measured
-    ordered = [records[key] for key in sorted(records, key=_order({row["id"]: k for k, row in enumerate(rows)}))]
+    rank = {source.name: k for k, source in enumerate(sources)}
+    position = {row["id"]: k for k, row in enumerate(rows)}
+    ordered = [records[key] for key in sorted(records, key=lambda key: (rank[key[0]], position[key[1]], key[2] or 0))]
     for record in ordered:
         record["weak"] = bool(weak.get(record["id"]))
     request = {
@@ -309,10 +312,6 @@ def evaluate(
     if out is not None:
         report.write(Path(out), ordered, summary)
     return summary
-
-
-def _order(position: dict[str, int]):
-    return lambda key: (key[0], position[key[1]], -1 if key[2] is None else key[2])
 
 
 def _base_record(source: Source, row: dict, sample: int | None, task: str, config: str, gpus: int) -> dict:
