@@ -69,7 +69,7 @@ def _cpp_sites(code: str) -> list[Site]:
             sites.append(Site(start + match.start(1), start + match.end(1), CPP_COMPARISONS[operator], "operator"))
     for match in re.finditer(r"^\s*const wp::\w+ var_\w+ = (-?[\d.]+(?:e[-+]?\d+)?)f?;", body, re.M):
         value = match.group(1)
-        changed = str(int(value) + 1) if re.fullmatch(r"-?\d+", value) else repr(float(value) * 2.0 + 1.0)
+        changed = str(int(value) + 1) if re.fullmatch(r"-?\d+", value) else repr(float(value) + 1.0)
         sites.append(Site(start + match.start(1), start + match.end(1), changed, "constant"))
     for match in re.finditer(r"wp::address\((var_\w+), (var_\w+)\)", body):
         sites.append(Site(start + match.start(2), start + match.end(2), "0", "index"))
@@ -121,7 +121,7 @@ def _python_sites(source: str, kernel_name: str) -> list[Site]:
             new = _replaced(node, lambda copy: setattr(copy, "ops", [PY_OPERATORS[type(copy.ops[0])]()]))
             sites.append(Site(*span(node), f"({new})", "operator"))
         elif isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.col_offset >= 0:
-            value = node.value + 1 if type(node.value) is int else node.value * 2.0 + 1.0
+            value = node.value + 1  # never the value itself (x * 2 + 1 would keep -1.0)
             sites.append(Site(*span(node), repr(value), "constant"))
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Name):
             sites.append(Site(*span(node.slice), "0", "index"))

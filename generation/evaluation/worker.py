@@ -44,7 +44,7 @@ def _warm_up(folder: Path) -> None:
     warp_api.init_warp()
     wp.config.kernel_cache_dir = str(folder / "warm_up")
     with loaded_source(WARM_UP) as module:
-        warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE)
+        warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE, first_error_only=True)
 
 
 def _phase(name: str, outcome: Outcome) -> str:
