@@ -156,6 +156,30 @@ def test_a_full_disk_is_a_one_line_error_and_the_rerun_resumes(tmp_path):
         subprocess.run(["umount", "-l", str(disk)])
 
 
+def test_one_build_of_a_config_into_a_folder_at_a_time(tmp_path):
+    """Two builds of one config into one folder started together: the second is refused at once in
+    one line naming the first's process, the first finishes with every row; a cuda build into the
+    same folder at the same time finishes too, and the shared card lists both configs."""
+    out = tmp_path / "out"
+    runs = [
+        subprocess.Popen(build_command(out, rows=60, config=config), cwd=REPO, stderr=subprocess.PIPE, text=True)
+        for config in ("cpu", "cpu", "cuda")
+    ]
+    results = [(run.wait(timeout=600), run.stderr.read()) for run in runs]
+    refused = [stderr for code, stderr in results[:2] if code == 2]
+    assert len(refused) == 1 and "Traceback" not in refused[0], results
+    assert re.fullmatch(
+        rf"warp-ir-pairs: error: another build of cpu into {out} is running \(process \d+\); wait for it to "
+        r"finish, or build into another --out",
+        refused[0].strip().splitlines()[-1],
+    ), refused[0]
+    assert sorted(code for code, _ in results) == [0, 0, 2], results
+    for config in ("cpu", "cuda"):
+        assert len(loaded(out, config, tmp_path / "cache")["train"]) == 60
+    card = (out / "README.md").read_text()
+    assert "config_name: cpu" in card and "config_name: cuda" in card
+
+
 def test_out_can_be_an_fsspec_url(tmp_path):
     """--out takes what fsspec takes; here a file:// URL, the same code path as s3:// or hf://."""
     url = (tmp_path / "out").as_uri()

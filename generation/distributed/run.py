@@ -174,7 +174,20 @@ def connect_ray() -> None:
 
 def run_build(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | None = None) -> None:
     """Build ``job`` on ``kind`` executors. Local and Ray builds return when the build is done;
-    Slurm submits the four stages as dependent jobs and returns."""
+    Slurm submits the four stages as dependent jobs and returns. One build of a config into a
+    folder at a time: a second is refused at once, naming the first's process."""
+    if kind == "slurm":
+        return _run_stages(job, kind, workers, slurm)
+    with layout.locked(layout.folder(job.out), layout.state(job.config, "build.lock"), wait=False) as holder:
+        if holder is not None:
+            raise BuildError(
+                f"another build of {job.config} into {job.out} is running (process {holder}); wait for it to finish, "
+                f"or build into another --out"
+            )
+        _run_stages(job, kind, workers, slurm)
+
+
+def _run_stages(job: Job, kind: str, workers: int, slurm: Slurm | None) -> None:
     check_resumable(job)
     if kind == "ray":
         connect_ray()

@@ -185,4 +185,5 @@ class FinishBuild(_Stage):
         summary = {"options": dataclasses.asdict(job.options), "splits": splits, "tasks": job.tasks}
         layout.write_json(self.out, layout.state(job.config, layout.STATS_FILE), summary)
         if any(split["rows"] for split in splits.values()):  # else ``build`` reports it, and there is no card
-            write_layout_card(self.out)
+            with layout.locked(self.out, f"{layout.STATE}/card.lock"):  # builds of other configs write it too
+                write_layout_card(self.out)

@@ -10,7 +10,9 @@ once it is complete, so a killed build never leaves a half-written shard where a
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,6 +59,34 @@ def written_in_place(out: DataFolder, path: str, mode: str = "wb") -> Iterator[I
     finally:
         if out.exists(temporary):
             out.rm(temporary)
+
+
+@contextmanager
+def locked(out: DataFolder, path: str, wait: bool = True) -> Iterator[int | None]:
+    """Hold an exclusive lock on ``path`` in ``out`` while the block runs; yield None when held, or,
+    with ``wait`` False and another process holding it, that process's id. The lock is the
+    operating system's (``flock``), so a killed holder leaves none behind. Folders that are not
+    local (``s3://``, ``hf://``) are not locked: yields None."""
+    if not out.is_local():
+        yield None
+        return
+    lock_path = out.resolve_paths(path)
+    os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+    with open(lock_path, "a+") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            file.seek(0)
+            yield int(file.read().strip() or 0)
+            return
+        file.seek(0)
+        file.truncate()
+        file.write(str(os.getpid()))
+        file.flush()
+        try:
+            yield None
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def write_json(out: DataFolder, path: str, data: Any) -> None:
