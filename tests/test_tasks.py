@@ -180,6 +180,37 @@ def test_one_build_of_a_config_into_a_folder_at_a_time(tmp_path):
     assert "config_name: cpu" in card and "config_name: cuda" in card
 
 
+def all_ids(built) -> list[str]:
+    return [row["id"] for split in built for row in built[split]]
+
+
+def test_a_rerun_rebuilds_a_damaged_shard_and_loading_names_it(tmp_path):
+    """A finished shard truncated to 1,000 bytes: loading and ``push --dry-run`` name it in one line;
+    the same build command builds it again, and the folder then holds the rows it held before."""
+    out = tmp_path / "out"
+    command = build_command(out, "--tasks", "2", rows=40)
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    before = all_ids(loaded(out, "cpu", tmp_path / "c1"))
+    shard = out / "cpu" / "train-00001-of-00002.parquet"
+    shard.write_bytes(shard.read_bytes()[:1000])
+    dry = subprocess.run(
+        [*CLI, "push", "org/x", "--data", str(out), "--dry-run", str(tmp_path / "hub")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert dry.returncode == 2 and "Traceback" not in dry.stderr, dry.stderr[-2000:]
+    assert dry.stderr.strip().splitlines()[-1] == (
+        f"warp-ir-pairs: error: cpu/train-00001-of-00002.parquet is damaged (1,000 bytes, "
+        f"{json.loads((out / '.build/cpu/shards/train-00001.json').read_text())['bytes']:,} written): "
+        "run the same build command again, and it builds it again"
+    )
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "train-00001-of-00002.parquet is damaged" in rerun.stderr
+    assert all_ids(loaded(out, "cpu", tmp_path / "c2")) == before
+
+
 def test_out_can_be_an_fsspec_url(tmp_path):
     """--out takes what fsspec takes; here a file:// URL, the same code path as s3:// or hf://."""
     url = (tmp_path / "out").as_uri()

@@ -118,6 +118,19 @@ def check_resumable(job: Job) -> None:
         layout.write_json(out, path, job.describe())
 
 
+def rebuild_damaged_shards(job: Job) -> None:
+    """A rerun checks what it keeps: the build task of a shard that is missing or not as it was
+    written, and the finish stage after it, are marked unfinished, so they run again."""
+    out = layout.folder(job.out)
+    for record, why in layout.damaged_shards(out, job.config).items():
+        rank = int(record.rsplit("-", 1)[1].removesuffix(".json"))
+        logger.warning("%s: building it again", why)
+        for stage, marker in (("build", rank), ("finish", 0)):
+            completion = layout.state(job.config, "logs", stage, "completions", f"{marker:05d}")
+            if out.exists(completion):
+                out.rm(completion)
+
+
 def executor_for(job: Job, stage: str, step, tasks: int, kind: str, workers: int, slurm: Slurm | None, depends=None):
     logging_dir = layout.folder(job.out).resolve_paths(layout.state(job.config, "logs", stage))
     pipeline = [step(job)]
@@ -189,6 +202,7 @@ def run_build(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | No
 
 def _run_stages(job: Job, kind: str, workers: int, slurm: Slurm | None) -> None:
     check_resumable(job)
+    rebuild_damaged_shards(job)
     if kind == "ray":
         connect_ray()
     chain = executors(job, kind, workers, slurm)

@@ -141,8 +141,10 @@ class BuildShards(_Stage):
                 continue
             data_file = layout.shard_name(job.config, split, rank, world_size)
             stats_file = task_stats_file(job, split, rank)
-            if self.out.exists(data_file) and self.out.exists(stats_file):
-                continue  # finished by an earlier run
+            record = layout.shard_record(job.config, split, rank)
+            finished = self.out.exists(data_file) and self.out.exists(stats_file)
+            if finished and not (self.out.exists(record) and layout.shard_damage(self.out, record)):
+                continue  # finished by an earlier run, and as it was written
             groups = split_evenly(plan.groups(split), world_size)[rank]
             stats = BuildStats()
             rows = build_groups(groups, job.device, job.options, stats)
@@ -150,6 +152,7 @@ class BuildShards(_Stage):
             rows = terminal_progress(rows, total, f"{job.config} {split} {rank + 1}/{world_size}")
             written = layout.write_parquet(self.out, data_file, rows)
             assert written == stats.rows
+            layout.record_shard(self.out, job.config, split, rank, data_file, written)
             layout.write_json(self.out, stats_file, stats.as_dict())
             self.stat_update("rows", value=stats.rows)
             self.stat_update("skipped", value=stats.total_skipped)

@@ -11,6 +11,7 @@ once it is complete, so a killed build never leaves a half-written shard where a
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import uuid
@@ -119,6 +120,46 @@ def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
             batch = []
     if batch:
         yield batch
+
+
+def shard_record(config: str, split: str, rank: int) -> str:
+    """Where a built shard's record is kept: its file, rows, size and digest."""
+    return state(config, "shards", f"{split}-{rank:05d}.json")
+
+
+def file_digest(out: DataFolder, path: str) -> dict[str, Any]:
+    """A file's size and SHA-256, read in 1 MiB pieces."""
+    digest, size = hashlib.sha256(), 0
+    with out.open(path, "rb") as file:
+        while piece := file.read(2**20):
+            digest.update(piece)
+            size += len(piece)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def record_shard(out: DataFolder, config: str, split: str, rank: int, path: str, rows: int) -> None:
+    write_json(out, shard_record(config, split, rank), {"file": path, "rows": rows, **file_digest(out, path)})
+
+
+def shard_damage(out: DataFolder, record_path: str) -> str:
+    """What is wrong with the shard a record describes ("" when it is as recorded)."""
+    record = read_json(out, record_path)
+    if not out.exists(record["file"]):
+        return f"{record['file']} is missing"
+    found = file_digest(out, record["file"])
+    if found["bytes"] != record["bytes"]:
+        return f"{record['file']} is damaged ({found['bytes']:,} bytes, {record['bytes']:,} written)"
+    if found["sha256"] != record["sha256"]:
+        return f"{record['file']} is damaged (its content is not what was written)"
+    return ""
+
+
+def damaged_shards(out: DataFolder, config: str) -> dict[str, str]:
+    """Each recorded shard of ``config`` that is missing or not as it was written: its record's
+    path and what is wrong. Shards built before records were kept are taken as they are."""
+    records = out.list_files(state(config, "shards"), recursive=False, glob_pattern="*.json")
+    found = {record: shard_damage(out, record) for record in sorted(records)}
+    return {record: why for record, why in found.items() if why}
 
 
 def config_files(out: DataFolder, config: str) -> dict[str, list[str]]:

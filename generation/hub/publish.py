@@ -50,6 +50,11 @@ def current_configs(out: DataFolder) -> list[str]:
     another have other columns, and neither the card nor ``push`` can read them as these."""
     configs = layout.built_configs(out)
     for config in configs:
+        damaged = layout.damaged_shards(out, config)
+        if damaged:
+            why = next(iter(damaged.values()))
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            raise PublishError(f"{why}{more}: run the same build command again, and it builds it again")
         version = layout.read_json(out, layout.state(config, "job.json")).get("dataset_version")
         if version != DATASET_VERSION:
             raise PublishError(
