@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from generation.backend import warp_api
 from generation.distributed.run import EXECUTORS, BuildError, Slurm, route_datatrove_logs, run_build
 from generation.distributed.signals import unwinding
 from generation.distributed.steps import Job
@@ -51,13 +52,15 @@ def build(
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose from {list(EXECUTORS)}")
     job = Job(config, str(out), options, tasks or workers)
+    warp_api.check_kernel_cache()  # Warp needs it: say so now, not as every kernel's skip
     run_build(job, executor, workers, slurm)
     if executor != "slurm":
         stats = layout.read_json(layout.folder(job.out), layout.state(config, layout.STATS_FILE))
         for split, counts in stats["splits"].items():
             logger.info("%s %s: %d of %d requested rows written", config, split, counts["rows"], counts["requested"])
         if not any(counts["rows"] for counts in stats["splits"].values()):
-            raise ValueError(no_rows_message(options, [BuildStats.from_dict(c) for c in stats["splits"].values()]))
+            splits = [BuildStats.from_dict(counts) for counts in stats["splits"].values()]
+            raise ValueError(no_rows_message(options, splits, build_options.CONFIGS[config].source))
     return job.out
 
 

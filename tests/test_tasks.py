@@ -211,6 +211,27 @@ def test_a_rerun_rebuilds_a_damaged_shard_and_loading_names_it(tmp_path):
     assert all_ids(loaded(out, "cpu", tmp_path / "c2")) == before
 
 
+def test_a_cache_folder_that_is_not_writable_is_a_one_line_error(tmp_path):
+    """Warp's kernel cache on a read-only file system: one line saying what to do, before any work."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(cache)]).returncode != 0:
+        pytest.fail("needs `mount -t tmpfs` (root) to make a read-only folder")
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "WARP_CACHE_PATH"} | {"XDG_CACHE_HOME": str(cache)}
+        done = subprocess.run(
+            build_command(tmp_path / "out", rows=5), cwd=REPO, capture_output=True, text=True, env=env
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(cache)])
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "warp-ir-pairs: error: Warp cannot make its kernel cache (Read-only file system; set WARP_CACHE_PATH to "
+        f"another folder) ({cache / 'warp'}): the file system is read-only: give --out (or the cache folder) a "
+        "writable place"
+    )
+
+
 def test_out_can_be_an_fsspec_url(tmp_path):
     """--out takes what fsspec takes; here a file:// URL, the same code path as s3:// or hf://."""
     url = (tmp_path / "out").as_uri()

@@ -64,9 +64,22 @@ def init_warp() -> None:
         return
     wp.config.log_level = wp.LOG_ERROR
     # wp.init() prints a CUDA-driver notice on machines without a GPU; it is expected here.
+    check_kernel_cache()
     with contextlib.redirect_stdout(io.StringIO()):
         wp.init()
     _function_key_counts_at_start = dict(_context.function_key_counts)
+
+
+def check_kernel_cache() -> None:
+    """Make Warp's kernel cache folder as ``wp.init()`` does (without starting Warp), or raise an
+    ``OSError`` that says what to do: Warp cannot start without it."""
+    from warp._src import build
+
+    try:
+        build.init_kernel_cache(wp.config.kernel_cache_dir)
+    except OSError as error:
+        why = f"Warp cannot make its kernel cache ({error.strerror}; set WARP_CACHE_PATH to another folder)"
+        raise OSError(error.errno, why, error.filename) from error
 
 
 def warp_version() -> str:

@@ -53,13 +53,16 @@ def harvest_for(options: BuildOptions) -> Harvested:
     return harvest(options.harvesting)
 
 
-def no_rows_message(options: BuildOptions, stats: Iterable[BuildStats]) -> str:
-    """Why a real build has no rows at all: the paths it harvested and its skips by reason (of every split)."""
+def no_rows_message(options: BuildOptions, stats: Iterable[BuildStats], source: str = "real") -> str:
+    """Why a build has no rows at all: its skips by reason (of every split), and for a real build the
+    paths it harvested."""
     skipped: Counter = Counter()
     for split in stats:
         skipped.update(split.skipped)
-    where = list(options.paths) if options.paths else "Warp's examples and tests"
     why = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())) or "no @wp.kernel in them"
+    if source != "real":
+        return f"no kernel gave a row (skipped: {why})"
+    where = list(options.paths) if options.paths else "Warp's examples and tests"
     return f"the paths {where} gave no rows ({options.harvest} harvest; skipped: {why})"
 
 
