@@ -15,7 +15,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import REPO, SMALL, made_once, rows_digest
+from conftest import REPO, SMALL, made_once, rows_digest, run_python
 
 CLI = [sys.executable, "-m", "generation.cli"]
 
@@ -99,13 +99,17 @@ def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_p
     process = start(build_command(out, "--tasks", "4", "--workers", "2", rows=2000), tmp, tmp_path / "build.log")
     wait_for(lambda: (out / ".build" / "cpu" / "logs" / "build").is_dir(), process)
     time.sleep(1.0)
-    os.kill(process.pid, signum)  # the CLI alone, as `kill PID` or Ctrl-C in a script would
+    if signum == signal.SIGTERM:
+        os.kill(process.pid, signum)  # the CLI alone, as `kill PID` would
+    else:
+        os.killpg(process.pid, signum)  # every process of the group, as Ctrl-C on a terminal does
     returncode = process.wait(timeout=60)
     time.sleep(1.0)
     assert session_processes(process.pid) == []
     assert list(tmp.iterdir()) == []
     assert returncode == 130
-    assert "run the same command again to resume" in (tmp_path / "build.log").read_text()
+    log = (tmp_path / "build.log").read_text()
+    assert "run the same command again to resume" in log and "Traceback" not in log, log[-3000:]
     assert len(shards(out)) < 4, "the build finished before the signal: nothing was tested"
 
 
@@ -324,3 +328,16 @@ def test_slurm_gets_a_job_script_per_stage_chained_by_dependencies(tmp_path):
     ):
         assert line in script, line
     assert build.logging_dir.resolve_paths("").endswith("out/.build/ptx/logs/build")
+
+
+def test_pool_workers_leave_ctrl_c_to_the_build():
+    """A Ctrl-C on a terminal reaches every process of the group: the local pool's workers ignore it
+    (the build's own process stops them), so none prints a traceback of its own."""
+    code = (
+        "import signal, multiprocess\n"
+        "from generation.distributed.run import workers_leave_ctrl_c_to_the_build\n"
+        "workers_leave_ctrl_c_to_the_build()\n"
+        "with multiprocess.get_context('forkserver').Pool(1) as pool:\n"
+        "    print(pool.apply(signal.getsignal, (signal.SIGINT,)) == signal.SIG_IGN)\n"
+    )
+    assert run_python(code) == "True"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 
@@ -200,9 +201,24 @@ def run_build(job: Job, kind: str = "local", workers: int = 1, slurm: Slurm | No
         _run_stages(job, kind, workers, slurm)
 
 
+def workers_leave_ctrl_c_to_the_build() -> None:
+    """Start the fork server the local pool's workers come from with Ctrl-C ignored, so that they
+    inherit that: a Ctrl-C on the terminal reaches every process of the group, and a worker would
+    print a traceback of its own; the build's process stops them instead, cleanly."""
+    import multiprocess.forkserver
+
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocess.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+
+
 def _run_stages(job: Job, kind: str, workers: int, slurm: Slurm | None) -> None:
     check_resumable(job)
     rebuild_damaged_shards(job)
+    if kind == "local" and workers > 1:
+        workers_leave_ctrl_c_to_the_build()
     if kind == "ray":
         connect_ray()
     chain = executors(job, kind, workers, slurm)
