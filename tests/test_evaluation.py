@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 
 import numpy as np
 import pytest
@@ -319,14 +320,18 @@ def test_pass_at_k_is_the_unbiased_estimate_over_rows():
     assert "pass@5" not in report.pass_at_k(records[:4])  # four samples are too few for pass@5
 
 
-def test_candidates_run_without_network(builds, tmp_path):
-    """A candidate sees no network interface but a loopback: the worker runs in its own namespace."""
+def test_candidates_run_without_network_and_leave_no_temporary_files(builds, tmp_path, monkeypatch):
+    """A candidate sees no network interface but a loopback: the worker runs in its own namespace.
+    Nothing is left in the temporary folder: workers and their children work in one the harness removes."""
     row = builds["cpu"]["train"][0]
     probe = "import socket\nraise RuntimeError('interfaces ' + repr(sorted(n for _, n in socket.if_nameindex())))\n"
     write_predictions(tmp_path / "probe.jsonl", {row["id"]: {0: probe}})
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     harness.evaluate(
         builds["cpu"], "cpu", "train", "forward_to_python", [tmp_path / "probe.jsonl"], out=tmp_path / "r", limit=1
     )
+    assert list((tmp_path / "tmp").iterdir()) == []
     (record,) = [json.loads(line) for line in open(tmp_path / "r" / "rows.jsonl")]
     assert record["compiles"] is False and "interfaces ['lo']" in record["error"], record["error"]
 

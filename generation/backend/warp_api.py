@@ -571,3 +571,25 @@ def load_on_device(kernel: wp.Kernel, device: str) -> None:
 def cuda_device_count() -> int:
     init_warp()
     return wp.get_cuda_device_count()
+
+
+def private_precompiled_headers(folder: str) -> None:
+    """Give this process's Clang builds a copy of the precompiled header it was using (about 5 MB),
+    in ``folder``: a failed build deletes the header it used, which would make the next build of
+    every process sharing it make it again (about 1.5 s)."""
+    import shutil
+    import threading
+    import types
+
+    init_warp()
+    shared = _context.runtime.get_clang_pch_dir()
+    private = os.path.join(folder, "pch")
+    shutil.copytree(shared, private, dirs_exist_ok=True)
+    with _context.runtime._pch_dirs_lock:
+        replaced = _context.runtime._pch_dirs[threading.get_ident()]
+        replaced._finalizer.detach()  # the shared folder is the parent's to remove, not this process's
+        _KEPT.append(replaced)
+        _context.runtime._pch_dirs[threading.get_ident()] = types.SimpleNamespace(name=private)
+
+
+_KEPT: list = []

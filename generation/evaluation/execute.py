@@ -85,10 +85,12 @@ def _candidate_kernel(work: Work) -> Iterator[tuple[object, object]]:
 
 
 def _own_kernel_cache() -> None:
-    """Builds go to the child's folder: the run phase loads what the compile phase built there."""
+    """Builds go to the child's folder: the run phase loads what the compile phase built there. The
+    precompiled header is the child's own copy, so a failed build cannot spoil the worker's."""
     import warp as wp
 
     wp.config.kernel_cache_dir = os.path.abspath("kernels")
+    warp_api.private_precompiled_headers(os.path.abspath("."))
 
 
 def _kernel_called(module, name: str):

@@ -19,6 +19,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -83,12 +84,14 @@ def _flat(row: dict) -> dict:
 
 
 class Worker:
-    """A worker process fed one job per line; restarted if it ever dies."""
+    """A worker process fed one job per line; restarted if it ever dies. Its temporary files (its
+    scratch folders, Warp's precompiled header) go to ``scratch``, which the harness removes."""
 
-    def __init__(self, network: bool):
+    def __init__(self, network: bool, scratch: str):
         self.command = [sys.executable, "-m", "generation.evaluation.worker"]
         if not network:
             self.command = ["unshare", "--user", "--map-root-user", "--net", *self.command]
+        self.scratch = scratch
         self.process: subprocess.Popen | None = None
 
     def score(self, job: dict) -> dict:
@@ -99,7 +102,7 @@ class Worker:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
-                env=child_environment(),
+                env=child_environment(TMPDIR=self.scratch),
             )
         try:
             self.process.stdin.write(json.dumps(job) + "\n")
@@ -113,9 +116,15 @@ class Worker:
         raise RuntimeError("the evaluation worker died")
 
     def close(self) -> None:
+        """Let the worker finish (its input closed, it cleans up after itself), killing it only
+        when it does not."""
         if self.process is not None:
-            self.process.kill() if self.process.poll() is None else None
-            self.process.wait()
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
             self.process = None
 
 
@@ -147,8 +156,8 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool) -> Iterator[dict]:
         pending.put(job)
     done: queue.Queue = queue.Queue()
 
-    def serve() -> None:
-        worker = Worker(network)
+    def serve(scratch: str) -> None:
+        worker = Worker(network, scratch)
         try:
             while True:
                 try:
@@ -162,19 +171,23 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool) -> Iterator[dict]:
         finally:
             worker.close()
 
-    threads = [threading.Thread(target=serve, daemon=True) for _ in range(max(1, min(workers, len(jobs))))]
-    for thread in threads:
-        thread.start()
-    disable = not (progress and sys.stderr.isatty())
-    with tqdm(
-        total=sum(len(job["candidates"]) for job in jobs), desc="scoring", unit="candidate", disable=disable
-    ) as bar:
-        for _ in jobs:
-            result = done.get()
-            bar.update(len(result["candidates"]))
-            yield result
-    for thread in threads:
-        thread.join()
+    scratch = tempfile.mkdtemp(prefix="wirp_eval_")
+    try:
+        count = max(1, min(workers, len(jobs)))
+        threads = [threading.Thread(target=serve, args=(scratch,), daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        disable = not (progress and sys.stderr.isatty())
+        total = sum(len(job["candidates"]) for job in jobs)
+        with tqdm(total=total, desc="scoring", unit="candidate", disable=disable) as bar:
+            for _ in jobs:
+                result = done.get()
+                bar.update(len(result["candidates"]))
+                yield result
+        for thread in threads:
+            thread.join()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _failed_job(job: dict, why: str) -> dict:

@@ -18,6 +18,7 @@ import resource
 import select
 import signal
 import subprocess
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -74,7 +75,7 @@ def _child(work: Callable[[], dict], folder: Path, seconds: float, limits: Limit
     try:
         os.setsid()
         os.chdir(folder)
-        os.environ["TMPDIR"] = str(folder)
+        os.environ["TMPDIR"] = tempfile.tempdir = str(folder)  # the module caches it: set both
         output = os.open(OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(output, 1)
         os.dup2(output, 2)
