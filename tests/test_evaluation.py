@@ -372,3 +372,15 @@ def test_a_run_in_a_fresh_process_saves_what_a_forked_one_does(builds, tmp_path)
             saved[way] = {key: arrays[key] for key in arrays.files}
     assert saved["fork"].keys() == saved["process"].keys()
     assert all(np.array_equal(saved["fork"][key], saved["process"][key], equal_nan=True) for key in saved["fork"])
+
+
+@pytest.mark.skipif(not harness._gpus(), reason="no CUDA device: CUDA candidates run on a GPU only")
+def test_cuda_candidates_are_scored_correct_on_a_gpu(builds):
+    """Where a GPU is present, CUDA code is launched there (a fresh process per run): the reference
+    is correct and mutants that change behaviour are not."""
+    summary = harness.evaluate(
+        builds["cuda"], "cuda", "train", "python_to_forward", baselines=["reference", "mutate"], limit=6, progress=False
+    )
+    assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
+    mutation = summary["sources"]["mutate"]["mutation"]
+    assert mutation["behaviour_changing"] and mutation["caught"] == mutation["behaviour_changing"]
