@@ -541,15 +541,14 @@ def substituted_unit(module, body: str) -> Iterator[None]:
 FIRST_ERROR_FLAGS = "-Wfatal-errors -fshow-overloads=best -fno-caret-diagnostics"
 
 
-def load_on_cpu(kernel: wp.Kernel, mode: str, first_error_only: bool = False) -> None:
-    """Build (or load from the kernel cache) ``kernel``'s module for CPU launches in ``mode``;
-    ``first_error_only`` reports a failed build by its first error alone, and sooner (an
-    evaluation compiles many candidates that fail). Raises ``CompileError`` when the build fails."""
+def load_on_cpu(kernel: wp.Kernel, mode: str) -> None:
+    """Build (or load from the kernel cache) ``kernel``'s module for CPU launches in ``mode``,
+    reporting a failed build by its first error alone, and sooner (the evaluation harness compiles
+    many candidates that fail). Raises ``CompileError`` when the build fails."""
     init_warp()
     kernel.module.options["mode"] = mode
-    if first_error_only:
-        default = _context._resolve_cpu_compiler_flags(None, wp.config.cpu_compiler_flags)
-        kernel.module.options["cpu_compiler_flags"] = f"{default} {FIRST_ERROR_FLAGS}"
+    default = _context._resolve_cpu_compiler_flags(None, wp.config.cpu_compiler_flags)
+    kernel.module.options["cpu_compiler_flags"] = f"{default} {FIRST_ERROR_FLAGS}"
     try:
         with pinned_config(PINNED_CONFIG | {"mode": mode}):
             kernel.module.load("cpu", CPU_LAUNCH_BLOCK_DIM)

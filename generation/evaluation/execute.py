@@ -118,7 +118,7 @@ def compile_phase(work: Work) -> dict:
                     warp_api.compile_module(row_kernel.module, "ptx", os.path.abspath("ptx"), work.arch)
         return result  # C++ and CUDA code runs on its own device only: no CPU build
     with _candidate_kernel(work) as (_, kernel):  # the CPU build the run phase loads
-        warp_api.load_on_cpu(kernel, CPU_MODE, first_error_only=True)
+        warp_api.load_on_cpu(kernel, CPU_MODE)
     return result
 
 
@@ -146,7 +146,7 @@ def run_phase(work: Work) -> dict:
     device = work.launch
     with _candidate_kernel(work) as (row_kernel, kernel):
         if device == "cpu":
-            warp_api.load_on_cpu(kernel, CPU_MODE, first_error_only=True)  # from the compile phase's cache
+            warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
         else:  # built here, for the GPU's own architecture, in Warp's release mode
             warp_api.load_on_device(kernel, device)
         row_args = launches.typed_kernel(row_kernel).adj.args

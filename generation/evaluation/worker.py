@@ -44,7 +44,7 @@ def _warm_up(folder: Path) -> None:
     warp_api.init_warp()
     wp.config.kernel_cache_dir = str(folder / "warm_up")
     with loaded_source(WARM_UP) as module:
-        warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE, first_error_only=True)
+        warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE)
 
 
 def _phase(name: str, outcome: Outcome) -> str:
@@ -59,6 +59,8 @@ def score_row(job: dict, folder: Path, limits: Limits, gpus: int = 0) -> dict:
     these inputs (Warp cannot differentiate some loops) is compared on its forward outputs only."""
     row, task = job["row"], job["task"]
     input_sets, all_sets = range(job["input_sets"]), range(job["input_sets"] + job.get("oracle_sets", 0))
+    launch = launch_device(task, row["device"], gpus)  # None: ``correct`` is not measured here
+    runs = launch is not None
     base = execute.Work(
         row_id=row["id"],
         kernel_name=row["kernel_name"],
@@ -70,9 +72,8 @@ def score_row(job: dict, folder: Path, limits: Limits, gpus: int = 0) -> dict:
         backward=bool(row["backward"]),
         input_sets=len(all_sets),
         target_forward=row["forward"],
-        launch=launch_device(task, row["device"], gpus) or "cpu",
+        launch=launch or "cpu",
     )
-    runs = launch_device(task, row["device"], gpus) is not None
     result: dict = {"id": row["id"], "reference": "", "weak": "", "note": "", "candidates": []}
     reference: dict | None = None
     if runs:
