@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from generation.backend.targets import make_code
 from generation.generated.generator import CATEGORIES, GenerationOptions, generate
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
@@ -210,6 +211,22 @@ def test_every_statement_is_used():
                     if isinstance(target, ast.Name) and target.id != "i" and target.id not in "ijk"
                 }
                 assert stored <= _loads(function), (sorted(stored - _loads(function)), ast.unparse(function))
+
+
+# Draws of the default seed that Warp's code generator rejected (bench/codegen_sweep.py over
+# 100,000 default draws and 20,000 of each difficulty): module constants given to wp.float64 and
+# locals bound to constants (Warp retypes such a constant in place, or will not let a loop
+# reassign it).
+ONCE_REJECTED = [
+    ("mixed", 4736), ("mixed", 34214), ("mixed", 37784), ("mixed", 44516), ("mixed", 63386), ("mixed", 75864),
+    ("mixed", 94734), ("medium", 16908), ("hard", 7388), ("hard", 19968),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("difficulty", "index"), ONCE_REJECTED)
+def test_draws_warp_once_rejected_generate_code(difficulty, index):
+    spec = generate("mixed", 20261124, index, GenerationOptions(difficulty=difficulty))
+    make_code(spec.python_source, spec.name, "cpu")
 
 
 def test_planning_gives_unique_kernels_and_counts_exhaustion():

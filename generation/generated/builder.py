@@ -126,7 +126,7 @@ class KernelBuilder(Statements):
         name = self.module_name(CONSTANT_NAMES)
         value = grammar.constant(self.rng, type_name)
         self.module_blocks.append(f"{name} = wp.constant({value.code})\n")
-        self.scope.add_leaf(type_name, Expr(name, name, const=True))
+        self.scope.add_leaf(type_name, Expr(name, name, const=True, shared=True))
         if self.rng.random() < 0.5:
             self.scope.add_leaf(type_name, Expr(f"wp.static({name} * 2.0)", f"twice {name}", const=True))
 
@@ -218,9 +218,15 @@ class KernelBuilder(Statements):
         self.block.phrases.append(phrase)
 
     def bind(self, value: Expr, type_name: str) -> tuple[Expr, str]:
-        """Bind ``value`` to a new local ``t<n>`` and make that local a leaf."""
+        """Bind ``value`` to a new local ``t<n>`` and make that local a leaf. A constant scalar is
+        bound through its type's constructor (``t3 = float(-wp.static(GAIN * 2.0))``): Warp keeps a
+        local bound to a constant a constant, which a loop may not reassign and a 64-bit
+        constructor retypes in place."""
         name = self.fresh("t")
-        self.emit(f"{name} = {value.code}", value)
+        code = value.code
+        if value.const and TYPES[type_name].scalar == type_name:
+            code = f"{annotation(type_name)}({code})"
+        self.emit(f"{name} = {code}", value)
         self.say(f"sets {name} to {value.phrase}")
         return self.new_local(name, type_name, value.ops)
 

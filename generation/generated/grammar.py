@@ -664,6 +664,7 @@ class Expr:
     const: bool = False
     reads: frozenset[str] = frozenset()
     root: str | None = None  # its outermost call (``wp.abs``), so no call is wrapped in itself
+    shared: bool = False  # a module constant: every use of it is one Warp variable
 
 
 def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
@@ -792,12 +793,26 @@ def apply(
         if not (twins or nested):
             break
     k = rng.randrange(TYPES[op.args[0]].size) if "{k}" in op.template else 0
-    code = op.template.format(*(a.code for a in args), k=k, L=Literals(op.scalar))
+    codes = [_passed(op, n, arg) for n, arg in enumerate(args)]
+    code = op.template.format(*codes, k=k, L=Literals(op.scalar))
     phrase = op.phrase.format(*(a.phrase for a in args), k=k, L=PLAIN)
     used = tuple(o for a in args for o in a.ops)
     reads = op.reads.union(*(a.reads for a in args))
     const = not op.reads and all(a.const for a in args)
     return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root)
+
+
+# Warp (1.19) retypes in place the constant variable a 64-bit scalar constructor is given (it
+# reuses a fresh literal's variable, ``Adjoint.add_call``), and every use of a module constant is
+# one variable: such a constant goes through its own type's constructor first.
+RETYPED_IN_PLACE = ("float64", "int64", "uint64")
+
+
+def _passed(op: Op, n: int, arg: Expr) -> str:
+    """How argument ``n`` is written into ``op``'s template."""
+    if arg.shared and op.result in RETYPED_IN_PLACE and f"wp.{op.result}({{{n}}})" in op.template:
+        return f"wp.{op.args[n]}({arg.code})"
+    return arg.code
 
 
 def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bool:
