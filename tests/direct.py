@@ -7,10 +7,12 @@ from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel, plan_splits, planned_kernels
 
 
-def planned_split(options: BuildOptions, split: str = "train", source: str = "generated") -> list[PlannedKernel]:
-    """One split's kernels, planned and made, in build order (reserves left out)."""
-    plan = plan_splits(options, source)
-    return [kernel for group in plan.groups(split) for kernel in planned_kernels(options, group)[0]]
+def planned_split(
+    options: BuildOptions, split: str = "train", source: str = "generated", target: str = "cuda"
+) -> list[PlannedKernel]:
+    """One split's kernels, planned and made for ``target``, in build order (reserves left out)."""
+    plan = plan_splits(options, target, source)
+    return [kernel for group in plan.groups(split) for kernel in planned_kernels(options, target, group)[0]]
 
 
 def run_kernel(python_source: str, kernel_name: str, seed: int, device: str = "cpu") -> None:

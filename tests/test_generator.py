@@ -15,8 +15,8 @@ from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import (
     GROUP_SIZE,
-    RESERVE_PER_GROUP,
     SPLITS,
+    Further,
     Group,
     Plan,
     PlannedKernel,
@@ -231,9 +231,12 @@ def test_draws_warp_once_rejected_generate_code(difficulty, index):
 
 def test_planning_gives_unique_kernels_and_counts_exhaustion():
     options = BuildOptions(num_examples=50, categories=("atomic",))
-    plan = plan_splits(options)
+    plan = plan_splits(options, "cpu")
     sources = [
-        k.spec.python_source for split in SPLITS for g in plan.groups(split) for k in planned_kernels(options, g)[0]
+        k.spec.python_source
+        for split in SPLITS
+        for g in plan.groups(split)
+        for k in planned_kernels(options, "cpu", g)[0]
     ]
     assert len(sources) == len(set(sources)) == 50 + 3 + 3
     assert all(not s.skipped for s in plan.stats.values())
@@ -245,31 +248,32 @@ def test_planning_keeps_normalized_asts_unique_across_splits():
     options = BuildOptions(
         num_examples=60, categories=("arithmetic",), difficulty="easy", max_depth=1, max_statements=0
     )
-    plan = plan_splits(options)
-    kernels = [k for split in SPLITS for g in plan.groups(split) for k in planned_kernels(options, g)[0]]
+    plan = plan_splits(options, "cpu")
+    kernels = [k for split in SPLITS for g in plan.groups(split) for k in planned_kernels(options, "cpu", g)[0]]
     trees = [normalized_ast(k.spec.python_source) for k in kernels]
     assert len(trees) == len(set(trees)), "two planned kernels differ only in names or constants"
     shortfall = sum(s.skipped[Reason("plan", "no_unique_kernel_left")] for s in plan.stats.values())
     assert len(trees) + shortfall == 60 + 3 + 3
 
 
-def test_shards_deal_whole_groups_in_order():
-    size, reserve = GROUP_SIZE, RESERVE_PER_GROUP
-    plan = Plan("generated", {"train": list(range(100))}, reserve={"train": list(range(100, 100 + 7 * reserve))})
+def test_shards_deal_whole_groups_in_order_and_the_reserve_in_turn():
+    size = GROUP_SIZE
+    plan = Plan("generated", {"train": list(range(100))}, reserve={"train": list(range(100, 121))})
     groups = plan.groups("train")
     assert [len(g.items) for g in groups] == [size] * 6 + [100 - 6 * size]
-    assert [len(g.reserve) for g in groups] == [reserve] * 7
-    assert groups[1] == Group("generated", list(range(size, 2 * size)), list(range(100 + reserve, 100 + 2 * reserve)))
+    assert [len(g.reserve) for g in groups] == [3] * 7
+    assert groups[1] == Group("generated", list(range(size, 2 * size)), [101, 108, 115], Further("train", 122, 7))
     shards = shard(groups, max_shards=3)
     assert [len(s) for s in shards] == [3, 2, 2] and [g for s in shards for g in s] == groups
-    assert shard([]) == [[]] and Plan("generated", {"train": [1]}).groups("train") == [Group("generated", [1], [])]
+    only = Plan("generated", {"train": [1]}).groups("train")
+    assert shard([]) == [[]] and only == [Group("generated", [1], [], Further("train", 1, 1))]
 
 
 def test_a_plan_reads_back_as_written_and_without_its_source_from_an_older_folder():
-    options = BuildOptions(num_examples=20, num_validation=2, num_test=2, max_code_chars=9000)
+    options = BuildOptions(num_examples=20, num_validation=2, num_test=2, max_forward_chars=5000)
     wave = str(warp_package() / "examples" / "core" / "example_wave.py")
-    real = plan_splits(BuildOptions(paths=(wave,)), "real")
-    for source, plan in (("generated", plan_splits(options)), ("real", real)):
+    real = plan_splits(BuildOptions(paths=(wave,)), "cpu", "real")
+    for source, plan in (("generated", plan_splits(options, "cpu")), ("real", real)):
         data = json.loads(json.dumps(plan.to_json()))  # as plan.json holds it
         assert Plan.from_json(data, "no such source") == plan
         older = {key: value for key, value in data.items() if key != "source"}  # before plans recorded it

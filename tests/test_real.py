@@ -140,7 +140,7 @@ def test_warp_package_kernels_are_harvested_with_origin_and_licence(warp_harvest
 def test_every_harvested_kernel_is_a_row_or_a_counted_skip(warp_harvest):
     """With every kernel asked for, the harvest's skips count against train: nothing goes missing."""
     options = BuildOptions(seed=5)
-    plan = plan_splits(options, "real", warp_harvest)
+    plan = plan_splits(options, "cuda", "real", warp_harvest)
     stats, train = plan.stats, plan.stats["train"]
     assert train.requested == len(plan.items["train"]) + train.total_skipped
     assert train.skipped[Reason("harvest", "nested_kernel")] > 0 and train.skipped[Reason("harvest", "duplicate")] > 0
@@ -149,7 +149,7 @@ def test_every_harvested_kernel_is_a_row_or_a_counted_skip(warp_harvest):
 
 def test_real_rows_are_honest_in_a_fresh_process(warp_harvest, tmp_path):
     options = BuildOptions(num_examples=10, num_validation=1, num_test=1, seed=5)
-    plan = plan_splits(options, "real", warp_harvest)
+    plan = plan_splits(options, "cuda", "real", warp_harvest)
     stats = BuildStats()
     rows = [row for split in plan.items.values() for row in build_rows(split, "cuda", options, stats)]
     assert len(rows) + stats.total_skipped == 12 and len(rows) >= 10, stats.summary("all")
@@ -189,7 +189,7 @@ def test_real_kernels_with_helpers_have_self_contained_columns(warp_harvest):
 def test_every_file_lands_in_one_split(warp_harvest):
     """Kernels of one source file are siblings: a split takes whole files, so test rows have none in train."""
     for options in (BuildOptions(seed=5), BuildOptions(seed=6, num_examples=300, num_validation=20, num_test=20)):
-        plan = plan_splits(options, "real", warp_harvest)
+        plan = plan_splits(options, "cuda", "real", warp_harvest)
         files = {split: {item.spec.origin.rsplit("::", 1)[0] for item in plan.items[split]} for split in SPLITS}
         assert not files["train"] & files["validation"] and not files["train"] & files["test"]
         assert not files["validation"] & files["test"]
@@ -198,7 +198,9 @@ def test_every_file_lands_in_one_split(warp_harvest):
             assert 0.8 * sizes[split] <= len(plan.items[split]) <= sizes[split], (split, len(plan.items[split]))
         if options.num_examples:
             assert len(plan.items["train"]) == 300
-    everything = plan_splits(BuildOptions(seed=5), "real", warp_harvest)  # every kernel asked for: none left out
+    everything = plan_splits(
+        BuildOptions(seed=5), "cuda", "real", warp_harvest
+    )  # every kernel asked for: none left out
     duplicates = everything.stats["train"].skipped[Reason("harvest", "duplicate")]
     assert sum(len(items) for items in everything.items.values()) + duplicates == len(warp_harvest.specs)
 

@@ -33,8 +33,8 @@ def test_configs_agree_on_held_out_kernels(builds):
 
 
 def test_a_bigger_build_extends_every_split_of_a_smaller_one():
-    small = plan_splits(BuildOptions(num_examples=150, seed=5))
-    big = plan_splits(BuildOptions(num_examples=600, seed=5))
+    small = plan_splits(BuildOptions(num_examples=150, seed=5), "cpu")
+    big = plan_splits(BuildOptions(num_examples=600, seed=5), "cpu")
     for split in SPLITS:
         assert len(small.items[split]) == small.stats[split].requested > 0
         assert big.items[split][: len(small.items[split])] == small.items[split], split
@@ -46,22 +46,22 @@ def test_repeats_drop_out_and_the_lowest_draw_wins():
     options = BuildOptions(
         num_examples=60, categories=("arithmetic",), difficulty="easy", max_depth=1, max_statements=0
     )
-    plan = plan_splits(options)
+    plan = plan_splits(options, "cpu")
     first_draw: dict[int, int] = {}
     for index in range(plan.draws):
-        first_draw.setdefault(structure_digest(kernel_at(options, index).python_source), index)
+        first_draw.setdefault(structure_digest(kernel_at(options, "cpu", index).python_source), index)
     for split in SPLITS:
         items = plan.items[split]
         assert items == sorted(items)
-        assert all(first_draw[structure_digest(kernel_at(options, i).python_source)] == i for i in items)
+        assert all(first_draw[structure_digest(kernel_at(options, "cpu", i).python_source)] == i for i in items)
     assert len(first_draw) < plan.draws, "the filter should repeat some structures"
 
 
 def test_parallel_planning_gives_the_serial_plan():
     options = BuildOptions(num_examples=300, seed=2)
-    serial = plan_splits(options)
+    serial = plan_splits(options, "cpu")
     with multiprocessing.Pool(2) as pool:
-        pooled = plan_splits(options, scan=pooled_scan(options, pool, ahead=3))
+        pooled = plan_splits(options, "cpu", scan=pooled_scan(options, "cpu", pool, ahead=3))
     assert pooled.items == serial.items and pooled.draws == serial.draws
 
 
@@ -69,7 +69,7 @@ def test_structure_keys_group_kernels_exactly_as_normalized_trees_do(warp_harves
     """The fast key planning uses and the readable normalized tree are the same equivalence, on
     generated kernels (repeats included) and on Warp's own, more varied ones."""
     options = BuildOptions(categories=("arithmetic",), difficulty="easy", max_depth=1, max_statements=0)
-    sources = [kernel_at(options, index).python_source for index in range(300)]
+    sources = [kernel_at(options, "cpu", index).python_source for index in range(300)]
     sources += [spec.python_source for spec in warp_harvest.specs]
 
     def classes(key) -> list[int]:

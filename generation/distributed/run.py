@@ -108,9 +108,10 @@ def check_resumable(job: Job) -> None:
             )
             if earlier["tasks"] != job.tasks:  # --tasks defaults to --workers: say what the first run used
                 changed.append(f"tasks (the first run used --tasks {earlier['tasks']})")
-            version = earlier.get("dataset_version")
-            if version != job.describe()["dataset_version"]:
-                changed.append(f"dataset version (the first run wrote {version or 'an older one'})")
+            for key in ("dataset_version", "plan_version"):
+                if earlier.get(key) != job.describe()[key]:
+                    what = key.replace("_", " ")
+                    changed.append(f"{what} (the first run wrote {earlier.get(key) or 'an older one'})")
             raise BuildError(
                 f"{job.out} already holds a {job.config} build with other settings (changed: {', '.join(changed)}); "
                 f"rerun it with the same settings to resume, or build into another --out"

@@ -26,6 +26,7 @@ from generation.pipeline.build import build_groups
 from generation.pipeline.options import CONFIGS, BuildOptions
 from generation.pipeline.plan import SPLITS, Plan, plan_splits, split_evenly
 from generation.pipeline.plan.generated import expected_blocks, planned_sizes, scan_block
+from generation.pipeline.plan.model import PLAN_VERSION
 from generation.pipeline.rows import DATASET_VERSION
 from generation.pipeline.stats import BuildStats
 
@@ -53,6 +54,7 @@ class Job:
         """What makes two runs the same build (a rerun must match it to resume)."""
         described = {"config": self.config, "tasks": self.tasks, "options": dataclasses.asdict(self.options)}
         described["dataset_version"] = DATASET_VERSION  # shards of two schema versions never share a folder
+        described["plan_version"] = PLAN_VERSION  # nor shards of two ways of turning a plan into rows
         return json.loads(json.dumps(described))  # as it reads back from job.json (tuples become lists)
 
 
@@ -99,7 +101,7 @@ class ScanBlocks(_Stage):
             path = block_file(self.job, block)
             if not self.out.exists(path):
                 with layout.written_in_place(self.out, path) as file:
-                    np.save(file, scan_block(self.job.options, block))
+                    np.save(file, scan_block(self.job.options, self.job.device, block))
                 self.stat_update("blocks")
 
 
@@ -109,7 +111,7 @@ def load_block(stage: _Stage, block: int) -> np.ndarray:
     if stage.out.exists(path):
         with stage.out.open(path, "rb") as file:
             return np.load(file)
-    return scan_block(stage.job.options, block)
+    return scan_block(stage.job.options, stage.job.device, block)
 
 
 class SelectKernels(_Stage):
@@ -119,7 +121,7 @@ class SelectKernels(_Stage):
 
     def work(self, rank: int, world_size: int) -> None:
         loaded = lambda blocks: (load_block(self, block) for block in blocks)  # noqa: E731  (what the scan stage wrote)
-        plan = plan_splits(self.job.options, self.job.source, scan=loaded)
+        plan = plan_splits(self.job.options, self.job.device, self.job.source, scan=loaded)
         layout.write_json(self.out, layout.state(self.job.config, "plan.json"), plan.to_json())
 
 

@@ -426,6 +426,29 @@ class GenerationOptions:
     max_statements: int | None = None
 
 
+# The size profiles a length cap steers a draw to, in order, after its own: each replaces the
+# draw's difficulty and caps (a user's own caps still hold). A draw takes the first that fits.
+SMALLER = (
+    {"difficulty": "easy"},
+    {"difficulty": "easy", "max_depth": 1, "max_statements": 1},
+    {"difficulty": "easy", "max_depth": 1, "max_statements": 0},
+)
+
+
+def smaller_profiles(options: GenerationOptions) -> list[GenerationOptions]:
+    """``options``, then the ``SMALLER`` profiles under its caps, largest first, without repeats."""
+    ladder = [options]
+    for step in SMALLER:
+        capped_step = {
+            key: value if getattr(options, key) is None or key == "difficulty" else min(value, getattr(options, key))
+            for key, value in step.items()
+        }
+        smaller = replace(options, **capped_step)
+        if smaller not in ladder:
+            ladder.append(smaller)
+    return ladder
+
+
 def generate(category: str, seed: int, index: int, options: GenerationOptions = GenerationOptions()) -> KernelSpec:
     """The kernel at ``index`` of ``category`` for ``seed``: the same inputs give the same kernel."""
     difficulty = options.difficulty

@@ -73,23 +73,26 @@ def _bind(kb: KernelBuilder, name: str, code: str, t: str | None, phrase: str, *
 def _extras(kb: KernelBuilder, t: str, at: str | None = None) -> None:
     """What varies between real kernels of one idiom: another per-element input (read at ``at``,
     the element the idiom gathered, else the thread's own) or coefficient, and an intermediate or
-    two computed from what has been read (shallow, named)."""
-    if kb.rng.random() < 0.5:
+    two computed from what has been read (shallow, named). A profile capped at no statements
+    (``max_statements=0``, the smallest a length cap steers to) gets none of them; every draw
+    is made first, so a cap never changes the kernels of an uncapped profile."""
+    room = kb.profile.statements[1]
+    if kb.rng.random() < 0.5 and room:
         name = _free(kb, ("weight", "scale_of", "rate", "phase", "bias"))
         extra = kb.rng.choice((FLOAT, t))
         kb.inputs.append((name, kb.array_annotation(extra)))
         kb.scope.add_leaf(extra, named(name, code=f"{name}[{at or kb.index}]"))
-    if kb.rng.random() < 0.4:
+    if kb.rng.random() < 0.4 and room:
         coefficient = _param(kb, ("gain", "k_scale", "eps", "mix"))
         if not coefficient.const:
             kb.scope.add_leaf(FLOAT, coefficient)
     kb.sink = t
-    kb.statements(kb.rng.randint(1, 2), 0, {"assign": 1})
+    kb.statements(min(kb.rng.randint(1, 2), room), 0, {"assign": 1})
 
 
 def _value(kb: KernelBuilder, t: str) -> Expr:
     """A shallow expression of type ``t`` over what the kernel has read so far."""
-    return kb.use_all_locals(kb.expr(t, kb.rng.randint(1, 2)), t)
+    return kb.use_all_locals(kb.expr(t, min(kb.rng.randint(1, 2), kb.profile.depth[1])), t)
 
 
 def _summary(kb: KernelBuilder, final: str = "") -> str:

@@ -96,9 +96,10 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         workers = getattr(self, "_num_proc", None) or 1
         if workers > 1 and config.source == "generated":  # planning scans in parallel too
             with multiprocessing.Pool(workers) as pool:
-                plan = plan_splits(self.options, config.source, scan=pooled_scan(self.options, pool, 4 * workers))
+                scan = pooled_scan(self.options, config.device, pool, 4 * workers)
+                plan = plan_splits(self.options, config.device, config.source, scan=scan)
         else:
-            plan = plan_splits(self.options, config.source)
+            plan = plan_splits(self.options, config.device, config.source)
         self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
         self._plan_stats = plan.stats
         generators = []

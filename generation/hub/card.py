@@ -18,7 +18,7 @@ import numpy as np
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from generation.backend import warp_api
-from generation.generated.generator import GENERATOR_VERSION
+from generation.generated.generator import CATEGORIES, GENERATOR_VERSION, draw_round
 from generation.measure.realism import Realism, realism, shapes
 from generation.measure.reference import warp_reference
 from generation.measure.vocabulary import calls_in, coverage, reference_calls
@@ -251,6 +251,7 @@ def card_body(
         "split_table": split_table(figures),
         "category_table": per_config_table("category", figures, lambda f: f.rows_per_category),
         "category_plot": f"![share of rows per category, per config]({plots['categories']})",
+        "cap_mix": cap_mix(figures, build_options),
         "length_table": length_table(figures),
         "length_plot": f"![characters of python_source, forward and code per config]({plots['lengths']})",
         "validation_table": validation_table(figures, build_options),
@@ -287,6 +288,34 @@ def per_config_table(label: str, figures: dict[str, ConfigFigures], counts, key_
     configs = list(figures)
     keys = sorted(set().union(*(counts(f) for f in figures.values())))
     return _table([label, *configs], [[key_format.format(k), *(counts(figures[c])[k] for c in configs)] for k in keys])
+
+
+def cap_mix(figures: dict[str, ConfigFigures], build_options: dict[str, dict]) -> str:
+    """For each generated config built under a length cap: each category's share of the draws (as
+    an uncapped build has it) next to its share of the rows the cap kept."""
+    sections = []
+    for config, fig in figures.items():
+        options = build_options.get(config, {})
+        caps = {f"max_{c}_chars": options.get(f"max_{c}_chars") for c in ("forward", "code")}
+        caps = {name: cap for name, cap in caps.items() if cap is not None}
+        if not caps or CONFIGS[config].source != "generated":
+            continue
+        drawn = Counter(draw_round(options.get("categories") or CATEGORIES))
+        rows = sum(fig.rows_per_category.values()) or 1
+        table = _table(
+            ["category", "share of draws (uncapped)", "share of rows (capped)"],
+            [
+                [c, f"{100 * n / drawn.total():.1f}%", f"{100 * fig.rows_per_category[c] / rows:.1f}%"]
+                for c, n in sorted(drawn.items())
+            ],
+        )
+        named = ", ".join(f"`{name}={cap}`" for name, cap in caps.items())
+        sections.append(
+            f"`{config}` was built under {named}: a draw predicted over the cap was made again at a smaller size "
+            "(easy, then shallower and with fewer statements; its `metadata.recipe` says which), and a kernel "
+            "still over it was replaced by a further draw. How that changed the mix:\n\n" + table
+        )
+    return "\n\n".join(sections) or "No config was built under a length cap."
 
 
 def validation_table(figures: dict[str, ConfigFigures], build_options: dict[str, dict]) -> str:

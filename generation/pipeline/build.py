@@ -24,13 +24,14 @@ def _stage(error: BaseException) -> str:
 
 
 TOO_LONG = Reason("codegen", "too_long")
+# Groups a build with checks to run takes together: their kernels are checked in one batch (one
+# child process for ``run``), then their replacements in the next.
+CHECKED_GROUPS = 16
 
 
-def _code_for(
-    planned: PlannedKernel, device: str, options: BuildOptions, stats: BuildStats
-) -> TargetCode | Reason | None:
-    """The code Warp makes for one kernel; else the reason is counted (a broken kernel is never fatal)
-    and the result is None, or ``TOO_LONG`` for code over a length cap."""
+def _code_for(planned: PlannedKernel, device: str, options: BuildOptions, stats: BuildStats) -> TargetCode | None:
+    """The code Warp makes for one kernel; else None, and the reason counted (a broken kernel or
+    one over a length cap is never fatal)."""
     spec = planned.spec
     try:
         made = make_code(spec.python_source, spec.name, device, options.arch)
@@ -41,45 +42,66 @@ def _code_for(
     too_long = options.too_long(made.forward, made.code)
     if too_long:
         stats.skip(TOO_LONG, f"{spec.name}: {too_long}")
-        return TOO_LONG
+        return None
     return made
 
 
-def _codes_replacing_long_ones(
-    kernels: Iterable[PlannedKernel],
+Place = tuple[int, int]  # (group, slot): where a kernel's row goes in a batch of groups
+Made = dict[Place, tuple[PlannedKernel, TargetCode]]
+
+
+def _passing(made: Made, check: str, device: str, options: BuildOptions, stats: BuildStats) -> Made:
+    """The kernels of ``made`` that pass ``check``; the others counted under ``check:<kind>``."""
+    places = sorted(made)
+    kernels = [(made[place][0].spec.python_source, made[place][0].spec.name) for place in places]
+    passing = {}
+    for place, failure in zip(places, checks.run(check, kernels, device, options), strict=True):
+        if failure:
+            stats.skip(Reason(check, failure.kind), f"{made[place][0].spec.name}: {failure.message}")
+        else:
+            passing[place] = made[place]
+    return passing
+
+
+def _replacement(reserve: Iterator[PlannedKernel], stats: BuildStats) -> PlannedKernel | None:
+    """The group's next replacement, counted; None when none is left."""
+    planned = next(reserve, None)
+    if planned is None:
+        logger.warning("a group ran out of replacements: a row is missing (counted)")
+    else:
+        stats.replaced += 1
+    return planned
+
+
+def build_batch(
+    groups: list[tuple[Iterable[PlannedKernel], Iterable[PlannedKernel]]],
     device: str,
     options: BuildOptions,
     stats: BuildStats,
-    reserve: Iterable[PlannedKernel] = (),
-):
-    """``(kernel, code)`` for each kernel whose code Warp made; the others counted by reason. A
-    kernel over a length cap is replaced, in its place, by the next kernel of ``reserve``."""
-    reserve = iter(reserve)
-    for planned in kernels:
-        made = _code_for(planned, device, options, stats)
-        while made is TOO_LONG:
-            planned = next(reserve, None)
-            if planned is None:
-                logger.warning("a group's reserve of replacements ran out: raise the length cap")
-                break
-            stats.replaced += 1
-            made = _code_for(planned, device, options, stats)
-        if isinstance(made, TargetCode):
-            yield planned, made
-
-
-def _passing(
-    made: list[tuple[PlannedKernel, TargetCode]], check: str, device: str, options: BuildOptions, stats: BuildStats
-) -> list[tuple[PlannedKernel, TargetCode]]:
-    """The kernels that pass ``check``; the others counted under ``check:<kind>``."""
-    kernels = [(planned.spec.python_source, planned.spec.name) for planned, _ in made]
-    passing = []
-    for item, failure in zip(made, checks.run(check, kernels, device, options), strict=True):
-        if failure:
-            stats.skip(Reason(check, failure.kind), f"{item[0].spec.name}: {failure.message}")
-        else:
-            passing.append(item)
-    return passing
+) -> Iterator[dict[str, Any]]:
+    """Rows for ``(kernels, reserve)`` groups, in order. A kernel that fails any stage (codegen, a
+    length cap, a check) is counted under its reason and replaced, in its place, by its group's
+    next reserve kernel, which goes through every stage in turn; so a group gets a row in every
+    place until its reserve runs out. Checks run on all the batch's kernels of one round together."""
+    pending = checks.checks_to_run(device, options.validate)
+    validation = checks.PASSED_BY_MAKING[device] + pending
+    reserves = [iter(reserve) for _, reserve in groups]
+    todo = {(g, slot): planned for g, (kernels, _) in enumerate(groups) for slot, planned in enumerate(kernels)}
+    done: Made = {}
+    while todo:
+        made = {}
+        for place, planned in todo.items():
+            if code := _code_for(planned, device, options, stats):
+                made[place] = (planned, code)
+        for check in pending:
+            made = _passing(made, check, device, options, stats) if made else made
+        done.update(made)
+        failed = sorted(set(todo) - set(made))
+        todo = {place: planned for place in failed if (planned := _replacement(reserves[place[0]], stats))}
+    for place in sorted(done):
+        planned, code = done[place]
+        stats.rows += 1
+        yield assemble(planned.spec, code, device, options.seed, planned.index, validation)
 
 
 def build_rows(
@@ -89,33 +111,19 @@ def build_rows(
     stats: BuildStats,
     reserve: Iterable[PlannedKernel] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Rows for ``kernels`` in order; each kernel that fails a stage is counted under its reason,
-    and one over a length cap is replaced from ``reserve``.
-
-    Without checks to run, rows stream out one by one; with them, a shard's kernels are checked
-    together (compiled in batches, then run in a child process) before their rows are assembled.
-    """
-    pending = checks.checks_to_run(device, options.validate)
-    validation = checks.PASSED_BY_MAKING[device] + pending
-    made = _codes_replacing_long_ones(
-        kernels, device, options, stats, reserve
-    )  # lazy: without checks, each row streams out as it is made
-    if pending:
-        made = list(made)
-        for check in pending:
-            if made:
-                made = _passing(made, check, device, options, stats)
-    for planned, code in made:
-        stats.rows += 1
-        yield assemble(planned.spec, code, device, options.seed, planned.index, validation)
+    """Rows for ``kernels`` in order, as one group replacing from ``reserve`` (see ``build_batch``)."""
+    return build_batch([(kernels, reserve)], device, options, stats)
 
 
 def build_groups(groups: Iterable[Group], device: str, options: BuildOptions, stats: BuildStats):
     """Rows for a plan's groups in order, each group replacing from its own reserve (kernels are
-    regenerated here, one at a time)."""
-    for group in groups:
-        kernels, reserve = planned_kernels(options, group)
-        yield from build_rows(kernels, device, options, stats, reserve)
+    regenerated here, one at a time). Without checks rows stream out a group at a time; with
+    them, ``CHECKED_GROUPS`` groups are checked together."""
+    together = CHECKED_GROUPS if checks.checks_to_run(device, options.validate) else 1
+    groups = list(groups)
+    for start in range(0, len(groups), together):
+        batch = groups[start : start + together]
+        yield from build_batch([planned_kernels(options, device, group) for group in batch], device, options, stats)
 
 
 def build_shard(

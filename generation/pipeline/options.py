@@ -136,8 +136,9 @@ class BuildOptions:
     max_forward_chars: int | None = option(
         None,
         "count",
-        "a kernel whose `forward` is longer is skipped as `too_long` and replaced by a further draw, so `train` "
-        "still gets `num_examples` rows; 6000 suits a 2,048-token context (see Training)",
+        "generated draws are steered to sizes predicted to fit, and a kernel whose `forward` is still longer is "
+        "skipped as `too_long` and replaced by a further draw, so every split gets its rows; a cap no kernel of an "
+        "asked-for category can meet fails before the build; 6000 suits a 2,048-token context (see Training)",
         "no cap",
         low=1,
     )
@@ -215,7 +216,7 @@ class BuildOptions:
 
     @property
     def capped(self) -> bool:
-        """Whether rows over a length cap are skipped (and replaced from the plan's reserve)."""
+        """Whether a length cap is set (draws are steered to fit it; rows over it are replaced)."""
         return self.max_forward_chars is not None or self.max_code_chars is not None
 
     def too_long(self, forward: str, code: str) -> str:

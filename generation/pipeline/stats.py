@@ -78,7 +78,7 @@ class BuildStats:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
             text += f"; skipped {self.total_skipped} ({reasons})"
         if self.replaced:
-            text += f"; {self.replaced} further draws replaced kernels over the length cap"
+            text += f"; {self.replaced} further draws replaced skipped kernels"
         return text
 
     def as_dict(self) -> dict:

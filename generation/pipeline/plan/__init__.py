@@ -5,6 +5,7 @@ one plan model (``model.py``), and here the one place that picks the planner."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 
 import numpy as np
 
@@ -13,8 +14,8 @@ from generation.pipeline.plan import generated, real
 from generation.pipeline.plan.model import (
     GROUP_SIZE,
     MAX_SHARDS,
-    RESERVE_PER_GROUP,
     SPLITS,
+    Further,
     Group,
     Plan,
     PlannedKernel,
@@ -26,8 +27,8 @@ from generation.real.harvest import Harvested
 __all__ = [
     "GROUP_SIZE",
     "MAX_SHARDS",
-    "RESERVE_PER_GROUP",
     "SPLITS",
+    "Further",
     "Group",
     "Plan",
     "PlannedKernel",
@@ -40,20 +41,27 @@ __all__ = [
 
 def plan_splits(
     options: BuildOptions,
+    target: str,
     source: str = "generated",
     harvested: Harvested | None = None,
     scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None,
 ) -> Plan:
-    """The plan of a build: generated configs select draws by structure (their digests from ``scan``,
-    see ``generated.scanned_blocks``), real ones deal harvested kernels."""
+    """The plan of a build for ``target`` (``cpu``, ``cuda`` or ``ptx``: the code a length cap
+    measures): generated configs select draws by structure (their digests from ``scan``, see
+    ``generated.scanned_blocks``), real ones deal harvested kernels."""
     if source == "real":
         return real.plan_real(options, harvested)
-    return generated.select(options, options.split_sizes(), generated.scanned_blocks(options, scan))
+    generated.check_caps_reachable(options, target)
+    return generated.select(options, options.split_sizes(), generated.scanned_blocks(options, target, scan))
 
 
-def planned_kernels(options: BuildOptions, group: Group) -> tuple[Iterator[PlannedKernel], Iterator[PlannedKernel]]:
-    """A group's kernels and its reserve, one at a time: draw indices are regenerated here."""
+def planned_kernels(
+    options: BuildOptions, target: str, group: Group
+) -> tuple[Iterator[PlannedKernel], Iterator[PlannedKernel]]:
+    """A group's kernels and its replacements (its reserve, then further draws of its split), one
+    at a time: draw indices are regenerated here."""
     if group.source == "real":
         return iter(group.items), iter(group.reserve)
-    made = lambda items: (PlannedKernel(i, generated.kernel_at(options, i)) for i in items)  # noqa: E731
-    return made(group.items), made(group.reserve)
+    made = lambda items: (PlannedKernel(i, generated.kernel_at(options, target, i)) for i in items)  # noqa: E731
+    further = generated.further_draws(options, target, group.further) if group.further else ()
+    return made(group.items), made(chain(group.reserve, further))

@@ -11,11 +11,23 @@ structure digest per draw and nothing else:
    split takes its first unseen structures until it has its size (repeats drop out, the lowest
    draw index wins);
 3. **build** (parallel): a shard is a run of draw indices; the worker regenerates its kernels.
+
+A split's selected structures form one stream in draw order (``SplitStream``): its first rows are
+the split's rows, the next ones its reserve, dealt to the groups in turn, and past the planned
+reserve the stream goes on, scanned again where a group needs it. A kernel that fails any stage
+is replaced by its group's next one, so replacement never runs dry while distinct kernels exist,
+and every process derives the same replacements.
+
+Under a length cap a draw is steered to fit (``generator.smaller_profiles``: its own size, then
+smaller ones, by a predicted length, ``lengths.py``), and a draw predicted over the cap at the
+smallest size is ``UNFIT``: selection passes it by.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -23,12 +35,16 @@ from itertools import count
 
 import numpy as np
 
-from generation.generated.generator import draw_round, generate
+from generation.backend.targets import make_code
+from generation.generated.generator import draw_round, generate, smaller_profiles
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan.model import GROUP_SIZE, RESERVE_PER_GROUP, SPLITS, Plan
+from generation.pipeline.plan import lengths
+from generation.pipeline.plan.model import GROUP_SIZE, SPLITS, Further, Plan
 from generation.pipeline.stats import BuildStats, Reason
 from generation.source.features import structure_key
 from generation.source.spec import KernelSpec
+
+logger = logging.getLogger(__name__)
 
 # Where a structure digest falls in [0, 1) picks its split: a fixed partition of all kernel
 # structures, the same for every build (validation and test 5% each, as their default sizes).
@@ -36,12 +52,44 @@ SPLIT_BOUNDS = {"train": 0.90, "validation": 0.95, "test": 1.0}
 BLOCK_SIZE = 256  # draws scanned together: the unit of parallel planning and of its files
 # How many draws per requested row before a narrow category filter is declared exhausted.
 MAX_DRAWS_PER_ROW = 20
+# A split's stream is declared exhausted after this many blocks gave it nothing new.
+EXHAUSTED_AFTER_BLOCKS = 64
+# The digest a scan records for a draw predicted over a length cap even at the smallest size.
+UNFIT = 2**64 - 1
+# Replacements planned per group of GROUP_SIZE rows (more come from the stream when they run out):
+# codegen fails about once in 5,000 draws; a cap or a check fails more often.
+RESERVE_PER_GROUP = {"plain": 1, "capped": 8, "checked": 4}
 
 
-def kernel_at(options: BuildOptions, index: int) -> KernelSpec:
-    """The generated kernel of draw ``index``: its recipe is the options' seed and filters and the index."""
+# Under a cap, a draw that does not fit at the smallest size tries this many kernels of that size
+# in all, the k-th being the kernel of index ``index + k * ATTEMPT_STRIDE`` (its recipe names it),
+# so a category whose kernels are long still gives its share of rows.
+SMALLEST_ATTEMPTS = 6
+ATTEMPT_STRIDE = 2**40
+
+
+def drawn(options: BuildOptions, target: str, index: int) -> tuple[KernelSpec, bool]:
+    """The kernel of draw ``index`` for ``target``, and whether it is predicted to fit the build's
+    length caps. Its recipe is the options' seed and filters and the index; under a cap, the
+    first predicted to fit of: its own size, the ``smaller_profiles``, further attempts at the
+    smallest (else the last of them)."""
     rounds = draw_round(options.categories)
-    return generate(rounds[index % len(rounds)], options.seed, index, options.generation)
+    category = rounds[index % len(rounds)]
+    if not options.capped:
+        return generate(category, options.seed, index, options.generation), True
+    *larger, smallest = smaller_profiles(options.generation)
+    tries = [(profile, index) for profile in larger]
+    tries += [(smallest, index + k * ATTEMPT_STRIDE) for k in range(SMALLEST_ATTEMPTS)]
+    for profile, recipe_index in tries:
+        spec = generate(category, options.seed, recipe_index, profile)
+        if lengths.predicted_to_fit(spec.python_source, target, options):
+            return spec, True
+    return spec, False
+
+
+def kernel_at(options: BuildOptions, target: str, index: int) -> KernelSpec:
+    """The generated kernel of draw ``index`` of a build for ``target`` (see ``drawn``)."""
+    return drawn(options, target, index)[0]
 
 
 def structure_digest(python_source: str) -> int:
@@ -56,10 +104,13 @@ def split_of(digest: int) -> str:
     return next(split for split, bound in SPLIT_BOUNDS.items() if position < bound)
 
 
-def scan_block(options: BuildOptions, block: int) -> np.ndarray:
-    """The structure digests of the draws of ``block``, in draw order."""
-    start = block * BLOCK_SIZE
-    digests = [structure_digest(kernel_at(options, index).python_source) for index in range(start, start + BLOCK_SIZE)]
+def scan_block(options: BuildOptions, target: str, block: int) -> np.ndarray:
+    """The structure digests of the draws of ``block``, in draw order (``UNFIT`` for a draw
+    predicted over a length cap)."""
+    digests = []
+    for index in range(block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE):
+        spec, fits = drawn(options, target, index)
+        digests.append(structure_digest(spec.python_source) if fits else UNFIT)
     return np.array(digests, dtype=np.uint64)
 
 
@@ -78,8 +129,9 @@ def max_draws(sizes: dict[str, int]) -> int:
 
 
 def reserve_size(options: BuildOptions, size: int) -> int:
-    """Replacements planned for a split of ``size`` rows: none without a length cap."""
-    return math.ceil(size / GROUP_SIZE) * RESERVE_PER_GROUP if options.capped else 0
+    """Replacements planned for a split of ``size`` rows: ``RESERVE_PER_GROUP`` per group."""
+    kind = "capped" if options.capped else "checked" if options.validate != "none" else "plain"
+    return math.ceil(size / GROUP_SIZE) * RESERVE_PER_GROUP[kind]
 
 
 def with_reserve(options: BuildOptions, sizes: dict[str, int]) -> dict[str, int]:
@@ -108,7 +160,7 @@ def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.nda
         if not short or plan.draws >= limit:
             break
         for offset, digest in enumerate(digests.tolist()):
-            split = split_of(digest)
+            split = split_of(digest) if digest != UNFIT else None
             if split in short and digest not in seen[split]:
                 seen[split].add(digest)
                 plan.items[split].append(block * BLOCK_SIZE + offset)
@@ -123,25 +175,119 @@ def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.nda
     return plan
 
 
-def scanned_blocks(options: BuildOptions, scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None):
+class SplitStream:
+    """One split's distinct structures in draw order, as ``select`` takes them, scanned again in
+    this process on demand: a group's replacements past its planned reserve come from here."""
+
+    def __init__(self, options: BuildOptions, target: str, split: str):
+        self.options, self.target, self.split = options, target, split
+        self.items: list[int] = []
+        self._seen: set[int] = set()
+        self._blocks = count()
+        self._idle_blocks = 0  # blocks in a row that gave the split nothing new
+
+    def at(self, position: int) -> int | None:
+        """The draw at ``position`` of the stream; None once the split's structures run out."""
+        while len(self.items) <= position:
+            if self._idle_blocks >= EXHAUSTED_AFTER_BLOCKS:
+                return None
+            block = next(self._blocks)
+            before = len(self.items)
+            for offset, digest in enumerate(scan_block(self.options, self.target, block).tolist()):
+                if digest != UNFIT and split_of(digest) == self.split and digest not in self._seen:
+                    self._seen.add(digest)
+                    self.items.append(block * BLOCK_SIZE + offset)
+            self._idle_blocks = 0 if len(self.items) > before else self._idle_blocks + 1
+        return self.items[position]
+
+
+@functools.cache
+def split_stream(options: BuildOptions, target: str, split: str) -> SplitStream:
+    """This process's stream of a split (built once, extended as groups need it)."""
+    return SplitStream(options, target, split)
+
+
+def further_draws(options: BuildOptions, target: str, further: Further) -> Iterator[int]:
+    """A group's replacements past its planned reserve: every ``step``-th draw of its split's stream."""
+    stream = split_stream(options, target, further.split)
+    for position in count(further.position, further.step):
+        index = stream.at(position)
+        if index is None:
+            logger.warning("%s: no distinct kernel left to replace a skipped one", further.split)
+            return
+        yield index
+
+
+def scanned_blocks(
+    options: BuildOptions, target: str, scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None
+):
     """Digests of block 0, 1, 2, ... for ``select``; ``scan`` maps block numbers to digests
     (in order), for example through a process pool; by default in this process."""
     if scan is None:
-        return (scan_block(options, block) for block in count())
+        return (scan_block(options, target, block) for block in count())
     return scan(count())
 
 
-def pooled_scan(options: BuildOptions, pool, ahead: int) -> Callable[[Iterable[int]], Iterator[np.ndarray]]:
+def pooled_scan(
+    options: BuildOptions, target: str, pool, ahead: int
+) -> Callable[[Iterable[int]], Iterator[np.ndarray]]:
     """A ``scan`` for ``plan_splits`` that scans blocks in ``pool`` (a ``multiprocessing`` pool),
     at most ``ahead`` blocks ahead of the one selection is reading, and yields them in order."""
 
     def scan(blocks: Iterable[int]) -> Iterator[np.ndarray]:
         pending: deque = deque()
         for block in blocks:
-            pending.append(pool.apply_async(scan_block, (options, block)))
+            pending.append(pool.apply_async(scan_block, (options, target, block)))
             if len(pending) >= ahead:
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
 
     return scan
+
+
+# A cap is checked against the smallest profile: this many draws per category, and of them the
+# shortest few by predicted length made for real.
+CAP_PROBE_DRAWS = 24
+CAP_PROBE_MADE = 3
+
+
+def check_caps_reachable(options: BuildOptions, target: str) -> None:
+    """Fail before a build whose length cap no kernel of some asked-for category meets, even at the
+    smallest size a cap steers to, naming the cap, the categories and the smallest cap that works."""
+    if not options.capped:
+        return
+    smallest = smaller_profiles(options.generation)[-1]
+    shortest: dict[str, dict[str, int]] = {}  # category: the lengths of its shortest probe, when none fits
+    for category in options.categories:
+        probes = [generate(category, options.seed, index, smallest) for index in range(CAP_PROBE_DRAWS)]
+        probes.sort(key=lambda spec: lengths.predicted(spec.python_source, target)["forward"])
+        made = []
+        for spec in probes[:CAP_PROBE_MADE]:
+            try:
+                made.append(make_code(spec.python_source, spec.name, target, options.arch))
+            except Exception:  # counted where the build meets it; a probe only measures
+                logger.debug("cap probe %s failed", spec.name, exc_info=True)
+        if made and any(not options.too_long(code.forward, code.code) for code in made):
+            continue
+        shortest[category] = {
+            column: min(len(getattr(code, column)) for code in made) if made else 0 for column in lengths.COLUMNS
+        }
+    if shortest:
+        raise ValueError(cap_message(options, target, shortest))
+
+
+def cap_message(options: BuildOptions, target: str, shortest: dict[str, dict[str, int]]) -> str:
+    """Which caps the categories cannot meet, and the smallest values that work."""
+    parts = []
+    for column in lengths.COLUMNS:
+        cap = getattr(options, f"max_{column}_chars")
+        over = {category: sizes[column] for category, sizes in shortest.items() if cap and sizes[column] > cap}
+        if over:
+            named = ", ".join(f"{category} ({length:,})" for category, length in sorted(over.items()))
+            parts.append(
+                f"max_{column}_chars={cap} is below the {column} of every {target} kernel of {named} drawn at the "
+                f"smallest size (shortest in characters); use max_{column}_chars={max(over.values())} or more, "
+                f"or leave out {', '.join(sorted(over))}"
+            )
+    return "; ".join(parts) or f"no kernel of {sorted(shortest)} could be made for {target} to measure the caps"

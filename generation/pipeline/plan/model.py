@@ -9,14 +9,14 @@ from generation.pipeline.stats import BuildStats
 from generation.source.spec import KernelSpec
 
 SPLITS = ("train", "validation", "test")
+# How a plan turns into rows: 2 deals each split's reserve to its groups in turn, replaces every
+# kind of skip and goes on past the reserve (1 dealt contiguous reserves for length caps only).
+PLAN_VERSION = 2
 MAX_SHARDS = 64
-# A build with a length cap replaces each kernel over it by a further distinct draw. Planning keeps
-# a reserve of RESERVE_PER_GROUP draws for each GROUP_SIZE rows, and a group replaces from its own
-# reserve, so the rows never depend on how groups are dealt to shards, tasks or workers. Scanning a
-# draw costs about 0.4 ms, building one about 10 ms: a deep reserve is cheap. It keeps a build exact
-# unless about half its kernels are over the cap; past that the shortfall is counted and logged.
+# Rows are built in groups of GROUP_SIZE, each replacing its own failed kernels (every skip: codegen,
+# a length cap, a check) from its own share of the split's stream of further distinct kernels, so
+# the rows never depend on how groups are dealt to shards, tasks or workers.
 GROUP_SIZE = 16
-RESERVE_PER_GROUP = 32
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,25 @@ class PlannedKernel:
 
 
 @dataclass(frozen=True)
+class Further:
+    """Where a group's replacements go on past its planned reserve: positions ``position``,
+    ``position + step``, ... of its split's stream of distinct structures (``generated.SplitStream``)."""
+
+    split: str
+    position: int
+    step: int
+
+
+@dataclass(frozen=True)
 class Group:
-    """Rows built together: the planned items, and the reserve that replaces those over a cap.
-    ``source`` says what the items are: draw indices ("generated") or ``PlannedKernel``s ("real")."""
+    """Rows built together: the planned items, the reserve that replaces those that fail, and
+    where further replacements come from (None: nowhere, as for harvested kernels). ``source``
+    says what the items are: draw indices ("generated") or ``PlannedKernel``s ("real")."""
 
     source: str
     items: list
     reserve: list
+    further: Further | None = None
 
 
 @dataclass
@@ -44,17 +56,23 @@ class Plan:
     items: dict[str, list] = field(default_factory=dict)
     stats: dict[str, BuildStats] = field(default_factory=dict)
     draws: int = 0  # draws scanned to fill the generated splits
-    reserve: dict[str, list] = field(default_factory=dict)  # per split: replacements for kernels over a cap
+    reserve: dict[str, list] = field(default_factory=dict)  # per split: replacements for kernels that fail
 
     def groups(self, split: str) -> list[Group]:
-        """The split's rows in groups of ``GROUP_SIZE``, each with its share of the reserve."""
+        """The split's rows in groups of ``GROUP_SIZE``. A generated split's selected kernels are one
+        stream: its rows, then its reserve, dealt to the groups in turn (group ``k`` of ``G`` takes
+        positions ``rows + k``, ``rows + k + G``, ...), and past the reserve the stream goes on."""
         items, reserve = self.items[split], self.reserve.get(split, [])
         starts = range(0, len(items), GROUP_SIZE)
+        groups = len(starts)
         return [
             Group(
                 self.source,
                 items[start : start + GROUP_SIZE],
-                reserve[k * RESERVE_PER_GROUP : (k + 1) * RESERVE_PER_GROUP],
+                reserve[k::groups],
+                Further(split, len(items) + k + len(reserve[k::groups]) * groups, groups)
+                if self.source == "generated"
+                else None,
             )
             for k, start in enumerate(starts)
         ]
