@@ -135,6 +135,14 @@ def test_a_cap_no_kernel_of_a_category_meets_fails_before_the_build():
     plan_splits(BuildOptions(**{**vars(options), "max_forward_chars": smallest, "num_examples": 20}), "cuda")
 
 
+def test_the_command_line_names_a_cap_no_kernel_meets_before_any_work(tmp_path, capsys):
+    argv = ["build", "cuda", "--out", str(tmp_path / "out"), "--categories", "stencil", "--max-forward-chars", "2500"]
+    assert cli.main(argv) != 0
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "stencil" in error and "max_forward_chars=2500" in error, error
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_tight_cap_keeps_every_category():
     """At a cap most kernels are over, steering keeps every category asked for in the rows."""
     options = BuildOptions(num_examples=200, num_validation=0, num_test=0, seed=2, max_forward_chars=4000)

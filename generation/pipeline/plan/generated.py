@@ -252,6 +252,7 @@ CAP_PROBE_DRAWS = 24
 CAP_PROBE_MADE = 3
 
 
+@functools.cache  # the command line checks before its stages start, and select again
 def check_caps_reachable(options: BuildOptions, target: str) -> None:
     """Fail before a build whose length cap no kernel of some asked-for category meets, even at the
     smallest size a cap steers to, naming the cap, the categories and the smallest cap that works."""
