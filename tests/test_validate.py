@@ -74,17 +74,20 @@ def test_every_kind_of_skip_is_replaced_in_its_place():
     """A kernel that fails code generation, the compile check or the run check gives its place to
     the group's next reserve kernel, which goes through every stage in turn: the group keeps its
     size, and every draw is a row or a counted skip."""
-    good = [PlannedKernel(k, generate("vector", 1, k)) for k in range(3)]
-    for validate, broken in (("compile", "compile_error"), ("run", "out_of_range")):
-        kernels = [good[0], planted("codegen_error", 101), good[1], planted(broken, 102)]
-        reserve = [planted("codegen_error", 103), PlannedKernel(200, generate("math", 1, 0))]
-        reserve += [PlannedKernel(201, generate("math", 1, 1))]
-        stats = BuildStats(requested=4)
-        rows = list(build_rows(kernels, "cpu", BuildOptions(validate=validate), stats, reserve))
-        # round one: places 1 and 3 fail and take 103 and 200; round two: 103 fails, 201 takes its place
-        assert [r["metadata"]["index"] for r in rows] == [0, 201, 1, 200], validate
-        assert stats.replaced == 3 and stats.total_skipped == 3, (validate, stats.skipped)
-        assert stats.rows + stats.total_skipped == stats.requested + stats.replaced
+    good = [PlannedKernel(k, generate("vector", 1, k)) for k in range(2)]
+    kernels = [good[0], planted("codegen_error", 101), good[1], planted("compile_error", 102)]
+    kernels += [planted("out_of_range", 103)]
+    reserve = [planted("codegen_error", 104), *(PlannedKernel(200 + k, generate("math", 1, k)) for k in range(3))]
+    stats = BuildStats(requested=5)
+    rows = list(build_rows(kernels, "cpu", BuildOptions(validate="run"), stats, reserve))
+    # round one: places 1, 3 and 4 fail and take 104, 200 and 201; round two: 104 fails, 202 takes place 1
+    assert [r["metadata"]["index"] for r in rows] == [0, 202, 1, 200, 201]
+    assert stats.replaced == 4 and set(stats.skipped) == {
+        Reason("codegen", "WarpCodegenError"),
+        Reason("compile", "cpu"),
+        Reason("run", "crashed"),
+    }
+    assert stats.rows + stats.total_skipped == stats.requested + stats.replaced
 
 
 def test_a_group_whose_reserve_runs_out_is_short_and_counts_it():
