@@ -135,7 +135,7 @@ def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def ptx_build(tmp_path_factory):
     """PTX rows of tile kernels (mathdx's GEMM would apply to them) and of two other families."""
-    options = {"num_examples": 3, "num_validation": 0, "num_test": 0, "categories": "tile,arithmetic,vector"}
+    options = {"num_examples": 5, "num_validation": 0, "num_test": 0, "categories": "tile,arithmetic,vector"}
     return load("ptx", tmp_path_factory.mktemp("ptx"), **options)
 
 

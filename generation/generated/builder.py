@@ -224,7 +224,7 @@ class KernelBuilder(Statements):
         constructor retypes in place."""
         name = self.fresh("t")
         code = value.code
-        if value.const and TYPES[type_name].scalar == type_name:
+        if value.const and TYPES[type_name].scalar == type_name and value.root != annotation(type_name):
             code = f"{annotation(type_name)}({code})"
         self.emit(f"{name} = {code}", value)
         self.say(f"sets {name} to {value.phrase}")
