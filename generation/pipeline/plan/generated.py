@@ -285,10 +285,11 @@ def cap_message(options: BuildOptions, target: str, shortest: dict[str, dict[str
         cap = getattr(options, f"max_{column}_chars")
         over = {category: sizes[column] for category, sizes in shortest.items() if cap and sizes[column] > cap}
         if over:
-            named = ", ".join(f"{category} ({length:,})" for category, length in sorted(over.items()))
+            named = ", ".join(
+                f"{category} (shortest {length:,} characters)" for category, length in sorted(over.items())
+            )
             parts.append(
-                f"max_{column}_chars={cap} is below the {column} of every {target} kernel of {named} drawn at the "
-                f"smallest size (shortest in characters); use max_{column}_chars={max(over.values())} or more, "
-                f"or leave out {', '.join(sorted(over))}"
+                f"no {target} kernel of {named} has a {column} within max_{column}_chars={cap}, even at the smallest "
+                f"size; use max_{column}_chars={max(over.values())} or more, or leave out {', '.join(sorted(over))}"
             )
     return "; ".join(parts) or f"no kernel of {sorted(shortest)} could be made for {target} to measure the caps"
