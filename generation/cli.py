@@ -25,7 +25,7 @@ from generation.evaluation.harness import DEFAULT_INPUT_SETS, evaluate
 from generation.hub import layout
 from generation.hub.publish import PublishError, dry_run, load_builds, push
 from generation.pipeline import options as build_options
-from generation.pipeline.plan.generated import check_caps_reachable
+from generation.pipeline.plan.generated import check_caps_reachable, check_categories_run
 from generation.pipeline.plan.real import no_rows_message
 from generation.pipeline.stats import BuildStats
 from generation.training import sft
@@ -54,8 +54,9 @@ def build(
         raise ValueError(f"unknown executor {executor!r}; choose from {list(EXECUTORS)}")
     job = Job(config, str(out), options, tasks or workers)
     warp_api.check_kernel_cache()  # Warp needs it: say so now, not as every kernel's skip
-    if job.source == "generated":  # a cap no category can meet: say so now, not as a failed select task
+    if job.source == "generated":  # a request no category can meet: say so now, not as a failed select task
         check_caps_reachable(options, job.device)
+        check_categories_run(options)
     run_build(job, executor, workers, slurm)
     if executor != "slurm":
         stats = layout.read_json(layout.folder(job.out), layout.state(config, layout.STATS_FILE))

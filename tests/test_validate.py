@@ -211,3 +211,24 @@ def test_cuda_rows_launch_on_a_gpu_with_finite_outputs(tmp_path):
         except Exception as error:  # collected, so one report names every kernel that failed
             failures[row["kernel_name"]] = f"{type(error).__name__}: {error}"
     assert not failures, failures
+
+
+def test_a_category_none_of_whose_kernels_runs_fails_before_the_build(monkeypatch):
+    """A run-validated build probes each asked-for category first: one whose kernels all fail the run
+    check is named, instead of being replaced away without a word."""
+    from generation.generated import generator
+    from generation.generated.parts import KernelParts
+    from generation.pipeline.plan import generated, plan_splits
+
+    def reads_past_the_end(rng, profile):
+        return KernelParts(
+            "reads_past_the_end", ["out[i] = a[i + 7]"], "reads past the end of a.",
+            [("a", "wp.array(dtype=float)")], [("out", "wp.array(dtype=float)")],
+        )  # fmt: skip
+
+    monkeypatch.setitem(generator.CATEGORIES, "planted", reads_past_the_end)
+    generated.check_categories_run.cache_clear()
+    options = BuildOptions(num_examples=4, validate="run", categories=("planted", "arithmetic"))
+    with pytest.raises(ValueError) as error:
+        plan_splits(options, "cpu")
+    assert "planted (6 of 6 failed: crashed)" in str(error.value) and "arithmetic" not in str(error.value)

@@ -52,6 +52,7 @@ def plan_splits(
     if source == "real":
         return real.plan_real(options, harvested)
     generated.check_caps_reachable(options, target)
+    generated.check_categories_run(options)
     return generated.select(options, options.split_sizes(), generated.scanned_blocks(options, target, scan))
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from generation.backend.targets import make_code
 from generation.generated.generator import draw_round, generate, smaller_profiles
+from generation.pipeline import checks
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import lengths
 from generation.pipeline.plan.model import GROUP_SIZE, SPLITS, Further, Plan
@@ -293,3 +294,42 @@ def cap_message(options: BuildOptions, target: str, shortest: dict[str, dict[str
                 f"size; use max_{column}_chars={max(over.values())} or more, or leave out {', '.join(sorted(over))}"
             )
     return "; ".join(parts) or f"no kernel of {sorted(shortest)} could be made for {target} to measure the caps"
+
+
+# A run-validated build first launches a few kernels of each asked-for category: this many, and
+# this many more for a category none of whose first ones passed.
+RUN_PROBES = (2, 4)
+
+
+@functools.cache  # the command line checks before its stages start, and select again
+def check_categories_run(options: BuildOptions) -> None:
+    """Fail before a ``validate="run"`` build when no probed kernel of some asked-for category passes
+    the run check, naming the categories and why their kernels failed."""
+    if options.validate != "run":
+        return
+    failing = {category: [] for category in options.categories}
+    start = 0
+    for probes in RUN_PROBES:
+        kernels = [
+            (category, generate(category, options.seed, index, options.generation))
+            for category in failing
+            for index in range(start, start + probes)
+        ]
+        results = checks.run("run", [(spec.python_source, spec.name) for _, spec in kernels], "cpu", options)
+        for (category, _), failure in zip(kernels, results, strict=True):
+            if category in failing:
+                if failure is None:
+                    del failing[category]
+                else:
+                    failing[category].append(failure.kind)
+        start += probes
+        if not failing:
+            return
+    named = ", ".join(
+        f"{category} ({len(kinds)} of {len(kinds)} failed: {', '.join(sorted(set(kinds)))})"
+        for category, kinds in sorted(failing.items())
+    )
+    raise ValueError(
+        f"validate='run': no probed kernel of {named} passed the run check; leave out {', '.join(sorted(failing))}, "
+        "or validate='compile'"
+    )
