@@ -94,7 +94,8 @@ def build_batch(
             if code := _code_for(planned, device, options, stats):
                 made[place] = (planned, code)
         for check in pending:
-            made = _passing(made, check, device, options, stats) if made else made
+            if made:
+                made = _passing(made, check, device, options, stats)
         done.update(made)
         failed = sorted(set(todo) - set(made))
         todo = {place: planned for place in failed if (planned := _replacement(reserves[place[0]], stats))}

@@ -2,7 +2,7 @@
 skip counted under a typed reason (the stage it failed at and a kind), never parsed from text.
 
 Once a split is built, ``rows + skipped == requested + replaced``: every kernel asked for, and
-every further draw that replaced one over a length cap, is a row or a counted skip.
+every further draw that replaced one that failed a stage, is a row or a counted skip.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Reason:
 class BuildStats:
     requested: int = 0  # kernels this split asked for: set by planning
     rows: int = 0
-    replaced: int = 0  # further draws built in place of kernels over a length cap
+    replaced: int = 0  # further draws built in place of kernels that failed a stage
     skipped: Counter[Reason] = field(default_factory=Counter)
     first_error: dict[Reason, str] = field(default_factory=dict)
 

@@ -149,6 +149,17 @@ def expected_blocks(sizes: dict[str, int]) -> int:
     return math.ceil(draws_needed(sizes) * 1.05 / BLOCK_SIZE) + 1
 
 
+def new_structure(digest: int, seen: dict[str, set[int]], splits: set[str]) -> str | None:
+    """The split of ``splits`` a scanned draw adds a structure to, recorded in ``seen``; None for a
+    draw predicted over a cap, of another split, or repeating a structure. The one rule both
+    ``select`` and ``SplitStream`` follow, so a stream extends exactly what selection took."""
+    split = split_of(digest) if digest != UNFIT else None
+    if split not in splits or digest in seen[split]:
+        return None
+    seen[split].add(digest)
+    return split
+
+
 def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.ndarray]) -> Plan:
     """Each split's first ``size`` distinct structures in draw order, then its reserve (the next
     ones), from the digests of consecutive blocks (``blocks`` yields block 0, 1, ...; it may be endless)."""
@@ -161,9 +172,8 @@ def select(options: BuildOptions, sizes: dict[str, int], blocks: Iterable[np.nda
         if not short or plan.draws >= limit:
             break
         for offset, digest in enumerate(digests.tolist()):
-            split = split_of(digest) if digest != UNFIT else None
-            if split in short and digest not in seen[split]:
-                seen[split].add(digest)
+            split = new_structure(digest, seen, short)
+            if split:
                 plan.items[split].append(block * BLOCK_SIZE + offset)
                 if len(plan.items[split]) == wanted[split]:
                     short.discard(split)
@@ -183,7 +193,7 @@ class SplitStream:
     def __init__(self, options: BuildOptions, target: str, split: str):
         self.options, self.target, self.split = options, target, split
         self.items: list[int] = []
-        self._seen: set[int] = set()
+        self._seen: dict[str, set[int]] = {split: set()}
         self._blocks = count()
         self._idle_blocks = 0  # blocks in a row that gave the split nothing new
 
@@ -195,8 +205,7 @@ class SplitStream:
             block = next(self._blocks)
             before = len(self.items)
             for offset, digest in enumerate(scan_block(self.options, self.target, block).tolist()):
-                if digest != UNFIT and split_of(digest) == self.split and digest not in self._seen:
-                    self._seen.add(digest)
+                if new_structure(digest, self._seen, {self.split}):
                     self.items.append(block * BLOCK_SIZE + offset)
             self._idle_blocks = 0 if len(self.items) > before else self._idle_blocks + 1
         return self.items[position]
