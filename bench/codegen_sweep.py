@@ -1,11 +1,12 @@
 """Sweep the generator through Warp's code generator and count every failure by reason (issue 22, item 5).
 
 Draws kernels exactly as a build does (round-robin over the categories, one seed, the given
-difficulty), makes their code for ``--device`` and prints, per difficulty, the draws, the failures
-by reason (exception type and message with names and numbers blanked) and the first draw of each
-reason, so a failure can be regenerated with ``generate(category, seed, index, options)``.
+difficulty, or ``smallest``: the size a length cap steers to last), makes their code for
+``--device`` and prints, per difficulty, the draws, the failures by reason (exception type and
+message with names and numbers blanked) and the first draw of each reason, so a failure can be
+regenerated with ``generate(category, seed, index, options)``.
 
-    python bench/codegen_sweep.py [--draws 100000] [--difficulty mixed easy medium hard] [--workers 2]
+    python bench/codegen_sweep.py [--draws 100000] [--difficulty mixed easy medium hard smallest] [--workers 2]
 """
 
 from __future__ import annotations
@@ -19,10 +20,20 @@ from collections import Counter
 from tqdm import tqdm
 
 from generation.backend.targets import make_code
-from generation.generated.generator import CATEGORIES, DIFFICULTIES, GenerationOptions, draw_round, generate
+from generation.generated.generator import (
+    CATEGORIES,
+    DIFFICULTIES,
+    GenerationOptions,
+    draw_round,
+    generate,
+    smaller_profiles,
+)
 from generation.pipeline.options import DEFAULT_SEED
 
 CHUNK = 200
+# What each --difficulty value draws with: a difficulty, or the smallest size a length cap steers to.
+PROFILES = {d: GenerationOptions(difficulty=d) for d in DIFFICULTIES}
+PROFILES["smallest"] = smaller_profiles(GenerationOptions())[-1]
 
 
 def reason(error: BaseException) -> str:
@@ -37,7 +48,7 @@ def sweep_chunk(job: tuple[str, int, int, str, int]) -> list[tuple[str, str]]:
     """``(reason, draw)`` for each failing draw of ``[start, start + CHUNK)``."""
     difficulty, seed, start, device, count = job
     rounds = draw_round(tuple(CATEGORIES))
-    options = GenerationOptions(difficulty=difficulty)
+    options = PROFILES[difficulty]
     failures = []
     for index in range(start, start + count):
         category = rounds[index % len(rounds)]
@@ -45,14 +56,14 @@ def sweep_chunk(job: tuple[str, int, int, str, int]) -> list[tuple[str, str]]:
             spec = generate(category, seed, index, options)
             make_code(spec.python_source, spec.name, device)
         except Exception as error:  # every failure is what the sweep counts
-            failures.append((reason(error), f"generate({category!r}, {seed}, {index}, difficulty={difficulty!r})"))
+            failures.append((reason(error), f"generate({category!r}, {seed}, {index}, {options})"))
     return failures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--draws", type=int, default=100_000)
-    parser.add_argument("--difficulty", nargs="+", default=["mixed"], choices=DIFFICULTIES)
+    parser.add_argument("--difficulty", nargs="+", default=["mixed"], choices=list(PROFILES))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count())

@@ -22,11 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from digest import rows_digest  # noqa: E402  (shared with the tests)
 
 from generation import cli  # noqa: E402
-from generation.generated.generator import CATEGORIES  # noqa: E402
 from generation.hub.publish import load_builds  # noqa: E402
 
 SCRIPT = str(Path(__file__).resolve().parents[1] / "warp_ir_pairs.py")
-WITHOUT_LONGEST = [c for c in CATEGORIES if c not in ("assemble", "segment", "stencil")]
 CASES = {
     "cpu-9000": ("cpu", {"num_examples": 9000, "seed": 10}),
     "cpu-compile-600": ("cpu", {"num_examples": 600, "validate": "compile"}),
@@ -36,7 +34,6 @@ CASES = {
     "cuda-cap-6000": ("cuda", {"num_examples": 1000, "max_forward_chars": 6000}),
     "cuda-cap-4000": ("cuda", {"num_examples": 1000, "max_forward_chars": 4000}),
     "cuda-cap-3000": ("cuda", {"num_examples": 1000, "max_forward_chars": 3000}),
-    "cuda-cap-3000-short": ("cuda", {"num_examples": 1000, "max_forward_chars": 3000, "categories": WITHOUT_LONGEST}),
 }
 
 

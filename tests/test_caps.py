@@ -143,6 +143,13 @@ def test_the_command_line_names_a_cap_no_kernel_meets_before_any_work(tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+def test_every_category_has_cuda_kernels_within_3000_characters():
+    """At the smallest size a cap steers to, each category writes only its core, so a 3,000-character
+    `cuda` forward (about 1k tokens) keeps every category: the probes are made for real and measured."""
+    for seed in (1, 2):
+        generated.check_caps_reachable(BuildOptions(seed=seed, max_forward_chars=3000), "cuda")
+
+
 def test_a_tight_cap_keeps_every_category():
     """At a cap most kernels are over, steering keeps every category asked for in the rows."""
     options = BuildOptions(num_examples=200, num_validation=0, num_test=0, seed=2, max_forward_chars=4000)
@@ -154,7 +161,7 @@ def test_a_tight_cap_keeps_every_category():
 def test_no_structure_repeats_when_many_kernels_are_replaced():
     """Many groups replace kernels over the cap: the replacements are each the split's own, and no
     two groups take the same one."""
-    options = BuildOptions(num_examples=128, num_validation=0, num_test=0, seed=4, max_forward_chars=4600)
+    options = BuildOptions(num_examples=128, num_validation=0, num_test=0, seed=4, max_forward_chars=4000)
     plan = plan_splits(options, "cpu")
     stats = plan.stats["train"]
     rows = list(build_groups(plan.groups("train"), "cpu", options, stats))

@@ -7,6 +7,7 @@ import functools
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -331,10 +332,13 @@ def test_difficulty_shifts_the_size_of_kernels():
         return sizes[len(sizes) // 2]
 
     assert median_lines("easy") < median_lines("medium") < median_lines("hard")
-    capped = [generate("control_flow", 1, k, GenerationOptions(difficulty="hard", max_depth=1)) for k in range(20)]
-    assert max(len(s.python_source) for s in capped) < max(
-        len(generate("control_flow", 1, k).python_source) for k in range(20)
-    )
+
+    def median_chars(options):
+        sizes = sorted(len(generate("control_flow", 1, k, options).python_source) for k in range(40))
+        return sizes[len(sizes) // 2]
+
+    hard = GenerationOptions(difficulty="hard")
+    assert median_chars(replace(hard, max_depth=1)) < median_chars(hard)
 
 
 def test_normalized_ast_ignores_names_and_constants_but_not_operations():

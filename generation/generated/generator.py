@@ -33,7 +33,7 @@ from generation.source.edits import WARP_IMPORT, without_backward
 from generation.source.spec import KernelSpec
 from generation.source.warp_types import TILE_SHAPES, TYPES, tile
 
-GENERATOR_VERSION = "3.2.0"
+GENERATOR_VERSION = "3.3.0"
 
 
 def capped(profile: Profile, max_depth: int | None, max_statements: int | None) -> Profile:
@@ -82,7 +82,7 @@ def _program(
     top block: the shape of most categories."""
     kb.sink = out_type
     kb.maybe_helper(statements=kb.rng.randint(0, 1))
-    if kb.rng.random() < NEIGHBOUR_PROB:
+    if kb.rng.random() < NEIGHBOUR_PROB and not kb.profile.compact:
         kb.emit_neighbour()
         if kb.rng.random() < 0.5:  # both sides, as a central difference reads them
             kb.emit_neighbour()
@@ -363,9 +363,10 @@ def query_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     kb = KernelBuilder(rng, profile, grammar.ops_for(("arith", "math", "vector"), types))
     kb.array_inputs("vec3", 1, names=("points", "positions", "particles"))
     points = kb.inputs[-1][0]
-    if rng.random() < 0.4:
+    compact = profile.compact  # one query, nothing else
+    if rng.random() < 0.4 and not compact:
         kb.array_inputs(FLOAT, 1)
-    idioms = draw_idioms(rng)
+    idioms = draw_idioms(rng)[:1] if compact else draw_idioms(rng)
     for idiom in idioms:
         QUERIES[idiom](kb, points)
     out_type = rng.choice((FLOAT, "vec3"))

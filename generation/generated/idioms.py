@@ -122,8 +122,9 @@ BORDERS = ("clamp", "wrap", "skip")
 
 def stencil_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     """Neighbours along one or more axes of a 1D-3D grid, borders clamped, wrapped or skipped."""
-    dims = rng.choice((1, 2, 2, 3))
-    t = rng.choice((FLOAT, FLOAT, VEC))
+    compact = profile.compact
+    dims = 1 if compact else rng.choice((1, 2, 2, 3))
+    t = FLOAT if compact else rng.choice((FLOAT, FLOAT, VEC))
     kb = _builder(rng, profile, dims)
     field = _input(kb, ("u", "phi", "field", "temp"), kb.array_annotation(t))
     border, axes = rng.choice(BORDERS), sorted(rng.sample(range(dims), rng.randint(1, dims)))
@@ -148,16 +149,21 @@ def stencil_kernel(rng: random.Random, profile: Profile) -> KernelParts:
             index = ", ".join(step if b == a else tids[b] for b in range(dims))
             neighbours.append(_bind(kb, f"{side}{a}", f"{field}[{index}]", t, f"its {side} neighbour along axis {a}"))
     total = " + ".join(n.code for n in neighbours)
-    shape = rng.choice(("laplacian", "average", "gradient"))
+    shape = rng.choice(("laplacian", "average") if compact else ("laplacian", "average", "gradient"))
     code = {
         "laplacian": f"{total} - center * {2.0 * len(axes)}",
         "average": f"({total} + center) * {1.0 / (len(neighbours) + 1):.4f}",
         "gradient": f"({neighbours[1].code} - {neighbours[0].code}) * 0.5",
     }[shape]
+    prefix = f"stencil{dims}d_{border}_{shape}"
+    if compact:  # the stencil is what the kernel writes
+        out = kb.output(t)
+        kb.emit(f"{out}[{kb.index}] = {code}", *neighbours, center)
+        return kb.parts(prefix, _summary(kb, f"writes the {shape} of {field} to {out}."))
     stencil = _bind(kb, shape, code, t, f"the {shape} of {field}", *neighbours, center)
     coefficient = _param(kb, ("alpha", "kappa", "diffusivity"))
     _bind(kb, "updated", f"center + {stencil.code} * {coefficient.code}", t, "center plus its change", coefficient)
-    return _store(kb, f"stencil{dims}d_{border}_{shape}", t)
+    return _store(kb, prefix, t)
 
 
 # -- gather -------------------------------------------------------------------------------------
@@ -236,14 +242,16 @@ def scatter_kernel(rng: random.Random, profile: Profile) -> KernelParts:
 
 def segment_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     """A loop over each row's segment of a CSR layout: sums, products with a gathered vector, maxima."""
-    t = rng.choice((FLOAT, FLOAT, VEC))
+    compact = profile.compact
+    t = FLOAT if compact else rng.choice((FLOAT, FLOAT, VEC))
     kb = _builder(rng, profile)
     offsets = _input(kb, ("offsets", "row_start", "indptr"), INT_ARRAY)
     values = _input(kb, ("values", "entries", "data"), kb.array_annotation(FLOAT if rng.random() < 0.6 else t))
     value_type = FLOAT if kb.inputs[-1][1] == kb.array_annotation(FLOAT) else t
     start = _bind(kb, "start", f"{offsets}[i]", None, f"{offsets}[i]", named(offsets))
     end = _bind(kb, "end", f"{offsets}[i + 1]", None, f"{offsets}[i + 1]", named(offsets))
-    form = rng.choice(("sum", "spmv", "max") if t == FLOAT and value_type == FLOAT else ("sum", "spmv"))
+    forms = ("sum", "max") if compact else ("sum", "spmv", "max") if t == value_type == FLOAT else ("sum", "spmv")
+    form = rng.choice(forms)
     zero = "float(0.0)" if t == FLOAT else "wp.vec3(0.0)"
     kb.emit(f"acc = {zero}")
     kb.emit(f"for k in range({start.code}, {end.code}):", kind="for")
@@ -254,7 +262,7 @@ def segment_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         term = f"{weight} * {x}[{columns}[k]]" if value_type == FLOAT else f"{x}[{columns}[k]] * {weight}"
         kb.emit(f"    acc += {term}", named(columns), named(x), named(values))
         kb.say(f"sums {values}[k] times {x} at {columns}[k] over the row's segment into acc")
-    elif form == "sum" and value_type == t:  # an expression of each entry, summed
+    elif form == "sum" and value_type == t and not compact:  # an expression of each entry, summed
         with kb.nested_block(sink=t) as body:
             entry = _bind(kb, "entry", f"{values}[k]", t, f"{values}[k]", named(values))
             term = kb.use_all_locals(kb.expr(t, kb.rng.randint(1, 2)), t)
@@ -268,7 +276,11 @@ def segment_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         term = f"{values}[k]" if value_type == t else f"wp.vec3({values}[k])"
         kb.emit(f"    acc += {term}", named(values))
         kb.say(f"sums {values} over the row's segment into acc")
-    kb.new_local("acc", t)
+    acc = kb.new_local("acc", t)[0]
+    if compact:  # the reduction is what the kernel writes
+        out = kb.output(t)
+        kb.emit(f"{out}[i] = acc", acc)
+        return kb.parts(f"segment_{form}", _summary(kb, f"writes acc to {out}."))
     if rng.random() < 0.5:
         _bind(kb, "count", f"float({end.code} - {start.code})", FLOAT, "the segment's length")
     return _store(kb, f"segment_{form}", t)
@@ -333,10 +345,21 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     kb = _builder(rng, profile)
     pos = _input(kb, ("pos", "coords", "vertices"), "wp.array(dtype=wp.vec3)")
     cells = _input(kb, ("tris", "elements", "cells", "faces"), CONNECTIVITY)
-    form = rng.choice(("lumped_mass", "spring_force", "block_matrix"))
+    compact = profile.compact
+    form = "spring_force" if compact else rng.choice(("lumped_mass", "spring_force", "block_matrix"))
     ends = ("a", "b", "c") if form == "lumped_mass" else ("a", "b")
     for k, end in enumerate(ends):
         _bind(kb, end, f"{cells}[i, {k}]", None, f"vertex {k} of element i", named(cells))
+    if compact:  # the spring's force from the two ends, added and subtracted
+        stiffness = _param(kb, ("ke", "stiffness", "k_spring"))
+        force = f"({pos}[b] - {pos}[a]) * {stiffness.code}"
+        _bind(kb, "f", force, VEC, f"the edge times {stiffness.phrase}", named(pos), stiffness)
+        target = kb.rng.choice(("force", "f_out", "grad"))
+        kb.outputs.append((target, "wp.array(dtype=wp.vec3)"))
+        kb.emit(f"wp.atomic_add({target}, a, f)")
+        kb.emit(f"wp.atomic_sub({target}, b, f)")
+        kb.say(f"adds f to {target}[a] and subtracts it from {target}[b]")
+        return kb.parts(f"assemble_{form}", _summary(kb))
     for end in ends:
         _bind(kb, f"p{end}", f"{pos}[{end}]", VEC, f"{pos}[{end}]", named(pos))
     _bind(kb, "e1", "pb - pa", VEC, "the first edge")

@@ -46,6 +46,12 @@ class Profile:
     helper_prob: float  # chance of a wp.func helper where a category allows one
     extra_prob: float  # chance of optional extras: scalar params, constants, second outputs
 
+    @property
+    def compact(self) -> bool:
+        """The smallest size a length cap steers to (``max_statements=0``): categories write only their
+        core, on the shortest types and fewest reads, so every category has kernels under tight caps."""
+        return self.statements[1] == 0
+
 
 @dataclass
 class Block:

@@ -40,9 +40,14 @@ def _radius(kb: KernelBuilder) -> Expr:
     return Expr(value, value, const=True)
 
 
+def _point(kb: KernelBuilder) -> Expr:
+    """Where a query looks: a point expression, a bare read at the smallest size."""
+    return kb.expr("vec3", 0 if kb.profile.compact else kb.rng.randint(0, 1))
+
+
 def mesh_point(kb: KernelBuilder, points: str) -> None:
     """The closest point on a mesh, evaluated from the face and barycentrics the query returns."""
-    mesh, p = handle(kb, "mesh"), kb.expr("vec3", kb.rng.randint(0, 1))
+    mesh, p = handle(kb, "mesh"), _point(kb)
     func = kb.rng.choice(list(MESH_POINT_QUERIES))
     query, closest = kb.fresh("query"), kb.fresh("t")
     found = f"wp.mesh_eval_position({mesh.code}, {query}.face, {query}.u, {query}.v)"
@@ -58,7 +63,7 @@ def mesh_point(kb: KernelBuilder, points: str) -> None:
 
 def mesh_ray(kb: KernelBuilder, points: str) -> None:
     """A ray cast against a mesh: the hit distance and how the ray meets the surface."""
-    mesh, start = handle(kb, "mesh"), kb.expr("vec3", kb.rng.randint(0, 1))
+    mesh, start = handle(kb, "mesh"), _point(kb)
     direction = kb.expr("vec3", 1)
     ray, hit = kb.fresh("ray"), kb.fresh("s")
     kb.emit(f"{ray} = wp.mesh_query_ray({mesh.code}, {start.code}, wp.normalize({direction.code}), 100.0)", mesh)
@@ -99,7 +104,7 @@ def box_query(kb: KernelBuilder, kind: str) -> None:
     """The items (BVH boxes, mesh faces) whose bounds overlap a box around a point, iterated with
     ``while <next>(query, item):`` and summed."""
     handle_kind, query_func, next_func, item_name, step, words = BOX_QUERIES[kind]
-    target, p = handle(kb, handle_kind), kb.expr("vec3", kb.rng.randint(0, 1))
+    target, p = handle(kb, handle_kind), _point(kb)
     half = kb.rng.choice(("0.25", "0.5", "1.0"))
     query, item, total = kb.fresh("query"), kb.fresh(item_name), kb.fresh("s")
     low, high = f"{p.code} - wp.vec3({half})", f"{p.code} + wp.vec3({half})"
@@ -114,7 +119,7 @@ def box_query(kb: KernelBuilder, kind: str) -> None:
 
 def volume(kb: KernelBuilder, points: str) -> None:
     """A volume sampled at a point: world to index space, then a sample, gradient or lookup."""
-    vol, p = handle(kb, "volume"), kb.expr("vec3", kb.rng.randint(0, 1))
+    vol, p = handle(kb, "volume"), _point(kb)
     uvw, value = kb.fresh("uvw"), kb.fresh("s")
     mode = kb.rng.choice(("LINEAR", "CLOSEST"))
     kb.emit(f"{uvw} = wp.volume_world_to_index({vol.code}, {p.code})", vol, p)

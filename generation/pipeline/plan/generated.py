@@ -256,10 +256,10 @@ def pooled_scan(
     return scan
 
 
-# A cap is checked against the smallest profile: this many draws per category, and of them the
-# shortest few by predicted length made for real.
+# A cap is checked against the smallest profile: this many draws per category, made for real in
+# order of predicted length until one fits, at most this many (the prediction ranks them roughly).
 CAP_PROBE_DRAWS = 24
-CAP_PROBE_MADE = 3
+CAP_PROBE_MADE = 8
 
 
 @functools.cache  # the command line checks before its stages start, and select again
@@ -279,11 +279,13 @@ def check_caps_reachable(options: BuildOptions, target: str) -> None:
                 made.append(make_code(spec.python_source, spec.name, target, options.arch))
             except Exception:  # counted where the build meets it; a probe only measures
                 logger.debug("cap probe %s failed", spec.name, exc_info=True)
-        if made and any(not options.too_long(code.forward, code.code) for code in made):
-            continue
-        shortest[category] = {
-            column: min(len(getattr(code, column)) for code in made) if made else 0 for column in lengths.COLUMNS
-        }
+                continue
+            if not options.too_long(made[-1].forward, made[-1].code):
+                break
+        else:
+            shortest[category] = {
+                column: min(len(getattr(code, column)) for code in made) if made else 0 for column in lengths.COLUMNS
+            }
     if shortest:
         raise ValueError(cap_message(options, target, shortest))
 
