@@ -9,8 +9,9 @@ The paths, each from the call (or the command) to the last row written:
 - ``load_dataset("./warp_ir_pairs.py", CONFIG)`` in one process, at each of ``--sizes``;
 - ``warp-ir-pairs build`` with one and with two workers, at ``--cli-rows``.
 
-Then one more ``load_dataset`` of ``--profile-rows`` under cProfile, broken down by stage (the
-cumulative time of the functions that do each, so no time is counted twice) and by function.
+Then one more ``load_dataset`` of ``--profile-rows`` with its stages timed: the functions that do
+each are wrapped with timers for that build (about a microsecond a call), so the shares are those
+of an untimed build, planning apart from building.
 
     python bench/speed.py [--config cuda] [--sizes 300,1000,10000] [--cli-rows 10000] [--profile-rows 1000]
 """
@@ -18,23 +19,27 @@ cumulative time of the functions that do each, so no time is counted twice) and 
 from __future__ import annotations
 
 import argparse
-import cProfile
+import contextlib
 import importlib.util
-import pstats
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import datasets
+from datasets.arrow_writer import ArrowWriter
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
 from scale import cli_build  # noqa: E402
 
-from generation.backend import warp_api  # noqa: E402
+from generation.backend import targets, warp_api  # noqa: E402
 from generation.backend.source_module import kernels_in  # noqa: E402
+from generation.hub import builder  # noqa: E402
+from generation.pipeline import build, rows  # noqa: E402
+from generation.pipeline.plan import KeptKernels, generated  # noqa: E402
 
 SEED = 21
 
@@ -76,56 +81,94 @@ def warp_path(sources: list[str], device: str, workdir: Path) -> tuple[float, fl
     return len(sources) / whole, len(sources) / alone
 
 
-# Stages of a build, each the cumulative time of the functions that do it (module, function name).
-STAGES = {
-    "plan: draw kernels (scan)": [("generation/generated/generator.py", "generate")],
-    "plan: structure key": [("generation/pipeline/plan/generated.py", "structure_digest")],
-    "build: regenerate planned kernels": [("generation/pipeline/plan/__init__.py", "planned_kernels")],
-    "build: Warp imports the source": [("generation/backend/source_module.py", "loaded_source")],
-    "build: Warp codegen and slicing": [("generation/backend/extract.py", "extract_ir")],
-    "build: assemble the row": [("generation/pipeline/rows.py", "assemble")],
-    "  of which kernel_features": [("generation/source/features.py", "kernel_features")],
-    "datasets: encode and write Arrow": [
-        ("datasets/features/features.py", "encode_example"),
-        ("datasets/arrow_writer.py", "write"),
-    ],
-}
+class Timers:
+    """Seconds spent in chosen functions, summed per stage label, with the phase (planning or
+    building) a call happened in: the functions are wrapped in place for one build, then restored."""
+
+    def __init__(self):
+        self.seconds: Counter[str] = Counter()
+        self.phase = "plan"
+        self._restore: list[tuple[object, str, object]] = []
+
+    def wrap(self, owner: object, name: str, label: str, context: bool = False) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label.format(phase=self.phase)] += time.perf_counter() - start
+
+        @contextlib.contextmanager
+        def timed_context(*args, **kwargs):  # the time to enter and to leave, not what runs inside
+            start = time.perf_counter()
+            with original(*args, **kwargs) as value:
+                self.seconds[label.format(phase=self.phase)] += time.perf_counter() - start
+                yield value
+                start = time.perf_counter()
+            self.seconds[label.format(phase=self.phase)] += time.perf_counter() - start
+
+        self._restore.append((owner, name, original))
+        setattr(owner, name, timed_context if context else timed)
+
+    def planning(self, owner: object, name: str) -> None:
+        """Time ``owner.name`` as the planning stage; calls after it belong to building."""
+        self.wrap(owner, name, "planning, in all")
+        planned = getattr(owner, name)
+
+        def then_build(*args, **kwargs):
+            self.phase = "plan"
+            try:
+                return planned(*args, **kwargs)
+            finally:
+                self.phase = "build"
+
+        setattr(owner, name, then_build)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._restore):
+            setattr(owner, name, original)
 
 
-def cumulative(stats: pstats.Stats, where: str, name: str) -> float:
-    """The cumulative seconds of the outermost calls of function ``name`` defined in a file ending ``where``."""
-    return sum(
-        entry[3] for (file, _, function), entry in stats.stats.items() if function == name and file.endswith(where)
-    )
+# (owner, function, stage label): what the breakdown times. ``{phase}`` is plan or build.
+TIMED = [
+    (generated, "drawn", "{phase}: generate a kernel"),
+    (generated, "structure_digest", "{phase}: structure key"),
+    (KeptKernels, "get", "{phase}: read a kept kernel back"),
+    (targets, "extract_ir", "{phase}: Warp codegen and slicing"),
+    (build, "assemble", "{phase}: assemble the row"),
+    (rows, "kernel_features", "{phase}: assemble: kernel_features"),
+    (datasets.features.Features, "encode_example", "{phase}: datasets: encode the row"),
+    (ArrowWriter, "write", "{phase}: datasets: write Arrow"),
+    (ArrowWriter, "finalize", "{phase}: datasets: write Arrow"),
+]
 
 
-def profile_table(config: str, rows: int, cache: Path) -> None:
-    """One ``load_dataset`` under cProfile: seconds per stage, per row, and the top functions."""
-    profiler = cProfile.Profile()
-    start = time.perf_counter()
-    profiler.enable()
-    built = datasets.load_dataset(
-        str(REPO / "warp_ir_pairs.py"), config, trust_remote_code=True, cache_dir=str(cache), num_examples=rows,
-        seed=SEED,
-    )  # fmt: skip
-    profiler.disable()
-    total = time.perf_counter() - start
+def breakdown(config: str, rows: int, cache: Path) -> None:
+    """One ``load_dataset`` with the stages timed: seconds, ms a row, share of the wall time."""
+    timers = Timers()
+    timers.planning(builder, "plan_splits")
+    for owner, name, label in TIMED:
+        timers.wrap(owner, name, label)
+    timers.wrap(targets, "loaded_source", "{phase}: Warp imports the source", context=True)
+    try:
+        seconds, built = load_dataset_build(config, rows, cache)
+    finally:
+        timers.restore()
     written = sum(len(split) for split in built.values())
-    stats = pstats.Stats(profiler)
-    per_row = 1000 * total / written
-    print(f"\nload_dataset {config}, {written} rows, under cProfile: {total:.1f} s ({per_row:.2f} ms a row)")
+    per_row = 1000 * seconds / written
+    print(f"\nload_dataset {config}, {written} rows, timed by stage: {seconds:.1f} s ({per_row:.2f} ms a row)")
     print("| stage | s | ms a row | share |\n|---|---:|---:|---:|")
-    counted = 0.0
-    for stage, functions in STAGES.items():
-        seconds = sum(cumulative(stats, where, name) for where, name in functions)
-        if not stage.startswith("  "):
-            counted += seconds
-        print(f"| {stage} | {seconds:.2f} | {1000 * seconds / written:.2f} | {seconds / total:.0%} |")
-    rest = total - counted
-    print(f"| everything else (start-up, datasets' preparation, ...) | {rest:.2f} | {1000 * rest / written:.2f} | "
-          f"{rest / total:.0%} |")  # fmt: skip
-    print("\ntop functions by own time:")
-    stats.sort_stats("tottime").print_stats(15)
+    counted = timers.seconds["planning, in all"]
+    for label, value in timers.seconds.items():
+        if label.startswith("build: ") and "kernel_features" not in label:
+            counted += value
+    for label, value in sorted(timers.seconds.items(), key=lambda item: (not item[0].startswith("plan"), item[0])):
+        print(f"| {label} | {value:.2f} | {1000 * value / written:.2f} | {value / seconds:.0%} |")
+    rest = seconds - counted
+    print(f"| everything else (start-up, datasets' preparation, the build loop) | {rest:.2f} | "
+          f"{1000 * rest / written:.2f} | {rest / seconds:.0%} |")  # fmt: skip
 
 
 def main() -> None:
@@ -164,7 +207,7 @@ def main() -> None:
             print(f"| {name} | {rows} | {seconds:.1f} | {rate:.1f} | {whole:.1f} | {rate / whole:.2f}x | {alone:.1f} | "
                   f"{rate / alone:.2f}x |")  # fmt: skip
         if args.profile_rows:
-            profile_table(args.config, args.profile_rows, root / "profiled")
+            breakdown(args.config, args.profile_rows, root / "timed")
 
 
 if __name__ == "__main__":

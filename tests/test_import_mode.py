@@ -376,7 +376,7 @@ def test_a_killed_build_leaves_no_child_process_or_folder(tmp_path):
     finally:
         build.send_signal(signal.SIGKILL)
         build.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # the child looks for its parent 5 times a second, slower on a loaded machine
     while (children_of(temp) or list(temp.glob("wirp-import-*"))) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert children_of(temp) == [] and list(temp.iterdir()) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,15 @@ def start(command: list[str], tmp: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )
+
+
+@pytest.fixture
+def tmp() -> Path:
+    """The build's TMPDIR, short: multiprocessing binds Unix sockets in it, whose paths hold at most
+    107 bytes, and pytest's own folders (``.../pytest-123/popen-gw1/test_.../``) can be longer."""
+    folder = Path(tempfile.mkdtemp(prefix="wirp-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_for(condition, process: subprocess.Popen, timeout: float = 240) -> None:
@@ -75,9 +85,9 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.long
-def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, tmp_path):
+def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, tmp_path, tmp):
     out, command = tmp_path / "out", build_command(tmp_path / "out", "--tasks", "4", "--workers", "2")
-    process = start(command, tmp_path / "tmp", tmp_path / "first.log")
+    process = start(command, tmp, tmp_path / "first.log")
     wait_for(lambda: len(shards(out)) >= 1, process)  # tasks 0 and 1 run first: 2 and 3 are still to come
     os.killpg(process.pid, signal.SIGKILL)  # the whole build at once, as a lost machine or job would be
     process.wait()
@@ -93,8 +103,8 @@ def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, t
 
 @pytest.mark.long
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_path):
-    out, tmp = tmp_path / "out", tmp_path / "tmp"
+def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_path, tmp):
+    out = tmp_path / "out"
     # 2,000 rows: the build stage lasts seconds, so the signal lands while workers build rows
     process = start(build_command(out, "--tasks", "4", "--workers", "2", rows=2000), tmp, tmp_path / "build.log")
     wait_for(lambda: (out / ".build" / "cpu" / "logs" / "build").is_dir(), process)
@@ -113,9 +123,9 @@ def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_p
     assert len(shards(out)) < 4, "the build finished before the signal: nothing was tested"
 
 
-def test_a_build_logged_to_a_file_holds_lines_not_progress_bars(tmp_path):
+def test_a_build_logged_to_a_file_holds_lines_not_progress_bars(tmp_path, tmp):
     log = tmp_path / "build.log"
-    process = start(build_command(tmp_path / "out", "--tasks", "2", rows=30), tmp_path / "tmp", log)
+    process = start(build_command(tmp_path / "out", "--tasks", "2", rows=30), tmp, log)
     assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
     text = log.read_text()
     assert "\r" not in text and "it/s" not in text and "examples/s" not in text
@@ -242,6 +252,7 @@ def test_out_can_be_an_fsspec_url(tmp_path):
     done = subprocess.run(build_command(url, "--tasks", "2", rows=10), cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(loaded(tmp_path / "out", "cpu", tmp_path / "cache")["train"]) == 10
+    assert not (tmp_path / "out" / ".build" / "cpu" / "kernels").exists()  # what the scan kept, used and removed
     assert sorted(p.name for p in (tmp_path / "out" / "cpu").iterdir()) == [
         f"{split}-0000{k}-of-00002.parquet" for split in ("test", "train", "validation") for k in (0, 1)
     ]

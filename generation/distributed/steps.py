@@ -17,15 +17,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
+from fsspec.implementations.local import LocalFileSystem
 from tqdm import tqdm
 
 from generation.distributed.signals import unwinding
 from generation.hub import layout
 from generation.hub.publish import write_layout_card
+from generation.pipeline import heap
 from generation.pipeline.build import build_groups
 from generation.pipeline.options import CONFIGS, BuildOptions
 from generation.pipeline.plan import SPLITS, Plan, plan_splits, split_evenly
-from generation.pipeline.plan.generated import expected_blocks, planned_sizes, scan_block
+from generation.pipeline.plan.generated import BLOCK_SIZE, expected_blocks, planned_sizes, scan_block
+from generation.pipeline.plan.kept import KeptKernels
 from generation.pipeline.plan.model import PLAN_VERSION
 from generation.pipeline.rows import DATASET_VERSION
 from generation.pipeline.stats import BuildStats
@@ -88,6 +91,14 @@ def block_file(job: Job, block: int) -> str:
     return layout.state(job.config, "blocks", f"{block:07d}.npy")
 
 
+def kept_kernels(stage: _Stage) -> KeptKernels | None:
+    """Where the scan keeps the kernels it made, for the build tasks to read back; None (they are
+    generated again) when the output is not on a local file system."""
+    if not isinstance(stage.out.fs, LocalFileSystem):
+        return None
+    return KeptKernels(stage.out.resolve_paths(layout.state(stage.job.config, "kernels")), BLOCK_SIZE)
+
+
 class ScanBlocks(_Stage):
     """Structure digests of the draws a build will most likely need, ``expected_blocks`` of them,
     dealt round-robin to the tasks (generated configs only)."""
@@ -97,11 +108,16 @@ class ScanBlocks(_Stage):
     def work(self, rank: int, world_size: int) -> None:
         if self.job.source != "generated":
             return
+        kept = kept_kernels(self)
+        with heap.frozen():
+            self.scan(rank, world_size, kept)
+
+    def scan(self, rank: int, world_size: int, kept: KeptKernels | None) -> None:
         for block in range(rank, expected_blocks(planned_sizes(self.job.options)), world_size):
             path = block_file(self.job, block)
             if not self.out.exists(path):
                 with layout.written_in_place(self.out, path) as file:
-                    np.save(file, scan_block(self.job.options, self.job.device, block))
+                    np.save(file, scan_block(self.job.options, self.job.device, block, kept))
                 self.stat_update("blocks")
 
 
@@ -138,6 +154,7 @@ class BuildShards(_Stage):
     def work(self, rank: int, world_size: int) -> None:
         job = self.job
         plan = Plan.from_json(layout.read_json(self.out, layout.state(job.config, "plan.json")), job.source)
+        kept = kept_kernels(self)
         for split in SPLITS:
             if plan.stats[split].requested == 0:
                 continue
@@ -149,7 +166,7 @@ class BuildShards(_Stage):
                 continue  # finished by an earlier run, and as it was written
             groups = split_evenly(plan.groups(split), world_size)[rank]
             stats = BuildStats()
-            rows = build_groups(groups, job.device, job.options, stats)
+            rows = build_groups(groups, job.device, job.options, stats, kept)
             total = sum(len(group.items) for group in groups)
             rows = terminal_progress(rows, total, f"{job.config} {split} {rank + 1}/{world_size}")
             written = layout.write_parquet(self.out, data_file, rows)
@@ -189,6 +206,9 @@ class FinishBuild(_Stage):
             logger.info(stats.summary(split))
         summary = {"options": dataclasses.asdict(job.options), "splits": splits, "tasks": job.tasks}
         layout.write_json(self.out, layout.state(job.config, layout.STATS_FILE), summary)
+        kept = layout.state(job.config, "kernels")
+        if self.out.exists(kept):  # the rows are written: what the scan made is no longer needed
+            self.out.rm(kept, recursive=True)
         if any(split["rows"] for split in splits.values()):  # else ``build`` reports it, and there is no card
             with layout.locked(self.out, f"{layout.STATE}/card.lock"):  # builds of other configs write it too
                 write_layout_card(self.out)

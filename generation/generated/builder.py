@@ -163,7 +163,7 @@ class KernelBuilder(Statements):
 
     def rooted(self, type_name: str, depth: int | None = None, groups: tuple[str, ...] | None = None) -> Expr:
         """An expression whose outermost operation comes from ``groups`` (any group when None)."""
-        ops = grammar.reading_ops(self.scope, self.scope.ops_returning(type_name, groups))
+        ops = grammar.reading_ops(self.scope, type_name, groups)
         if not ops:
             return self.expr(type_name, depth)
         return grammar.apply(self.rng, self.scope, grammar.choose(self.rng, ops), max(depth or self.depth(), 1))
@@ -301,7 +301,7 @@ class KernelBuilder(Statements):
         placeholders = ", ".join(f"{{{k}}}" for k in range(len(arg_types)))
         call = f"{name}({call_prefix}{placeholders})"
         op = Op(name, name, result, arg_types, call, f"{name}({placeholders})", "helper", None, 2, reads)
-        self.scope.ops.append(op)
+        self.scope.add_op(op)
         return op
 
     def maybe_helper(self, statements: int = 0) -> None:

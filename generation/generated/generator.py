@@ -325,12 +325,12 @@ def _tile_helper(kb: KernelBuilder, tile_types: set[str], bound: str) -> None:
     arity = kb.rng.randint(1, 2)
     scalar_ops = grammar.ops_for(("arith", "math"), {FLOAT})  # a function of each element, nothing block-wide
     helper = kb.helper(FLOAT, (FLOAT,) * arity, kb.rng.randint(1, 2), kb.rng.randint(0, 1), scalar_ops)
-    kb.scope.ops.remove(helper)  # called only through tile_map, never on scalars
+    kb.scope.remove_op(helper)  # called only through tile_map, never on scalars
     placeholders = ", ".join(f"{{{k}}}" for k in range(arity))
     for t in sorted(tile_types):
         template = f"wp.tile_map({helper.base}, {placeholders})"
         phrase = f"{helper.base} of each element of {placeholders}"
-        kb.scope.ops.append(
+        kb.scope.add_op(
             Op(f"tile_map:{helper.base}:{t}", "tile_map", t, (t,) * arity, template, phrase, "tile", None, 2)
         )
     mapped = next(op for op in kb.scope.ops if op.key == f"tile_map:{helper.base}:{bound}")

@@ -644,9 +644,13 @@ OPS: tuple[Op, ...] = tuple(
 
 
 def ops_for(groups: tuple[str, ...], types: tuple[str, ...] | set[str]) -> list[Op]:
-    """The operations of ``groups`` whose result and arguments all have one of ``types``."""
-    allowed = set(types)
-    return [op for op in OPS if op.group in groups and op.result in allowed and set(op.args) <= allowed]
+    """The operations of ``groups`` whose result and arguments all have one of ``types`` (a new list)."""
+    return list(_ops_for(tuple(groups), frozenset(types)))
+
+
+@functools.cache  # every kernel asks, of a fixed table
+def _ops_for(groups: tuple[str, ...], allowed: frozenset[str]) -> tuple[Op, ...]:
+    return tuple(op for op in OPS if op.group in groups and op.result in allowed and allowed.issuperset(op.args))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -677,18 +681,41 @@ class Scope:
     """What an expression may refer to: typed leaves (inputs, locals) and allowed operations."""
 
     leaves: dict[str, list[Expr]] = field(default_factory=dict)
-    ops: list[Op] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)  # changed only through add_op and remove_op
     const_prob: float = 0.2
+    # Lookups of ``ops`` by result or argument type, asked for thousands of times a kernel: shared
+    # with the copies that share ``ops``, and cleared whenever ``ops`` changes.
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add_leaf(self, type_name: str, leaf: Expr) -> None:
         self.leaves.setdefault(type_name, []).append(leaf)
 
+    def add_op(self, op: Op) -> None:
+        self.ops.append(op)
+        self._index.clear()
+
+    def remove_op(self, op: Op) -> None:
+        self.ops.remove(op)
+        self._index.clear()
+
     def ops_returning(self, type_name: str, groups: tuple[str, ...] | None = None) -> list[Op]:
-        return [op for op in self.ops if op.result == type_name and (groups is None or op.group in groups)]
+        """The operations whose result is ``type_name`` (of ``groups``, when given), in table order."""
+        key = ("returning", type_name, groups)
+        if key not in self._index:
+            ops = [op for op in self.ops if op.result == type_name]
+            self._index[key] = ops if groups is None else [op for op in ops if op.group in groups]
+        return self._index[key]
+
+    def takers(self, type_name: str) -> list[Op]:
+        """The operations, helpers aside, that take a ``type_name`` argument, in table order."""
+        key = ("taking", type_name)
+        if key not in self._index:
+            self._index[key] = [op for op in self.ops if type_name in op.args and op.group != "helper"]
+        return self._index[key]
 
     def copy(self) -> Scope:
         """A nested block's scope: locals it declares stay inside it."""
-        return Scope({t: list(v) for t, v in self.leaves.items()}, self.ops, self.const_prob)
+        return Scope({t: list(v) for t, v in self.leaves.items()}, self.ops, self.const_prob, self._index)
 
 
 def constant(rng: random.Random, type_name: str) -> Expr:
@@ -743,7 +770,7 @@ def expression(rng: random.Random, scope: Scope, type_name: str, depth: int, all
     if allow_const and (not has_leaf or rng.random() < scope.const_prob):
         return constant(rng, type_name)
     if not allow_const:
-        ops = reading_ops(scope, ops)
+        ops = reading_ops(scope, type_name)
     if depth <= 0 or not ops or (has_leaf and rng.random() < 0.15):
         return leaf(rng, scope, type_name, allow_const=False)
     return apply(rng, scope, choose(rng, ops), depth)
@@ -754,11 +781,15 @@ def _readable(scope: Scope, types: tuple[str, ...]) -> list[int]:
     return [k for k, t in enumerate(types) if scope.leaves.get(t)]
 
 
-def reading_ops(scope: Scope, ops: list[Op]) -> list[Op]:
-    """The operations that can read data: they read state themselves (a random draw), or an
-    argument type has leaves (all of ``ops`` if none can)."""
-    readable = {type_name for type_name, leaves in scope.leaves.items() if leaves}
-    return [op for op in ops if op.reads or not readable.isdisjoint(op.args)] or ops
+def reading_ops(scope: Scope, type_name: str, groups: tuple[str, ...] | None = None) -> list[Op]:
+    """The operations returning ``type_name`` (of ``groups``) that can read data: they read state
+    themselves (a random draw), or an argument type has leaves (all of them if none can)."""
+    readable = frozenset(t for t, leaves in scope.leaves.items() if leaves)
+    key = ("reading", type_name, groups, readable)
+    if key not in scope._index:
+        ops = scope.ops_returning(type_name, groups)
+        scope._index[key] = [op for op in ops if op.reads or not readable.isdisjoint(op.args)] or ops
+    return scope._index[key]
 
 
 def apply(
@@ -819,7 +850,7 @@ def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bo
     """Whether ``convert`` can bring a value of ``part_type`` to ``type_name``."""
     if part_type == type_name:
         return True
-    takers = {op.result for op in scope.ops if part_type in op.args and op.group != "helper"}
+    takers = {op.result for op in scope.takers(part_type)}
     return hops > 0 and any(reachable(scope, t, type_name, hops - 1) for t in takers)
 
 
@@ -829,7 +860,7 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
         return part
     if hops == 0:
         return None
-    takers = [op for op in scope.ops if part_type in op.args and op.group != "helper"]
+    takers = scope.takers(part_type)
     takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
     direct = [op for op in takers if op.result == type_name]
     for op in [choose(rng, direct)] if direct else rng.sample(takers, len(takers)):

@@ -18,8 +18,8 @@ import datasets
 
 from generation.pipeline import options as build_options
 from generation.pipeline.build import build_shard
-from generation.pipeline.plan import SPLITS, plan_splits, shard
-from generation.pipeline.plan.generated import pooled_scan
+from generation.pipeline.plan import SPLITS, KeptKernels, plan_splits, shard
+from generation.pipeline.plan.generated import BLOCK_SIZE, pooled_scan
 from generation.pipeline.plan.real import no_rows_message
 from generation.pipeline.rows import DATASET_VERSION, FEATURES
 from generation.pipeline.stats import BuildStats
@@ -94,13 +94,15 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         config = build_options.CONFIGS[self.config.name]
         workers = getattr(self, "_num_proc", None) or 1
+        self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
+        kept_folder = str(self._stats_dir / "kernels")  # what the scan made, read back where rows are built
+        kept = KeptKernels(kept_folder, BLOCK_SIZE)
         if workers > 1 and config.source == "generated":  # planning scans in parallel too
             with multiprocessing.Pool(workers) as pool:
-                scan = pooled_scan(self.options, config.device, pool, 4 * workers)
+                scan = pooled_scan(self.options, config.device, pool, 4 * workers, kept)
                 plan = plan_splits(self.options, config.device, config.source, scan=scan)
         else:
-            plan = plan_splits(self.options, config.device, config.source)
-        self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
+            plan = plan_splits(self.options, config.device, config.source, kept=kept)
         self._plan_stats = plan.stats
         generators = []
         for split in SPLITS:
@@ -109,6 +111,7 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
             shards = shard(plan.groups(split))
             stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
             kwargs = {"groups": shards, "stats_files": stats_files, "device": config.device, "options": self.options}
+            kwargs["kept_folder"] = kept_folder
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs=kwargs))
         return generators
 
@@ -152,6 +155,6 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         self._split_stats[split] = stats
         self.info.description = _DESCRIPTION + "\n\nBuild statistics:\n" + "\n".join(self._split_summaries)
 
-    def _generate_examples(self, groups, stats_files, device, options):
+    def _generate_examples(self, groups, stats_files, device, options, kept_folder):
         for shard_groups, stats_file in zip(groups, stats_files, strict=True):
-            yield from build_shard(shard_groups, device, options, stats_file)
+            yield from build_shard(shard_groups, device, options, stats_file, kept_folder)

@@ -9,9 +9,10 @@ from typing import Any
 
 from generation.backend.targets import TargetCode, make_code
 from generation.backend.warp_api import CompileError
-from generation.pipeline import checks
+from generation.pipeline import checks, heap
 from generation.pipeline.options import BuildOptions
-from generation.pipeline.plan import Group, PlannedKernel, planned_kernels
+from generation.pipeline.plan import Group, KeptKernels, PlannedKernel, planned_kernels
+from generation.pipeline.plan.generated import BLOCK_SIZE
 from generation.pipeline.rows import assemble
 from generation.pipeline.stats import BuildStats, Reason
 
@@ -116,23 +117,31 @@ def build_rows(
     return build_batch([(kernels, reserve)], device, options, stats)
 
 
-def build_groups(groups: Iterable[Group], device: str, options: BuildOptions, stats: BuildStats):
+def build_groups(
+    groups: Iterable[Group], device: str, options: BuildOptions, stats: BuildStats, kept: KeptKernels | None = None
+):
     """Rows for a plan's groups in order, each group replacing from its own reserve (kernels are
-    regenerated here, one at a time). Without checks rows stream out a group at a time; with
-    them, ``CHECKED_GROUPS`` groups are checked together."""
+    read back from ``kept`` or generated again, one at a time). Without checks rows stream out a
+    group at a time; with them, ``CHECKED_GROUPS`` groups are checked together."""
     together = CHECKED_GROUPS if checks.checks_to_run(device, options.validate) else 1
     groups = list(groups)
-    for start in range(0, len(groups), together):
-        batch = groups[start : start + together]
-        yield from build_batch([planned_kernels(options, device, group) for group in batch], device, options, stats)
+    with heap.frozen():
+        for start in range(0, len(groups), together):
+            batch = [planned_kernels(options, device, group, kept) for group in groups[start : start + together]]
+            yield from build_batch(batch, device, options, stats)
 
 
 def build_shard(
-    groups: list[Group], device: str, options: BuildOptions, stats_file: str | None = None
+    groups: list[Group],
+    device: str,
+    options: BuildOptions,
+    stats_file: str | None = None,
+    kept_folder: str | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(index, row)`` for a shard of a plan and, when it is done, save its statistics."""
     stats = BuildStats()
-    for row in build_groups(groups, device, options, stats):
+    kept = KeptKernels(kept_folder, BLOCK_SIZE) if kept_folder else None
+    for row in build_groups(groups, device, options, stats, kept):
         yield row["metadata"]["index"], row
     if stats_file:
         stats.save(Path(stats_file))

@@ -9,8 +9,10 @@ from itertools import chain
 
 import numpy as np
 
+from generation.pipeline import heap
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import generated, real
+from generation.pipeline.plan.kept import KeptKernels
 from generation.pipeline.plan.model import (
     GROUP_SIZE,
     MAX_SHARDS,
@@ -23,6 +25,7 @@ from generation.pipeline.plan.model import (
     split_evenly,
 )
 from generation.real.harvest import Harvested
+from generation.source.spec import KernelSpec
 
 __all__ = [
     "GROUP_SIZE",
@@ -30,6 +33,7 @@ __all__ = [
     "SPLITS",
     "Further",
     "Group",
+    "KeptKernels",
     "Plan",
     "PlannedKernel",
     "plan_splits",
@@ -45,24 +49,32 @@ def plan_splits(
     source: str = "generated",
     harvested: Harvested | None = None,
     scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None,
+    kept: KeptKernels | None = None,
 ) -> Plan:
     """The plan of a build for ``target`` (``cpu``, ``cuda`` or ``ptx``: the code a length cap
     measures): generated configs select draws by structure (their digests from ``scan``, see
-    ``generated.scanned_blocks``), real ones deal harvested kernels."""
+    ``generated.scanned_blocks``, the kernels scanned here kept in ``kept``), real ones deal
+    harvested kernels."""
     if source == "real":
         return real.plan_real(options, harvested)
-    generated.check_caps_reachable(options, target)
-    generated.check_categories_run(options)
-    return generated.select(options, options.split_sizes(), generated.scanned_blocks(options, target, scan))
+    with heap.frozen():
+        generated.check_caps_reachable(options, target)
+        generated.check_categories_run(options)
+        blocks = generated.scanned_blocks(options, target, scan, kept)
+        return generated.select(options, options.split_sizes(), blocks)
 
 
 def planned_kernels(
-    options: BuildOptions, target: str, group: Group
+    options: BuildOptions, target: str, group: Group, kept: KeptKernels | None = None
 ) -> tuple[Iterator[PlannedKernel], Iterator[PlannedKernel]]:
     """A group's kernels and its replacements (its reserve, then further draws of its split), one
-    at a time: draw indices are regenerated here."""
+    at a time: read back from ``kept`` where planning kept them, else generated again."""
     if group.source == "real":
         return iter(group.items), iter(group.reserve)
-    made = lambda items: (PlannedKernel(i, generated.kernel_at(options, target, i)) for i in items)  # noqa: E731
+
+    def kernel(index: int) -> KernelSpec:
+        return (kept and kept.get(index)) or generated.kernel_at(options, target, index)
+
+    made = lambda items: (PlannedKernel(i, kernel(i)) for i in items)  # noqa: E731
     further = generated.further_draws(options, target, group.further) if group.further else ()
     return made(group.items), made(chain(group.reserve, further))

@@ -40,6 +40,7 @@ from generation.generated.generator import draw_round, generate, smaller_profile
 from generation.pipeline import checks
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import lengths
+from generation.pipeline.plan.kept import KeptKernels
 from generation.pipeline.plan.model import GROUP_SIZE, SPLITS, Further, Plan
 from generation.pipeline.stats import BuildStats, Reason
 from generation.source.features import structure_key
@@ -105,13 +106,16 @@ def split_of(digest: int) -> str:
     return next(split for split, bound in SPLIT_BOUNDS.items() if position < bound)
 
 
-def scan_block(options: BuildOptions, target: str, block: int) -> np.ndarray:
+def scan_block(options: BuildOptions, target: str, block: int, kept: KeptKernels | None = None) -> np.ndarray:
     """The structure digests of the draws of ``block``, in draw order (``UNFIT`` for a draw
-    predicted over a length cap)."""
-    digests = []
+    predicted over a length cap); the kernels themselves go to ``kept``, for the build to read back."""
+    digests, specs = [], []
     for index in range(block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE):
         spec, fits = drawn(options, target, index)
         digests.append(structure_digest(spec.python_source) if fits else UNFIT)
+        specs.append(spec)
+    if kept is not None:
+        kept.put(block, specs)
     return np.array(digests, dtype=np.uint64)
 
 
@@ -229,17 +233,21 @@ def further_draws(options: BuildOptions, target: str, further: Further) -> Itera
 
 
 def scanned_blocks(
-    options: BuildOptions, target: str, scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None
+    options: BuildOptions,
+    target: str,
+    scan: Callable[[Iterable[int]], Iterator[np.ndarray]] | None = None,
+    kept: KeptKernels | None = None,
 ):
     """Digests of block 0, 1, 2, ... for ``select``; ``scan`` maps block numbers to digests
-    (in order), for example through a process pool; by default in this process."""
+    (in order), for example through a process pool; by default in this process, keeping the
+    kernels in ``kept``."""
     if scan is None:
-        return (scan_block(options, target, block) for block in count())
+        return (scan_block(options, target, block, kept) for block in count())
     return scan(count())
 
 
 def pooled_scan(
-    options: BuildOptions, target: str, pool, ahead: int
+    options: BuildOptions, target: str, pool, ahead: int, kept: KeptKernels | None = None
 ) -> Callable[[Iterable[int]], Iterator[np.ndarray]]:
     """A ``scan`` for ``plan_splits`` that scans blocks in ``pool`` (a ``multiprocessing`` pool),
     at most ``ahead`` blocks ahead of the one selection is reading, and yields them in order."""
@@ -247,7 +255,7 @@ def pooled_scan(
     def scan(blocks: Iterable[int]) -> Iterator[np.ndarray]:
         pending: deque = deque()
         for block in blocks:
-            pending.append(pool.apply_async(scan_block, (options, target, block)))
+            pending.append(pool.apply_async(scan_block, (options, target, block, kept)))
             if len(pending) >= ahead:
                 yield pending.popleft().get()
         while pending:
