@@ -11,7 +11,7 @@ import ast
 import statistics
 from dataclasses import dataclass, field
 
-from generation.source.features import call_name, is_kernel, is_tid_assignment
+from generation.source.features import call_name, is_kernel, is_tid_assignment, nodes
 
 # Nodes that make an expression one level deeper (a subscript or attribute does not).
 _DEEPER = (ast.Call, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp)
@@ -56,12 +56,12 @@ def _expressions(statement: ast.stmt) -> list[ast.AST]:
 def kernel_shape(kernel: ast.FunctionDef) -> KernelShape:
     arrays = {a.arg for a in kernel.args.args if a.annotation is not None and "array" in ast.unparse(a.annotation)}
     tids = set()
-    for node in ast.walk(kernel):
-        if is_tid_assignment(node):
+    for node in nodes(kernel):
+        if type(node) is ast.Assign and is_tid_assignment(node):
             target = node.targets[0]
             tids |= {t.id for t in (target.elts if isinstance(target, ast.Tuple) else [target]) if type(t) is ast.Name}
     shape = KernelShape()
-    for statement in ast.walk(kernel):
+    for statement in nodes(kernel):
         if not isinstance(statement, ast.stmt) or statement is kernel:
             continue
         if isinstance(statement, (ast.For, ast.While)):
@@ -70,14 +70,14 @@ def kernel_shape(kernel: ast.FunctionDef) -> KernelShape:
         if not expressions or (isinstance(statement, ast.Assign) and is_tid_assignment(statement)):
             continue
         shape.depths.append(max(depth(e) for e in expressions))
-        nodes = [n for e in expressions for n in ast.walk(e)]
-        shape.self_nesting |= any(_self_nested(n) for n in nodes)
+        inside = [n for e in expressions for n in nodes(e)]
+        shape.self_nesting |= any(_self_nested(n) for n in inside)
         shape.indirect += any(
             type(n) is ast.Subscript
             and type(n.value) is ast.Name
             and n.value.id in arrays
             and not all(type(e) is ast.Name and e.id in tids for e in _indices(n.slice))
-            for n in nodes
+            for n in inside
         )
     return shape
 

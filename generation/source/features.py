@@ -38,11 +38,15 @@ def is_kernel(node: ast.AST) -> bool:
 def warp_calls(tree: ast.AST) -> Counter[str]:
     """``wp.NAME(...)`` calls inside the ``@wp.kernel`` and ``@wp.func`` bodies of ``tree``, by NAME
     (a kernel or helper defined inside another is counted once)."""
-    bodies = [node for node in ast.walk(tree) if is_kernel(node) or warp_decorated(node, "func")]
-    inner = {id(n) for body in bodies for n in ast.walk(body) if n is not body and n in bodies}
+    bodies = [
+        node
+        for node in nodes(tree)
+        if type(node) is ast.FunctionDef and (is_kernel(node) or warp_decorated(node, "func"))
+    ]
+    inner = {id(n) for body in bodies for n in nodes(body) if n is not body and n in bodies}
     calls: Counter[str] = Counter()
     for body in (b for b in bodies if id(b) not in inner):
-        for node in ast.walk(body):
+        for node in nodes(body):
             if type(node) is ast.Call:
                 name = call_name(node.func)
                 if name.startswith(("wp.", "warp.")):
@@ -148,9 +152,9 @@ def call_name(func: ast.AST) -> str:
     return f"{func.value.id}.{func.attr}" if type(func) is ast.Attribute and type(func.value) is ast.Name else ""
 
 
-def _nodes(tree: ast.AST) -> list[ast.AST]:
+def nodes(tree: ast.AST) -> list[ast.AST]:
     """Every node of ``tree``, as ``ast.walk`` finds them but in depth-first order, at about half
-    its cost (rows take features from every kernel's tree)."""
+    its cost (rows and the card read every kernel's tree)."""
     found, stack = [], [tree]
     while stack:
         node = stack.pop()
@@ -173,7 +177,7 @@ def kernel_features(python_source: str) -> list[str]:
     for match in re.finditer(r"(?:dtype=|wp\.array\d?d?\[)(float|int|bool)\b", python_source):
         found.add(f"type:{_DTYPE_ALIASES[match.group(1)]}")
     kernels, tids, returns = [], [], []  # one walk; kernel-only features are placed by line after it
-    for node in _nodes(tree):
+    for node in nodes(tree):
         kind = type(node)
         if kind is ast.FunctionDef:
             if warp_decorated(node, "func"):
