@@ -354,11 +354,7 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         stiffness = _param(kb, ("ke", "stiffness", "k_spring"))
         force = f"({pos}[b] - {pos}[a]) * {stiffness.code}"
         _bind(kb, "f", force, VEC, f"the edge times {stiffness.phrase}", named(pos), stiffness)
-        target = kb.rng.choice(("force", "f_out", "grad"))
-        kb.outputs.append((target, "wp.array(dtype=wp.vec3)"))
-        kb.emit(f"wp.atomic_add({target}, a, f)")
-        kb.emit(f"wp.atomic_sub({target}, b, f)")
-        kb.say(f"adds f to {target}[a] and subtracts it from {target}[b]")
+        _add_at_ends(kb, ("force", "f_out", "grad"), "wp.array(dtype=wp.vec3)", "f", "f")
         return kb.parts(f"assemble_{form}", _summary(kb))
     for end in ends:
         _bind(kb, f"p{end}", f"{pos}[{end}]", VEC, f"{pos}[{end}]", named(pos))
@@ -380,11 +376,7 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         _extras(kb, VEC, "a")
         value = _value(kb, VEC)
         _bind(kb, "fe", value.code, None, value.phrase, value)
-        target = kb.rng.choice(("force", "f_out", "grad"))
-        kb.outputs.append((target, "wp.array(dtype=wp.vec3)"))
-        kb.emit(f"wp.atomic_add({target}, a, fe)")
-        kb.emit(f"wp.atomic_sub({target}, b, fe)")
-        kb.say(f"adds fe to {target}[a] and subtracts it from {target}[b]")
+        _add_at_ends(kb, ("force", "f_out", "grad"), "wp.array(dtype=wp.vec3)", "fe", "fe")
     else:
         _extras(kb, FLOAT, "b")
         factor = _value(kb, FLOAT)
@@ -396,12 +388,17 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
             f"the edge's outer product times {factor.phrase}",
             factor,
         )
-        target = kb.rng.choice(("stiffness", "hessian", "blocks"))
-        kb.outputs.append((target, "wp.array(dtype=wp.mat33)"))
-        kb.emit(f"wp.atomic_add({target}, a, block)")
-        kb.emit(f"wp.atomic_sub({target}, b, block)")
-        kb.say(f"adds the block to {target}[a] and subtracts it from {target}[b]")
+        _add_at_ends(kb, ("stiffness", "hessian", "blocks"), "wp.array(dtype=wp.mat33)", "block", "the block")
     return kb.parts(f"assemble_{form}", _summary(kb))
+
+
+def _add_at_ends(kb: KernelBuilder, names: tuple[str, ...], annotation: str, value: str, words: str) -> None:
+    """What an element adds into a global array at its first end, it takes away at its second."""
+    target = kb.rng.choice(names)
+    kb.outputs.append((target, annotation))
+    kb.emit(f"wp.atomic_add({target}, a, {value})")
+    kb.emit(f"wp.atomic_sub({target}, b, {value})")
+    kb.say(f"adds {words} to {target}[a] and subtracts it from {target}[b]")
 
 
 IDIOMS: dict[str, Callable[[random.Random, Profile], KernelParts]] = {
