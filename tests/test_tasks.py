@@ -276,6 +276,10 @@ def test_rerunning_with_other_options_is_refused_and_names_them(tmp_path):
     job_file.write_text(json.dumps({key: value for key, value in job.items() if key != "dataset_version"}))
     older = subprocess.run(build_command(tmp_path / "out", rows=10), cwd=REPO, capture_output=True, text=True)
     assert older.returncode == 2 and "changed: dataset version (the first run wrote an older one)" in older.stderr
+    # Nor a folder another generator wrote: its draw indices name other kernels.
+    job_file.write_text(json.dumps({**job, "generator_version": "3.2.0"}))
+    older = subprocess.run(build_command(tmp_path / "out", rows=10), cwd=REPO, capture_output=True, text=True)
+    assert older.returncode == 2 and "changed: generator version (the first run wrote 3.2.0)" in older.stderr
 
 
 RAY_BUILD = """

@@ -18,7 +18,7 @@ from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.executor.ray import RayPipelineExecutor
 from datatrove.executor.slurm import SlurmPipelineExecutor
 
-from generation.distributed.steps import BuildShards, FinishBuild, Job, ScanBlocks, SelectKernels
+from generation.distributed.steps import VERSIONS, BuildShards, FinishBuild, Job, ScanBlocks, SelectKernels
 from generation.hub import layout
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def check_resumable(job: Job) -> None:
             )
             if earlier["tasks"] != job.tasks:  # --tasks defaults to --workers: say what the first run used
                 changed.append(f"tasks (the first run used --tasks {earlier['tasks']})")
-            for key in ("dataset_version", "plan_version"):
+            for key in VERSIONS:
                 if earlier.get(key) != job.describe()[key]:
                     what = key.replace("_", " ")
                     changed.append(f"{what} (the first run wrote {earlier.get(key) or 'an older one'})")

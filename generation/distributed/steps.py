@@ -21,6 +21,7 @@ from fsspec.implementations.local import LocalFileSystem
 from tqdm import tqdm
 
 from generation.distributed.signals import unwinding
+from generation.generated.generator import GENERATOR_VERSION
 from generation.hub import layout
 from generation.hub.publish import write_layout_card
 from generation.pipeline import heap
@@ -34,6 +35,11 @@ from generation.pipeline.rows import DATASET_VERSION
 from generation.pipeline.stats import BuildStats
 
 logger = logging.getLogger(__name__)
+
+
+# What else makes shards of one folder the same build: shards of two schema versions, of two ways of
+# turning a plan into rows, or of two generators (the kernels a draw index names) never share a folder.
+VERSIONS = {"dataset_version": DATASET_VERSION, "plan_version": PLAN_VERSION, "generator_version": GENERATOR_VERSION}
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,7 @@ class Job:
     def describe(self) -> dict:
         """What makes two runs the same build (a rerun must match it to resume)."""
         described = {"config": self.config, "tasks": self.tasks, "options": dataclasses.asdict(self.options)}
-        described["dataset_version"] = DATASET_VERSION  # shards of two schema versions never share a folder
-        described["plan_version"] = PLAN_VERSION  # nor shards of two ways of turning a plan into rows
+        described |= VERSIONS
         return json.loads(json.dumps(described))  # as it reads back from job.json (tuples become lists)
 
 
