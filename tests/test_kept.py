@@ -26,7 +26,7 @@ def built(plan, options, kept=None) -> dict[str, list]:
 
 def test_kept_kernels_are_the_kernels_a_build_would_generate(tmp_path):
     for options in (BuildOptions(**SIZES), BuildOptions(**SIZES, max_forward_chars=4000)):  # a cap steers draws
-        kept = KeptKernels(tmp_path / str(options.max_forward_chars), BLOCK_SIZE)
+        kept = KeptKernels(tmp_path / str(options.max_forward_chars))
         plan = plan_splits(options, "cpu", kept=kept)
         indices = planned_indices(plan)
         assert indices and all(kept.get(i) == kernel_at(options, "cpu", i) for i in indices)
@@ -34,7 +34,7 @@ def test_kept_kernels_are_the_kernels_a_build_would_generate(tmp_path):
 
 def test_rows_read_back_are_the_rows_generated_again(tmp_path):
     options = BuildOptions(**SIZES)
-    kept = KeptKernels(tmp_path / "kernels", BLOCK_SIZE)
+    kept = KeptKernels(tmp_path / "kernels")
     plan = plan_splits(options, "cpu", kept=kept)
     again = built(plan, options)
     assert rows_digest(built(plan, options, kept)) == rows_digest(again)
@@ -43,18 +43,18 @@ def test_rows_read_back_are_the_rows_generated_again(tmp_path):
     blocks[0].write_bytes(blocks[0].read_bytes()[:100])
     for block in blocks[1:]:
         block.unlink()
-    assert rows_digest(built(plan, options, KeptKernels(kept.folder, BLOCK_SIZE))) == rows_digest(again)
+    assert rows_digest(built(plan, options, KeptKernels(kept.folder))) == rows_digest(again)
 
 
 def test_the_build_reads_what_the_scan_kept(tmp_path):
     """A kept kernel, changed on disk, is what the row holds: the build reads it rather than generating."""
     options = BuildOptions(**SIZES)
-    kept = KeptKernels(tmp_path / "kernels", BLOCK_SIZE)
+    kept = KeptKernels(tmp_path / "kernels")
     plan = plan_splits(options, "cpu", kept=kept)
     first = plan.groups("train")[0].items[0]
     block = first // BLOCK_SIZE
     specs = [kept.get(block * BLOCK_SIZE + offset) for offset in range(BLOCK_SIZE)]
     specs[first % BLOCK_SIZE] = dataclasses.replace(specs[first % BLOCK_SIZE], description="read back")
     kept.put(block, specs)
-    rows = built(plan, options, KeptKernels(kept.folder, BLOCK_SIZE))["train"]
+    rows = built(plan, options, KeptKernels(kept.folder))["train"]
     assert rows[0]["description"] == "read back"

@@ -28,7 +28,7 @@ from generation.pipeline import heap
 from generation.pipeline.build import build_groups
 from generation.pipeline.options import CONFIGS, BuildOptions
 from generation.pipeline.plan import SPLITS, Plan, plan_splits, split_evenly
-from generation.pipeline.plan.generated import BLOCK_SIZE, expected_blocks, planned_sizes, scan_block
+from generation.pipeline.plan.generated import expected_blocks, planned_sizes, scan_block
 from generation.pipeline.plan.kept import KeptKernels
 from generation.pipeline.plan.model import PLAN_VERSION
 from generation.pipeline.rows import DATASET_VERSION
@@ -101,7 +101,7 @@ def kept_kernels(stage: _Stage) -> KeptKernels | None:
     generated again) when the output is not on a local file system."""
     if not isinstance(stage.out.fs, LocalFileSystem):
         return None
-    return KeptKernels(stage.out.resolve_paths(layout.state(stage.job.config, "kernels")), BLOCK_SIZE)
+    return KeptKernels(stage.out.resolve_paths(layout.state(stage.job.config, "kernels")))
 
 
 class ScanBlocks(_Stage):

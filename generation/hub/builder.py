@@ -19,7 +19,7 @@ import datasets
 from generation.pipeline import options as build_options
 from generation.pipeline.build import build_shard
 from generation.pipeline.plan import SPLITS, KeptKernels, plan_splits, shard
-from generation.pipeline.plan.generated import BLOCK_SIZE, pooled_scan
+from generation.pipeline.plan.generated import pooled_scan
 from generation.pipeline.plan.real import no_rows_message
 from generation.pipeline.rows import DATASET_VERSION, FEATURES
 from generation.pipeline.stats import BuildStats
@@ -96,7 +96,7 @@ class WarpIRPairs(datasets.GeneratorBasedBuilder):
         workers = getattr(self, "_num_proc", None) or 1
         self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
         kept_folder = str(self._stats_dir / "kernels")  # what the scan made, read back where rows are built
-        kept = KeptKernels(kept_folder, BLOCK_SIZE)
+        kept = KeptKernels(kept_folder)
         if workers > 1 and config.source == "generated":  # planning scans in parallel too
             with multiprocessing.Pool(workers) as pool:
                 scan = pooled_scan(self.options, config.device, pool, 4 * workers, kept)

@@ -12,7 +12,6 @@ from generation.backend.warp_api import CompileError
 from generation.pipeline import checks, heap
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import Group, KeptKernels, PlannedKernel, planned_kernels
-from generation.pipeline.plan.generated import BLOCK_SIZE
 from generation.pipeline.rows import assemble
 from generation.pipeline.stats import BuildStats, Reason
 
@@ -140,7 +139,7 @@ def build_shard(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(index, row)`` for a shard of a plan and, when it is done, save its statistics."""
     stats = BuildStats()
-    kept = KeptKernels(kept_folder, BLOCK_SIZE) if kept_folder else None
+    kept = KeptKernels(kept_folder) if kept_folder else None
     for row in build_groups(groups, device, options, stats, kept):
         yield row["metadata"]["index"], row
     if stats_file:

@@ -41,7 +41,7 @@ from generation.pipeline import checks
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import lengths
 from generation.pipeline.plan.kept import KeptKernels
-from generation.pipeline.plan.model import GROUP_SIZE, SPLITS, Further, Plan
+from generation.pipeline.plan.model import BLOCK_SIZE, GROUP_SIZE, SPLITS, Further, Plan
 from generation.pipeline.stats import BuildStats, Reason
 from generation.source.features import structure_key
 from generation.source.spec import KernelSpec
@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 # Where a structure digest falls in [0, 1) picks its split: a fixed partition of all kernel
 # structures, the same for every build (validation and test 5% each, as their default sizes).
 SPLIT_BOUNDS = {"train": 0.90, "validation": 0.95, "test": 1.0}
-BLOCK_SIZE = 256  # draws scanned together: the unit of parallel planning and of its files
 # How many draws per requested row before a narrow category filter is declared exhausted.
 MAX_DRAWS_PER_ROW = 20
 # A split's stream is declared exhausted after this many blocks gave it nothing new.

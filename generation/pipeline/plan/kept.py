@@ -19,6 +19,7 @@ import uuid
 import zlib
 from pathlib import Path
 
+from generation.pipeline.plan.model import BLOCK_SIZE
 from generation.source.spec import KernelSpec
 
 _FIELDS = [field.name for field in dataclasses.fields(KernelSpec)]
@@ -35,7 +36,7 @@ class KeptKernels:
     offsets, then each kernel compressed on its own, so one kernel is read without the others (the
     held-out splits take one kernel here and there from every block)."""
 
-    def __init__(self, folder: str | os.PathLike, block_size: int):
+    def __init__(self, folder: str | os.PathLike, block_size: int = BLOCK_SIZE):
         self.folder = Path(folder)
         self.block_size = block_size
 
