@@ -121,6 +121,20 @@ def test_run_validation_catches_an_out_of_range_read_and_an_overflow():
     assert "overflow" in overflow and "non-finite values in out" in overflow
 
 
+def test_a_run_check_child_that_crashes_leaves_no_temporary_files(tmp_path, monkeypatch):
+    """A kernel that aborts its child leaves behind what the child could not remove (Warp's precompiled
+    header, about 5 MB, in its temporary folder): the check removes it, so the build's TMPDIR is as it was."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    code = (
+        "from generation.backend.run_check import run_checks\n"
+        f"print(run_checks([({PLANTED['out_of_range']!r}, 'out_of_range')], 1)[0].kind)"
+    )
+    assert run_python(code) == "crashed"
+    assert list(temp.iterdir()) == []
+
+
 def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
     """Each launch builds a module; they go to a temporary cache, not Warp's (or the user's) own."""
     user_cache = tmp_path / "warp_cache"

@@ -9,6 +9,7 @@ child builds kernels in batches, one Clang run each, and launches them one at a 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -71,8 +72,12 @@ def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800)
     under the error's type, or ``crashed`` when the launch killed the process)."""
     with tempfile.TemporaryDirectory(prefix="wirp_run_cache_") as kernel_cache:
         # The children's builds go to a kernel cache of their own, removed after: Warp's default
-        # cache would keep every row's module (about 350 KB each) in the user's home for good.
-        return _run_in_children(kernels, seed, child_environment(WARP_CACHE_PATH=kernel_cache), timeout)
+        # cache would keep every row's module (about 350 KB each) in the user's home for good. Their
+        # temporary files go in it too: a child that crashes leaves Warp's precompiled header behind.
+        scratch = os.path.join(kernel_cache, "tmp")
+        os.mkdir(scratch)
+        env = child_environment(WARP_CACHE_PATH=kernel_cache, TMPDIR=scratch)
+        return _run_in_children(kernels, seed, env, timeout)
 
 
 def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeout: float) -> list[Failure | None]:
