@@ -11,7 +11,6 @@ the rows are the same either way.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import struct
@@ -26,9 +25,8 @@ _FIELDS = [field.name for field in dataclasses.fields(KernelSpec)]
 LEVEL = 1  # zlib: the fastest level; a kernel's source and description compress about 3x
 
 
-@functools.cache
-def _offsets(block_size: int) -> struct.Struct:
-    return struct.Struct(f"<{block_size + 1}Q")
+# The offsets table at the start of a block's file: where each of its kernels starts, and the end.
+_HEADER = struct.Struct(f"<{BLOCK_SIZE + 1}Q")
 
 
 class KeptKernels:
@@ -36,14 +34,8 @@ class KeptKernels:
     offsets, then each kernel compressed on its own, so one kernel is read without the others (the
     held-out splits take one kernel here and there from every block)."""
 
-    def __init__(self, folder: str | os.PathLike, block_size: int = BLOCK_SIZE):
+    def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
-        self.block_size = block_size
-
-    @property
-    def _header(self) -> struct.Struct:
-        """The offsets table at the start of a block's file: where each kernel starts, and the end."""
-        return _offsets(self.block_size)
 
     def path(self, block: int) -> Path:
         return self.folder / f"{block:07d}.kernels"
@@ -51,23 +43,23 @@ class KeptKernels:
     def put(self, block: int, specs: list[KernelSpec]) -> None:
         """Keep ``block``'s kernels, in draw order; written under a temporary name, then moved into place."""
         blobs = [zlib.compress(json.dumps([getattr(spec, name) for name in _FIELDS]).encode(), LEVEL) for spec in specs]
-        offsets = [self._header.size]
+        offsets = [_HEADER.size]
         for blob in blobs:
             offsets.append(offsets[-1] + len(blob))
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f".{block:07d}.{uuid.uuid4().hex}.tmp"
         try:
-            temporary.write_bytes(self._header.pack(*offsets) + b"".join(blobs))
+            temporary.write_bytes(_HEADER.pack(*offsets) + b"".join(blobs))
             temporary.replace(self.path(block))
         finally:
             temporary.unlink(missing_ok=True)
 
     def get(self, index: int) -> KernelSpec | None:
         """The kept kernel of draw ``index``, or None when its block was not kept or is damaged."""
-        block, offset = divmod(index, self.block_size)
+        block, offset = divmod(index, BLOCK_SIZE)
         try:
             with open(self.path(block), "rb") as file:
-                offsets = self._header.unpack(file.read(self._header.size))
+                offsets = _HEADER.unpack(file.read(_HEADER.size))
                 file.seek(offsets[offset])
                 blob = file.read(offsets[offset + 1] - offsets[offset])
             return KernelSpec(*json.loads(zlib.decompress(blob)))
