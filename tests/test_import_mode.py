@@ -382,6 +382,35 @@ def test_a_killed_build_leaves_no_child_process_or_folder(tmp_path):
     assert children_of(temp) == [] and list(temp.iterdir()) == []
 
 
+def test_a_child_whose_build_ended_while_it_started_exits(tmp_path):
+    """A build killed while its child is still starting up: the child has already been handed to
+    another parent by then, and must still see that its own build is gone (it once watched the
+    new parent for good, and the folder stayed)."""
+    root = write_package(tmp_path, {"__init__.py": "", "hangs.py": FILES["hangs.py"]})
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder = tmp_path / "job"
+    folder.mkdir()
+    job = {
+        "files": [[f"{PACKAGE}/hangs.py", str(root / "hangs.py"), str(root)]],
+        "setup": None,
+        "left_out": {},
+        "progress": str(folder / "progress.jsonl"),
+        "result": str(folder / "result.json"),
+        "parent": int(ended.stdout),  # a build that has already ended
+    }
+    (folder / "job.json").write_text(json.dumps(job))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "generation.backend.import_child", str(folder / "job.json")],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=str(REPO),
+    )
+    try:
+        assert child.wait(timeout=60) == 3
+    finally:
+        child.kill()
+    assert not folder.exists()
+
+
 def children_of(temp: Path) -> list[int]:
     """Processes whose command line names a job file under ``temp``."""
     found = []

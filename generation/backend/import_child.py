@@ -28,10 +28,11 @@ from generation.source.modules import module_name, package_prefix
 from generation.source.spec import Failure, SkipError, kernel_origin
 
 
-def _watch_parent(folder: Path) -> None:
-    """End this process when the build that started it ends, removing the job's folder, which a
-    killed parent could not: a killed build leaves neither behind."""
-    parent = os.getppid()
+def _watch_parent(folder: Path, parent: int) -> None:
+    """End this process when the build that started it (process ``parent``) ends, removing the job's
+    folder, which a killed parent could not: a killed build leaves neither behind. The parent's pid
+    comes from the job, not from ``os.getppid()`` here: a build killed while this process was still
+    starting has already been replaced as its parent, and would be watched for good."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -171,8 +172,8 @@ def unmade_definitions(
 
 
 def child_main(job_path: str) -> None:
-    _watch_parent(Path(job_path).parent)
     job = json.loads(Path(job_path).read_text())
+    _watch_parent(Path(job_path).parent, job["parent"])
     steps = Steps(open(job["progress"], "a", buffering=1), {s: Failure(*why) for s, why in job["left_out"].items()})
     import warp as wp
 

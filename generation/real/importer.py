@@ -94,6 +94,7 @@ def _run_child(folder: Path, files, left_out: dict[str, Failure], timeout: float
         "left_out": {step: [f.kind, f.message] for step, f in left_out.items()},
         "progress": str(folder / "progress.jsonl"),
         "result": str(folder / "result.json"),
+        "parent": os.getpid(),  # the child watches this process, and ends with it
     }
     (folder / "job.json").write_text(json.dumps(job))
     env = child_environment()
