@@ -92,6 +92,9 @@ _FLAGS = {
     "flag": lambda o: {"action": argparse.BooleanOptionalAction},
     "paths": lambda o: {"nargs": "+", "metavar": "PATH"},
     "text": lambda o: {},
+    "requirements": lambda o: {"nargs": "+", "metavar": "REQUIREMENT"},
+    "modules": lambda o: {"nargs": "+", "metavar": "MODULE"},
+    "file": lambda o: {"metavar": "FILE"},
 }
 
 

@@ -301,5 +301,5 @@ def test_a_folder_of_an_older_dataset_version_is_refused_in_one_line(published, 
     job_file.write_text(json.dumps({key: value for key, value in job.items() if key != "dataset_version"}))
     assert cli.main(["push", "org/warp-ir-pairs", "--data", str(old), "--dry-run", str(tmp_path / "hub")]) == 2
     error = capsys.readouterr().err
-    assert "cpu in " in error and "holds rows of dataset version before 4.0, not 4.0.0" in error
+    assert "cpu in " in error and "holds rows of dataset version before 4.0, not 4.1.0" in error
     assert "Traceback" not in error

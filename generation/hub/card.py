@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit, urlunsplit
 
 import datasets
 import numpy as np
@@ -47,6 +48,8 @@ class ConfigFigures:
     lines: dict[str, array]
     warp_versions: set[str]
     licenses: Counter
+    packages: Counter  # rows per (package, version, licence) of harvested kernels that name a package
+    package_skips: dict[str, Counter]  # skips by reason per package (``skrl==2.1.1``), over every split
     checks: Counter  # rows per validation check passed
     features: Counter  # rows per feature of metadata.features
     difficulties: Counter  # rows per difficulty level ("" for harvested kernels)
@@ -81,6 +84,8 @@ def config_figures(
         lines={column: array("q") for column in MEASURED},
         warp_versions=set(),
         licenses=Counter(),
+        packages=Counter(),
+        package_skips=package_skips(build_stats),
         checks=Counter(),
         features=Counter(),
         difficulties=Counter(),
@@ -100,6 +105,8 @@ def config_figures(
             figures.lines[column].append(length["lines"])
         figures.warp_versions.add(metadata["warp_version"])
         figures.licenses[metadata["license"]] += 1
+        if metadata["package"]:
+            figures.packages[metadata["package"], metadata["package_version"], metadata["license"]] += 1
         figures.checks.update(metadata["validation"])
         figures.features.update(metadata["features"])
         figures.difficulties[metadata["difficulty"] or "harvested"] += 1
@@ -111,6 +118,15 @@ def config_figures(
     figures.rows_per_split = dict(figures.rows_per_split)
     figures.shape = realism(kernel_shapes)
     return figures
+
+
+def package_skips(build_stats: dict) -> dict[str, Counter]:
+    """Each package's skips by reason, summed over the splits' saved statistics."""
+    found: dict[str, Counter] = {}
+    for stats in build_stats.values():
+        for package, skipped in stats.get("package_skips", {}).items():
+            found.setdefault(package, Counter()).update(skipped)
+    return found
 
 
 def dataset_figures(dataset_dict: datasets.DatasetDict, build_stats: dict | None = None) -> ConfigFigures:
@@ -268,9 +284,32 @@ def card_body(
         "license_text": license_text(configs),
         "vocabulary_table": vocabulary_table(figures),
         "shape_table": shape_table(figures),
+        "package_table": package_table(figures),
         "license_counts": ", ".join(f"{lic}: {n}" for lic, n in sorted(licences.items())),
     }
     return Template(TEMPLATE.read_text()).substitute(values)
+
+
+def package_table(figures: dict[str, ConfigFigures]) -> str:
+    """For real configs built from packages: each package's version, licences, rows and skips by
+    reason (empty when no row names a package)."""
+    lines = []
+    for config, fig in figures.items():
+        rows: dict[tuple[str, str], Counter] = {}
+        for (name, version, license_), n in fig.packages.items():
+            rows.setdefault((name, version), Counter())[license_] += n
+        for key in fig.package_skips:
+            name, version = key.split("==", 1)
+            rows.setdefault((name, version), Counter())
+        for (name, version), licences in sorted(rows.items()):
+            skipped = fig.package_skips.get(f"{name}=={version}", Counter())
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())) or "-"
+            licence = ", ".join(sorted(licences)) or "-"
+            lines.append([f"`{config}`", f"`{name}`", version, licence, sum(licences.values()), reasons])
+    if not lines:
+        return ""
+    table = _table(["config", "package", "version", "licence", "rows", "skipped"], lines)
+    return "Rows per harvested package (`metadata.package`, `metadata.package_version`):\n\n" + table
 
 
 def split_table(figures: dict[str, ConfigFigures]) -> str:
@@ -389,6 +428,11 @@ def shown_options(options: dict) -> dict:
         shown["paths"] = [Path(path).name for path in shown["paths"]]
     if shown.get("import_setup"):
         shown["import_setup"] = Path(shown["import_setup"]).name
+    if shown.get("find_links"):
+        shown["find_links"] = [Path(link).name for link in shown["find_links"]]
+    if shown.get("index_url"):  # never a password or token written into the URL
+        url = urlsplit(shown["index_url"])
+        shown["index_url"] = urlunsplit(url._replace(netloc=url.hostname or "")) if url.username else url.geturl()
     return shown
 
 

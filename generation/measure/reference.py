@@ -11,13 +11,12 @@ import ast
 import dataclasses
 import functools
 import json
-import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 
+from generation.cache import cache_dir
 from generation.measure.realism import Realism, realism, shapes
 from generation.real.harvest import source_files
 from generation.source.features import warp_calls
@@ -29,10 +28,6 @@ FORMAT = 1  # bump when what is stored changes
 class WarpReference:
     calls: Counter  # every wp.NAME(...) call in the shipped kernels' bodies, by name
     shapes: dict[str, Realism]  # per folder (examples, tests)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("WARP_IR_PAIRS_CACHE") or Path.home() / ".cache" / "warp-ir-pairs")
 
 
 @functools.lru_cache(maxsize=1)

@@ -36,12 +36,16 @@ def _code_for(planned: PlannedKernel, device: str, options: BuildOptions, stats:
     try:
         made = make_code(spec.python_source, spec.name, device, options.arch)
     except Exception as error:
-        stats.skip(Reason(_stage(error), type(error).__name__), f"{spec.name}: {type(error).__name__}: {error}")
+        stats.skip(
+            Reason(_stage(error), type(error).__name__),
+            f"{spec.name}: {type(error).__name__}: {error}",
+            spec.package_key,
+        )
         logger.debug("skipped %s", spec.name, exc_info=True)
         return None
     too_long = options.too_long(made.forward, made.code)
     if too_long:
-        stats.skip(TOO_LONG, f"{spec.name}: {too_long}")
+        stats.skip(TOO_LONG, f"{spec.name}: {too_long}", spec.package_key)
         return None
     return made
 
@@ -57,7 +61,8 @@ def _passing(made: Made, check: str, device: str, options: BuildOptions, stats: 
     passing = {}
     for place, failure in zip(places, checks.run(check, kernels, device, options), strict=True):
         if failure:
-            stats.skip(Reason(check, failure.kind), f"{made[place][0].spec.name}: {failure.message}")
+            spec = made[place][0].spec
+            stats.skip(Reason(check, failure.kind), f"{spec.name}: {failure.message}", spec.package_key)
         else:
             passing[place] = made[place]
     return passing

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from generation.backend import DEFAULT_CUDA_ARCH
 from generation.generated.generator import CATEGORIES, DIFFICULTIES, GenerationOptions
 from generation.real.harvest import HARVEST_MODES, HarvestOptions
 from generation.real.importer import DEFAULT_TIMEOUT as DEFAULT_IMPORT_TIMEOUT
+from generation.real.packages import PipSource, read_requirements_file, requirement
 from generation.source.spec import GENERATED_LICENSE
 
 
@@ -152,6 +153,36 @@ class BuildOptions:
         "Warp's examples and tests",
         applies_to="real",
     )
+    packages: tuple[str, ...] = option(
+        (),
+        "requirements",
+        "pip requirements (`skrl==2.1.1`) to download once into the cache (`pip download --no-deps`, a wheel before an "
+        "sdist), unpack safely and harvest; rows carry the package, its version and licence; a cached package "
+        "builds with no network",
+        "none",
+        applies_to="real",
+    )
+    packages_file: str | None = option(
+        None,
+        "file",
+        "a requirements file: its requirements are added to `packages`, its `--find-links`/`--index-url` lines to "
+        "the options below",
+        "none",
+        applies_to="real",
+    )
+    modules: tuple[str, ...] = option(
+        (),
+        "modules",
+        "installed packages by import name (`skrl`), harvested from where they are installed",
+        "none",
+        applies_to="real",
+    )
+    find_links: tuple[str, ...] = option(
+        (), "paths", "folders or pages of archives for pip to look in (pip's `--find-links`)", "none", applies_to="real"
+    )
+    index_url: str | None = option(
+        None, "text", "the package index pip downloads from (pip's `--index-url`)", "pip's", applies_to="real"
+    )
     harvest: str = option(
         "static",
         "choice",
@@ -212,7 +243,9 @@ class BuildOptions:
     def harvesting(self) -> HarvestOptions:
         """The options a real build's harvest reads."""
         mode, timeout, setup = self.harvest, self.import_timeout, self.import_setup
-        return HarvestOptions(self.paths, self.license, self.include_backward, mode, timeout, setup)
+        pip = PipSource(self.find_links, self.index_url)
+        named = {"packages": self.packages, "modules": self.modules, "pip": pip}
+        return HarvestOptions(self.paths, self.license, self.include_backward, mode, timeout, setup, **named)
 
     @property
     def capped(self) -> bool:
@@ -281,6 +314,29 @@ def _paths(o: Option, value: object) -> tuple[str, ...]:
     return tuple(paths)
 
 
+def _requirements(o: Option, value: object) -> tuple[str, ...]:
+    texts = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else [value]
+    for text in texts:
+        if not isinstance(text, str):
+            raise ValueError(f"{o.name} must be a list of pip requirements such as 'skrl==2.1.1', got {value!r}")
+        requirement(text, o.name)
+    return tuple(texts)
+
+
+def _modules(o: Option, value: object) -> tuple[str, ...]:
+    names = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else [value]
+    bad = [name for name in names if not (isinstance(name, str) and name.isidentifier())]
+    if bad or not names:
+        raise ValueError(f"{o.name} must be top-level import names such as 'skrl', got {bad or names!r}")
+    return tuple(names)
+
+
+def _file(o: Option, value: object) -> str:
+    if not isinstance(value, str) or not Path(value).is_file():
+        raise ValueError(f"{o.name} must be an existing file, got {value!r}")
+    return value
+
+
 def _text(o: Option, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{o.name} must be a name such as 'MIT', got {value!r}")
@@ -312,6 +368,9 @@ PARSERS: dict[str, Callable[[Option, object], Any]] = {
     "flag": _flag,
     "paths": _paths,
     "text": _text,
+    "requirements": _requirements,
+    "modules": _modules,
+    "file": _file,
     "script": _script,
     "arch": _arch,
 }
@@ -338,11 +397,26 @@ def parse_options(config: str, values: Mapping[str, object]) -> BuildOptions:
     if wrong:
         raise ValueError(f"option(s) {wrong} do not apply to config {config!r}, whose kernels are {source}")
     options = BuildOptions(**{o.name: PARSERS[o.kind](o, given[o.name]) for o in OPTIONS if o.name in given})
+    if options.packages_file is not None:
+        options = with_packages_file(options)
     if options.import_setup is not None and options.harvest != "import":
         raise ValueError(
             f"import_setup runs only when the files are imported: add harvest='import' (got {options.harvest!r})"
         )
     return options
+
+
+def with_packages_file(options: BuildOptions) -> BuildOptions:
+    """A packages file's requirements and pip options folded into the options: a build (and its
+    record in ``job.json``) states the packages themselves, not the name of a file that may change."""
+    read = read_requirements_file(options.packages_file)
+    return replace(
+        options,
+        packages=options.packages + tuple(read.requirements),
+        find_links=options.find_links + tuple(read.find_links),
+        index_url=options.index_url or read.index_url,
+        packages_file=None,
+    )
 
 
 # -- the README's option table ---------------------------------------------------------------

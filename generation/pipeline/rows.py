@@ -16,8 +16,9 @@ from generation.source.features import kernel_features
 from generation.source.spec import KernelSpec
 
 # The version of the rows' schema and the meaning of their columns (``datasets``' VERSION): 4.0
-# made ``forward`` and ``backward`` self-contained and added ``metadata.lengths`` and ``dataset_version``.
-DATASET_VERSION = "4.0.0"
+# made ``forward`` and ``backward`` self-contained and added ``metadata.lengths`` and ``dataset_version``;
+# 4.1 added ``metadata.package`` and ``metadata.package_version`` (a harvested kernel's provenance).
+DATASET_VERSION = "4.1.0"
 # The columns ``metadata.lengths`` measures, in characters and lines.
 MEASURED = ("python_source", "forward", "backward", "code")
 
@@ -49,6 +50,8 @@ FEATURES = datasets.Features(
             "enable_backward": datasets.Value("bool"),
             "origin": datasets.Value("string"),
             "license": datasets.Value("string"),
+            "package": datasets.Value("string"),  # a harvested kernel's distribution ("" for generated ones and paths)
+            "package_version": datasets.Value("string"),  # its exact version
             "difficulty": datasets.Value("string"),  # easy, medium, hard; "" for harvested kernels
             "recipe": datasets.Value("string"),  # JSON: the generator call that regenerates the kernel
             "features": [datasets.Value("string")],  # what the source uses: statements, types, launch dims
@@ -108,6 +111,8 @@ def assemble(
             "enable_backward": made.enable_backward,
             "origin": spec.origin,
             "license": spec.license,
+            "package": spec.package,
+            "package_version": spec.package_version,
             "difficulty": spec.difficulty,
             "recipe": spec.recipe,
             "features": kernel_features(spec.python_source),

@@ -49,13 +49,17 @@ class BuildStats:
     replaced: int = 0  # further draws built in place of kernels that failed a stage
     skipped: Counter[Reason] = field(default_factory=Counter)
     first_error: dict[Reason, str] = field(default_factory=dict)
+    # Real builds from packages: each package's skips (``skrl==2.1.1``), for the card's package table.
+    package_skips: dict[str, Counter[Reason]] = field(default_factory=dict)
 
-    def skip(self, reason: Reason, error: str = "") -> None:
+    def skip(self, reason: Reason, error: str = "", package: str = "") -> None:
         self.skipped[reason] += 1
         self.first_error.setdefault(reason, error[:500])
+        if package:
+            self.package_skips.setdefault(package, Counter())[reason] += 1
 
     def skip_failure(self, stage: str, failure: Failure) -> None:
-        self.skip(Reason(stage, failure.kind), failure.message)
+        self.skip(Reason(stage, failure.kind), failure.message, failure.package)
 
     @property
     def total_skipped(self) -> int:
@@ -68,6 +72,8 @@ class BuildStats:
         self.skipped.update(other.skipped)
         for reason, text in other.first_error.items():
             self.first_error.setdefault(reason, text)
+        for package, skipped in other.package_skips.items():
+            self.package_skips.setdefault(package, Counter()).update(skipped)
 
     def summary(self, split: str, requested: int | None = None) -> str:
         """One line: rows written of requested (``requested`` when given: a shard's own share, which its
@@ -82,13 +88,19 @@ class BuildStats:
         return text
 
     def as_dict(self) -> dict:
-        return {
+        data = {
             "requested": self.requested,
             "rows": self.rows,
             "replaced": self.replaced,
             "skipped": {str(reason): count for reason, count in sorted(self.skipped.items())},
             "first_error": {str(reason): text for reason, text in sorted(self.first_error.items())},
         }
+        if self.package_skips:
+            data["package_skips"] = {
+                package: {str(reason): n for reason, n in sorted(skipped.items())}
+                for package, skipped in sorted(self.package_skips.items())
+            }
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> BuildStats:
@@ -98,6 +110,10 @@ class BuildStats:
             data.get("replaced", 0),
             Counter({Reason.from_key(key): count for key, count in data["skipped"].items()}),
             {Reason.from_key(key): text for key, text in data["first_error"].items()},
+            {
+                package: Counter({Reason.from_key(key): n for key, n in skipped.items()})
+                for package, skipped in data.get("package_skips", {}).items()
+            },
         )
 
     def save(self, path: Path) -> None:

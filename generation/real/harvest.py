@@ -13,11 +13,12 @@ import ast
 import importlib.util
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
 from generation.real import bundle, importer, licenses
+from generation.real.packages import PackageRoots, PipSource, Provenance, fetch_package, module_roots
 from generation.source.edits import without_backward
 from generation.source.features import is_kernel
 from generation.source.modules import module_name
@@ -51,33 +52,63 @@ def warp_license() -> str:
 
 
 @dataclass(frozen=True)
+class Root:
+    """A file or folder to harvest, and how row origins start for the files under it."""
+
+    path: Path
+    label: str  # "warp/examples", a folder's own name; "" for a file given alone (its origin is its name)
+
+
+@dataclass(frozen=True)
+class SourceGroup:
+    """Files harvested together (one static bundle, one import child): the paths a build gives,
+    Warp's own kernels, or one package with its provenance."""
+
+    roots: tuple[Root, ...]
+    default_license: str  # for a file that states none
+    provenance: Provenance | None = None  # None: files given as paths
+
+
+@dataclass(frozen=True)
 class SourceFile:
     origin: str  # the file's path as rows name it: relative to what was given, never a machine path
     path: Path
     root: Path  # the folder it was found under (a given file's own folder): licence files are looked for up to it
 
 
-def source_files(paths: tuple[str, ...] = ()) -> list[SourceFile]:
-    """The files to harvest, sorted: the warp package's examples and tests when ``paths`` is
-    empty, else every ``.py`` file under the given files and folders. Origins are relative paths
-    (``warp/examples/core/example_sph.py``), never machine paths."""
-    if paths:
-        roots = [Path(p) for p in paths]
-        missing = [str(p) for p in roots if not p.exists()]
-        if missing:
-            raise ValueError(f"paths {missing} do not exist; give .py files or folders that hold them")
-        not_python = [str(p) for p in roots if p.is_file() and p.suffix != ".py"]
-        if not_python:
-            raise ValueError(f"paths {not_python} are not .py files; give .py files or folders that hold them")
-    else:
-        roots = [warp_package() / folder for folder in WARP_KERNEL_FOLDERS]
+def warp_group() -> SourceGroup:
+    """Warp's own examples and tests, under Warp's licence and provenance."""
+    roots = tuple(Root(warp_package() / folder, f"warp/{folder}") for folder in WARP_KERNEL_FOLDERS)
+    return SourceGroup(roots, warp_license(), Provenance("warp-lang", metadata.version("warp-lang"), warp_license()))
+
+
+def path_group(paths: tuple[str, ...]) -> SourceGroup:
+    """Files and folders a build names: ``.py`` files, or folders holding them."""
+    roots = [Path(p) for p in paths]
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        raise ValueError(f"paths {missing} do not exist; give .py files or folders that hold them")
+    not_python = [str(p) for p in roots if p.is_file() and p.suffix != ".py"]
+    if not_python:
+        raise ValueError(f"paths {not_python} are not .py files; give .py files or folders that hold them")
+    return SourceGroup(tuple(Root(p, "" if p.is_file() else p.name) for p in roots), "unknown")
+
+
+def package_group(package: PackageRoots) -> SourceGroup:
+    roots = tuple(Root(p, "" if p.is_file() else p.name) for p in package.roots)
+    return SourceGroup(roots, package.provenance.license, package.provenance)
+
+
+def source_files(group: SourceGroup | None = None) -> list[SourceFile]:
+    """The files of a group (Warp's examples and tests by default), sorted; origins are relative
+    paths (``warp/examples/core/example_sph.py``), never machine paths."""
     found = []
-    for root in roots:
-        files = [root] if root.is_file() else sorted(root.rglob("*.py"))
-        for file in files:
-            relative = file.name if root.is_file() else f"{root.name}/{file.relative_to(root).as_posix()}"
-            origin = "warp/" + relative if not paths else relative
-            found.append(SourceFile(origin, file, root.parent if root.is_file() else root))
+    for root in (group or warp_group()).roots:
+        if root.path.is_file():
+            found.append(SourceFile(f"{root.label}/{root.path.name}".lstrip("/"), root.path, root.path.parent))
+            continue
+        for file in sorted(root.path.rglob("*.py")):
+            found.append(SourceFile(f"{root.label}/{file.relative_to(root.path).as_posix()}", file, root.path))
     return found
 
 
@@ -114,11 +145,6 @@ def kernel_module(
     return source, [index.modules[name].origin for name in kernel_bundle.module_order() if name != module.name]
 
 
-def default_license(paths: tuple[str, ...]) -> str:
-    """Warp's licence for Warp's own files; ``unknown`` for files a user gives without one."""
-    return "unknown" if paths else warp_license()
-
-
 HARVEST_MODES = ("static", "import")
 
 
@@ -132,6 +158,14 @@ class HarvestOptions:
     mode: str = "static"  # ``HARVEST_MODES``: read the files, or import them in a child process
     import_timeout: float = importer.DEFAULT_TIMEOUT  # import mode: seconds one step may take
     import_setup: str | None = None  # import mode: a script the child runs after the imports
+    packages: tuple[str, ...] = ()  # pip requirements, downloaded into the cache (``packages.py``)
+    modules: tuple[str, ...] = ()  # installed packages by import name
+    pip: PipSource = PipSource()  # where packages are downloaded from
+
+    @property
+    def default_source(self) -> bool:
+        """Whether nothing was named, so Warp's own examples and tests are harvested."""
+        return not (self.paths or self.packages or self.modules)
 
 
 @dataclass(frozen=True)
@@ -158,34 +192,57 @@ def harvest(options: HarvestOptions = HarvestOptions()) -> Harvested:
     the licences of the files it came from (``licenses.file_license``); files and kernels that give no
     spec are listed with why (``SyntaxError``, ``nested_kernel``, ``needs_package``...).
 
-    Mode "static" reads the files (top-level kernels, imports inside the files bundled); "import"
-    imports them in a child process, runs ``import_setup`` if given, and takes every kernel Warp then
-    knows (``importer.py``), each step given at most ``import_timeout`` seconds."""
+    The paths, each package and each module are harvested apart (``source_groups``), and each
+    row and skip carries its package's provenance. Mode "static" reads the files (top-level
+    kernels, imports inside the files bundled); "import" imports them in a child process, runs
+    ``import_setup`` if given, and takes every kernel Warp then knows (``importer.py``), each step
+    given at most ``import_timeout`` seconds."""
     result = Harvested()
-    parsed = parse_files(options.paths, result.skipped)
-    default = default_license(options.paths)
-    file_licenses = {
-        p.source.origin: licenses.file_license(p.text, p.source.path, p.source.root, default) for p in parsed
-    }
-    found = (
-        imported_kernels(parsed, options, result.skipped)
-        if options.mode == "import"
-        else static_kernels(parsed, result.skipped)
-    )
-    for kernel in found:
-        # A row drawing on several files carries each file's licence (an SPDX AND expression).
-        files = [origin_file(kernel.origin), *kernel.other_files]
-        row_license = options.license or " AND ".join(sorted({file_licenses[f] for f in files}))
-        result.specs.append(kernel_spec(kernel, row_license, options.include_backward))
+    for group in source_groups(options, result.skipped):
+        harvest_group(group, options, result)
     logger.info("harvested %d kernels (%s); skipped %d", len(result.specs), options.mode, len(result.skipped))
     return result
 
 
-def parse_files(paths: tuple[str, ...], skipped: list[Failure]) -> list[ParsedFile]:
-    """Each file under ``paths`` read and parsed; one that is too large, unreadable or not Python is
+def source_groups(options: HarvestOptions, skipped: list[Failure]) -> list[SourceGroup]:
+    """What a build harvests, a group each: the paths it gives, then each package and module
+    (fetched into the cache first), or else Warp's own kernels. A package that gives no files
+    (no Python in it, a Warp it cannot run on) is added to ``skipped``."""
+    if options.default_source:
+        return [warp_group()]
+    groups = [path_group(options.paths)] if options.paths else []
+    named = [fetch_package(r, options.pip) for r in options.packages] + [module_roots(m) for m in options.modules]
+    for package in named:
+        if package.failure is not None:
+            skipped.append(replace(package.failure, package=package.provenance.key))
+        else:
+            groups.append(package_group(package))
+    return groups
+
+
+def harvest_group(group: SourceGroup, options: HarvestOptions, result: Harvested) -> None:
+    """The specs and skips of one group's files, each carrying the group's package."""
+    skipped: list[Failure] = []
+    parsed = parse_files(group, skipped)
+    file_licenses = {
+        p.source.origin: licenses.file_license(p.text, p.source.path, p.source.root, group.default_license)
+        for p in parsed
+    }
+    found = imported_kernels(parsed, options, skipped) if options.mode == "import" else static_kernels(parsed, skipped)
+    package = group.provenance if group.provenance and group.provenance.name else None
+    for kernel in found:
+        # A row drawing on several files carries each file's licence (an SPDX AND expression).
+        files = [origin_file(kernel.origin), *kernel.other_files]
+        row_license = options.license or " AND ".join(sorted({file_licenses[f] for f in files}))
+        result.specs.append(kernel_spec(kernel, row_license, options.include_backward, package))
+    result.skipped += [replace(f, package=package.key) for f in skipped] if package else skipped
+
+
+def parse_files(group: SourceGroup, skipped: list[Failure]) -> list[ParsedFile]:
+    """Each file of the group read and parsed; one that is too large, unreadable or not Python is
     added to ``skipped``."""
     parsed = []
-    for source in source_files(paths):
+    for source in source_files(group):
         size = source.path.stat().st_size
         if size > MAX_SOURCE_BYTES:
             limit = f"over the {MAX_SOURCE_BYTES:,}-byte limit for a source file"
@@ -243,7 +300,7 @@ def imported_kernels(parsed: list[ParsedFile], options: HarvestOptions, skipped:
     return found
 
 
-def kernel_spec(kernel: Found, license_: str, include_backward: bool) -> KernelSpec:
+def kernel_spec(kernel: Found, license_: str, include_backward: bool, package: Provenance | None) -> KernelSpec:
     origin = origin_file(kernel.origin)
     recipe = kernel.recipe | ({"files": kernel.other_files} if kernel.other_files else {})
     text = f"The `{kernel.name}` kernel from {origin}"
@@ -256,4 +313,6 @@ def kernel_spec(kernel: Found, license_: str, include_backward: bool) -> KernelS
         recipe=json.dumps(recipe, sort_keys=True),
         origin=kernel.origin,
         license=license_,
+        package=package.name if package else "",
+        package_version=package.version if package else "",
     )

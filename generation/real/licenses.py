@@ -37,9 +37,14 @@ def spdx_header(text: str) -> str | None:
 def license_file_id(path: Path) -> str | None:
     """The SPDX id of a licence file, recognised by its text (``LICENSE_TEXTS``); None if not."""
     try:
-        text = " ".join(path.read_text(encoding="utf-8", errors="replace").split())
+        return license_text_id(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return None
+
+
+def license_text_id(text: str) -> str | None:
+    """The SPDX id of a licence's text (``LICENSE_TEXTS``); None if it is not recognised."""
+    text = " ".join(text.split())
     return next((spdx for spdx, needles in LICENSE_TEXTS if all(n in text for n in needles)), None)
 
 

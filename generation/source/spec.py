@@ -20,6 +20,13 @@ class KernelSpec:
     recipe: str = ""  # JSON: how to make it again (the generator call, or the file and kernel harvested)
     origin: str = "generated"  # or where a harvested kernel came from, ``path::kernel``
     license: str = GENERATED_LICENSE
+    package: str = ""  # a harvested kernel's distribution (``warp-lang``, ``skrl``); "" for generated ones and paths
+    package_version: str = ""  # its exact version
+
+    @property
+    def package_key(self) -> str:
+        """How statistics name the package: ``skrl==2.1.1`` ("" when none)."""
+        return f"{self.package}=={self.package_version}" if self.package else ""
 
 
 def kernel_origin(file: str, qualname: str, overload: str = "") -> str:
@@ -48,3 +55,4 @@ class Failure:
 
     kind: str
     message: str
+    package: str = ""  # the package it belongs to, ``name==version`` ("" when none)

@@ -24,7 +24,7 @@ def draw_real(options: BuildOptions, harvested: Harvested) -> tuple[list[list[Pl
     for index, spec in enumerate(harvested.specs):
         key = normalized_ast(spec.python_source)
         if key in seen:
-            skipped.append(Failure("duplicate", f"{spec.origin} repeats an earlier kernel"))
+            skipped.append(Failure("duplicate", f"{spec.origin} repeats an earlier kernel", spec.package_key))
             continue
         seen.add(key)
         files.setdefault(origin_file(spec.origin), []).append(PlannedKernel(index, spec))
@@ -62,8 +62,10 @@ def no_rows_message(options: BuildOptions, stats: Iterable[BuildStats], source: 
     why = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())) or "no @wp.kernel in them"
     if source != "real":
         return f"no kernel gave a row (skipped: {why})"
-    where = list(options.paths) if options.paths else "Warp's examples and tests"
-    return f"the paths {where} gave no rows ({options.harvest} harvest; skipped: {why})"
+    named = {"paths": options.paths, "packages": options.packages, "modules": options.modules}
+    where = " and ".join(f"the {kind} {list(given)}" for kind, given in named.items() if given)
+    where = where or "Warp's examples and tests"
+    return f"{where} gave no rows ({options.harvest} harvest; skipped: {why})"
 
 
 def plan_real(options: BuildOptions, harvested: Harvested | None = None) -> Plan:
