@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import textwrap
 from dataclasses import dataclass, field, replace
 
 from generation.real import declarations
@@ -89,19 +90,29 @@ class Index:
     def _bindings(self, module: Module) -> dict[str, Binding]:
         bound: dict[str, Binding] = {}
         defined: dict[str, list[ast.stmt]] = {}
-        for statement in module.tree.body:
+        fallbacks = {id(s) for s in guarded_imports(module.tree)[1]}
+
+        def bind(name: str, binding: Binding, statement: ast.stmt) -> None:
+            # A fallback import binds only what the guarded one could not give a row.
+            if id(statement) not in fallbacks or bound.get(name, Binding("forbidden")).kind in (
+                "forbidden",
+                "unresolved",
+            ):
+                bound[name] = replace(binding, statements=(statement,))
+
+        for statement in top_statements(module.tree):
             if isinstance(statement, ast.Import):
                 for alias in statement.names:
                     local = alias.asname or alias.name.split(".")[0]
                     target = alias.name if alias.asname else alias.name.split(".")[0]
                     binding = self._import_binding(module, target, None, ast.unparse(statement), alias)
-                    bound[local] = replace(binding, statements=(statement,))
+                    bind(local, binding, statement)
             elif isinstance(statement, ast.ImportFrom):
                 base = self.absolute(module, statement)
                 for alias in statement.names:
                     if alias.name != "*":
                         binding = self._import_binding(module, base, alias.name, "", alias, bool(statement.level))
-                        bound[alias.asname or alias.name] = replace(binding, statements=(statement,))
+                        bind(alias.asname or alias.name, binding, statement)
                     elif base in self.modules and base.split(".")[0] != "warp":  # every public name of a harvested file
                         public = [n for n in self.bindings(self.modules[base]) if not n.startswith("_")]
                         bound.update({n: Binding("symbol", target=base, name=n) for n in public})
@@ -156,14 +167,55 @@ class Index:
         statements = binding.statements
         if binding.kind == "def" and any(warp_decorated(s, "struct") for s in statements):
             return declarations.Bound("type")
+        if binding.kind == "def" and any(self.declared_class(module, s) == "type" for s in statements):
+            return declarations.Bound("type")
         if binding.kind == "def" and len(statements) == 1 and isinstance(statements[0], (ast.Assign, ast.AnnAssign)):
             return declarations.alias(statements[0].value, self.lookup(module)) or declarations.Bound("other")
         return declarations.Bound("other")
+
+    def declared_class(self, module: Module, statement: ast.stmt) -> str | None:
+        """``declarations.declared_class`` of a class statement of ``module`` (None for anything else)."""
+        if not isinstance(statement, ast.ClassDef):
+            return None
+        return declarations.declared_class(statement, self.lookup(module))
 
     def kept_as_import(self, package: str) -> bool:
         """Whether an import of ``package`` stays an import in a row: Warp always (it builds the row),
         another allowed package unless it is one being harvested."""
         return package == "warp" or (package in ALLOWED_PACKAGES and package not in self.tops)
+
+
+IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
+
+
+def guarded_imports(tree: ast.Module) -> tuple[list[ast.stmt], list[ast.stmt]]:
+    """The imports of a file's ``try: import ... except ImportError: import ...`` blocks: those the
+    ``try`` makes, and the fallbacks its handlers make."""
+    guarded, fallbacks = [], []
+    for statement in tree.body:
+        if (
+            isinstance(statement, ast.Try)
+            and statement.handlers
+            and all(_catches_import_error(h) for h in statement.handlers)
+        ):
+            guarded += [s for s in statement.body if isinstance(s, (ast.Import, ast.ImportFrom))]
+            fallbacks += [s for h in statement.handlers for s in h.body if isinstance(s, (ast.Import, ast.ImportFrom))]
+    return guarded, fallbacks
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return all(isinstance(c, ast.Name) and c.id in IMPORT_ERRORS for c in caught)
+
+
+def top_statements(tree: ast.Module) -> list[ast.stmt]:
+    """A file's top-level statements as a row may take them: an import guarded by
+    ``try``/``except ImportError`` counts as one (the guarded import first, a fallback for what it
+    cannot give), in file order. An ``if TYPE_CHECKING:`` block, like any other block, binds nothing
+    a row takes: it never runs."""
+    guarded, fallbacks = guarded_imports(tree)
+    nested = sorted(guarded + fallbacks, key=lambda s: (s.lineno, s.col_offset))
+    return sorted([s for s in tree.body if not isinstance(s, ast.Try)] + nested, key=lambda s: s.lineno)
 
 
 def defined_names(statement: ast.stmt) -> set[str]:
@@ -178,12 +230,12 @@ def defined_names(statement: ast.stmt) -> set[str]:
     return set()
 
 
-def is_declaration(statement: ast.stmt) -> bool:
+def is_declaration(statement: ast.stmt, index: Index, module: Module) -> bool:
     """What a bundled file may contribute (see the module docstring)."""
     if isinstance(statement, ast.FunctionDef):
         return warp_decorated(statement, "func") or warp_decorated(statement, "func_native")
     if isinstance(statement, ast.ClassDef):
-        return warp_decorated(statement, "struct")
+        return warp_decorated(statement, "struct") or index.declared_class(module, statement) is not None
     if isinstance(statement, (ast.Assign, ast.AnnAssign)):
         return statement.value is not None  # what it evaluates is checked as for every statement
     return False
@@ -290,12 +342,14 @@ class Bundle:
         self.crossed |= module is not self.home
         # Raised once the whole bundle is known (``source``), naming the line that would run code.
         effect = declarations.first_effect(statement, self.index.lookup(module))
-        if effect is not None or (declaration and not is_declaration(statement)):
+        if effect is not None or (declaration and not is_declaration(statement, self.index, module)):
             line = (effect or statement).lineno
             self.not_declared.append(f"{module.origin}:{line}: {module.lines[line - 1].strip()}")
-        edits = []
+        edits, replaced = self._environment_defaults(module, statement)
         local = _local_names(statement)
         for node in ast.walk(statement):
+            if id(node) in replaced:  # written as its default: what it named is not needed
+                continue
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id not in local:
                 target = self.resolve(module, node.value.id, module)
                 if isinstance(target, Module):  # u.helper -> the bundled helper's name
@@ -311,6 +365,19 @@ class Bundle:
                 edits.append(definition_name_edit(module.lines, statement, final))
         # an attribute's own Name was resolved too: keep the outermost edit of overlapping ones
         self.emitted.append(_Emitted(module, statement, outermost(edits)))
+
+    def _environment_defaults(self, module: Module, statement: ast.stmt) -> tuple[list, set[int]]:
+        """Edits writing each environment read of ``statement`` as its default
+        (``declarations.environment_default``), and the ids of the nodes they replace."""
+        lookup = self.index.lookup(module)
+        edits, replaced = [], set()
+        for node in ast.walk(statement):
+            default = declarations.environment_default(node, lookup) if id(node) not in replaced else None
+            if default is not None:
+                text = ast.get_source_segment("".join(module.lines), default) or ast.unparse(default)
+                edits.append((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, text))
+                replaced |= {id(part) for part in ast.walk(node)} - {id(part) for part in ast.walk(default)}
+        return edits, replaced
 
     def module_order(self) -> list[str]:
         """Modules a file after the files it needs (depth first from the kernel's file; a cycle is cut)."""
@@ -352,10 +419,11 @@ class Bundle:
         home = self.home
         chosen = [
             statement
-            for statement in home.tree.body
+            for statement in top_statements(home.tree)
             if id(statement) in self.visited or (self.unresolved and _allowed_star_import(self.index, home, statement))
         ]
-        blocks = [_text(_Emitted(home, statement, [])) for statement in chosen]
+        edits = {id(item.statement): item.edits for item in self.emitted}
+        blocks = [_text(_Emitted(home, statement, edits.get(id(statement), []))) for statement in chosen]
         if not any("import warp as wp" in block for block in blocks):
             blocks.insert(0, "import warp as wp\n")
         return "\n\n".join(blocks)
@@ -370,4 +438,5 @@ def _allowed_star_import(index: Index, module: Module, statement: ast.stmt) -> b
 def _text(item: _Emitted) -> str:
     statement = item.statement
     start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
-    return edited_text(item.module.lines, start, statement.end_lineno, item.edits)
+    text = edited_text(item.module.lines, start, statement.end_lineno, item.edits)
+    return textwrap.dedent(text) if statement.col_offset else text  # an import from a ``try`` block

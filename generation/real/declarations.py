@@ -28,7 +28,10 @@ SAFE_BUILTINS = frozenset(
 # Builtins a declaration may read without calling them (``scalar_type: type = wp.float32``).
 READABLE_BUILTINS = SAFE_BUILTINS | {"type", "object"}
 # Packages whose public names a declaration may read as values (``np.pi``, ``typing.Any``).
-VALUE_PACKAGES = frozenset({"warp", "math", "numpy", "typing"})
+VALUE_PACKAGES = frozenset({"warp", "math", "numpy", "typing", "enum"})
+# The standard library's enum bases a declared class may derive from, and the enum helpers it may call.
+ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag"})
+ENUM_CALLS = frozenset({"auto", "unique"})
 # What a declaration may call in Warp: its types and their constructors, and the declarations
 # themselves (decorators, constants, overloads, module options, static expressions).
 WARP_CALLS = re.compile(
@@ -107,6 +110,9 @@ def _effect(node: ast.AST, lookup: Lookup) -> ast.AST | None:
     if isinstance(node, ast.Attribute):
         return node if node.attr.startswith("_") else _effect(node.value, lookup)
     if isinstance(node, ast.Call):
+        default = environment_default(node, lookup)
+        if default is not None:  # the row holds the default in its place (``Bundle.take``)
+            return _effect(default, lookup)
         if not _callable(node.func, lookup):
             return node
         return _first(_call_values(node), lookup)
@@ -135,6 +141,24 @@ _OPERANDS: dict[type, Callable[[ast.AST], list]] = {
     ast.Slice: lambda n: [n.lower, n.upper, n.step],
     ast.Starred: lambda n: [n.value],
 }
+
+
+# How a file reads a setting from the environment: ``os.getenv(NAME, default)``, ``os.environ.get(...)``.
+ENVIRONMENT_READS = frozenset({("os", "getenv"), ("os", "environ", "get")})
+
+
+def environment_default(node: ast.AST, lookup: Lookup) -> ast.expr | None:
+    """The default of an environment read with a literal name and a default
+    (``int(os.getenv("TILE_DIM", 256))``), else None. Static mode writes the default in its place:
+    the row holds the value the file has where the variable is not set, whatever the builder's
+    environment says, and nothing is read."""
+    if not (isinstance(node, ast.Call) and len(node.args) == 2 and not node.keywords):
+        return None
+    name = node.args[0]
+    path = _call_path(node.func, lookup)
+    if path is None or tuple(path) not in ENVIRONMENT_READS:
+        return None
+    return node.args[1] if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
 
 
 def _value_name(name: str, lookup: Lookup) -> bool:
@@ -193,7 +217,32 @@ def _allowed(path: list[str] | None) -> bool:
         return inner in ([], ["types"]) and WARP_CALLS.fullmatch(last) is not None
     if top == "numpy":
         return not inner and NUMPY_CALLS.fullmatch(last) is not None
+    if top == "enum":
+        return not inner and last in ENUM_CALLS
     return False
+
+
+def declared_class(statement: ast.ClassDef, lookup: Lookup) -> str | None:
+    """What a class is as a declaration: ``"enum"`` (an ``enum.IntEnum`` and the like, whose members
+    kernels read as constants) or ``"type"`` (a subclass of a Warp vector or matrix type,
+    ``class vec10f(wp.types.vector(length=10, dtype=float))``); None for any other class. Its
+    body may only hold assignments, a docstring and ``pass``; what they evaluate is checked as for
+    every statement (``first_effect``)."""
+    plain_body = all(
+        isinstance(s, (ast.Assign, ast.AnnAssign, ast.Pass))
+        or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in statement.body
+    )
+    if not statement.bases or statement.keywords or not plain_body:
+        return None
+    paths = [_call_path(base.func if isinstance(base, ast.Call) else base, lookup) for base in statement.bases]
+    if all(p and len(p) == 2 and p[0] == "enum" and p[1] in ENUM_BASES for p in paths):
+        return "enum" if not any(isinstance(b, ast.Call) for b in statement.bases) else None
+    warp_types = all(
+        isinstance(b, ast.Call) and _allowed(p) and p[-1] in WARP_TYPE_FACTORIES
+        for b, p in zip(statement.bases, paths, strict=True)
+    )
+    return "type" if warp_types and not any(isinstance(s, ast.AnnAssign | ast.Assign) for s in statement.body) else None
 
 
 def _dotted_parts(node: ast.expr) -> list[str]:
