@@ -11,7 +11,15 @@ nested in functions or classes), skips by reason, and rows (code made for ``--de
   import and writing out took; the target is the share of definitions (top-level or nested)
   that gave at least one row.
 
-    python bench/harvest_yield.py PATH [PATH ...] [--device cuda] [--mode static|import]
+- import, over the kernels that exist after the import: concrete kernels Warp knows (written
+  out, or skipped as a value a row cannot hold), generic kernels with no overload left out (their
+  types come from a launch); the target is the share of those that became rows.
+
+Packages by requirement (downloaded into the cache once, ``generation/real/packages.py``) are
+measured like paths, each alone:
+
+    python bench/harvest_yield.py [PATH ...] [--packages REQ ...] [--packages-file FILE]
+                                  [--device cuda] [--mode static|import]
 """
 
 from __future__ import annotations
@@ -28,15 +36,17 @@ from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats, Reason
 from generation.real.harvest import HARVEST_MODES, HarvestOptions, harvest
+from generation.real.packages import PipSource, fetch_package, read_requirements_file
 from generation.source.features import is_kernel
 
 GENERIC = Reason("codegen", "GenericKernelError")
 
 
-def definitions(path: Path) -> tuple[int, int]:
-    """(top-level, nested) ``@wp.kernel`` definitions in the ``.py`` files under ``path``."""
+def definitions(paths: list[Path]) -> tuple[int, int]:
+    """(top-level, nested) ``@wp.kernel`` definitions in the ``.py`` files under ``paths``."""
     top = nested = 0
-    for file in [path] if path.is_file() else sorted(path.rglob("*.py")):
+    files = [file for path in paths for file in ([path] if path.is_file() else sorted(path.rglob("*.py")))]
+    for file in files:
         try:
             tree = ast.parse(file.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, ValueError):
@@ -47,11 +57,11 @@ def definitions(path: Path) -> tuple[int, int]:
     return top, nested
 
 
-def rows_of(path: Path, mode: str, device: str) -> tuple[list[dict], Counter, BuildStats, float]:
-    """The rows of one path harvested alone, the skips by reason, the codegen stats, and the
-    seconds the harvest took."""
+def rows_of(options: HarvestOptions, device: str) -> tuple[list[dict], Counter, BuildStats, float]:
+    """The rows of one path or package harvested alone, the skips by reason, the codegen stats,
+    and the seconds the harvest took."""
     started = time.monotonic()
-    harvested = harvest(HarvestOptions((str(path),), mode=mode))
+    harvested = harvest(options)
     seconds = time.monotonic() - started
     stats = BuildStats()
     kernels = [PlannedKernel(k, spec) for k, spec in enumerate(harvested.specs)]
@@ -61,34 +71,65 @@ def rows_of(path: Path, mode: str, device: str) -> tuple[list[dict], Counter, Bu
     return rows, skips, stats, seconds
 
 
+# Skips of kernels that existed after an import but could not be written out or built.
+NOT_WRITTEN = ("harvest:closure_value", "harvest:needs_package")
+
+
+def targets(args) -> list[tuple[str, list[Path], HarvestOptions]]:
+    """(name, folders to count definitions in, harvest options) for each path and package."""
+    found = [(path.name, [path], HarvestOptions((str(path),), mode=args.mode)) for path in args.paths]
+    requirements = list(args.packages)
+    pip = PipSource()
+    if args.packages_file:
+        read = read_requirements_file(args.packages_file)
+        requirements += read.requirements
+        pip = PipSource(tuple(read.find_links), read.index_url)
+    for requirement in requirements:
+        package = fetch_package(requirement, pip)
+        name = f"{package.provenance.name} {package.provenance.version}"
+        found.append((name, list(package.roots), HarvestOptions(packages=(requirement,), mode=args.mode, pip=pip)))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument("--packages", nargs="+", default=[], metavar="REQUIREMENT")
+    parser.add_argument("--packages-file", type=Path)
     parser.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     parser.add_argument("--mode", default="static", choices=HARVEST_MODES)
     args = parser.parse_args()
     if args.mode == "static":
-        print("| path | top-level | nested | generic | bundled | rows | rows / top-level non-generic | skips |")
-        print("|---|---:|---:|---:|---:|---:|---:|---|")
+        print(
+            "| package or path | top-level | nested | generic | bundled | rows | rows / top-level non-generic | s |",
+            end="",
+        )
+        print(" skips |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     else:
-        print("| path | definitions | kernels written out | rows | definitions with a row | share | import s | skips |")
-        print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for path in args.paths:
-        top, nested = definitions(path)
-        rows, skips, stats, seconds = rows_of(path, args.mode, args.device)
+        print(
+            "| package or path | definitions | kernels after import | rows | rows / kernels after import "
+            "| definitions with a row | share of definitions | import s | skips |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, folders, options in targets(args):
+        top, nested = definitions(folders)
+        rows, skips, stats, seconds = rows_of(options, args.device)
         if args.mode == "static":
             bundled = sum("files" in json.loads(row["metadata"]["recipe"]) for row in rows)
             generic = skips.pop(str(GENERIC), 0)
             target = len(rows) / max(1, top - generic)
-            cells = [top, nested, generic, bundled, len(rows), f"{target:.0%}"]
+            cells = [top, nested, generic, bundled, len(rows), f"{target:.0%}", f"{seconds:.0f}"]
         else:
             recipes = [json.loads(row["metadata"]["recipe"]) for row in rows]
             given = len({(recipe["origin"], recipe["line"]) for recipe in recipes})
-            written = len(rows) + sum(stats.skipped.values())
+            exist = len(rows) + sum(n for r, n in stats.skipped.items() if r != GENERIC)
+            exist += sum(skips.get(kind, 0) for kind in NOT_WRITTEN)
             share = given / max(1, top + nested)
-            cells = [top + nested, written, len(rows), given, f"{share:.0%}", f"{seconds:.0f}"]
+            cells = [top + nested, exist, len(rows), f"{len(rows) / max(1, exist):.0%}", given, f"{share:.0%}"]
+            cells.append(f"{seconds:.0f}")
         text = ", ".join(f"{reason} {n}" for reason, n in sorted(skips.items())) or "-"
-        print(f"| {path.name} | {' | '.join(str(cell) for cell in cells)} | {text} |", flush=True)
+        print(f"| {name} | {' | '.join(str(cell) for cell in cells)} | {text} |", flush=True)
 
 
 if __name__ == "__main__":
