@@ -91,7 +91,7 @@ PACKAGE = {
     "cfg.py": """
         import os
 
-        N = int(os.getenv("N", "4"))
+        N = int(os.getenv("N"))  # no default to write in its place: it can only be read
         """,
     "a.py": "from .b import thing\n",
     "b.py": "from .a import thing\n",

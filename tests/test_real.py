@@ -236,9 +236,9 @@ def test_each_file_keeps_its_own_licence_and_each_root_its_origins(tmp_path):
 def test_bad_paths_are_named_before_any_work(tmp_path):
     (tmp_path / "notes.txt").write_text("x = 1\n")
     (tmp_path / "binary.py").write_bytes(bytes(range(128, 256)))
-    with pytest.raises(ValueError, match=r"the paths \['.*notes.txt'\] are not .py files"):
+    with pytest.raises(ValueError, match=r"paths \['.*notes.txt'\] are not .py files"):
         harvest(HarvestOptions((str(tmp_path / "notes.txt"),)))
-    with pytest.raises(ValueError, match=r"the paths \['.*nowhere'\] do not exist"):
+    with pytest.raises(ValueError, match=r"paths \['.*nowhere'\] do not exist"):
         harvest(HarvestOptions((str(tmp_path / "nowhere"),)))
     skipped = harvest(HarvestOptions((str(tmp_path / "binary.py"),))).skipped
     assert [(f.kind, f.message.split(":")[0]) for f in skipped] == [("UnicodeDecodeError", "binary.py")]

@@ -40,6 +40,8 @@ def _watch_parent(folder: Path, parent: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         os._exit(3)
 
+    if os.getppid() != parent:  # gone before this process got here: end at once, not from a thread
+        watch()
     threading.Thread(target=watch, daemon=True).start()
 
 
