@@ -95,6 +95,7 @@ _FLAGS = {
     "requirements": lambda o: {"nargs": "+", "metavar": "REQUIREMENT"},
     "modules": lambda o: {"nargs": "+", "metavar": "MODULE"},
     "file": lambda o: {"metavar": "FILE"},
+    "command": lambda o: {"metavar": "COMMAND"},
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds ``generation``
@@ -12,3 +14,11 @@ def child_environment(**extra: str) -> dict[str, str]:
     """This process's environment with ``generation`` importable first, plus ``extra`` variables."""
     path = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
     return dict(os.environ, PYTHONPATH=path, **extra)
+
+
+def network_isolation_available() -> bool:
+    """Whether children can run without network: ``unshare`` into a new user and network namespace."""
+    if not shutil.which("unshare"):
+        return False
+    probe = ["unshare", "--user", "--map-root-user", "--net", "true"]
+    return subprocess.run(probe, capture_output=True).returncode == 0

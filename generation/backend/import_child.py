@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from generation.backend import run_step
 from generation.source.features import is_kernel
 from generation.source.modules import module_name, package_prefix
 from generation.source.spec import Failure, SkipError, kernel_origin
@@ -149,6 +150,7 @@ def write_kernels(files: HarvestedFiles, steps: Steps) -> tuple[list[dict], list
                     "python_source": source,
                     "files": sorted(other),
                     "doc": (kernel.func.__doc__ or "").strip(),
+                    "built_by": run_step.Scene.built_by.get(id(overload if overload is not None else kernel), ""),
                 }
             )
     return kernels, skipped, made
@@ -184,13 +186,19 @@ def child_main(job_path: str) -> None:
     not_imported = import_files(files, steps)
     if job["setup"] and steps.take(f"setup {Path(job['setup']).name}"):  # its exceptions end the child: an error
         runpy.run_path(job["setup"], run_name="__main__")
+    run_failure = ""
+    if job.get("run") and steps.take("run"):
+        scratch = Path(job_path).parent / "run"
+        scratch.mkdir()
+        run_failure = run_step.run(job["run"]["argv"], job["run"]["seconds"], scratch, job["run"]["folder"])
     kernels, skipped, made = write_kernels(files, steps)
     skipped += unmade_definitions(files, made, not_imported)
     # One order whatever the import made first (``gc`` order is not): kernels by file, line,
     # overload, then the text itself; skips by kind and message.
     kernels.sort(key=lambda k: (k["origin"], k["line"], k["qualname"], k["overload"], k["python_source"]))
     skipped.sort(key=lambda f: (f.kind, f.message))
-    Path(job["result"]).write_text(json.dumps({"kernels": kernels, "skipped": [[f.kind, f.message] for f in skipped]}))
+    result = {"kernels": kernels, "skipped": [[f.kind, f.message] for f in skipped], "run_failure": run_failure}
+    Path(job["result"]).write_text(json.dumps(result))
     steps.progress.write("done\n")
     steps.progress.close()
     os._exit(0)  # skip interpreter teardown: a package's atexit hooks and threads cannot hang it

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generation.backend.children import child_environment
+from generation.backend.children import child_environment, network_isolation_available
 from generation.evaluation import report
 from generation.evaluation import views as view_module
 from generation.evaluation.baselines import BASELINES
@@ -134,14 +134,6 @@ def _gpus() -> int:
     probe = "from generation.backend import warp_api; print(warp_api.cuda_device_count())"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=child_environment())
     return int(done.stdout.split()[-1]) if done.returncode == 0 and done.stdout.split() else 0
-
-
-def network_isolation_available() -> bool:
-    """Whether children can run without network: ``unshare`` into a new user and network namespace."""
-    if not shutil.which("unshare"):
-        return False
-    probe = ["unshare", "--user", "--map-root-user", "--net", "true"]
-    return subprocess.run(probe, capture_output=True).returncode == 0
 
 
 def _run_jobs(jobs: list[dict], workers: int, progress: bool) -> Iterator[dict]:

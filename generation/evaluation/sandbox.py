@@ -52,14 +52,15 @@ class Outcome:
     seconds: float = 0.0
 
 
-def _address_space() -> int:
+def address_space() -> int:
+    """This process's address space in bytes: a memory limit is set above it."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _limit_self(seconds: float, limits: Limits, memory: bool = True) -> None:
     if memory:  # not for a CUDA process: the driver reserves far more address space than it uses
-        size = _address_space() + limits.memory_mb * 2**20
+        size = address_space() + limits.memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
     cpu = int(seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))

@@ -20,6 +20,7 @@ from generation.backend import DEFAULT_CUDA_ARCH
 from generation.generated.generator import CATEGORIES, DIFFICULTIES, GenerationOptions
 from generation.real.harvest import HARVEST_MODES, HarvestOptions
 from generation.real.importer import DEFAULT_TIMEOUT as DEFAULT_IMPORT_TIMEOUT
+from generation.real.importer import parse_run_command
 from generation.real.packages import PipSource, read_requirements_file, requirement
 from generation.source.spec import GENERATED_LICENSE
 
@@ -188,8 +189,26 @@ class BuildOptions:
         "choice",
         "`static` reads the files and never runs them; `import` imports them (like `trust_remote_code`: only for "
         "code you trust, with its dependencies installed) in a child process and takes every kernel Warp then "
-        "knows, factory products and registered overloads included",
+        "knows, factory products and registered overloads included; `run` imports them the same way, then runs "
+        "`run_command` there and also takes every kernel it builds or launches, with the types it was launched with",
         choices=HARVEST_MODES,
+        applies_to="real",
+    )
+    run_command: str | None = option(
+        None,
+        "command",
+        "with `harvest=run`, the package's own tests or examples to run in the child: `pytest ARGS`, `python FILE "
+        "ARGS` or `python -m MODULE ARGS` (paths relative to where the build starts); rows record it, and the test "
+        "or script that built each kernel",
+        "none",
+        applies_to="real",
+    )
+    run_timeout: int = option(
+        600,
+        "count",
+        "with `harvest=run`, the seconds `run_command` may run; at the limit it is interrupted and the kernels built "
+        "so far are taken",
+        low=1,
         applies_to="real",
     )
     import_timeout: int = option(
@@ -203,9 +222,9 @@ class BuildOptions:
     import_setup: str | None = option(
         None,
         "script",
-        "with `harvest=import`, a `.py` file the child runs (as `__main__`) after the imports, to make the kernels a "
-        "package builds only when used: construct its operators, call its factories; those in the harvested files "
-        "are taken too",
+        "with `harvest=import` or `run`, a `.py` file the child runs (as `__main__`) after the imports, to make the "
+        "kernels a package builds only when used: construct its operators, call its factories; those in the "
+        "harvested files are taken too",
         "none",
         applies_to="real",
     )
@@ -245,6 +264,7 @@ class BuildOptions:
         mode, timeout, setup = self.harvest, self.import_timeout, self.import_setup
         pip = PipSource(self.find_links, self.index_url)
         named = {"packages": self.packages, "modules": self.modules, "pip": pip}
+        named |= {"run_command": self.run_command, "run_timeout": self.run_timeout}
         return HarvestOptions(self.paths, self.license, self.include_backward, mode, timeout, setup, **named)
 
     @property
@@ -331,6 +351,12 @@ def _modules(o: Option, value: object) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _command(o: Option, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{o.name} must be a command line such as 'pytest -q tests', got {value!r}")
+    return parse_run_command(value).text
+
+
 def _file(o: Option, value: object) -> str:
     if not isinstance(value, str) or not Path(value).is_file():
         raise ValueError(f"{o.name} must be an existing file, got {value!r}")
@@ -371,6 +397,7 @@ PARSERS: dict[str, Callable[[Option, object], Any]] = {
     "requirements": _requirements,
     "modules": _modules,
     "file": _file,
+    "command": _command,
     "script": _script,
     "arch": _arch,
 }
@@ -399,9 +426,14 @@ def parse_options(config: str, values: Mapping[str, object]) -> BuildOptions:
     options = BuildOptions(**{o.name: PARSERS[o.kind](o, given[o.name]) for o in OPTIONS if o.name in given})
     if options.packages_file is not None:
         options = with_packages_file(options)
-    if options.import_setup is not None and options.harvest != "import":
+    if options.import_setup is not None and options.harvest == "static":
         raise ValueError(
             f"import_setup runs only when the files are imported: add harvest='import' (got {options.harvest!r})"
+        )
+    if (options.run_command is not None) != (options.harvest == "run"):
+        raise ValueError(
+            "harvest='run' and run_command go together: run mode runs the command, and only run mode runs one "
+            f"(got harvest={options.harvest!r}, run_command={options.run_command!r})"
         )
     return options
 

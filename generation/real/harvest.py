@@ -145,7 +145,7 @@ def kernel_module(
     return source, [index.modules[name].origin for name in kernel_bundle.module_order() if name != module.name]
 
 
-HARVEST_MODES = ("static", "import")
+HARVEST_MODES = ("static", "import", "run")
 
 
 @dataclass(frozen=True)
@@ -155,12 +155,14 @@ class HarvestOptions:
     paths: tuple[str, ...] = ()  # files and folders; () is Warp's own examples and tests
     license: str | None = None  # one licence for every row, over what each file says
     include_backward: bool = True  # False: each row's source sets ``enable_backward: False``
-    mode: str = "static"  # ``HARVEST_MODES``: read the files, or import them in a child process
+    mode: str = "static"  # ``HARVEST_MODES``: read the files, import them in a child process, or run a command there
     import_timeout: float = importer.DEFAULT_TIMEOUT  # import mode: seconds one step may take
     import_setup: str | None = None  # import mode: a script the child runs after the imports
     packages: tuple[str, ...] = ()  # pip requirements, downloaded into the cache (``packages.py``)
     modules: tuple[str, ...] = ()  # installed packages by import name
     pip: PipSource = PipSource()  # where packages are downloaded from
+    run_command: str | None = None  # run mode: ``pytest ARGS`` or ``python FILE ARGS``, run after the imports
+    run_timeout: float = 600  # run mode: seconds the command may run
 
     @property
     def default_source(self) -> bool:
@@ -228,7 +230,7 @@ def harvest_group(group: SourceGroup, options: HarvestOptions, result: Harvested
         p.source.origin: licenses.file_license(p.text, p.source.path, p.source.root, group.default_license)
         for p in parsed
     }
-    found = imported_kernels(parsed, options, skipped) if options.mode == "import" else static_kernels(parsed, skipped)
+    found = static_kernels(parsed, skipped) if options.mode == "static" else imported_kernels(parsed, options, skipped)
     package = group.provenance if group.provenance and group.provenance.name else None
     for kernel in found:
         # A row drawing on several files carries each file's licence (an SPDX AND expression).
@@ -286,14 +288,20 @@ def static_kernels(parsed: list[ParsedFile], skipped: list[Failure]) -> list[Fou
 
 
 def imported_kernels(parsed: list[ParsedFile], options: HarvestOptions, skipped: list[Failure]) -> list[Found]:
-    """Every kernel Warp knows after the child imported the files (and ran the setup script)."""
+    """Every kernel Warp knows after the child imported the files (and ran the setup script and, in
+    run mode, the command: with what built each kernel in its recipe)."""
     files = [(p.source.origin, p.source.path, p.source.root) for p in parsed]
-    imported = importer.import_kernels(files, options.import_timeout, options.import_setup)
+    run = importer.RunCommand(options.run_command, options.run_timeout) if options.mode == "run" else None
+    imported = importer.import_kernels(files, options.import_timeout, options.import_setup, run)
+    if imported.run_failure:
+        logger.warning("the run command %r %s", run.shown, imported.run_failure)
     skipped += imported.skipped
     found = []
     for k in imported.kernels:
-        recipe = {"origin": k.origin, "kernel": k.qualname, "line": k.line, "mode": "import"}
+        recipe = {"origin": k.origin, "kernel": k.qualname, "line": k.line, "mode": options.mode}
         recipe |= {"overload": k.overload} if k.overload else {}
+        recipe |= {"run": run.shown} if run else {}
+        recipe |= {"built_by": k.built_by} if k.built_by else {}
         found.append(
             Found(k.name, kernel_origin(k.origin, k.qualname, k.overload), k.python_source, k.files, k.doc, recipe)
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generation.backend.children import child_environment
+from generation.backend.children import child_environment, network_isolation_available
 from generation.source.spec import Failure
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class ImportedKernel:
     python_source: str
     files: list[str]  # the other harvested files its definitions came from
     doc: str
+    built_by: str = ""  # run mode: the test (pytest node id) or script that built it; "" when the import did
 
 
 class ImportModeError(ValueError):
@@ -63,31 +65,78 @@ class ImportModeError(ValueError):
 class ImportResult:
     kernels: list[ImportedKernel] = field(default_factory=list)
     skipped: list[Failure] = field(default_factory=list)
+    run_failure: str = ""  # run mode: why the command did not end cleanly, in one line
+
+
+RUN_PROGRAMS = ("pytest", "python")
+RUN_STEP = "run"
+RUN_GRACE = 60  # seconds past the command's own limit before the parent stops the child
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """Run mode's command: ``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``, run in
+    the child after the imports, for at most ``seconds``. Arguments that name files or folders
+    (relative to where the build started) are passed on as absolute paths, since the command runs
+    in a scratch folder; rows record the command as given, a path outside by its name."""
+
+    text: str
+    seconds: float = 600
+
+    @property
+    def argv(self) -> list[str]:
+        return [str(Path(arg).resolve()) if Path(arg).exists() else arg for arg in shlex.split(self.text)]
+
+    @property
+    def shown(self) -> str:
+        """The command as rows record it: an absolute path reduced to its name."""
+        return shlex.join(Path(arg).name if Path(arg).is_absolute() else arg for arg in shlex.split(self.text))
+
+
+def parse_run_command(text: str) -> RunCommand:
+    """A run command checked: one of ``RUN_PROGRAMS`` with what it runs; an error naming it otherwise."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as error:
+        raise ValueError(f"run_command {text!r} cannot be split into arguments: {error}") from None
+    if not argv or argv[0] not in RUN_PROGRAMS or (argv[0] == "python" and len(argv) < 2 + (argv[1:2] == ["-m"])):
+        raise ValueError(
+            f"run_command must be 'pytest ARGS', 'python FILE ARGS' or 'python -m MODULE ARGS', got {text!r}"
+        )
+    return RunCommand(text)
 
 
 # -- the parent --------------------------------------------------------------------------------
 
 
 def import_kernels(
-    files: list[tuple[str, Path, Path]], timeout: float = DEFAULT_TIMEOUT, setup: str | None = None
+    files: list[tuple[str, Path, Path]],
+    timeout: float = DEFAULT_TIMEOUT,
+    setup: str | None = None,
+    run: RunCommand | None = None,
 ) -> ImportResult:
     """Run the child on ``files`` ((origin, path, root) of each), then ``setup`` (a script that makes
-    the kernels a package builds only when used), until it finishes, leaving out each file or
-    kernel that hangs past ``timeout`` seconds or ends the process."""
+    the kernels a package builds only when used), then ``run`` (run mode's command), until it
+    finishes, leaving out each file or kernel that hangs past ``timeout`` seconds or ends the
+    process, and the command if it ends the process or outlives its own limit."""
     left_out: dict[str, Failure] = {}  # step -> why
     while True:
         with tempfile.TemporaryDirectory(prefix="wirp-import-") as folder:
-            outcome = _run_child(Path(folder), files, left_out, timeout, setup)
+            outcome = _run_child(Path(folder), files, left_out, timeout, setup, run)
         if isinstance(outcome, ImportResult):
+            if run is not None and RUN_STEP in left_out:
+                outcome.run_failure = left_out[RUN_STEP].message
             return outcome
         step, failure = outcome
-        if step in left_out or not step.startswith(("import ", "kernel ")):  # the setup, or the child itself
-            raise ImportModeError(f"import mode stopped: {failure.message}")
+        if step in left_out or not (step.startswith(("import ", "kernel ")) or step == RUN_STEP):
+            raise ImportModeError(f"import mode stopped: {failure.message}")  # the setup, or the child itself
         logger.warning("%s; starting the import again without it", failure.message)
         left_out[step] = failure
 
 
-def _run_child(folder: Path, files, left_out: dict[str, Failure], timeout: float, setup) -> ImportResult | tuple:
+def _run_child(
+    folder: Path, files, left_out: dict[str, Failure], timeout: float, setup, run: RunCommand | None
+) -> ImportResult | tuple:
     job = {
         "files": [[origin, str(path), str(root)] for origin, path, root in files],
         "setup": str(Path(setup).resolve()) if setup else None,
@@ -95,12 +144,16 @@ def _run_child(folder: Path, files, left_out: dict[str, Failure], timeout: float
         "progress": str(folder / "progress.jsonl"),
         "result": str(folder / "result.json"),
         "parent": os.getpid(),  # the child watches this process, and ends with it
+        "run": {"argv": run.argv, "seconds": run.seconds, "folder": os.getcwd()} if run else None,
     }
     (folder / "job.json").write_text(json.dumps(job))
     env = child_environment()
+    command = [sys.executable, "-m", "generation.backend.import_child", str(folder / "job.json")]
+    if run is not None and network_isolation_available():  # the command runs with no network
+        command = ["unshare", "--user", "--map-root-user", "--net", *command]
     with open(folder / "output.log", "wb") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "generation.backend.import_child", str(folder / "job.json")],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -111,10 +164,11 @@ def _run_child(folder: Path, files, left_out: dict[str, Failure], timeout: float
             step, started = "", time.monotonic()
             while child.poll() is None:
                 latest = _last_step(folder / "progress.jsonl")
+                limit = run.seconds + RUN_GRACE if run is not None and latest == RUN_STEP else timeout
                 if latest != step:
                     step, started = latest, time.monotonic()
-                elif time.monotonic() - started > timeout:
-                    return step, Failure("import_timeout", f"{_step_text(step)} did not finish in {timeout:g} s")
+                elif time.monotonic() - started > limit:
+                    return step, Failure("import_timeout", f"{_step_text(step)} did not finish in {limit:g} s")
                 time.sleep(POLL_SECONDS)
         finally:
             _kill(child)
@@ -146,7 +200,12 @@ def _last_step(progress: Path) -> str:
 def _step_text(step: str) -> str:
     """``import pkg/ops.py`` -> "importing pkg/ops.py"."""
     what, _, target = step.partition(" ")
-    texts = {"import": f"importing {target}", "kernel": f"writing out {target}", "setup": f"running {target}"}
+    texts = {
+        "import": f"importing {target}",
+        "kernel": f"writing out {target}",
+        "setup": f"running {target}",
+        RUN_STEP: "running the run command",
+    }
     return texts.get(what, "starting the import")
 
 
@@ -154,4 +213,5 @@ def _read_result(data: dict) -> ImportResult:
     return ImportResult(
         [ImportedKernel(**kernel) for kernel in data["kernels"]],
         [Failure(kind, message) for kind, message in data["skipped"]],
+        data.get("run_failure", ""),
     )

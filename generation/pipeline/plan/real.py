@@ -17,12 +17,17 @@ from generation.source.spec import Failure, origin_file
 
 def draw_real(options: BuildOptions, harvested: Harvested) -> tuple[list[list[PlannedKernel]], list[Failure]]:
     """Every distinct harvested kernel, grouped by the file it came from, the files shuffled by the
-    seed (so splits are a random partition of files), and the harvest's skips with the repeats added."""
+    seed (so splits are a random partition of files), and the harvest's skips with the repeats added.
+
+    Files read statically repeat when their structure does (``normalized_ast``: a vendored copy, a
+    kernel copied with other names). Kernels written out from a running package repeat only when
+    their text does: a factory's products for other values are other kernels, one row each."""
     skipped = list(harvested.skipped)
     seen: set[str] = set()
     files: dict[str, list[PlannedKernel]] = {}
+    exact = options.harvest != "static"
     for index, spec in enumerate(harvested.specs):
-        key = normalized_ast(spec.python_source)
+        key = spec.python_source if exact else normalized_ast(spec.python_source)
         if key in seen:
             skipped.append(Failure("duplicate", f"{spec.origin} repeats an earlier kernel", spec.package_key))
             continue

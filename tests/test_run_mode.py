@@ -1,0 +1,181 @@
+"""Run mode (``harvest="run"``): the package is imported in a child process as in import mode, then
+its own tests or examples run there, and every kernel Warp builds or launches while they run is
+taken: factory products, kernels built in constructors, and each concrete overload a launch makes
+of a generic kernel, one row per distinct specialisation, each honest in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_honesty import dishonest_rows
+
+from generation.pipeline.build import build_rows
+from generation.pipeline.options import BuildOptions, parse_options
+from generation.pipeline.plan import PlannedKernel
+from generation.pipeline.plan.real import plan_real
+from generation.pipeline.stats import BuildStats
+from generation.real.harvest import HarvestOptions, harvest
+
+PACKAGE = "wirp_run_pkg"
+OPS = """
+    from typing import Any
+
+    import warp as wp
+
+
+    def make_scale(factor: float):
+        @wp.kernel
+        def scale(a: wp.array(dtype=float)):
+            i = wp.tid()
+            a[i] = a[i] * factor
+
+        return scale
+
+
+    @wp.kernel
+    def add(a: wp.array(dtype=Any), b: wp.array(dtype=Any)):
+        i = wp.tid()
+        a[i] = a[i] + b[i]
+
+
+    class Smoother:
+        def __init__(self, passes: int):
+            @wp.kernel
+            def smooth(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+                i = wp.tid()
+                out[i] = a[i] * float(passes)
+
+            self.kernel = smooth
+
+        def __call__(self, a):
+            out = wp.empty_like(a)
+            wp.launch(self.kernel, dim=a.shape[0], inputs=[a, out], device="cpu")
+            return out
+    """
+TESTS = """
+    import warp as wp
+
+    from wirp_run_pkg.ops import Smoother, add, make_scale
+
+
+    def test_factories():
+        for factor in (2.0, 3.0, 2.0):  # 2.0 twice: the same kernel
+            a = wp.ones(4, dtype=float, device="cpu")
+            wp.launch(make_scale(factor), dim=4, inputs=[a], device="cpu")
+
+
+    def test_generic():
+        a = wp.ones(4, dtype=float, device="cpu")
+        wp.launch(add, dim=4, inputs=[a, a], device="cpu")
+        v = wp.ones(4, dtype=wp.vec3, device="cpu")
+        wp.launch(add, dim=4, inputs=[v, v], device="cpu")
+
+
+    def test_constructor():
+        Smoother(3)(wp.ones(4, dtype=float, device="cpu"))
+    """
+EXAMPLE = """
+    import sys
+    import time
+
+    import warp as wp
+
+    from wirp_run_pkg.ops import make_scale
+
+    wp.launch(make_scale(5.0), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
+    if sys.argv[1:] == ["--fail"]:
+        raise RuntimeError("the example broke after its first kernel")
+    if sys.argv[1:] == ["--hang"]:
+        time.sleep(600)
+    """
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A project as its authors keep it: the package, its tests, an example."""
+    root = tmp_path_factory.mktemp("project")
+    files = {f"{PACKAGE}/__init__.py": "", f"{PACKAGE}/ops.py": OPS, "tests/test_ops.py": TESTS}
+    files["examples/demo.py"] = EXAMPLE
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text))
+    return root
+
+
+def run_harvest(project: Path, command: str, monkeypatch, **options):
+    monkeypatch.chdir(project)  # the command's paths are relative to where the build starts
+    return harvest(HarvestOptions((str(project / PACKAGE),), mode="run", run_command=command, **options))
+
+
+@pytest.mark.long
+def test_every_specialisation_a_run_builds_is_one_honest_row(project, monkeypatch, tmp_path):
+    result = run_harvest(project, "pytest -q tests/test_ops.py", monkeypatch)
+    recipes = [json.loads(spec.recipe) for spec in result.specs]
+    origin = f"{PACKAGE}/ops.py"
+    assert sorted(spec.origin for spec in result.specs) == [
+        f"{origin}::Smoother.__init__.<locals>.smooth",
+        f"{origin}::add[a1f4_a1f4]",
+        f"{origin}::add[a1v3f4_a1v3f4]",
+        f"{origin}::make_scale.<locals>.scale",
+        f"{origin}::make_scale.<locals>.scale",
+        f"{origin}::make_scale.<locals>.scale",
+    ]
+    assert {r["mode"] for r in recipes} == {"run"}
+    assert {r["run"] for r in recipes} == {"pytest -q tests/test_ops.py"}
+    assert sorted(r["built_by"] for r in recipes) == [  # node ids relative to where the build started
+        "tests/test_ops.py::test_constructor",
+        *["tests/test_ops.py::test_factories"] * 3,
+        *["tests/test_ops.py::test_generic"] * 2,
+    ]
+    # The same factory value twice gives one row: the plan counts the repeat as a duplicate.
+    options = BuildOptions(paths=(str(project / PACKAGE),), harvest="run", run_command="pytest -q tests/test_ops.py")
+    plan = plan_real(options, result)
+    skips = {str(r): n for stats in plan.stats.values() for r, n in stats.skipped.items()}
+    assert skips == {"harvest:duplicate": 1}
+    kernels = [k for split in plan.items.values() for k in split]
+    rows = list(build_rows(kernels, "cpu", BuildOptions(), BuildStats()))
+    assert len(rows) == 5
+    assert sorted(
+        "2.0" in r["python_source"] or "3.0" in r["python_source"] for r in rows if "scale" in r["kernel_name"]
+    ) == [True, True]
+    assert dishonest_rows(rows, tmp_path) == []
+    # Import mode sees none of them: the factories are not called and the generic kernel has no overload.
+    imported = harvest(HarvestOptions((str(project / PACKAGE),), mode="import"))
+    imported_rows = list(
+        build_rows([PlannedKernel(i, s) for i, s in enumerate(imported.specs)], "cpu", BuildOptions(), BuildStats())
+    )
+    assert imported_rows == []
+
+
+def test_a_command_that_fails_partway_keeps_what_it_built(project, monkeypatch, caplog):
+    result = run_harvest(project, "python examples/demo.py --fail", monkeypatch)
+    recipes = {spec.origin: json.loads(spec.recipe) for spec in result.specs}
+    assert recipes[f"{PACKAGE}/ops.py::make_scale.<locals>.scale"]["built_by"] == "demo.py"
+    assert "built_by" not in recipes[f"{PACKAGE}/ops.py::add"]  # made by the import: generic, no launch
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "the run command 'python examples/demo.py --fail' RuntimeError: the example broke after its first kernel"
+    ]
+
+
+def test_a_command_past_its_time_limit_keeps_what_it_built(project, monkeypatch, caplog):
+    result = run_harvest(project, "python examples/demo.py --hang", monkeypatch, run_timeout=3)
+    assert sorted(json.loads(s.recipe)["kernel"] for s in result.specs) == ["add", "make_scale.<locals>.scale"]
+    assert any("did not finish in 3 s" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"harvest": "run"}, r"harvest='run' and run_command go together"),
+        ({"run_command": "pytest -q"}, r"harvest='run' and run_command go together"),
+        ({"harvest": "run", "run_command": "bash -c 'rm -rf /'"}, r"run_command must be 'pytest ARGS', 'python FILE"),
+        ({"harvest": "run", "run_command": "python"}, r"run_command must be 'pytest ARGS'"),
+    ],
+)
+def test_bad_run_options_are_named(values, message):
+    with pytest.raises(ValueError, match=message):
+        parse_options("real_cpu", values)
