@@ -11,7 +11,8 @@ nested in functions or classes), skips by reason, and rows (code made for ``--de
   import and writing out took; the target is the share of definitions (top-level or nested)
   that gave at least one row.
 
-- import, over the kernels that exist after the import: concrete kernels Warp knows (written
+- import (and run: the same, after the package's tests or examples ran in the child), over the
+  kernels that exist after the import: concrete kernels Warp knows (written
   out, or skipped as a value a row cannot hold), generic kernels with no overload left out (their
   types come from a launch); the target is the share of those that became rows.
 
@@ -19,7 +20,8 @@ Packages by requirement (downloaded into the cache once, ``generation/real/packa
 measured like paths, each alone:
 
     python bench/harvest_yield.py [PATH ...] [--packages REQ ...] [--packages-file FILE]
-                                  [--device cuda] [--mode static|import]
+                                  [--device cuda] [--mode static|import|run]
+                                  [--run-command "pytest -q tests"] [--run-timeout SECONDS]
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ NOT_WRITTEN = ("harvest:closure_value", "harvest:needs_package")
 
 def targets(args) -> list[tuple[str, list[Path], HarvestOptions]]:
     """(name, folders to count definitions in, harvest options) for each path and package."""
-    found = [(path.name, [path], HarvestOptions((str(path),), mode=args.mode)) for path in args.paths]
+    mode = {"mode": args.mode, "run_command": args.run_command, "run_timeout": args.run_timeout}
+    found = [(path.name, [path], HarvestOptions((str(path),), **mode)) for path in args.paths]
     requirements = list(args.packages)
     pip = PipSource()
     if args.packages_file:
@@ -87,7 +90,7 @@ def targets(args) -> list[tuple[str, list[Path], HarvestOptions]]:
     for requirement in requirements:
         package = fetch_package(requirement, pip)
         name = f"{package.provenance.name} {package.provenance.version}"
-        found.append((name, list(package.roots), HarvestOptions(packages=(requirement,), mode=args.mode, pip=pip)))
+        found.append((name, list(package.roots), HarvestOptions(packages=(requirement,), pip=pip, **mode)))
     return found
 
 
@@ -98,6 +101,8 @@ def main() -> None:
     parser.add_argument("--packages-file", type=Path)
     parser.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     parser.add_argument("--mode", default="static", choices=HARVEST_MODES)
+    parser.add_argument("--run-command", help="run mode: pytest ARGS or python FILE ARGS, paths relative to here")
+    parser.add_argument("--run-timeout", type=float, default=600)
     args = parser.parse_args()
     if args.mode == "static":
         print(
