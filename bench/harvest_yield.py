@@ -80,7 +80,11 @@ NOT_WRITTEN = ("harvest:closure_value", "harvest:needs_package")
 def targets(args) -> list[tuple[str, list[Path], HarvestOptions]]:
     """(name, folders to count definitions in, harvest options) for each path and package."""
     mode = {"mode": args.mode, "run_command": args.run_command, "run_timeout": args.run_timeout}
-    found = [(path.name, [path], HarvestOptions((str(path),), **mode)) for path in args.paths]
+    if args.together and args.paths:  # one harvest of every path: a package with the tests that use it
+        name = " + ".join(path.name for path in args.paths)
+        found = [(name, list(args.paths), HarvestOptions(tuple(map(str, args.paths)), **mode))]
+    else:
+        found = [(path.name, [path], HarvestOptions((str(path),), **mode)) for path in args.paths]
     requirements = list(args.packages)
     pip = PipSource()
     if args.packages_file:
@@ -103,6 +107,7 @@ def main() -> None:
     parser.add_argument("--mode", default="static", choices=HARVEST_MODES)
     parser.add_argument("--run-command", help="run mode: pytest ARGS or python FILE ARGS, paths relative to here")
     parser.add_argument("--run-timeout", type=float, default=600)
+    parser.add_argument("--together", action="store_true", help="harvest the paths as one, not each alone")
     args = parser.parse_args()
     if args.mode == "static":
         print(

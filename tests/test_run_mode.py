@@ -179,3 +179,33 @@ def test_a_command_past_its_time_limit_keeps_what_it_built(project, monkeypatch,
 def test_bad_run_options_are_named(values, message):
     with pytest.raises(ValueError, match=message):
         parse_options("real_cpu", values)
+
+
+PAIRS = """
+    import warp as wp
+
+
+    def make_pair(dtype):
+        pair = wp.struct(type("Pair", (), {"__annotations__": {"a": dtype, "b": dtype}}))
+
+        @wp.kernel
+        def total(p: pair, out: wp.array(dtype=dtype)):
+            out[0] = p.a + p.b
+
+        return total
+
+
+    TOTAL = make_pair(wp.float64)
+    """
+
+
+def test_a_struct_built_by_code_is_written_from_its_fields(tmp_path):
+    """Packages build ``@wp.struct`` types with ``type(...)`` in factories (Warp's own ``fem``): with
+    no class source to read, the row declares the fields with the types Warp holds."""
+    (tmp_path / "pairs.py").write_text(textwrap.dedent(PAIRS))
+    result = harvest(HarvestOptions((str(tmp_path / "pairs.py"),), mode="import"))
+    assert result.skipped == []
+    [spec] = result.specs
+    assert "@wp.struct\nclass Pair:\n    a: wp.float64\n    b: wp.float64\n" in spec.python_source
+    rows = list(build_rows([PlannedKernel(0, spec)], "cpu", BuildOptions(), BuildStats()))
+    assert len(rows) == 1 and dishonest_rows(rows, tmp_path) == []

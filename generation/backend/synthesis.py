@@ -269,7 +269,10 @@ class Synthesis:
             return self.imported(cls.__name__, struct) or self._outside(cls.__name__, struct)
         name, _ = self.claim(key, cls.__name__)
         self.files.append(file)
-        source = textwrap.dedent(inspect.getsource(cls))
+        try:
+            source = textwrap.dedent(inspect.getsource(cls))
+        except (OSError, TypeError):  # made by code (a class built in a function): written from its fields
+            return self._struct_from_fields(struct, name)
         node = ast.parse(source).body[0]
         lines = source.splitlines(True)
         namespace = sys.modules[cls.__module__].__dict__
@@ -286,6 +289,13 @@ class Synthesis:
         if name != node.name:
             edits.append(definition_name_edit(lines, node, name))
         self.blocks.append("@wp.struct\n" + edited_text(lines, node.lineno, node.end_lineno, outermost(edits)))
+        return name
+
+    def _struct_from_fields(self, struct, name: str) -> str:
+        """A ``@wp.struct`` whose class has no source to read (a package builds it with ``type(...)``
+        or in a factory): each field with the type Warp holds for it, in Warp's order."""
+        fields = [f"    {field}: {self.type_text(field, var.type)}" for field, var in struct.vars.items()]
+        self.blocks.append(f"@wp.struct\nclass {name}:\n" + ("\n".join(fields) or "    pass") + "\n")
         return name
 
     def _outside(self, name: str, value: object) -> str:
