@@ -196,16 +196,28 @@ PAIRS = """
 
 
     TOTAL = make_pair(wp.float64)
+
+
+    def unrolled(a: wp.array(dtype=float)):
+        for k in range(4):
+            a[k] = float(k)
+
+
+    UNROLLED = wp.Kernel(unrolled, key="unrolled", options={"max_unroll": 2})  # as Warp's fem makes kernels
     """
 
 
-def test_a_struct_built_by_code_is_written_from_its_fields(tmp_path):
-    """Packages build ``@wp.struct`` types with ``type(...)`` in factories (Warp's own ``fem``): with
-    no class source to read, the row declares the fields with the types Warp holds."""
+def test_kernels_code_builds_are_written_as_declarations(tmp_path):
+    """Packages build ``@wp.struct`` types with ``type(...)`` and kernels with ``wp.Kernel(options=...)``
+    (Warp's own ``fem`` does both): with no class source to read, the row declares the struct's
+    fields with the types Warp holds; an option the decorator does not take is the row module's."""
     (tmp_path / "pairs.py").write_text(textwrap.dedent(PAIRS))
     result = harvest(HarvestOptions((str(tmp_path / "pairs.py"),), mode="import"))
     assert result.skipped == []
-    [spec] = result.specs
-    assert "@wp.struct\nclass Pair:\n    a: wp.float64\n    b: wp.float64\n" in spec.python_source
-    rows = list(build_rows([PlannedKernel(0, spec)], "cpu", BuildOptions(), BuildStats()))
-    assert len(rows) == 1 and dishonest_rows(rows, tmp_path) == []
+    specs = {spec.name: spec for spec in result.specs}
+    assert "@wp.struct\nclass Pair:\n    a: wp.float64\n    b: wp.float64\n" in specs["total"].python_source
+    assert "wp.set_module_options({'max_unroll': 2})" in specs["unrolled"].python_source
+    kernels = [PlannedKernel(k, spec) for k, spec in enumerate(result.specs)]
+    rows = list(build_rows(kernels, "cpu", BuildOptions(), BuildStats()))
+    assert len(rows) == 2 and dishonest_rows(rows, tmp_path) == []
+    assert "start_for" in next(r["forward"] for r in rows if r["kernel_name"] == "unrolled")  # 4 > 2: not unrolled

@@ -47,6 +47,8 @@ COMPOSITES = (
     (wp.types.type_is_vector, "wp.types.vector(length={shape}, dtype={dtype})"),
 )
 _MISSING = object()
+# What ``@wp.kernel(...)`` takes; a kernel's other options are written as module options.
+KERNEL_DECORATOR_OPTIONS = frozenset(inspect.signature(wp.kernel).parameters) - {"f"}
 # Module options that change the code Warp generates, written when a kernel's module sets them.
 CODEGEN_MODULE_OPTIONS = ("enable_backward", "max_unroll", "fast_math", "fuse_fp")
 
@@ -380,14 +382,19 @@ class Synthesis:
         everything it reads."""
         func = kernel.func
         name, _ = self.claim(("kernel", id(kernel)), func.__name__)
-        options = ", ".join(f"{k}={v!r}" for k, v in sorted(kernel.options.items()) if _literal(v))
+        # Options the decorator takes go on it; others (``max_unroll``, which code may set through
+        # ``wp.Kernel(options=...)``) are set for the row's module, which holds this kernel alone.
+        literal = {k: v for k, v in sorted(kernel.options.items()) if _literal(v)}
+        options = ", ".join(f"{k}={v!r}" for k, v in literal.items() if k in KERNEL_DECORATOR_OPTIONS)
         decorator = "@wp.kernel" + (f"({options})" if options else "")
         kernel_text = self.function_text(func, kernel.adj.source, decorator, name, kernel.adj.arg_types)
         tail = []
         if overload is not None:
             arg_types = ", ".join(f'"{k}": {self.type_text(k, t)}' for k, t in overload.adj.arg_types.items())
             tail.append(f"wp.overload({name}, {{{arg_types}}})\n")
-        module_options = _module_options(kernel)
+        module_options = _module_options(kernel) | {
+            k: v for k, v in literal.items() if k not in KERNEL_DECORATOR_OPTIONS
+        }
         head = [f"wp.set_module_options({module_options!r})\n"] if module_options else []
         parts = ["\n".join(self.imports) + "\n", *head, *self.blocks, kernel_text, *tail]
         return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
