@@ -42,16 +42,16 @@ class Scene:
             cls.built_by.setdefault(id(kernel), cls.current)
         func = getattr(kernel, "func", None)
         if func is not None and getattr(kernel, "generic_parent", None) is None:
-            cells = tuple(repr(cell.cell_contents)[:200] for cell in func.__closure__ or () if _filled(cell))
+            cells = tuple(_cell_key(cell) for cell in func.__closure__ or ())
             cls.kept.setdefault((func.__code__, cells), kernel)
 
 
-def _filled(cell) -> bool:
+def _cell_key(cell) -> str:
+    """A closure value as far as telling factory calls apart needs; never an error in the package's code."""
     try:
-        cell.cell_contents  # noqa: B018 - an empty cell raises
-    except ValueError:
-        return False
-    return True
+        return repr(cell.cell_contents)[:200]
+    except Exception:  # noqa: BLE001 - an empty cell, or a value whose repr fails: this call's own
+        return f"cell {id(cell)}"
 
 
 def watch_warp() -> None:
