@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from test_honesty import dishonest_rows
 
+from generation import cli
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions, parse_options
 from generation.pipeline.plan import PlannedKernel
@@ -221,3 +222,17 @@ def test_kernels_code_builds_are_written_as_declarations(tmp_path):
     rows = list(build_rows(kernels, "cpu", BuildOptions(), BuildStats()))
     assert len(rows) == 2 and dishonest_rows(rows, tmp_path) == []
     assert "start_for" in next(r["forward"] for r in rows if r["kernel_name"] == "unrolled")  # 4 > 2: not unrolled
+
+
+def test_a_run_mode_build_through_the_cli(project, monkeypatch, tmp_path):
+    """The options as a user gives them; the card states the command without a machine path."""
+    monkeypatch.chdir(project)
+    out = tmp_path / "data"
+    command = f"python {project / 'examples' / 'demo.py'}"
+    args = ["build", "real_cpu", "--paths", PACKAGE, "--harvest", "run", "--run-command", command, "--out", str(out)]
+    assert cli.main(args) == 0
+    import datasets
+
+    rows = [row for split in datasets.load_dataset("parquet", data_dir=str(out / "real_cpu")).values() for row in split]
+    assert [json.loads(r["metadata"]["recipe"])["run"] for r in rows] == ["python demo.py"]
+    assert str(project) not in (out / "README.md").read_text()

@@ -27,6 +27,7 @@ from generation.pipeline import checks
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
 from generation.pipeline.rows import DATASET_VERSION, MEASURED
+from generation.real.importer import RunCommand
 from generation.source.spec import GENERATED_LICENSE
 
 IMAGES_DIR = "images"
@@ -428,6 +429,8 @@ def shown_options(options: dict) -> dict:
         shown["paths"] = [Path(path).name for path in shown["paths"]]
     if shown.get("import_setup"):
         shown["import_setup"] = Path(shown["import_setup"]).name
+    if shown.get("run_command"):
+        shown["run_command"] = RunCommand(shown["run_command"]).shown
     if shown.get("find_links"):
         shown["find_links"] = [Path(link).name for link in shown["find_links"]]
     if shown.get("index_url"):  # never a password or token written into the URL
