@@ -204,7 +204,7 @@ PAIRS = """
             a[k] = float(k)
 
 
-    UNROLLED = wp.Kernel(unrolled, key="unrolled", options={"max_unroll": 2})  # as Warp's fem makes kernels
+    UNROLLED = wp.Kernel(unrolled, key="unrolled", options={"max_unroll": 2, "block_dim": 256})  # as fem does
     """
 
 

@@ -418,13 +418,23 @@ def _still_means(node: ast.expr, resolve: Callable[[str], object], evaluated: ob
 
 
 def _literal(value: object) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str))
+    """A value whose ``repr`` is its Python literal (an ``IntEnum`` member is an int whose is not)."""
+    return value is None or type(value) in (bool, int, float, str)
 
 
 def _module_options(kernel: wp.Kernel) -> dict:
     """The codegen options the kernel's module sets away from a fresh module's defaults."""
+    return _codegen_options(kernel.module.options)
+
+
+def _kernel_codegen_options(kernel: wp.Kernel) -> dict:
+    """The codegen options set on the kernel itself that its decorator cannot say (``max_unroll``
+    through ``wp.Kernel(options=...)``), away from a fresh module's defaults."""
+    return _codegen_options({k: v for k, v in kernel.options.items() if k not in KERNEL_DECORATOR_OPTIONS})
+
+
+def _codegen_options(options: dict) -> dict:
     defaults = wp.get_module("wirp_module_option_defaults").options
-    options = kernel.module.options
     return {k: options[k] for k in CODEGEN_MODULE_OPTIONS if k in options and options[k] != defaults.get(k)}
 
 
