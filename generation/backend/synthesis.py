@@ -392,9 +392,7 @@ class Synthesis:
         if overload is not None:
             arg_types = ", ".join(f'"{k}": {self.type_text(k, t)}' for k, t in overload.adj.arg_types.items())
             tail.append(f"wp.overload({name}, {{{arg_types}}})\n")
-        module_options = _module_options(kernel) | {
-            k: v for k, v in literal.items() if k not in KERNEL_DECORATOR_OPTIONS
-        }
+        module_options = _module_options(kernel) | _kernel_codegen_options(kernel)
         head = [f"wp.set_module_options({module_options!r})\n"] if module_options else []
         parts = ["\n".join(self.imports) + "\n", *head, *self.blocks, kernel_text, *tail]
         return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
