@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "generation"
 # Lowest first. Packages on one layer do not import each other.
 LAYERS = (
-    ("source",),
+    ("source", "cache"),
     ("backend",),
     ("generated", "real"),
     ("measure",),

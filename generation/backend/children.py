@@ -22,3 +22,9 @@ def network_isolation_available() -> bool:
         return False
     probe = ["unshare", "--user", "--map-root-user", "--net", "true"]
     return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+def address_space() -> int:
+    """This process's address space in bytes: a memory limit is set above it."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")

@@ -22,7 +22,7 @@ import signal
 import sys
 from pathlib import Path
 
-from generation.evaluation.sandbox import address_space
+from generation.backend.children import address_space
 
 MEMORY_MB = 8192  # address space the command may add to the child's own
 

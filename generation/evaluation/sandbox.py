@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generation.backend.children import child_environment
+from generation.backend.children import address_space, child_environment
 
 RESULT_FILE = "result.json"
 OUTPUT_FILE = "output.txt"  # the child's stdout and stderr: the first error comes from here
@@ -50,12 +50,6 @@ class Outcome:
     failure: str = ""  # "", "error", "timeout", "crashed"
     error: str = ""
     seconds: float = 0.0
-
-
-def address_space() -> int:
-    """This process's address space in bytes: a memory limit is set above it."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _limit_self(seconds: float, limits: Limits, memory: bool = True) -> None:
