@@ -43,6 +43,7 @@ def extract_ir(
             "arch": generated.output_arch,
             "grid_stride": generated.grid_stride,
             "enable_backward": generated.enable_backward,
+            "hash_ordered": list(generated.hash_ordered),
             "warp_version": warp_api.warp_version(),
         },
     }

@@ -30,6 +30,7 @@ class TargetCode:
     arch: int  # CUDA architecture of the code or PTX (0 for CPU code)
     ptx_isa: str = ""  # PTX only: the ISA and CUDA compiler versions NVRTC wrote into it
     cuda_version: str = ""
+    hash_ordered: tuple[str, ...] = ()  # functions whose code depends on the hash seed (no honest row)
 
 
 def make_code(
@@ -71,4 +72,5 @@ def make_code(
         arch=meta["arch"],
         ptx_isa=ptx.isa_version(compiled),
         cuda_version=ptx.compiler_version(compiled),
+        hash_ordered=tuple(meta["hash_ordered"]),
     )

@@ -6,6 +6,7 @@ or ``codegen_kernel`` is fixed here and nowhere else.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import io
@@ -68,6 +69,7 @@ def init_warp() -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         wp.init()
     _function_key_counts_at_start = dict(_context.function_key_counts)
+    _watch_hash_order()
 
 
 def check_kernel_cache() -> None:
@@ -136,6 +138,9 @@ class KernelCode:
     output_arch: int  # the CUDA architecture the code was generated for (0 for CPU code)
     enable_backward: bool
     grid_stride: bool
+    # Functions whose code Warp 1.19 orders by Python's string hashing (``_watch_hash_order``): another
+    # process (another ``PYTHONHASHSEED``) generates other code for the same source.
+    hash_ordered: tuple[str, ...] = ()
 
 
 # Where the forward (with its CPU argument struct) and the backward kernel start in the text
@@ -291,6 +296,35 @@ class GenericKernelError(TypeError):
     """A kernel with ``Any`` arguments and no ``wp.overload``: there is no code to generate."""
 
 
+# Functions whose code depends on the hash seed, found while the current kernel was built.
+_hash_ordered: list[str] = []
+
+
+def _watch_hash_order() -> None:
+    """Note where Warp's ``Adjoint._promote_mutated_iter_constants`` will emit its copies in the
+    order of a ``set`` of names: a dynamic loop after an unrolled one that reassigns two or more
+    of its iterator constants. Warp's own method then runs unchanged; this only observes it."""
+    promote = _codegen.Adjoint._promote_mutated_iter_constants
+
+    def observed(adj, body):
+        if adj.loop_const_iter_symbols:
+            stored = {
+                n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            constants = [
+                name
+                for name in stored
+                if adj.is_constant_iter_symbol(name)
+                and isinstance(adj.symbols.get(name), _codegen.Var)
+                and adj.symbols[name].constant is not None
+            ]
+            if len(constants) > 1:
+                _hash_ordered.append(adj.fun_name)
+        return promote(adj, body)
+
+    _codegen.Adjoint._promote_mutated_iter_constants = observed
+
+
 def generate_kernel_code(
     kernel: wp.Kernel, device: str, enable_backward: bool = True, arch: int = DEFAULT_CUDA_ARCH
 ) -> KernelCode:
@@ -316,10 +350,12 @@ def generate_kernel_code(
             _context.ModuleBuilder(module, options)
             module.has_unresolved_static_expressions = False
         hasher = _context.ModuleHasher([kernel], options)
+        _hash_ordered.clear()
         builder = _context.ModuleBuilder(module, options, hasher=hasher, target=device)
         source = builder.codegen(device)
         if not builder.kernels:
             raise GenericKernelError(f"{kernel.key!r} is generic and has no overloads: Warp needs concrete types")
+        hash_ordered = tuple(sorted(set(_hash_ordered)))
         built = next(iter(builder.kernels))
         kernel_options = options | built.options
         functions = _kernel_functions(source, builder, device, options)
@@ -340,6 +376,7 @@ def generate_kernel_code(
         output_arch=output_arch or 0,
         enable_backward=bool(kernel_options["enable_backward"]),
         grid_stride=bool(built.grid_stride) if device == "cuda" else False,
+        hash_ordered=hash_ordered,
     )
 
 

@@ -24,6 +24,8 @@ def _stage(error: BaseException) -> str:
 
 
 TOO_LONG = Reason("codegen", "too_long")
+# Code that depends on PYTHONHASHSEED (Warp 1.19, ``warp_api._watch_hash_order``): no row can be honest about it.
+HASH_ORDER = Reason("codegen", "hash_ordered")
 # Groups a build with checks to run takes together: their kernels are checked in one batch (one
 # child process for ``run``), then their replacements in the next.
 CHECKED_GROUPS = 16
@@ -42,6 +44,10 @@ def _code_for(planned: PlannedKernel, device: str, options: BuildOptions, stats:
             spec.package_key,
         )
         logger.debug("skipped %s", spec.name, exc_info=True)
+        return None
+    if made.hash_ordered:
+        why = f"{spec.name}: Warp orders the loop copies of {list(made.hash_ordered)} by Python's string hashing"
+        stats.skip(HASH_ORDER, why + ": another process generates other code for this source", spec.package_key)
         return None
     too_long = options.too_long(made.forward, made.code)
     if too_long:
