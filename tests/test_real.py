@@ -266,16 +266,19 @@ def test_a_build_with_no_rows_is_an_error_naming_the_paths_and_skips(tmp_path):
     (tmp_path / "generic.py").write_text(
         "from typing import Any\nimport warp as wp\n\n\n@wp.kernel\ndef g(a: wp.array(dtype=Any)):\n    a[0] = a[0]\n"
     )
+    (tmp_path / "fails.py").write_text(  # harvested, then fails code generation
+        "import warp as wp\n\n\n@wp.kernel\ndef f(a: wp.array(dtype=float)):\n    a[0] = wp.no_such_builtin(a[0])\n"
+    )
     with pytest.raises(ValueError, match=r"the paths \['.*bad.py'\] gave no rows \(static harvest; skipped: harvest:S"):
         load("real_cpu", tmp_path / "cache", paths=[str(tmp_path / "bad.py")])
     with pytest.raises(
-        ValueError, match=r"generic.py'\] gave no rows \(static harvest; skipped: codegen:GenericKernel"
+        ValueError, match=r"generic.py'\] gave no rows \(static harvest; skipped: harvest:GenericKernelError 1\)"
     ):
         load("real_cpu", tmp_path / "cache", paths=[str(tmp_path / "generic.py")])
-    with pytest.raises(
-        ValueError, match=r"generic.py'\] gave no rows \(static harvest; skipped: codegen:GenericKernel"
-    ):
-        build("real_cpu", tmp_path / "out", paths=[str(tmp_path / "generic.py")])
+    with pytest.raises(ValueError, match=r"fails.py'\] gave no rows \(static harvest; skipped: codegen:"):
+        load("real_cpu", tmp_path / "cache", paths=[str(tmp_path / "fails.py")])
+    with pytest.raises(ValueError, match=r"fails.py'\] gave no rows \(static harvest; skipped: codegen:"):
+        build("real_cpu", tmp_path / "out", paths=[str(tmp_path / "fails.py")])
 
 
 @pytest.mark.benchmark

@@ -105,3 +105,53 @@ def test_an_environment_read_whose_default_runs_code_is_not_a_declaration(tmp_pa
     assert [f.kind for f in result.skipped] == ["not_a_declaration"] and "bad.py:5" in result.skipped[0].message
     list(build_rows([], "cpu", BuildOptions(), BuildStats()))
     assert not marker.exists()
+
+
+GENERICS = """
+    from typing import Any
+
+    import warp as wp
+
+
+    @wp.kernel
+    def by_any(a: wp.array(dtype=Any)):
+        a[0] = a[0]
+
+
+    @wp.kernel
+    def by_alias(x: wp.Float, a: wp.array(dtype=float)):
+        a[0] = float(x)
+
+
+    @wp.kernel
+    def by_missing_dtype(a: wp.array(ndim=2)):
+        a[0, 0] = a[0, 0]
+
+
+    @wp.kernel
+    def overloaded(a: wp.array(dtype=Any)):
+        a[0] = a[0]
+
+
+    wp.overload(overloaded, {"a": wp.array(dtype=wp.float32)})
+
+
+    @wp.kernel
+    def concrete(a: wp.array(dtype=float)):
+        a[0] = 1.0
+    """
+
+
+def test_generic_kernels_without_an_overload_are_counted_at_harvest(tmp_path):
+    """Before the plan deals files to the splits, so that held-out splits are dealt kernels that build
+    (a corpus full of generic kernels left its validation split with 1 row of 30)."""
+    (tmp_path / "generics.py").write_text(textwrap.dedent(GENERICS))
+    result = harvest(HarvestOptions((str(tmp_path / "generics.py"),)))
+    assert sorted(s.name for s in result.specs) == ["concrete", "overloaded"]
+    assert sorted((f.kind, f.message.split(":")[2]) for f in result.skipped) == [
+        ("GenericKernelError", "by_alias"),
+        ("GenericKernelError", "by_any"),
+        ("GenericKernelError", "by_missing_dtype"),
+    ]
+    kernels = [PlannedKernel(k, spec) for k, spec in enumerate(result.specs)]
+    assert len(list(build_rows(kernels, "cpu", BuildOptions(), BuildStats()))) == 2

@@ -183,6 +183,33 @@ def alias(value: ast.expr | None, lookup: Lookup) -> Bound | None:
     return Bound("module", bound.package, ".".join(filter(None, [bound.name, *parts[1:]])))
 
 
+# What a Warp kernel argument may be annotated with to be generic (its types come from a launch or
+# a ``wp.overload``): ``typing.Any`` and Warp's generic scalar aliases.
+GENERIC_TYPES = frozenset({("typing", "Any"), ("warp", "Scalar"), ("warp", "Float"), ("warp", "Int")})
+
+
+def is_generic(function: ast.FunctionDef, lookup: Lookup) -> bool:
+    """Whether a kernel definition has an argument whose annotation names a generic type
+    (``a: wp.array(dtype=Any)``, ``x: wp.Float``), as Warp would judge it, from the file alone."""
+    arguments = function.args
+    for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        if argument.annotation is None:
+            continue
+        for node in ast.walk(_annotation(argument.annotation)):
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                path = _call_path(node, lookup)
+                if path and tuple(path) in GENERIC_TYPES:
+                    return True
+            if isinstance(node, ast.Call) and not any(k.arg == "dtype" for k in node.keywords):
+                path = _call_path(node.func, lookup)  # ``wp.array(ndim=2)``: its dtype is Any
+                if path and path[0] == "warp" and ARRAY_TYPES.fullmatch(path[-1]):
+                    return True
+    return False
+
+
+ARRAY_TYPES = re.compile(r"(?:indexed)?(?:fabric)?array(?:[1-4]d)?")
+
+
 def _call_path(func: ast.expr, lookup: Lookup) -> list[str] | None:
     """The dotted module path a call's name is bound to (``["warp", "vec3"]`` for ``wp.vec3``), or
     ``[name]`` for a builtin; None for a private part, a non-name, or a definition of the file."""

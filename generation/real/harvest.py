@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
-from generation.real import bundle, importer, licenses
+from generation.real import bundle, declarations, importer, licenses
 from generation.real.packages import PackageRoots, PipSource, Provenance, fetch_package, module_roots
 from generation.source.edits import without_backward
 from generation.source.features import is_kernel
@@ -281,6 +281,13 @@ def static_kernels(parsed: list[ParsedFile], skipped: list[Failure]) -> list[Fou
                 python_source, other_files = kernel_module(index, p.module, kernel, lines[kernel.name])
             except SkipError as error:
                 skipped.append(Failure(error.kind, f"{where}: {error}"))
+                continue
+            overloaded = any(_overloaded(line) == kernel.name for line in lines[kernel.name])
+            if not overloaded and declarations.is_generic(kernel, index.lookup(p.module)):
+                # Its types come from a launch: no code without them. Counted here, before the plan
+                # deals files to the splits, as code generation would count it.
+                why = "is generic and has no wp.overload: its types come from a launch"
+                skipped.append(Failure("GenericKernelError", f"{where}: {why}"))
                 continue
             recipe = {"origin": origin, "kernel": kernel.name}
             found.append(Found(kernel.name, where, python_source, other_files, ast.get_docstring(kernel) or "", recipe))
