@@ -91,6 +91,10 @@ EXAMPLE = """
         raise RuntimeError("the example broke after its first kernel")
     if sys.argv[1:] == ["--hang"]:
         time.sleep(600)
+    if sys.argv[1:] == ["--data"]:  # reads the project's data where it lies, writes beside it
+        factor = float(open("examples/factor.txt").read())
+        wp.launch(make_scale(factor), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
+        open("examples/written.txt", "w").write("written")
     """
 
 
@@ -100,6 +104,7 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
     files = {f"{PACKAGE}/__init__.py": "", f"{PACKAGE}/ops.py": OPS, "tests/test_ops.py": TESTS}
     files["examples/demo.py"] = EXAMPLE
+    files["examples/factor.txt"] = "7.0\n"
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
@@ -149,6 +154,14 @@ def test_every_specialisation_a_run_builds_is_one_honest_row(project, monkeypatc
         build_rows([PlannedKernel(i, s) for i, s in enumerate(imported.specs)], "cpu", BuildOptions(), BuildStats())
     )
     assert imported_rows == []
+
+
+def test_the_command_runs_in_a_working_copy_of_the_project(project, monkeypatch):
+    """Relative paths read the project as they would where the build started; what the command
+    writes goes into the copy, which is removed: the project is left as it was."""
+    result = run_harvest(project, "python examples/demo.py --data", monkeypatch)
+    assert any("factor = 7.0" in spec.python_source for spec in result.specs)
+    assert not (project / "examples" / "written.txt").exists()
 
 
 def test_a_command_that_fails_partway_keeps_what_it_built(project, monkeypatch, caplog):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import resource
 import runpy
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -77,11 +78,49 @@ class _TimeUp(KeyboardInterrupt):
     """Raised in the command at its time limit: pytest ends its session on it, as on Ctrl-C."""
 
 
+# What a copy of the folder the build started in leaves out: version control, environments, caches.
+NOT_COPIED = (".git", ".hg", ".venv", "venv", ".tox", "node_modules", "__pycache__", "*.egg-info", ".build")
+COPY_LIMIT_BYTES = 256 * 2**20  # a bigger folder is not copied: the command reads it in place
+COPY_LIMIT_FILES = 20_000
+
+
+def working_copy(folder: Path, scratch: Path) -> bool:
+    """Copy ``folder`` (the one the build started in) into ``scratch``, so the command reads its tests,
+    examples and data as it would there, and what it writes stays in the copy; False, copying
+    nothing, when the folder holds more than ``COPY_LIMIT_BYTES`` or ``COPY_LIMIT_FILES``."""
+    patterns = shutil.ignore_patterns(*NOT_COPIED)
+    inside = scratch.resolve()  # never the copy into itself, where scratch lies under the folder
+
+    def ignored(current: str, names: list[str]) -> set[str]:
+        holding_scratch = {name for name in names if Path(current, name).resolve() in (inside, *inside.parents)}
+        return set(patterns(current, names)) | holding_scratch
+
+    total, files, stack = 0, 0, [folder]
+    while stack:
+        current = stack.pop()
+        entries = list(os.scandir(current))
+        skip = ignored(str(current), [entry.name for entry in entries])
+        for entry in (e for e in entries if e.name not in skip):
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                total, files = total + entry.stat(follow_symlinks=False).st_size, files + 1
+            if total > COPY_LIMIT_BYTES or files > COPY_LIMIT_FILES:
+                return False
+    shutil.copytree(folder, scratch, symlinks=True, ignore=ignored, dirs_exist_ok=True)
+    return True
+
+
 def run(argv: list[str], seconds: float, scratch: Path, folder: str) -> str:
-    """Run ``argv`` (``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``) here, in
-    ``scratch``, for at most ``seconds``; why it did not end cleanly, in one line ("" when it did).
-    ``folder`` is where the build started: pytest names tests relative to it."""
+    """Run ``argv`` (``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``) here, in a
+    working copy of ``folder`` (where the build started) made in ``scratch``, for at most
+    ``seconds``; why it did not end cleanly, in one line ("" when it did). A folder too big to copy
+    is read in place: the command runs in the empty ``scratch`` with its paths made absolute."""
     watch_warp()
+    if working_copy(Path(folder), scratch):
+        folder = str(scratch)
+    else:
+        argv = [str(Path(folder, arg)) if Path(folder, arg).exists() else arg for arg in argv]
     here, saved_argv = os.getcwd(), sys.argv
     size = address_space() + MEMORY_MB * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (size, size))

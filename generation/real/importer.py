@@ -76,16 +76,15 @@ RUN_GRACE = 60  # seconds past the command's own limit before the parent stops t
 @dataclass(frozen=True)
 class RunCommand:
     """Run mode's command: ``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``, run in
-    the child after the imports, for at most ``seconds``. Arguments that name files or folders
-    (relative to where the build started) are passed on as absolute paths, since the command runs
-    in a scratch folder; rows record the command as given, a path outside by its name."""
+    the child after the imports, for at most ``seconds``, in a working copy of the folder the build
+    started in (``run_step.working_copy``); rows record it as given, an absolute path by its name."""
 
     text: str
     seconds: float = 600
 
     @property
     def argv(self) -> list[str]:
-        return [str(Path(arg).resolve()) if Path(arg).exists() else arg for arg in shlex.split(self.text)]
+        return shlex.split(self.text)
 
     @property
     def shown(self) -> str:
