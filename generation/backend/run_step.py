@@ -111,16 +111,21 @@ def working_copy(folder: Path, scratch: Path) -> bool:
     return True
 
 
+def _only_in(folder: str, arg: str, copy: Path | None) -> bool:
+    """Whether ``arg`` names a file or folder under ``folder`` that the copy (if any) does not hold."""
+    return not Path(arg).is_absolute() and Path(folder, arg).exists() and not (copy and Path(copy, arg).exists())
+
+
 def run(argv: list[str], seconds: float, scratch: Path, folder: str) -> str:
     """Run ``argv`` (``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``) here, in a
     working copy of ``folder`` (where the build started) made in ``scratch``, for at most
-    ``seconds``; why it did not end cleanly, in one line ("" when it did). A folder too big to copy
-    is read in place: the command runs in the empty ``scratch`` with its paths made absolute."""
+    ``seconds``; why it did not end cleanly, in one line ("" when it did). A path the copy does
+    not hold (one under ``.venv``; any, when the folder was too big to copy) is read in place."""
     watch_warp()
-    if working_copy(Path(folder), scratch):
-        folder = str(scratch)
-    else:
-        argv = [str(Path(folder, arg)) if Path(folder, arg).exists() else arg for arg in argv]
+    copied = working_copy(Path(folder), scratch)
+    # A path the copy lacks (under ``.venv``, or no copy at all) is read in place.
+    argv = [str(Path(folder, arg)) if _only_in(folder, arg, scratch if copied else None) else arg for arg in argv]
+    folder = str(scratch) if copied else folder
     here, saved_argv = os.getcwd(), sys.argv
     size = address_space() + MEMORY_MB * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
