@@ -78,7 +78,8 @@ class _TimeUp(KeyboardInterrupt):
     """Raised in the command at its time limit: pytest ends its session on it, as on Ctrl-C."""
 
 
-# What a copy of the folder the build started in leaves out: version control, environments, caches.
+# What a copy of the folder the build started in leaves out: version control, environments (and any
+# folder holding a ``pyvenv.cfg``), caches.
 NOT_COPIED = (".git", ".hg", ".venv", "venv", ".tox", "node_modules", "__pycache__", "*.egg-info", ".build")
 COPY_LIMIT_BYTES = 256 * 2**20  # a bigger folder is not copied: the command reads it in place
 COPY_LIMIT_FILES = 20_000
@@ -93,7 +94,8 @@ def working_copy(folder: Path, scratch: Path) -> bool:
 
     def ignored(current: str, names: list[str]) -> set[str]:
         holding_scratch = {name for name in names if Path(current, name).resolve() in (inside, *inside.parents)}
-        return set(patterns(current, names)) | holding_scratch
+        environments = {name for name in names if Path(current, name, "pyvenv.cfg").is_file()}  # any venv's name
+        return set(patterns(current, names)) | holding_scratch | environments
 
     total, files, stack = 0, 0, [folder]
     while stack:
