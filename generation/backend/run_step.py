@@ -77,6 +77,8 @@ def watch_warp() -> None:
 class _TimeUp(KeyboardInterrupt):
     """Raised in the command at its time limit: pytest ends its session on it, as on Ctrl-C."""
 
+    fired = False  # whether the limit came: pytest reports it as an interrupted session, not by raising
+
 
 # What a copy of the folder the build started in leaves out: version control, environments (and any
 # folder holding a ``pyvenv.cfg``), caches.
@@ -174,9 +176,6 @@ def _run(argv: list[str], folder: str) -> str:
 def _time_up(signum, frame) -> None:
     _TimeUp.fired = True
     raise _TimeUp
-
-
-_TimeUp.fired = False
 
 
 class _PytestScenes:
