@@ -78,6 +78,18 @@ TESTS = """
     def test_constructor():
         Smoother(3)(wp.ones(4, dtype=float, device="cpu"))
     """
+SLOW_TESTS = """
+    import time
+
+    import warp as wp
+
+    from wirp_run_pkg.ops import make_scale
+
+
+    def test_builds_then_hangs():
+        wp.launch(make_scale(9.0), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
+        time.sleep(600)
+    """
 EXAMPLE = """
     import sys
     import time
@@ -105,6 +117,7 @@ def project(tmp_path_factory) -> Path:
     files = {f"{PACKAGE}/__init__.py": "", f"{PACKAGE}/ops.py": OPS, "tests/test_ops.py": TESTS}
     files["examples/demo.py"] = EXAMPLE
     files["examples/factor.txt"] = "7.0\n"
+    files["slow_tests/test_slow.py"] = SLOW_TESTS
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
@@ -179,6 +192,14 @@ def test_a_command_past_its_time_limit_keeps_what_it_built(project, monkeypatch,
     result = run_harvest(project, "python examples/demo.py --hang", monkeypatch, run_timeout=3)
     assert sorted(json.loads(s.recipe)["kernel"] for s in result.specs) == ["add", "make_scale.<locals>.scale"]
     assert any("did not finish in 3 s" in r.getMessage() for r in caplog.records)
+
+
+def test_a_pytest_run_past_its_time_limit_keeps_what_it_built(project, monkeypatch, caplog):
+    """pytest ends its session at the limit, as on Ctrl-C; the kernels its tests built are taken."""
+    result = run_harvest(project, "pytest -q slow_tests", monkeypatch, run_timeout=4)
+    built = [json.loads(s.recipe) for s in result.specs if "factor = 9.0" in s.python_source]
+    assert [r["built_by"] for r in built] == ["slow_tests/test_slow.py::test_builds_then_hangs"]
+    assert any("did not finish in 4 s" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(
