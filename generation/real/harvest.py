@@ -91,12 +91,16 @@ def path_group(paths: tuple[str, ...]) -> SourceGroup:
     not_python = [str(p) for p in roots if p.is_file() and p.suffix != ".py"]
     if not_python:
         raise ValueError(f"paths {not_python} are not .py files; give .py files or folders that hold them")
-    return SourceGroup(tuple(Root(p, "" if p.is_file() else p.name) for p in roots), "unknown")
+    return SourceGroup(named_roots(roots), "unknown")
 
 
 def package_group(package: PackageRoots) -> SourceGroup:
-    roots = tuple(Root(p, "" if p.is_file() else p.name) for p in package.roots)
-    return SourceGroup(roots, package.provenance.license, package.provenance)
+    return SourceGroup(named_roots(package.roots), package.provenance.license, package.provenance)
+
+
+def named_roots(paths) -> tuple[Root, ...]:
+    """Each path as a root whose files' origins start with its name (a file alone: its own name)."""
+    return tuple(Root(path, "" if path.is_file() else path.name) for path in paths)
 
 
 def source_files(group: SourceGroup | None = None) -> list[SourceFile]:
