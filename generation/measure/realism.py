@@ -11,10 +11,10 @@ import ast
 import statistics
 from dataclasses import dataclass, field
 
-from generation.source.features import call_name, is_kernel, is_tid_assignment, nodes
+from generation.source.features import call_name, is_kernel, is_tid_assignment, statements
 
 # Nodes that make an expression one level deeper (a subscript or attribute does not).
-_DEEPER = (ast.Call, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp)
+_DEEPER = frozenset((ast.Call, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp))
 
 
 @dataclass
@@ -23,12 +23,6 @@ class KernelShape:
     depths: list[int] = field(default_factory=list)  # one per statement
     indirect: int = 0  # statements that index an array argument with more than the thread index
     loop: bool = False
-
-
-def depth(node: ast.AST) -> int:
-    """How deeply operations nest in an expression: ``a[i] + 1.0`` is 1, ``wp.sin(a[i] * 2.0)`` is 2."""
-    below = max((depth(child) for child in ast.iter_child_nodes(node)), default=0)
-    return below + 1 if isinstance(node, _DEEPER) else below
 
 
 def _self_nested(node: ast.AST) -> bool:
@@ -53,32 +47,56 @@ def _expressions(statement: ast.stmt) -> list[ast.AST]:
     return []
 
 
+@dataclass
+class _Reading:
+    """What one walk over a statement's expressions finds (``kernel_shape``)."""
+
+    arrays: set[str]  # the kernel's array arguments
+    tids: set[str]  # the names ``wp.tid()`` assigns
+    self_nesting: bool = False
+    indirect: bool = False
+
+    def read(self, node: ast.AST) -> int:
+        """How deeply operations nest in the expression (``a[i] + 1.0`` is 1, ``wp.sin(a[i] * 2.0)``
+        is 2), noting a self-nested call or an indirect array index on the way."""
+        kind = type(node)
+        if kind is ast.Call:
+            self.self_nesting = self.self_nesting or _self_nested(node)
+        elif kind is ast.Subscript and type(node.value) is ast.Name and node.value.id in self.arrays:
+            tid_only = all(type(e) is ast.Name and e.id in self.tids for e in _indices(node.slice))
+            self.indirect = self.indirect or not tid_only
+        below = 0
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST) and not isinstance(item, ast.expr_context):
+                        below = max(below, self.read(item))
+            elif isinstance(value, ast.AST) and not isinstance(value, ast.expr_context):
+                below = max(below, self.read(value))
+        return below + 1 if kind in _DEEPER else below
+
+
 def kernel_shape(kernel: ast.FunctionDef) -> KernelShape:
+    """The kernel's shape in one walk of its statements and one of each statement's expressions."""
     arrays = {a.arg for a in kernel.args.args if a.annotation is not None and "array" in ast.unparse(a.annotation)}
+    inside = list(statements(kernel))
     tids = set()
-    for node in nodes(kernel):
+    for node in inside:
         if type(node) is ast.Assign and is_tid_assignment(node):
             target = node.targets[0]
             tids |= {t.id for t in (target.elts if isinstance(target, ast.Tuple) else [target]) if type(t) is ast.Name}
     shape = KernelShape()
-    for statement in nodes(kernel):
-        if not isinstance(statement, ast.stmt) or statement is kernel:
-            continue
+    for statement in inside:
         if isinstance(statement, (ast.For, ast.While)):
             shape.loop = True
         expressions = _expressions(statement)
         if not expressions or (isinstance(statement, ast.Assign) and is_tid_assignment(statement)):
             continue
-        shape.depths.append(max(depth(e) for e in expressions))
-        inside = [n for e in expressions for n in nodes(e)]
-        shape.self_nesting |= any(_self_nested(n) for n in inside)
-        shape.indirect += any(
-            type(n) is ast.Subscript
-            and type(n.value) is ast.Name
-            and n.value.id in arrays
-            and not all(type(e) is ast.Name and e.id in tids for e in _indices(n.slice))
-            for n in inside
-        )
+        reading = _Reading(arrays, tids)
+        shape.depths.append(max(reading.read(e) for e in expressions))
+        shape.self_nesting |= reading.self_nesting
+        shape.indirect += reading.indirect
     return shape
 
 
@@ -94,7 +112,7 @@ def shapes(sources) -> list[KernelShape]:
             tree = source if isinstance(source, ast.AST) else ast.parse(source)
         except SyntaxError:
             continue
-        found += [kernel_shape(node) for node in ast.walk(tree) if is_kernel(node)]
+        found += [kernel_shape(node) for node in statements(tree) if is_kernel(node)]
     return found
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from generation.source.warp_types import TYPES
@@ -35,22 +35,22 @@ def is_kernel(node: ast.AST) -> bool:
     return isinstance(node, ast.FunctionDef) and warp_decorated(node, "kernel")
 
 
+def is_warp_body(node: ast.AST) -> bool:
+    """A ``@wp.kernel`` or ``@wp.func``: code Warp generates."""
+    return type(node) is ast.FunctionDef and (is_kernel(node) or warp_decorated(node, "func"))
+
+
 def warp_calls(tree: ast.AST) -> Counter[str]:
     """``wp.NAME(...)`` calls inside the ``@wp.kernel`` and ``@wp.func`` bodies of ``tree``, by NAME
-    (a kernel or helper defined inside another is counted once)."""
-    bodies = [
-        node
-        for node in nodes(tree)
-        if type(node) is ast.FunctionDef and (is_kernel(node) or warp_decorated(node, "func"))
-    ]
-    inner = {id(n) for body in bodies for n in nodes(body) if n is not body and n in bodies}
+    (a kernel or helper defined inside another is counted once, with the body around it)."""
     calls: Counter[str] = Counter()
-    for body in (b for b in bodies if id(b) not in inner):
-        for node in nodes(body):
-            if type(node) is ast.Call:
-                name = call_name(node.func)
-                if name.startswith(("wp.", "warp.")):
-                    calls[name.split(".", 1)[1]] += 1
+    for body in statements(tree, enter=lambda statement: not is_warp_body(statement)):
+        if is_warp_body(body):
+            for node in nodes(body):
+                if type(node) is ast.Call:
+                    name = call_name(node.func)
+                    if name.startswith(("wp.", "warp.")):
+                        calls[name.split(".", 1)[1]] += 1
     return calls
 
 
@@ -166,6 +166,22 @@ def nodes(tree: ast.AST) -> list[ast.AST]:
             elif isinstance(value, ast.AST):
                 stack.append(value)
     return found
+
+
+def statements(tree: ast.AST, enter: Callable[[ast.stmt], bool] = lambda statement: True) -> Iterator[ast.stmt]:
+    """The statements of ``tree`` in source order, each followed by those nested in it (those that
+    ``enter`` allows): definitions and blocks, never an expression's nodes (a tenth of the tree)."""
+    for name in tree._fields:
+        value = getattr(tree, name, None)
+        if type(value) is not list:
+            continue
+        for item in value:
+            if isinstance(item, ast.stmt):
+                yield item
+                if enter(item):
+                    yield from statements(item, enter)
+            elif isinstance(item, (ast.excepthandler, ast.match_case)):
+                yield from statements(item, enter)
 
 
 def kernel_features(python_source: str) -> list[str]:
