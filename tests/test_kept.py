@@ -12,6 +12,7 @@ from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import SPLITS, KeptKernels, plan_splits
 from generation.pipeline.plan.generated import BLOCK_SIZE, kernel_at
 from generation.pipeline.stats import BuildStats
+from generation.source.features import kernel_features
 
 SIZES = {"num_examples": 48, "num_validation": 4, "num_test": 4, "seed": 6}
 
@@ -29,7 +30,9 @@ def test_kept_kernels_are_the_kernels_a_build_would_generate(tmp_path):
         kept = KeptKernels(tmp_path / str(options.max_forward_chars))
         plan = plan_splits(options, "cpu", kept=kept)
         indices = planned_indices(plan)
-        assert indices and all(kept.get(i) == kernel_at(options, "cpu", i) for i in indices)
+        assert indices and all(kept.get(i).spec == kernel_at(options, "cpu", i) for i in indices)
+        # and the features the scan read from its parse are those a row reads from the source
+        assert all(list(kept.get(i).features) == kernel_features(kept.get(i).spec.python_source) for i in indices)
 
 
 def test_rows_read_back_are_the_rows_generated_again(tmp_path):
@@ -53,8 +56,9 @@ def test_the_build_reads_what_the_scan_kept(tmp_path):
     plan = plan_splits(options, "cpu", kept=kept)
     first = plan.groups("train")[0].items[0]
     block = first // BLOCK_SIZE
-    specs = [kept.get(block * BLOCK_SIZE + offset) for offset in range(BLOCK_SIZE)]
-    specs[first % BLOCK_SIZE] = dataclasses.replace(specs[first % BLOCK_SIZE], description="read back")
-    kept.put(block, specs)
+    kernels = [kept.get(block * BLOCK_SIZE + offset) for offset in range(BLOCK_SIZE)]
+    changed = dataclasses.replace(kernels[first % BLOCK_SIZE].spec, description="read back")
+    kernels[first % BLOCK_SIZE] = dataclasses.replace(kernels[first % BLOCK_SIZE], spec=changed)
+    kept.put(block, kernels)
     rows = built(plan, options, KeptKernels(kept.folder))["train"]
     assert rows[0]["description"] == "read back"

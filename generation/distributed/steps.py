@@ -106,7 +106,7 @@ def kept_kernels(stage: _Stage) -> KeptKernels | None:
 
 class ScanBlocks(_Stage):
     """Structure digests of the draws a build will most likely need, ``expected_blocks`` of them,
-    dealt round-robin to the tasks (generated configs only)."""
+    dealt round-robin to the tasks (generated configs only); their kernels are kept for the build."""
 
     name = "scan"
 
@@ -118,12 +118,18 @@ class ScanBlocks(_Stage):
             self.scan(rank, world_size, kept)
 
     def scan(self, rank: int, world_size: int, kept: KeptKernels | None) -> None:
-        for block in range(rank, expected_blocks(planned_sizes(self.job.options)), world_size):
-            path = block_file(self.job, block)
-            if not self.out.exists(path):
-                with layout.written_in_place(self.out, path) as file:
-                    np.save(file, scan_block(self.job.options, self.job.device, block, kept))
+        for block in range(rank, expected_blocks(planned_sizes(self.job.options), world_size), world_size):
+            if not self.out.exists(block_file(self.job, block)):
+                scanned_block(self, block, kept)
                 self.stat_update("blocks")
+
+
+def scanned_block(stage: _Stage, block: int, kept: KeptKernels | None) -> np.ndarray:
+    """Scan ``block``, keep its kernels in ``kept`` and save its digests (a rerun reads them back)."""
+    digests = scan_block(stage.job.options, stage.job.device, block, kept)
+    with layout.written_in_place(stage.out, block_file(stage.job, block)) as file:
+        np.save(file, digests)
+    return digests
 
 
 def load_block(stage: _Stage, block: int) -> np.ndarray:
@@ -132,7 +138,7 @@ def load_block(stage: _Stage, block: int) -> np.ndarray:
     if stage.out.exists(path):
         with stage.out.open(path, "rb") as file:
             return np.load(file)
-    return scan_block(stage.job.options, stage.job.device, block)
+    return scanned_block(stage, block, kept_kernels(stage))
 
 
 class SelectKernels(_Stage):

@@ -113,7 +113,7 @@ def build_batch(
     for place in sorted(done):
         planned, code = done[place]
         stats.rows += 1
-        yield assemble(planned.spec, code, device, options.seed, planned.index, validation)
+        yield assemble(planned.spec, code, device, options.seed, planned.index, validation, planned.features)
 
 
 def build_rows(

@@ -83,9 +83,16 @@ def lengths(row: dict[str, Any]) -> dict[str, dict[str, int]]:
 
 
 def assemble(
-    spec: KernelSpec, made: TargetCode, device: str, seed: int, index: int, validation: tuple[str, ...]
+    spec: KernelSpec,
+    made: TargetCode,
+    device: str,
+    seed: int,
+    index: int,
+    validation: tuple[str, ...],
+    features: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """The row for ``spec`` and the code ``made`` for it, with the checks it passed."""
+    """The row for ``spec`` and the code ``made`` for it, with the checks it passed (and its
+    ``kernel_features``, read here unless the scan read them already)."""
     row = {
         "id": row_id(device, spec.python_source, made.code),
         "kernel_name": spec.name,
@@ -115,7 +122,7 @@ def assemble(
             "package_version": spec.package_version,
             "difficulty": spec.difficulty,
             "recipe": spec.recipe,
-            "features": kernel_features(spec.python_source),
+            "features": list(features) if features is not None else kernel_features(spec.python_source),
             "validation": list(validation),
             "arch": made.arch,
             "ptx_isa": made.ptx_isa,

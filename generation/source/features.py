@@ -184,9 +184,10 @@ def statements(tree: ast.AST, enter: Callable[[ast.stmt], bool] = lambda stateme
                 yield from statements(item, enter)
 
 
-def kernel_features(python_source: str) -> list[str]:
-    """Sorted feature tags: launch and array dimensions, statement kinds, types, atomics, helpers."""
-    tree = ast.parse(python_source)
+def kernel_features(python_source: str, tree: ast.Module | None = None) -> list[str]:
+    """Sorted feature tags: launch and array dimensions, statement kinds, types, atomics, helpers
+    (``tree``: the source already parsed, where the caller has it)."""
+    tree = tree or ast.parse(python_source)
     found: set[str] = set()
     for match in _WARP_TYPE.finditer(python_source):
         found.add(f"type:{match.group(1)}")
@@ -326,12 +327,12 @@ def normalized_ast(python_source: str) -> str:
     return ast.dump(tree, annotate_fields=False)
 
 
-def structure_key(python_source: str) -> bytes:
+def structure_key(source: str | ast.Module) -> bytes:
     """The normalized syntax tree as compact bytes: equal exactly when ``normalized_ast`` is, at
     a fraction of its cost (planning keys every draw). One walk in field order renames as
     ``_Canonical`` does (the same first-appearance numbering) and writes each node as it goes."""
     out: list[str] = []
-    _serialize(ast.parse(python_source), out, {})
+    _serialize(source if isinstance(source, ast.AST) else ast.parse(source), out, {})
     return "\x1f".join(out).encode()
 
 

@@ -25,7 +25,6 @@ from generation.pipeline.plan.model import (
     split_evenly,
 )
 from generation.real.harvest import Harvested
-from generation.source.spec import KernelSpec
 
 __all__ = [
     "GROUP_SIZE",
@@ -72,9 +71,9 @@ def planned_kernels(
     if group.source == "real":
         return iter(group.items), iter(group.reserve)
 
-    def kernel(index: int) -> KernelSpec:
-        return (kept and kept.get(index)) or generated.kernel_at(options, target, index)
+    def kernel(index: int) -> PlannedKernel:
+        return (kept and kept.get(index)) or PlannedKernel(index, generated.kernel_at(options, target, index))
 
-    made = lambda items: (PlannedKernel(i, kernel(i)) for i in items)  # noqa: E731
+    made = lambda items: (kernel(i) for i in items)  # noqa: E731
     further = generated.further_draws(options, target, group.further) if group.further else ()
     return made(group.items), made(chain(group.reserve, further))

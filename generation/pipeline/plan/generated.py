@@ -25,6 +25,7 @@ smallest size is ``UNFIT``: selection passes it by.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import logging
@@ -41,9 +42,9 @@ from generation.pipeline import checks
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import lengths
 from generation.pipeline.plan.kept import KeptKernels
-from generation.pipeline.plan.model import BLOCK_SIZE, GROUP_SIZE, SPLITS, Further, Plan
+from generation.pipeline.plan.model import BLOCK_SIZE, GROUP_SIZE, SPLITS, Further, Plan, PlannedKernel
 from generation.pipeline.stats import BuildStats, Reason
-from generation.source.features import structure_key
+from generation.source.features import kernel_features, structure_key
 from generation.source.spec import KernelSpec
 
 logger = logging.getLogger(__name__)
@@ -93,9 +94,10 @@ def kernel_at(options: BuildOptions, target: str, index: int) -> KernelSpec:
     return drawn(options, target, index)[0]
 
 
-def structure_digest(python_source: str) -> int:
-    """64 bits of the normalized syntax tree: kernels that differ only in names or constants agree."""
-    digest = hashlib.blake2b(structure_key(python_source), digest_size=8).digest()
+def structure_digest(source: str | ast.Module) -> int:
+    """64 bits of the normalized syntax tree (of a source, or its parsed tree): kernels that differ
+    only in names or constants agree."""
+    digest = hashlib.blake2b(structure_key(source), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -107,14 +109,21 @@ def split_of(digest: int) -> str:
 
 def scan_block(options: BuildOptions, target: str, block: int, kept: KeptKernels | None = None) -> np.ndarray:
     """The structure digests of the draws of ``block``, in draw order (``UNFIT`` for a draw
-    predicted over a length cap); the kernels themselves go to ``kept``, for the build to read back."""
-    digests, specs = [], []
+    predicted over a length cap); the kernels themselves go to ``kept``, for the build to read back,
+    with their features read from the same parse as the digest."""
+    digests, kernels = [], []
     for index in range(block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE):
         spec, fits = drawn(options, target, index)
-        digests.append(structure_digest(spec.python_source) if fits else UNFIT)
-        specs.append(spec)
+        if not fits:
+            digests.append(UNFIT)
+            kernels.append(PlannedKernel(index, spec))
+            continue
+        tree = ast.parse(spec.python_source)
+        digests.append(structure_digest(tree))
+        features = tuple(kernel_features(spec.python_source, tree)) if kept is not None else None
+        kernels.append(PlannedKernel(index, spec, features))
     if kept is not None:
-        kept.put(block, specs)
+        kept.put(block, kernels)
     return np.array(digests, dtype=np.uint64)
 
 
@@ -147,8 +156,12 @@ def planned_sizes(options: BuildOptions) -> dict[str, int]:
     return with_reserve(options, options.split_sizes())
 
 
-def expected_blocks(sizes: dict[str, int]) -> int:
-    """Blocks that usually fill every split, with a margin for repeats."""
+def expected_blocks(sizes: dict[str, int], tasks: int = 2) -> int:
+    """Blocks that usually fill every split. Several tasks scan them side by side, with a margin for
+    repeats: a block selection finds missing is scanned there, alone. One task scans no margin: it
+    would scan a missing block no faster than selection does, and the margin is rarely all used."""
+    if tasks == 1:
+        return math.ceil(draws_needed(sizes) / BLOCK_SIZE)
     return math.ceil(draws_needed(sizes) * 1.05 / BLOCK_SIZE) + 1
 
 

@@ -24,6 +24,7 @@ BLOCK_SIZE = 256  # draws scanned together: the unit of parallel planning and of
 class PlannedKernel:
     index: int  # generated: its draw, (seed, category, index) regenerates it; real: its place in the harvest
     spec: KernelSpec
+    features: tuple[str, ...] | None = None  # ``kernel_features`` of its source, when the scan read them
 
 
 @dataclass(frozen=True)
