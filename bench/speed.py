@@ -145,6 +145,7 @@ class Timers:
 TIMED = [
     (generated, "drawn", "{phase}: generate a kernel"),
     (generated, "structure_digest", "{phase}: structure key"),
+    (generated, "kernel_features", "{phase}: read its features (kept for the build)"),
     (KeptKernels, "get", "{phase}: read a kept kernel back"),
     (targets, "extract_ir", "{phase}: Warp codegen and slicing"),
     (build, "assemble", "{phase}: assemble the row"),

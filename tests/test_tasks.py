@@ -107,7 +107,9 @@ def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_p
     out = tmp_path / "out"
     # 2,000 rows: the build stage lasts seconds, so the signal lands while workers build rows
     process = start(build_command(out, "--tasks", "4", "--workers", "2", rows=2000), tmp, tmp_path / "build.log")
-    wait_for(lambda: (out / ".build" / "cpu" / "logs" / "build").is_dir(), process)
+    # a build task has started (its log is open): the signal lands inside a worker's task, which
+    # must unwind and end without a traceback of its own
+    wait_for(lambda: any((out / ".build" / "cpu" / "logs" / "build").glob("logs/task_*.log")), process)
     time.sleep(1.0)
     if signum == signal.SIGTERM:
         os.kill(process.pid, signum)  # the CLI alone, as `kill PID` would

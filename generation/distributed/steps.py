@@ -15,6 +15,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
+import multiprocess
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 from fsspec.implementations.local import LocalFileSystem
@@ -82,8 +83,15 @@ class _Stage(PipelineStep):
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         self.out = layout.folder(self.job.out)
-        with sigterm_unwinds():
-            self.work(rank, world_size)
+        try:
+            with sigterm_unwinds():
+                self.work(rank, world_size)
+        except KeyboardInterrupt:
+            if multiprocess.parent_process() is None:  # the build's own process says it was interrupted
+                raise
+            # A pool's worker, stopped with its pool: unwound, it ends quietly (one traceback a
+            # worker would bury the build's own line saying how to resume).
+            raise SystemExit(130) from None
         # The process's peak so far (a pool worker runs several tasks): what a machine must hold.
         self.stat_update("peak_rss_mb", value=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         return iter(())
