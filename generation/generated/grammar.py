@@ -861,7 +861,8 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
     if hops == 0:
         return None
     takers = scope.takers(part_type)
-    takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
+    if part.root is not None:  # else no taker can wrap it in its own call
+        takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
     direct = [op for op in takers if op.result == type_name]
     for op in [choose(rng, direct)] if direct else rng.sample(takers, len(takers)):
         step = apply(rng, scope, op, depth=1, fixed={op.args.index(part_type): part}, allow_const=True)
@@ -875,6 +876,14 @@ def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
     """Whether ``op`` would wrap a given argument in that argument's own call (``wp.max(wp.max(a, b), c)``)."""
     wrappers = op.calls[1]
     return any(wrappers[k] is not None and wrappers[k] == e.root for k, e in fixed.items())
+
+
+def not_wrapping(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
+    """The operations of ``ops`` that wrap no ``fixed`` argument in its own call (all of them when
+    each does, or when no argument is a call)."""
+    if all(e.root is None for e in fixed.values()):
+        return ops
+    return [op for op in ops if not wraps_itself(op, fixed)] or ops
 
 
 def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: list[tuple[Expr, str]]) -> Expr:
@@ -894,7 +903,7 @@ def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: l
         paired = []
         for k in range(0, len(items) - 1, 2):
             fixed = {0: items[k], 1: items[k + 1]}
-            ops = [op for op in joins if not wraps_itself(op, fixed)] or joins
+            ops = not_wrapping(joins, fixed)
             paired.append(apply(rng, scope, choose(rng, ops), depth=1, fixed=fixed))
         items = paired + items[len(paired) * 2 :]
     return items[0]
@@ -902,7 +911,11 @@ def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: l
 
 def joining_ops(scope: Scope, type_name: str) -> list[Op]:
     """Binary operations on ``type_name`` (``a + b``): how another value is folded into one of it."""
-    return [op for op in scope.ops_returning(type_name) if op.args == (type_name, type_name) and op.group != "helper"]
+    key = ("joining", type_name)
+    if key not in scope._index:
+        ops = scope.ops_returning(type_name)
+        scope._index[key] = [op for op in ops if op.args == (type_name, type_name) and op.group != "helper"]
+    return scope._index[key]
 
 
 def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: Expr, part_type: str) -> Expr:
@@ -921,5 +934,5 @@ def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: 
         return expr
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]
     fixed = {0: pair[0], 1: pair[1]}
-    joins = [op for op in joins if not wraps_itself(op, fixed)] or joins
+    joins = not_wrapping(joins, fixed)
     return apply(rng, scope, choose(rng, joins), depth=1, fixed=fixed)
