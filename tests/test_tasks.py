@@ -125,6 +125,43 @@ def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_p
     assert len(shards(out)) < 4, "the build finished before the signal: nothing was tested"
 
 
+# A task whose stop signal lands inside a ``__del__``: Python prints that KeyboardInterrupt and
+# goes on, so the task runs to its end, and must stop then (a pool signals its workers once).
+LOST_INTERRUPT = """
+import sys, time
+from generation.distributed.steps import Job, _Stage
+from generation.pipeline.options import BuildOptions
+
+class Slow:
+    def __del__(self):
+        print("inside", flush=True)
+        time.sleep(3)
+
+class Step(_Stage):
+    name = "lost"
+
+    def work(self, rank, world_size):
+        Slow()
+        print("work done", flush=True)
+
+try:
+    Step(Job("cpu", sys.argv[1], BuildOptions(), 1)).run(None)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_a_task_whose_interrupt_was_lost_still_stops_at_its_end(tmp_path):
+    command = [sys.executable, "-c", LOST_INTERRUPT, str(tmp_path / "out")]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "inside\n"
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert "Exception ignored" in err and "KeyboardInterrupt: signal 15" in err, err  # the interrupt was lost
+    assert out.splitlines() == ["work done", "interrupted"], (out, err)
+
+
 def test_a_build_logged_to_a_file_holds_lines_not_progress_bars(tmp_path, tmp):
     log = tmp_path / "build.log"
     process = start(build_command(tmp_path / "out", "--tasks", "2", rows=30), tmp, log)

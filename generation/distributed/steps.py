@@ -84,13 +84,16 @@ class _Stage(PipelineStep):
     def run(self, data, rank: int = 0, world_size: int = 1):
         self.out = layout.folder(self.job.out)
         try:
-            with sigterm_unwinds():
+            with sigterm_unwinds() as stop:
                 self.work(rank, world_size)
+            if stop.signum is not None:  # its interrupt was lost on the way: the work is done, the build is not
+                raise KeyboardInterrupt(f"signal {stop.signum}")
         except KeyboardInterrupt:
             if multiprocess.parent_process() is None:  # the build's own process says it was interrupted
                 raise
             # A pool's worker, stopped with its pool: unwound, it ends quietly (one traceback a
-            # worker would bury the build's own line saying how to resume).
+            # worker would bury the build's own line saying how to resume). It must end: the pool
+            # signals it once, then waits for it, holding the lock a worker takes its next task under.
             raise SystemExit(130) from None
         # The process's peak so far (a pool worker runs several tasks): what a machine must hold.
         self.stat_update("peak_rss_mb", value=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
