@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_codegen import bare_codegen  # noqa: E402
 
 from generation.backend import warp_api  # noqa: E402
+from generation.distributed.steps import peak_rss_mb  # noqa: E402
 from generation.pipeline.plan import PlannedKernel  # noqa: E402
 
 CLI = [sys.executable, "-m", "generation.cli", "build"]
@@ -43,12 +44,16 @@ def cli_build(config: str, rows: int, out: Path, workers: int, seed: int) -> tup
     command += ["--tasks", str(workers), "--workers", str(workers)]
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0  # its own VmHWM, read while it runs (the ru_maxrss wait4 gives counts this process's peak too)
+    while not (ended := os.wait4(process.pid, os.WNOHANG))[0]:
+        peak = max(peak, peak_rss_mb(process.pid))
+        time.sleep(0.1)
+    _, status, usage = ended
     elapsed = time.perf_counter() - start
     assert os.waitstatus_to_exitcode(status) == 0, process.stderr.read().decode()[-3000:]
     stats = json.loads((out / ".build" / config / "build_stats.json").read_text())
     written = sum(split["rows"] for split in stats["splits"].values())
-    return elapsed, written, usage.ru_maxrss // 1024
+    return elapsed, written, peak or usage.ru_maxrss // 1024
 
 
 def task_peaks(out: Path, config: str) -> dict[str, int]:

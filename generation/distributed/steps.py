@@ -96,11 +96,25 @@ class _Stage(PipelineStep):
             # signals it once, then waits for it, holding the lock a worker takes its next task under.
             raise SystemExit(130) from None
         # The process's peak so far (a pool worker runs several tasks): what a machine must hold.
-        self.stat_update("peak_rss_mb", value=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        self.stat_update("peak_rss_mb", value=peak_rss_mb())
         return iter(())
 
     def work(self, rank: int, world_size: int) -> None:
         raise NotImplementedError
+
+
+def peak_rss_mb(pid: int | str = "self") -> int:
+    """A process's peak resident memory in MB since it started its program (Linux's ``VmHWM``);
+    elsewhere this process's ``ru_maxrss``, which Linux would carry over ``exec`` from the process
+    that started it (a command started by a large process would report that one's peak)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 if pid == "self" else 0
 
 
 def block_file(job: Job, block: int) -> str:
