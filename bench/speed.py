@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import importlib.util
 import sys
 import tempfile
@@ -156,6 +157,31 @@ TIMED = [
 ]
 
 
+STAGES = ("scan", "select", "build", "finish")
+
+
+def _logged_times(log: Path) -> tuple[float, float]:
+    """When a task's log (datatrove's, ``2026-12-05 08:24:15.849 | ...`` lines) starts and ends."""
+    stamps = [line[:23] for line in log.read_text().splitlines() if line[:4].isdigit() and line[4:5] == "-"]
+    parse = lambda stamp: datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()  # noqa: E731
+    return parse(stamps[0]), parse(stamps[-1])
+
+
+def cli_stages(out: Path, config: str, started: float, ended: float) -> dict[str, float]:
+    """Seconds of a CLI build's parts, from its tasks' logs: start-up (the command to its first task),
+    each stage (its first task's start to its last task's end, start-ups of its pool included),
+    and the exit (the last task's end to the command's)."""
+    parts, previous_end = {}, started
+    for stage in STAGES:
+        times = [_logged_times(log) for log in (out / ".build" / config / "logs" / stage / "logs").glob("*.log")]
+        begin, end = min(start for start, _ in times), max(end for _, end in times)
+        parts["start-up" if stage == "scan" else f"before {stage}"] = begin - previous_end
+        parts[stage] = end - begin
+        previous_end = end
+    parts["exit"] = ended - previous_end
+    return parts
+
+
 def breakdown(config: str, rows: int, cache: Path) -> None:
     """One ``load_dataset`` with the stages timed: seconds, ms a row, share of the wall time."""
     timers = Timers()
@@ -201,10 +227,13 @@ def main() -> None:
             whole, alone = warp_path(sources, device, root / f"warp_{rows}")
             rate = len(sources) / seconds
             table.append((f"`load_dataset`, 1 process, {rows:,} rows", len(sources), seconds, rate, whole, alone))
+        stages = {}
         if args.cli_rows:
             for workers in (1, 2):
                 out = root / f"cli_{workers}"
+                started = time.time()
                 seconds, written, _ = cli_build(args.config, args.cli_rows, out, workers, SEED)
+                stages[workers] = cli_stages(out, args.config, started, time.time())
                 built = datasets.load_dataset(str(out), args.config, cache_dir=str(root / f"read_{workers}"))
                 sources = [row["python_source"] for split in built.values() for row in split]
                 whole, alone = warp_path(sources, device, root / f"warp_cli_{workers}")
@@ -217,6 +246,12 @@ def main() -> None:
         for name, rows, seconds, rate, whole, alone in table:
             print(f"| {name} | {rows} | {seconds:.1f} | {rate:.1f} | {whole:.1f} | {rate / whole:.2f}x | {alone:.1f} | "
                   f"{rate / alone:.2f}x |")  # fmt: skip
+        if stages:
+            print(f"\nThe CLI builds of {args.cli_rows:,} rows by stage (seconds, from the tasks' logs):")
+            print("| part | " + " | ".join(f"{w} worker{'s' * (w > 1)}" for w in stages) + " |")
+            print("|---|" + "---:|" * len(stages))
+            for part in stages[1]:
+                print(f"| {part} | " + " | ".join(f"{parts[part]:.1f}" for parts in stages.values()) + " |")
         if args.profile_rows:
             breakdown(args.config, args.profile_rows, root / "timed")
 
