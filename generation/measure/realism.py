@@ -11,7 +11,7 @@ import ast
 import statistics
 from dataclasses import dataclass, field
 
-from generation.source.features import call_name, is_kernel, is_tid_assignment, statements
+from generation.source.features import call_name, child_fields, is_kernel, is_tid_assignment, statements
 
 # Nodes that make an expression one level deeper (a subscript or attribute does not).
 _DEEPER = frozenset((ast.Call, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp))
@@ -66,13 +66,13 @@ class _Reading:
             tid_only = all(type(e) is ast.Name and e.id in self.tids for e in _indices(node.slice))
             self.indirect = self.indirect or not tid_only
         below = 0
-        for name in node._fields:
+        for name in child_fields(kind):
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and not isinstance(item, ast.expr_context):
+                    if isinstance(item, ast.AST):
                         below = max(below, self.read(item))
-            elif isinstance(value, ast.AST) and not isinstance(value, ast.expr_context):
+            elif isinstance(value, ast.AST):
                 below = max(below, self.read(value))
         return below + 1 if kind in _DEEPER else below
 

@@ -160,7 +160,7 @@ def nodes(tree: ast.AST) -> list[ast.AST]:
     while stack:
         node = stack.pop()
         found.append(node)
-        for name in _CHILD_FIELDS.get(type(node)) or _child_fields(type(node)):
+        for name in child_fields(type(node)):
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
@@ -177,12 +177,14 @@ _NOT_CHILDREN = {"ctx", "id", "attr", "arg", "value:Constant", "kind", "type_com
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _child_fields(kind: type) -> tuple[str, ...]:
-    _CHILD_FIELDS[kind] = tuple(
-        field
-        for field in kind._fields
-        if field not in _NOT_CHILDREN and f"{field}:{kind.__name__}" not in _NOT_CHILDREN
-    )
+def child_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold nodes (``_NOT_CHILDREN`` aside), read once a class."""
+    if kind not in _CHILD_FIELDS:
+        _CHILD_FIELDS[kind] = tuple(
+            field
+            for field in kind._fields
+            if field not in _NOT_CHILDREN and f"{field}:{kind.__name__}" not in _NOT_CHILDREN
+        )
     return _CHILD_FIELDS[kind]
 
 
