@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_codegen import bare_codegen  # noqa: E402
 
 from generation.backend import warp_api  # noqa: E402
-from generation.distributed.steps import peak_rss_mb  # noqa: E402
+from generation.backend.children import peak_rss_mb  # noqa: E402
 from generation.pipeline.plan import PlannedKernel  # noqa: E402
 
 CLI = [sys.executable, "-m", "generation.cli", "build"]

@@ -1,8 +1,10 @@
-"""Child Python processes that import this package: import mode's child and the run check's."""
+"""Child Python processes that import this package (import mode's child, the run check's), and the facts of a
+process they are limited and measured by: its address space, its peak memory."""
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,3 +30,17 @@ def address_space() -> int:
     """This process's address space in bytes: a memory limit is set above it."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_mb(pid: int | str = "self") -> int:
+    """A process's peak resident memory in MB since it started its program (Linux's ``VmHWM``);
+    elsewhere this process's ``ru_maxrss``, which Linux would carry over ``exec`` from the process
+    that started it (a command started by a large process would report that one's peak)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 if pid == "self" else 0

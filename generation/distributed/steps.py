@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import resource
 import signal
 import sys
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from datatrove.pipeline.base import PipelineStep
 from fsspec.implementations.local import LocalFileSystem
 from tqdm import tqdm
 
+from generation.backend.children import peak_rss_mb
 from generation.distributed.signals import unwinding
 from generation.generated.generator import GENERATOR_VERSION
 from generation.hub import layout
@@ -101,20 +101,6 @@ class _Stage(PipelineStep):
 
     def work(self, rank: int, world_size: int) -> None:
         raise NotImplementedError
-
-
-def peak_rss_mb(pid: int | str = "self") -> int:
-    """A process's peak resident memory in MB since it started its program (Linux's ``VmHWM``);
-    elsewhere this process's ``ru_maxrss``, which Linux would carry over ``exec`` from the process
-    that started it (a command started by a large process would report that one's peak)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 if pid == "self" else 0
 
 
 def block_file(job: Job, block: int) -> str:
