@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set everything up from a fresh clone, then build a small `cuda` dataset and print a sample row.
-#   .venv         datasets 3.6 (runs the dataset script), the project with its Ray extra, test tools
+#   .venv         datasets 3.6 (runs the dataset script), the project with its Ray and PTX extras, test tools
 #   .venv-latest  the newest datasets, to check that published data and the builder class work there
 # --no-sample skips the sample build (CI).
 set -euo pipefail
@@ -9,7 +9,7 @@ LATEST_DATASETS="datasets==5.2.0"
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,ray]"
+.venv/bin/python -m pip install -q -e ".[test,ray,ptx]"
 
 python3 -m venv .venv-latest
 .venv-latest/bin/python -m pip install -q --upgrade pip

@@ -1,7 +1,7 @@
 """The evaluation harness's targets, measured as a user runs it: builds through the CLI, then
 ``warp-ir-pairs eval`` timed from the command line (loading, scoring, report).
 
-    python bench/evaluation.py [--out bench_eval] [--stages speed,mutate,code,cuda,real]
+    python bench/evaluation.py [--out bench_eval] [--stages speed,mutate,code,cuda,ptx,real]
 
 Stages (each prints its table rows; every build and report is kept under --out):
 - ``speed``: 500 ``cpu`` test rows, ``python_to_forward``, 5 input sets, the ``reference`` baseline
@@ -9,6 +9,8 @@ Stages (each prints its table rows; every build and report is kept under --out):
 - ``mutate``: the ``mutate`` baseline on the same 500 rows (behaviour-changing mutants caught);
 - ``code``: the ``reference`` baseline on 300 of those rows for ``python_to_code``;
 - ``cuda``: 300 ``cuda`` test rows, ``forward_to_python`` and ``python_to_forward`` (NVRTC);
+- ``ptx``: 300 ``ptx`` test rows, ``python_to_forward`` (``reference`` and ``mutate``: nvJitLink
+  assembles them; they run on a GPU only) and ``python_to_code`` (``reference``);
 - ``real``: ``real_cpu`` built with ``validate=run``, every test row, ``python_to_forward``.
 """
 
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "generation.cli"]
-STAGES = ("speed", "mutate", "code", "cuda", "real")
+STAGES = ("speed", "mutate", "code", "cuda", "ptx", "real")
 
 
 def build(out: Path, config: str, *flags: str) -> Path:
@@ -56,6 +58,16 @@ def row(name: str, summary: dict) -> None:
         )
 
 
+def mutation_line(name: str, summary: dict) -> str:
+    mutation = summary["sources"]["mutate"]["mutation"]
+    caught = "n/m" if mutation["caught_rate"] is None else f"{100 * mutation['caught_rate']:.1f}%"
+    return (
+        f"{name} mutants: {mutation['mutants']}, compiled {mutation['compiled']}, behaviour-changing "
+        f"{mutation['behaviour_changing']}, caught {mutation['caught']} ({caught}), "
+        f"equivalent {mutation['equivalent']}; survivors: {mutation['survivors']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench_eval"))
@@ -79,12 +91,7 @@ def main() -> None:
     if "mutate" in stages:
         summary = evaluate(args.out, "mutate", cpu, "cpu", "python_to_forward", ["mutate"], None)
         row("cpu python_to_forward", summary)
-        mutation = summary["sources"]["mutate"]["mutation"]
-        extra.append(
-            f"mutants: {mutation['mutants']}, compiled {mutation['compiled']}, behaviour-changing "
-            f"{mutation['behaviour_changing']}, caught {mutation['caught']} ({100 * mutation['caught_rate']:.1f}%), "
-            f"equivalent {mutation['equivalent']}; survivors: {mutation['survivors']}"
-        )
+        extra.append(mutation_line("cpu", summary))
     if "code" in stages:
         row("cpu python_to_code", evaluate(args.out, "code", cpu, "cpu", "python_to_code", ["reference"], 300))
     if "cuda" in stages:
@@ -97,6 +104,12 @@ def main() -> None:
             "cuda python_to_forward",
             evaluate(args.out, "cuda_p2f", cuda, "cuda", "python_to_forward", ["reference"], None),
         )
+    if "ptx" in stages:
+        ptx = build(args.out, "ptx", "--num-examples", "600", "--num-test", "300", "--seed", "2")
+        summary = evaluate(args.out, "ptx_p2f", ptx, "ptx", "python_to_forward", ["reference", "mutate"], None)
+        row("ptx python_to_forward", summary)
+        extra.append(mutation_line("ptx", summary))
+        row("ptx python_to_code", evaluate(args.out, "ptx_p2c", ptx, "ptx", "python_to_code", ["reference"], None))
     if "real" in stages:
         real = build(args.out, "real_cpu", "--validate", "run", "--seed", "3")
         row(

@@ -18,6 +18,7 @@ import pytest
 from conftest import load, made_once, shared_folder
 
 from generation import cli
+from generation.backend import ptx
 from generation.evaluation import baselines, compare, harness, report, text, views
 from generation.evaluation.mutation import mutate
 from generation.evaluation.predictions import read_predictions, write_predictions
@@ -283,6 +284,53 @@ def test_the_reference_passes_and_mutants_fail_in_every_task(builds, tmp_path, c
     assert mutation["caught"] == mutation["behaviour_changing"]
 
 
+# -- PTX: assembled by nvJitLink, run on a GPU only ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ptx_rows(tmp_path_factory):
+    return load("ptx", tmp_path_factory.mktemp("ptx"), num_examples=8, num_validation=0, num_test=0, seed=21)
+
+
+def broken_ptx(rows, column: str) -> dict[str, dict[int, str]]:
+    """A misspelled instruction and a renamed entry point, in the task's target column."""
+    misspelled, renamed = rows[0], rows[1]
+    entry = ptx.entry_names(renamed["forward"])[0]
+    return {
+        misspelled["id"]: {0: re.sub(r"\bret;", "retrn;", misspelled[column], count=1)},
+        renamed["id"]: {0: renamed[column].replace(entry, entry + "_x")},
+    }
+
+
+@pytest.mark.parametrize(("task", "column"), [("python_to_forward", "forward"), ("python_to_code", "code")])
+def test_ptx_is_assembled_where_no_gpu_runs_it(ptx_rows, tmp_path, task, column):
+    """nvJitLink's ptxas assembles every reference and every mutant (an instruction, a constant, a
+    store or an operand order changed: all valid PTX); a misspelled instruction and a renamed
+    entry point fail ``compiles`` with their first error. Without a GPU ``correct`` is not measured."""
+    rows = list(ptx_rows["train"])
+    write_predictions(tmp_path / "broken.jsonl", broken_ptx(rows, column))
+    summary = harness.evaluate(
+        ptx_rows, "ptx", "train", task, [tmp_path / "broken.jsonl"], ["reference", "mutate"], tmp_path / "report"
+    )
+    for name in ("reference", "mutate"):
+        overall = summary["sources"][name]["overall"]
+        assert overall["compiles"] == 1.0 and overall["missing"] == 0 and overall["correct"] is None, name
+    records = [json.loads(line) for line in open(tmp_path / "report" / "rows.jsonl")]
+    errors = [record["error"] for record in records if record["source"] == "broken" and record["sample"] == 0]
+    assert len(errors) == 2 and all(record["compiles"] is False for record in records if record["source"] == "broken")
+    assert "Not a name of any known instruction: 'retrn'" in errors[0]
+    assert errors[1].startswith("compile: error: LookupError: the PTX defines no entry "), errors[1]
+
+
+def test_a_ptx_mutant_changes_one_instruction_and_never_to_the_same_text():
+    forward = (
+        ".visible .entry k_0123abcd_cuda_kernel_forward(\n)\n{\n"
+        "\tmov.f32 \t%f1, 0f7F800000;\n\tadd.s64 \t%rd1, %rd2, %rd3;\n\tsub.rn.f32 \t%f2, %f1, %f3;\n\tret;\n}"
+    )
+    seen = {mutate(forward, "ptx", seed, "row").change for seed in range(40)}
+    assert seen == {"sub -> add", "%f1, %f3 -> %f3, %f1"}  # infinity stays itself; address arithmetic is left alone
+
+
 def test_nearest_takes_the_most_similar_other_train_row_under_this_rows_names(builds):
     train = list(builds["cpu"]["train"])
     made = baselines.nearest(train[:3], "python_to_forward", (), train)
@@ -380,6 +428,18 @@ def test_cuda_candidates_are_scored_correct_on_a_gpu(builds):
     is correct and mutants that change behaviour are not."""
     summary = harness.evaluate(
         builds["cuda"], "cuda", "train", "python_to_forward", baselines=["reference", "mutate"], limit=6, progress=False
+    )
+    assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
+    mutation = summary["sources"]["mutate"]["mutation"]
+    assert mutation["behaviour_changing"] and mutation["caught"] == mutation["behaviour_changing"]
+
+
+@pytest.mark.skipif(not harness._gpus(), reason="no CUDA device: PTX candidates run on a GPU only")
+def test_ptx_candidates_are_scored_correct_on_a_gpu(ptx_rows):
+    """Where a GPU is present, the driver loads each candidate's PTX in place of Warp's own build
+    (a fresh process per run): the reference is correct and mutants that change behaviour are not."""
+    summary = harness.evaluate(
+        ptx_rows, "ptx", "train", "python_to_forward", baselines=["reference", "mutate"], progress=False
     )
     assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
     mutation = summary["sources"]["mutate"]["mutation"]

@@ -98,15 +98,19 @@ def seeded_arguments(typed, launch, rng, device: str, objects: list) -> list:
     return args
 
 
-def launched(kernel, launch, args: list, device: str, adj_args: list | None = None) -> None:
+def launched(
+    kernel, launch, args: list, device: str, adj_args: list | None = None, block_dim: int | None = None
+) -> None:
     """Launch ``kernel`` over the launch's dimensions, its backward pass when ``adj_args`` are
-    given, and wait for it."""
+    given, and wait for it. ``block_dim``: the one a prebuilt module was compiled for (Warp's
+    defaults otherwise: ``TILE_BLOCK_DIM`` for tile kernels)."""
     import warp as wp
 
     dim = (LAUNCH_SIZE,) * launch.dims
     backward = {"adj_inputs": adj_args, "adjoint": True} if adj_args is not None else {}
     if launch.tiled:  # one block per index, its threads sharing the tiles
-        wp.launch_tiled(kernel, dim=dim, inputs=args, device=device, block_dim=TILE_BLOCK_DIM, **backward)
+        threads = block_dim or TILE_BLOCK_DIM
+        wp.launch_tiled(kernel, dim=dim, inputs=args, device=device, block_dim=threads, **backward)
     else:
-        wp.launch(kernel, dim=dim, inputs=args, device=device, **backward)
+        wp.launch(kernel, dim=dim, inputs=args, device=device, block_dim=block_dim, **backward)
     wp.synchronize_device(device)

@@ -16,6 +16,11 @@ def entry(ptx: str, name: str) -> str:
     return ptx[start : end + 2]
 
 
+def entry_names(ptx: str) -> list[str]:
+    """The kernel entry points ``ptx`` defines, in order."""
+    return re.findall(r"^\.visible \.entry (\w+)\(", ptx, re.M)
+
+
 def isa_version(ptx: str) -> str:
     """The PTX ISA version (``.version 9.4``)."""
     match = re.search(r"^\.version (\S+)$", ptx, re.M)

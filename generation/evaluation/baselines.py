@@ -104,12 +104,10 @@ def nearest(rows: Sequence[Row], task: str, views: tuple[str, ...], train: Seque
 
 def mutants(rows: Sequence[Row], task: str, views: tuple[str, ...], train: Sequence[Row]) -> dict[str, dict]:
     spec = sft.TASKS[task]
-    language = "python" if spec.target == "python_source" else "cpp"
     predictions = {}
     for row in rows:
         target = row[spec.target].strip("\n")
-        if language == "cpp" and row["device"] == "ptx":
-            continue  # PTX has no C++ forward to mutate: counted as a row without a prediction
+        language = "python" if spec.target == "python_source" else "ptx" if row["device"] == "ptx" else "cpp"
         mutant = mutate(target, language, MUTATION_SEED, row["id"], row["kernel_name"])
         if mutant is not None:
             predictions[row["id"]] = {"text": mutant.code, "note": f"{mutant.kind}: {mutant.change}"}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.backend import launches, warp_api
+from generation.backend import launches, ptx, ptxas, warp_api
 from generation.backend.source_module import kernel_named, loaded_source, module_name_for
 from generation.backend.targets import make_code
 from generation.evaluation.measured import PYTHON_TASK
@@ -30,6 +30,7 @@ from generation.source.features import launch_of
 
 CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay in)
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id and the set's number follow
+PTX_FILE = "candidate.ptx"  # a PTX candidate's whole module, assembled by the compile phase, loaded by the run phase
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,10 @@ class Work:
     code: str  # the candidate: C++/CUDA (forward or whole unit) or a Python module
     backward: bool  # the row was built with a backward pass: adjoints are compared too
     input_sets: int
-    target_forward: str = ""  # the row's ``forward``, for ``round_trip``
+    target_forward: str = ""  # the row's ``forward``: for ``round_trip``, and what a PTX forward replaces
+    row_code: str = ""  # the row's whole ``code``: a PTX forward is put in its forward's place there
     is_reference: bool = False  # the row's own code or source: nothing is substituted
-    launch: str = "cpu"  # where the run phase launches: "cpu", or "cuda:0" for CUDA code on a GPU
+    launch: str = "cpu"  # where the run phase launches: "cpu", or "cuda:0" for CUDA and PTX code on a GPU
 
 
 def input_seed(row_id: str, input_set: int) -> list[int]:
@@ -73,7 +75,9 @@ def _candidate_kernel(work: Work) -> Iterator[tuple[object, object]]:
     or the row's own as Warp builds it for the reference of ``forward_to_python``."""
     with loaded_source(work.python_source) as module:
         row_kernel = kernel_named(module, work.kernel_name)
-        if work.task != PYTHON_TASK:
+        if _is_ptx(work):  # the module is loaded from the candidate's PTX file: nothing to swap
+            yield row_kernel, row_kernel
+        elif work.task != PYTHON_TASK:
             with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)):
                 yield row_kernel, row_kernel
         elif work.is_reference:
@@ -82,6 +86,49 @@ def _candidate_kernel(work: Work) -> Iterator[tuple[object, object]]:
             name = module_name_for(work.code) + "_candidate"
             with loaded_source(work.code, name, fresh_counters=False) as candidate:
                 yield row_kernel, _kernel_called(candidate, work.kernel_name)
+
+
+def _is_ptx(work: Work) -> bool:
+    return work.device == "ptx" and work.task != PYTHON_TASK
+
+
+def _ptx_unit(work: Work) -> str:
+    """The whole PTX module a ``ptx`` candidate stands for: the candidate itself (the reference,
+    or ``python_to_code``), or the row's PTX with its forward entry replaced by the candidate."""
+    if work.is_reference or work.task == "python_to_code":
+        return work.code
+    if work.target_forward not in work.row_code:
+        raise ValueError("the row's forward entry is not in its PTX")
+    return work.row_code.replace(work.target_forward, work.code, 1)
+
+
+def _assembled_ptx(work: Work) -> str:
+    """The candidate's PTX module, once ptxas (nvJitLink) assembles it for the row's architecture
+    and it defines every entry point the row's does (Warp launches them by name)."""
+    unit = _ptx_unit(work)
+    ptxas.assemble(unit, work.arch)
+    defined = set(ptx.entry_names(unit))
+    missing = [name for name in ptx.entry_names(work.row_code or work.code) if name not in defined]
+    if missing:
+        raise LookupError(f"the PTX defines no entry {missing[0]} (Warp launches it by that name)")
+    return unit
+
+
+@contextlib.contextmanager
+def _loaded(work: Work, kernel) -> Iterator[int | None]:
+    """The built candidate loaded where the run phase launches it; yields the block_dim to launch
+    with (None: Warp's own choice)."""
+    if work.launch == "cpu":
+        warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
+        yield None
+    elif _is_ptx(work):  # the driver assembles the compile phase's PTX
+        with open(PTX_FILE, encoding="utf-8") as file:
+            unit = file.read()
+        with warp_api.ptx_on_device(kernel, work.launch, unit, work.arch, os.path.abspath("module")) as block_dim:
+            yield block_dim
+    else:  # built here, for the GPU's own architecture, in Warp's release mode
+        warp_api.load_on_device(kernel, work.launch)
+        yield None
 
 
 def _own_kernel_cache() -> None:
@@ -102,7 +149,8 @@ def _kernel_called(module, name: str):
 
 def compile_phase(work: Work) -> dict:
     """Build the candidate. C++ and CUDA: compiled in the row's unit (Clang for ``cpu`` in debug
-    mode, NVRTC for ``cuda``; a ``ptx`` target is not compiled: that needs the CUDA driver).
+    mode, NVRTC for ``cuda``). PTX: assembled in the row's module by nvJitLink, and saved for the
+    run phase.
     Python: imported, and Warp generates code for the row's device (``round_trip`` compares it with
     the row's forward); its CPU build for the run phase follows. Raises on failure."""
     _own_kernel_cache()
@@ -116,7 +164,10 @@ def compile_phase(work: Work) -> dict:
                 row_kernel = kernel_named(module, work.kernel_name)
                 with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)):
                     warp_api.compile_module(row_kernel.module, "ptx", os.path.abspath("ptx"), work.arch)
-        return result  # C++ and CUDA code runs on its own device only: no CPU build
+        else:
+            with open(PTX_FILE, "w", encoding="utf-8") as file:
+                file.write(_assembled_ptx(work))
+        return result  # CUDA and PTX code runs on its own device only: no CPU build
     with _candidate_kernel(work) as (_, kernel):  # the CPU build the run phase loads
         warp_api.load_on_cpu(kernel, CPU_MODE)
     return result
@@ -144,11 +195,7 @@ def run_phase(work: Work) -> dict:
     written first, so a backward pass that dies still leaves it."""
     _own_kernel_cache()
     device = work.launch
-    with _candidate_kernel(work) as (row_kernel, kernel):
-        if device == "cpu":
-            warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
-        else:  # built here, for the GPU's own architecture, in Warp's release mode
-            warp_api.load_on_device(kernel, device)
+    with _candidate_kernel(work) as (row_kernel, kernel), _loaded(work, kernel) as block_dim:
         row_args = launches.typed_kernel(row_kernel).adj.args
         typed = launches.typed_kernel(kernel)
         _same_signature(row_args, typed.adj.args)
@@ -161,7 +208,7 @@ def run_phase(work: Work) -> dict:
                 args = launches.seeded_arguments(typed, launch, rng, device, objects)
                 if pass_name == "forward":
                     _save(arrays, f"{input_set}/pre", row_args, args)
-                    launches.launched(kernel, launch, args, device)
+                    launches.launched(kernel, launch, args, device, block_dim=block_dim)
                     _save(arrays, f"{input_set}/post", row_args, args)
                 else:
                     adjoint_rng = np.random.default_rng([*input_seed(work.row_id, input_set), 1])
@@ -169,7 +216,7 @@ def run_phase(work: Work) -> dict:
                         _seeded_adjoint(arg.type, value, adjoint_rng) for arg, value in zip(row_args, args, strict=True)
                     ]
                     _save(arrays, f"{input_set}/adj_pre", row_args, adj_args)
-                    launches.launched(kernel, launch, args, device, adj_args)
+                    launches.launched(kernel, launch, args, device, adj_args, block_dim)
                     _save(arrays, f"{input_set}/adj_post", row_args, adj_args)
             np.savez(f"{pass_name}.npz", **arrays)
     return {}

@@ -260,7 +260,7 @@ def evaluate(
     rows = rows[:limit] if limit else rows
     sources = _sources(rows, train, task, views, predictions, baselines)
     oracle = ORACLE_SETS if "mutate" in baselines else 0
-    gpus = _gpus() if task != PYTHON_TASK and any(row["device"] == "cuda" for row in rows) else 0
+    gpus = _gpus() if task != PYTHON_TASK and any(row["device"] != "cpu" for row in rows) else 0
     records = {}  # (source, row_id, sample) -> scores
     jobs = []
     for row in rows:

@@ -1,5 +1,5 @@
-"""Which scores can be measured for a task and config on this machine (the CUDA driver assembles
-PTX, and runs CUDA code only on a GPU), shared by the harness and its workers."""
+"""Which scores can be measured for a task and config on this machine (PTX is assembled where
+nvJitLink is installed; CUDA and PTX code run only on a GPU), shared by the harness and its workers."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ PYTHON_TASK = "forward_to_python"  # the candidate is a Python module; the other
 
 def launch_device(task: str, device: str, gpus: int = 0) -> str | None:
     """Where ``correct`` is measured: C++ candidates of ``cpu`` rows and Python candidates of every
-    config (Warp's Python is device-independent) on the CPU; CUDA code on a GPU where there is one;
-    PTX nowhere (None: not measured)."""
+    config (Warp's Python is device-independent) on the CPU; CUDA and PTX code on a GPU where there
+    is one, nowhere otherwise (None: not measured)."""
     if task == PYTHON_TASK or device == "cpu":
         return "cpu"
-    return "cuda:0" if device == "cuda" and gpus else None
+    return "cuda:0" if gpus else None
 
 
 def compiles_here(task: str, device: str) -> bool:
-    """Whether ``compiles`` is measured: PTX is assembled by the CUDA driver, not by Warp."""
-    return task == PYTHON_TASK or device != "ptx"
+    """Whether ``compiles`` is measured: PTX is assembled by nvJitLink, from the ``ptx`` extra."""
+    from generation.backend import ptxas
+
+    return task == PYTHON_TASK or device != "ptx" or ptxas.available()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import random
 import re
+import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,11 +48,18 @@ CPP_OPERATORS = {
 CPP_COMPARISONS = {" < ": " > ", " > ": " < ", " <= ": " >= ", " >= ": " <= ", " == ": " != ", " != ": " == "}
 
 
-def _forward_function(code: str) -> tuple[int, int]:
-    """Where the forward kernel function's body lies in C++ or CUDA code."""
-    header = re.search(r"^.*\w_c(?:pu|uda)_kernel_forward\(.*$", code, re.M)
+# The line that opens the forward kernel: a C++ or CUDA function, or a PTX entry.
+FORWARD_HEADERS = {
+    "cpp": r"^.*\w_c(?:pu|uda)_kernel_forward\(.*$",
+    "ptx": r"^\.visible \.entry \w+_cuda_kernel_forward\(",
+}
+
+
+def _forward_function(code: str, language: str = "cpp") -> tuple[int, int]:
+    """Where the forward kernel's body lies in C++, CUDA or PTX code."""
+    header = re.search(FORWARD_HEADERS[language], code, re.M)
     if not header:
-        raise ValueError("no forward kernel function in the code")
+        raise ValueError(f"no forward kernel in the {language} code")
     end = code.find("\n}", header.end())
     return header.end(), end if end >= 0 else len(code)
 
@@ -76,6 +84,45 @@ def _cpp_sites(code: str) -> list[Site]:
     for match in re.finditer(r"^[ \t]*(?:wp::array_store|wp::atomic_\w+)\(.*\);$", body, re.M):
         sites.append(Site(start + match.start(), start + match.end(), "", "dropped"))
     for match in re.finditer(r"\b(?:wp::(?:sub|div|min|max|pow|atan2))\((var_\w+), (var_\w+)\)", body):
+        first, second = match.group(1), match.group(2)
+        if first != second:
+            sites.append(Site(start + match.start(1), start + match.end(2), f"{second}, {first}", "swapped"))
+    return sites
+
+
+# PTX's floating-point instructions swapped for another of the same operands (rounding and type
+# suffixes kept), and float comparisons reversed (their unordered forms too: ``ltu`` -> ``gtu``).
+# Of the integer instructions only min and max: the rest are mostly address and loop arithmetic.
+PTX_OPERATORS = {"add": "sub", "sub": "add", "mul": "add", "div": "mul", "min": "max", "max": "min"}
+PTX_COMPARISONS = {"lt": "gt", "gt": "lt", "le": "ge", "ge": "le", "eq": "ne", "ne": "eq"}
+PTX_FLOAT = r"(?:\.r[nzmp])?(?:\.ftz)?\.f(?:16|32|64)\b"
+
+
+def _float_bits_plus_one(literal: str) -> str:
+    """A PTX float literal (``0f3F800000``, ``0d3FF0000000000000``) with 1.0 added to its value."""
+    single = literal[1] == "f"
+    kind, width = ("f", 8) if single else ("d", 16)
+    value = struct.unpack(">" + kind, bytes.fromhex(literal[2:]))[0] + 1.0
+    return f"0{literal[1]}{struct.pack('>' + kind, value).hex().upper():0>{width}}"
+
+
+def _ptx_sites(code: str) -> list[Site]:
+    start, end = _forward_function(code, "ptx")
+    body = code[start:end]
+    sites: list[Site] = []
+    for match in re.finditer(rf"^\s*({'|'.join(PTX_OPERATORS)}){PTX_FLOAT}", body, re.M):
+        sites.append(Site(start + match.start(1), start + match.end(1), PTX_OPERATORS[match.group(1)], "operator"))
+    for match in re.finditer(r"^\s*(min|max)\.[su](?:16|32|64)\b", body, re.M):
+        sites.append(Site(start + match.start(1), start + match.end(1), PTX_OPERATORS[match.group(1)], "operator"))
+    for match in re.finditer(r"^\s*setp\.(lt|gt|le|ge|eq|ne)(u?)\.f(?:16|32|64)\b", body, re.M):
+        sites.append(Site(start + match.start(1), start + match.end(1), PTX_COMPARISONS[match.group(1)], "operator"))
+    for match in re.finditer(r"\b0(?:f[0-9A-F]{8}|d[0-9A-F]{16})\b", body):
+        changed = _float_bits_plus_one(match.group())
+        if changed != match.group():  # infinities and NaNs stay what they are
+            sites.append(Site(start + match.start(), start + match.end(), changed, "constant"))
+    for match in re.finditer(r"^[ \t]*(?:st|red|atom)\.global\..*;$", body, re.M):
+        sites.append(Site(start + match.start(), start + match.end(), "", "dropped"))
+    for match in re.finditer(rf"^\s*(?:sub|div){PTX_FLOAT}\s+%\w+,\s*(%\w+),\s*(%\w+);", body, re.M):
         first, second = match.group(1), match.group(2)
         if first != second:
             sites.append(Site(start + match.start(1), start + match.end(2), f"{second}, {first}", "swapped"))
@@ -138,9 +185,12 @@ def _python_sites(source: str, kernel_name: str) -> list[Site]:
 
 
 def mutate(code: str, language: str, seed: int, row_id: str, kernel_name: str = "") -> Mutant | None:
-    """One seeded mutant of ``code`` (``language`` "cpp" for C++/CUDA, "python"), or None when
-    the code offers nothing to change."""
-    sites = _cpp_sites(code) if language == "cpp" else _python_sites(code, kernel_name)
+    """One seeded mutant of ``code`` (``language`` "cpp" for C++/CUDA, "ptx", "python"), or None
+    when the code offers nothing to change."""
+    if language == "python":
+        sites = _python_sites(code, kernel_name)
+    else:
+        sites = _ptx_sites(code) if language == "ptx" else _cpp_sites(code)
     if not sites:
         return None
     site = random.Random(seed * 1_000_003 + zlib.crc32(row_id.encode())).choice(sites)

@@ -72,6 +72,7 @@ def score_row(job: dict, folder: Path, limits: Limits, gpus: int = 0) -> dict:
         backward=bool(row["backward"]),
         input_sets=len(all_sets),
         target_forward=row["forward"],
+        row_code=row["code"],
         launch=launch or "cpu",
     )
     result: dict = {"id": row["id"], "reference": "", "weak": "", "note": "", "candidates": []}
