@@ -18,7 +18,7 @@ import pytest
 from conftest import load, made_once, shared_folder
 
 from generation import cli
-from generation.backend import ptx
+from generation.backend import ptx, ptxas
 from generation.evaluation import baselines, compare, harness, report, text, views
 from generation.evaluation.mutation import mutate
 from generation.evaluation.predictions import read_predictions, write_predictions
@@ -320,6 +320,17 @@ def test_ptx_is_assembled_where_no_gpu_runs_it(ptx_rows, tmp_path, task, column)
     assert len(errors) == 2 and all(record["compiles"] is False for record in records if record["source"] == "broken")
     assert "Not a name of any known instruction: 'retrn'" in errors[0]
     assert errors[1].startswith("compile: error: LookupError: the PTX defines no entry "), errors[1]
+
+
+def test_nvjitlink_is_of_warps_nvrtc_release_and_makes_machine_code_for_any_gpu(ptx_rows):
+    """The release the harness asks nvJitLink to be is the one Warp's NVRTC names in its PTX; the
+    PTX compiled for sm_80 assembles to machine code (an ELF cubin) for later GPUs too, as a GPU
+    run needs (Hopper's sm_90, Blackwell's sm_100)."""
+    row = ptx_rows["train"][0]
+    release = tuple(int(part) for part in row["metadata"]["cuda_version"].split(",")[0].split("."))
+    assert ptxas.RELEASE == release and ptxas.available()
+    for arch in (row["metadata"]["arch"], 90, 100):
+        assert ptxas.assemble(row["code"], arch).startswith(b"\x7fELF")
 
 
 def test_a_ptx_mutant_changes_one_instruction_and_never_to_the_same_text():

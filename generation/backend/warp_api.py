@@ -605,40 +605,42 @@ def load_on_device(kernel: wp.Kernel, device: str) -> None:
 
 
 @contextlib.contextmanager
-def ptx_on_device(kernel: wp.Kernel, device: str, ptx: str, arch: int, folder: str) -> Iterator[int]:
-    """While active, ``kernel``'s module on the CUDA ``device`` is ``ptx`` (a whole module's PTX for
-    ``sm_<arch>``), assembled by the driver, in place of what Warp would build; yields the
-    block_dim to launch with (the module's own, which the PTX was compiled for). Warp's metadata
-    for it comes from Warp's own ahead-of-time build into ``folder``, whose PTX file is then
-    overwritten. Warp may not rebuild the module meanwhile: a launch that would (another
-    block_dim, say) raises rather than silently running Warp's own code. Raises ``CompileError``
-    when the driver does not load the PTX."""
+def machine_code_on_device(kernel: wp.Kernel, device: str, cubin: bytes, arch: int, folder: str) -> Iterator[int]:
+    """While active, ``kernel``'s module on the CUDA ``device`` is ``cubin`` (machine code for the
+    device's own architecture) in place of what Warp would build; yields the block_dim to launch
+    with (the module's own, which the code was compiled for). Warp's metadata for the module comes
+    from Warp's own ahead-of-time build for ``arch`` into ``folder``. Warp may not rebuild the
+    module meanwhile: a launch that would (another block_dim, say) raises rather than silently
+    running Warp's own code. Raises ``CompileError`` when the driver does not load the code."""
     init_warp()
     module = kernel.module
     block_dim = module.options["block_dim"]
+    target = wp.get_device(device)
     with pinned_config():
-        (built,) = wp.compile_aot_module(module, arch=arch, use_ptx=True, module_dir=folder)
-    with open(built, "w", encoding="utf-8") as file:
-        file.write(ptx)
+        wp.compile_aot_module(module, arch=arch, use_ptx=True, module_dir=folder)
+    binary = os.path.join(folder, f"{module.get_module_identifier(block_dim)}.sm{target.arch}.cubin")
+    with open(binary, "wb") as file:
+        file.write(cubin)
 
     def refused(*args, **kwargs):
-        raise CompileError("Warp would build this module from its own code, not from the candidate's PTX")
+        raise CompileError("Warp would build this module from its own code, not from the candidate's")
 
     module._compile = refused  # an instance attribute shadows the method for this module only
     try:
         try:
-            module.load(
-                wp.get_device(device),
-                block_dim,
-                binary_path=os.fspath(built),
-                output_arch=arch,
-                meta_path=os.path.join(folder, module._get_meta_name(block_dim=block_dim)),
-            )
+            meta = os.path.join(folder, module._get_meta_name(block_dim=block_dim))
+            module.load(target, block_dim, binary_path=binary, output_arch=target.arch, meta_path=meta)
         except Exception as error:
-            raise CompileError(f"{device} did not load the PTX: {type(error).__name__}: {error}") from error
+            raise CompileError(f"{device} did not load the code: {type(error).__name__}: {error}") from error
         yield block_dim
     finally:
         del module._compile
+
+
+def cuda_arch(device: str) -> int:
+    """The architecture of a CUDA device (90 for an H100)."""
+    init_warp()
+    return wp.get_device(device).arch
 
 
 def cuda_device_count() -> int:

@@ -121,10 +121,11 @@ def _loaded(work: Work, kernel) -> Iterator[int | None]:
     if work.launch == "cpu":
         warp_api.load_on_cpu(kernel, CPU_MODE)  # from the compile phase's cache
         yield None
-    elif _is_ptx(work):  # the driver assembles the compile phase's PTX
+    elif _is_ptx(work):  # the compile phase's PTX, assembled for this GPU (as its driver would)
         with open(PTX_FILE, encoding="utf-8") as file:
-            unit = file.read()
-        with warp_api.ptx_on_device(kernel, work.launch, unit, work.arch, os.path.abspath("module")) as block_dim:
+            cubin = ptxas.assemble(file.read(), warp_api.cuda_arch(work.launch))
+        folder = os.path.abspath("module")
+        with warp_api.machine_code_on_device(kernel, work.launch, cubin, work.arch, folder) as block_dim:
             yield block_dim
     else:  # built here, for the GPU's own architecture, in Warp's release mode
         warp_api.load_on_device(kernel, work.launch)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from generation.backend.children import child_environment, network_isolation_available
+from generation.backend.ptxas import RELEASE
 from generation.evaluation import report
 from generation.evaluation import views as view_module
 from generation.evaluation.baselines import BASELINES
@@ -261,6 +262,8 @@ def evaluate(
     sources = _sources(rows, train, task, views, predictions, baselines)
     oracle = ORACLE_SETS if "mutate" in baselines else 0
     gpus = _gpus() if task != PYTHON_TASK and any(row["device"] != "cpu" for row in rows) else 0
+    if rows and not compiles_here(task, rows[0]["device"]):  # a split's rows share one device
+        logger.warning("ptx compiles is not measured: it needs nvJitLink %s.%s or newer (the ptx extra)", *RELEASE)
     records = {}  # (source, row_id, sample) -> scores
     jobs = []
     for row in rows:
