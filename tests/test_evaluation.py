@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import load, made_once, shared_folder
 
 from generation import cli
-from generation.backend import ptx, ptxas
+from generation.backend import ptx, ptxas, warp_api
+from generation.backend.source_module import kernel_named, loaded_source
 from generation.evaluation import baselines, compare, harness, report, text, views
 from generation.evaluation.mutation import mutate
 from generation.evaluation.predictions import read_predictions, write_predictions
@@ -289,7 +291,9 @@ def test_the_reference_passes_and_mutants_fail_in_every_task(builds, tmp_path, c
 
 @pytest.fixture(scope="module")
 def ptx_rows(tmp_path_factory):
-    return load("ptx", tmp_path_factory.mktemp("ptx"), num_examples=8, num_validation=0, num_test=0, seed=21)
+    """Tile kernels (shared memory in Warp's metadata) among others."""
+    options = {"num_examples": 8, "num_validation": 0, "num_test": 0, "categories": "tile,arithmetic,vector,matrix"}
+    return load("ptx", tmp_path_factory.mktemp("ptx"), seed=21, **options)
 
 
 def broken_ptx(rows, column: str) -> dict[str, dict[int, str]]:
@@ -331,6 +335,20 @@ def test_nvjitlink_is_of_warps_nvrtc_release_and_makes_machine_code_for_any_gpu(
     assert ptxas.RELEASE == release and ptxas.available()
     for arch in (row["metadata"]["arch"], 90, 100):
         assert ptxas.assemble(row["code"], arch).startswith(b"\x7fELF")
+
+
+def test_a_gpu_run_loads_the_metadata_warps_own_build_writes(ptx_rows, tmp_path):
+    """A GPU run loads the candidate's machine code with metadata made by Warp's code generator
+    alone (no compiler run): the very file Warp's own build of the row writes beside its PTX."""
+    shared = 0
+    for row in ptx_rows["train"]:
+        with loaded_source(row["python_source"]) as module:
+            built = kernel_named(module, row["kernel_name"]).module
+            ours = Path(warp_api.cuda_meta(built, row["metadata"]["arch"], str(tmp_path / row["id"] / "ours")))
+            warp_api.compile_module(built, "ptx", str(tmp_path / row["id"] / "warp"), row["metadata"]["arch"])
+        assert ours.read_text() == (tmp_path / row["id"] / "warp" / ours.name).read_text(), row["category"]
+        shared += sum(json.loads(ours.read_text()).values())
+    assert shared  # tile kernels' shared memory is among what was compared
 
 
 def test_a_ptx_mutant_changes_one_instruction_and_never_to_the_same_text():

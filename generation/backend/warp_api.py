@@ -609,15 +609,13 @@ def machine_code_on_device(kernel: wp.Kernel, device: str, cubin: bytes, arch: i
     """While active, ``kernel``'s module on the CUDA ``device`` is ``cubin`` (machine code for the
     device's own architecture) in place of what Warp would build; yields the block_dim to launch
     with (the module's own, which the code was compiled for). Warp's metadata for the module comes
-    from Warp's own ahead-of-time build for ``arch`` into ``folder``. Warp may not rebuild the
+    from Warp's code generator for ``arch`` (``cuda_meta``). Warp may not rebuild the
     module meanwhile: a launch that would (another block_dim, say) raises rather than silently
     running Warp's own code. Raises ``CompileError`` when the driver does not load the code."""
-    init_warp()
     module = kernel.module
     block_dim = module.options["block_dim"]
+    meta = cuda_meta(module, arch, folder)
     target = wp.get_device(device)
-    with pinned_config():
-        wp.compile_aot_module(module, arch=arch, use_ptx=True, module_dir=folder)
     binary = os.path.join(folder, f"{module.get_module_identifier(block_dim)}.sm{target.arch}.cubin")
     with open(binary, "wb") as file:
         file.write(cubin)
@@ -628,13 +626,27 @@ def machine_code_on_device(kernel: wp.Kernel, device: str, cubin: bytes, arch: i
     module._compile = refused  # an instance attribute shadows the method for this module only
     try:
         try:
-            meta = os.path.join(folder, module._get_meta_name(block_dim=block_dim))
             module.load(target, block_dim, binary_path=binary, output_arch=target.arch, meta_path=meta)
         except Exception as error:
             raise CompileError(f"{device} did not load the code: {type(error).__name__}: {error}") from error
         yield block_dim
     finally:
         del module._compile
+
+
+def cuda_meta(module, arch: int, folder: str) -> str:
+    """Write the metadata file Warp's CUDA build of ``module`` for ``arch`` writes beside its binary
+    (shared memory sizes and the like), from Warp's code generator alone, with no compiler run;
+    return its path."""
+    init_warp()
+    with pinned_config():
+        options = module.resolve_options(wp.config) | {"output_arch": arch}
+        module.get_module_hash(options["block_dim"])  # the hasher a build's code generator reads
+        meta = module._run_codegen(options, False)[2]
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, module._get_meta_name(block_dim=options["block_dim"]))
+    module._write_meta(path, meta)
+    return path
 
 
 def cuda_arch(device: str) -> int:
