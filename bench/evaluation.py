@@ -1,15 +1,16 @@
 """The evaluation harness's targets, measured as a user runs it: builds through the CLI, then
 ``warp-ir-pairs eval`` timed from the command line (loading, scoring, report).
 
-    python bench/evaluation.py [--out bench_eval] [--stages speed,mutate,code,cuda,ptx,real]
+    python bench/evaluation.py [--out bench_eval] [--stages speed,mutate,code,cuda,ptx,real] [--rows 300]
 
 Stages (each prints its table rows; every build and report is kept under --out):
 - ``speed``: 500 ``cpu`` test rows, ``python_to_forward``, 5 input sets, the ``reference`` baseline
   (must be 100%), then ``nearest`` on the same rows; the weak rows per category come from here;
 - ``mutate``: the ``mutate`` baseline on the same 500 rows (behaviour-changing mutants caught);
 - ``code``: the ``reference`` baseline on 300 of those rows for ``python_to_code``;
-- ``cuda``: 300 ``cuda`` test rows, ``forward_to_python`` and ``python_to_forward`` (NVRTC);
-- ``ptx``: 300 ``ptx`` test rows, ``python_to_forward`` (``reference`` and ``mutate``: nvJitLink
+- ``cuda``: 300 ``cuda`` test rows (``--rows``), ``forward_to_python`` and ``python_to_forward``
+  (``reference`` and ``mutate``: NVRTC compiles them; they run on a GPU only);
+- ``ptx``: 300 ``ptx`` test rows (``--rows``), ``python_to_forward`` (``reference`` and ``mutate``: nvJitLink
   assembles them; they run on a GPU only) and ``python_to_code`` (``reference``);
 - ``real``: ``real_cpu`` built with ``validate=run``, every test row, ``python_to_forward``.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -30,7 +32,8 @@ STAGES = ("speed", "mutate", "code", "cuda", "ptx", "real")
 def build(out: Path, config: str, *flags: str) -> Path:
     data = out / f"data_{config}"
     if not (data / config).exists():
-        subprocess.run([*CLI, "build", config, "--out", str(data), "--workers", "2", *flags], check=True)
+        workers = str(os.cpu_count() or 1)
+        subprocess.run([*CLI, "build", config, "--out", str(data), "--workers", workers, *flags], check=True)
     return data
 
 
@@ -72,12 +75,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench_eval"))
     parser.add_argument("--stages", default=",".join(STAGES))
+    parser.add_argument("--rows", type=int, default=300, help="test rows of the cuda and ptx stages")
     args = parser.parse_args()
     stages = args.stages.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
     print("| run | source | rows | exact | compiles | correct | correct (strong) | round_trip | chrF | seconds |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    cpu = build(args.out, "cpu", "--num-examples", "1000", "--num-test", "500", "--seed", "1")
+    if {"speed", "mutate", "code"} & set(stages):
+        cpu = build(args.out, "cpu", "--num-examples", "1000", "--num-test", "500", "--seed", "1")
+    sizes = ["--num-examples", str(2 * args.rows), "--num-test", str(args.rows)]
     extra: list[str] = []
     if "speed" in stages:
         summary = evaluate(args.out, "speed", cpu, "cpu", "python_to_forward", ["reference"], None)
@@ -95,17 +101,16 @@ def main() -> None:
     if "code" in stages:
         row("cpu python_to_code", evaluate(args.out, "code", cpu, "cpu", "python_to_code", ["reference"], 300))
     if "cuda" in stages:
-        cuda = build(args.out, "cuda", "--num-examples", "600", "--num-test", "300", "--seed", "2")
+        cuda = build(args.out, "cuda", *sizes, "--seed", "2")
         row(
             "cuda forward_to_python",
             evaluate(args.out, "cuda_f2p", cuda, "cuda", "forward_to_python", ["reference"], None),
         )
-        row(
-            "cuda python_to_forward",
-            evaluate(args.out, "cuda_p2f", cuda, "cuda", "python_to_forward", ["reference"], None),
-        )
+        summary = evaluate(args.out, "cuda_p2f", cuda, "cuda", "python_to_forward", ["reference", "mutate"], None)
+        row("cuda python_to_forward", summary)
+        extra.append(mutation_line("cuda", summary))
     if "ptx" in stages:
-        ptx = build(args.out, "ptx", "--num-examples", "600", "--num-test", "300", "--seed", "2")
+        ptx = build(args.out, "ptx", *sizes, "--seed", "2")
         summary = evaluate(args.out, "ptx_p2f", ptx, "ptx", "python_to_forward", ["reference", "mutate"], None)
         row("ptx python_to_forward", summary)
         extra.append(mutation_line("ptx", summary))
