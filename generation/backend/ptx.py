@@ -16,9 +16,14 @@ def entry(ptx: str, name: str) -> str:
     return ptx[start : end + 2]
 
 
+def entry_header(name: str = r"\w+") -> str:
+    """A pattern (multiline) for the line that opens a kernel entry point whose name matches ``name``."""
+    return rf"^\.visible \.entry ({name})\("
+
+
 def entry_names(ptx: str) -> list[str]:
     """The kernel entry points ``ptx`` defines, in order."""
-    return re.findall(r"^\.visible \.entry (\w+)\(", ptx, re.M)
+    return re.findall(entry_header(), ptx, re.M)
 
 
 def isa_version(ptx: str) -> str:

@@ -16,6 +16,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from generation.backend import ptx
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -51,7 +53,7 @@ CPP_COMPARISONS = {" < ": " > ", " > ": " < ", " <= ": " >= ", " >= ": " <= ", "
 # The line that opens the forward kernel: a C++ or CUDA function, or a PTX entry.
 FORWARD_HEADERS = {
     "cpp": r"^.*\w_c(?:pu|uda)_kernel_forward\(.*$",
-    "ptx": r"^\.visible \.entry \w+_cuda_kernel_forward\(",
+    "ptx": ptx.entry_header(r"\w+_cuda_kernel_forward"),
 }
 
 
@@ -184,13 +186,18 @@ def _python_sites(source: str, kernel_name: str) -> list[Site]:
     return sites
 
 
+# Each language's site finder, given the code and the kernel's name (which only Python needs).
+SITES: dict[str, Callable[[str, str], list[Site]]] = {
+    "cpp": lambda code, kernel_name: _cpp_sites(code),
+    "ptx": lambda code, kernel_name: _ptx_sites(code),
+    "python": _python_sites,
+}
+
+
 def mutate(code: str, language: str, seed: int, row_id: str, kernel_name: str = "") -> Mutant | None:
     """One seeded mutant of ``code`` (``language`` "cpp" for C++/CUDA, "ptx", "python"), or None
     when the code offers nothing to change."""
-    if language == "python":
-        sites = _python_sites(code, kernel_name)
-    else:
-        sites = _ptx_sites(code) if language == "ptx" else _cpp_sites(code)
+    sites = SITES[language](code, kernel_name)
     if not sites:
         return None
     site = random.Random(seed * 1_000_003 + zlib.crc32(row_id.encode())).choice(sites)
