@@ -21,7 +21,7 @@ from generation.distributed.run import EXECUTORS, BuildError, Slurm, route_datat
 from generation.distributed.signals import unwinding
 from generation.distributed.steps import Job
 from generation.evaluation.baselines import BASELINES
-from generation.evaluation.harness import DEFAULT_INPUT_SETS, evaluate
+from generation.evaluation.harness import DEFAULT_INPUT_SETS, EvaluationError, evaluate, fresh_salt
 from generation.hub import layout
 from generation.hub.publish import PublishError, dry_run, load_builds, push
 from generation.pipeline import options as build_options
@@ -156,6 +156,19 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--input-sets", type=int, default=DEFAULT_INPUT_SETS, help="default: %(default)s")
     e.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     e.add_argument("--limit", type=int, help="score only the split's first N rows")
+    e.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="refuse to run where a layer of the sandbox is missing (namespaces, landlock, seccomp)",
+    )
+    e.add_argument(
+        "--input-salt",
+        nargs="?",
+        const="",
+        metavar="SALT",
+        help="seed the inputs with SALT too, or with a fresh random salt when none is given, so that no one "
+        "knows them in advance (the report records it; default: the published seeds)",
+    )
     return parser
 
 
@@ -211,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.input_sets,
                     args.workers,
                     args.limit,
+                    require_sandbox=args.require_sandbox,
+                    input_salt=fresh_salt() if args.input_salt == "" else args.input_salt,
                 )
                 print(f"wrote the evaluation of {', '.join(summary['request']['sources'])} to {args.out}")
                 print((args.out / "summary.md").read_text().split("\n\n", 2)[2].split("\n\n")[0])
@@ -219,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")
             else:
                 print(f"published {push(args.data, args.repo_id, private=args.private)}")
-        except (ValueError, PublishError, BuildError) as error:
+        except (ValueError, PublishError, BuildError, EvaluationError) as error:
             print(f"warp-ir-pairs: error: {error}", file=sys.stderr)
             return 2
         except OSError as error:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,8 @@ from generation.backend.source_module import kernel_named, loaded_source
 from generation.evaluation import baselines, compare, harness, report, text, views
 from generation.evaluation.mutation import mutate
 from generation.evaluation.predictions import read_predictions, write_predictions
-from generation.evaluation.sandbox import Limits
+from generation.evaluation.sandbox.limits import Limits
+from generation.evaluation.scores import Score
 from generation.training import sft
 
 ROWS = 100  # rows the equivalent rewrites are planted on (the issue asks for at least 100)
@@ -389,7 +389,8 @@ def test_bad_requests_are_named(builds, tmp_path):
 
 def test_pass_at_k_is_the_unbiased_estimate_over_rows():
     """Chen et al.'s estimator: a row with c of n samples correct passes at k with 1 - C(n-c, k) / C(n, k)."""
-    records = [{"id": "a", "correct": k < 3} for k in range(10)] + [{"id": "b", "correct": False} for _ in range(10)]
+    records = [Score("s", "a", k, correct=k < 3) for k in range(10)]
+    records += [Score("s", "b", k, correct=False) for k in range(10)]
     found = report.pass_at_k(records)
     assert found["pass@1"] == pytest.approx((0.3 + 0.0) / 2)
     assert found["pass@5"] == pytest.approx((1 - 21 / 252 + 0.0) / 2, abs=1e-4)
@@ -397,56 +398,44 @@ def test_pass_at_k_is_the_unbiased_estimate_over_rows():
     assert "pass@5" not in report.pass_at_k(records[:4])  # four samples are too few for pass@5
 
 
-def test_candidates_run_without_network_and_leave_no_temporary_files(builds, tmp_path, monkeypatch):
-    """A candidate sees no network interface but a loopback: the worker runs in its own namespace.
-    Nothing is left in the temporary folder: workers and their children work in one the harness removes."""
-    row = builds["cpu"]["train"][0]
-    probe = "import socket\nraise RuntimeError('interfaces ' + repr(sorted(n for _, n in socket.if_nameindex())))\n"
-    write_predictions(tmp_path / "probe.jsonl", {row["id"]: {0: probe}})
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    harness.evaluate(
-        builds["cpu"], "cpu", "train", "forward_to_python", [tmp_path / "probe.jsonl"], out=tmp_path / "r", limit=1
-    )
-    assert list((tmp_path / "tmp").iterdir()) == []
-    (record,) = [json.loads(line) for line in open(tmp_path / "r" / "rows.jsonl")]
-    assert record["compiles"] is False and "interfaces ['lo']" in record["error"], record["error"]
-
-
 def test_a_run_in_a_fresh_process_saves_what_a_forked_one_does(builds, tmp_path):
     """GPU launches run in a fresh process (CUDA does not survive ``fork``); the same run phase on
-    the CPU, there and in a forked child, saves the same arrays."""
+    the CPU, there and in a forked child of the spawner, saves the same arrays."""
     import dataclasses
     import sys
 
     from generation.evaluation import execute
-    from generation.evaluation.sandbox import in_child, in_process
+    from generation.evaluation.sandbox.children import Spawner
+    from generation.evaluation.sandbox.layers import Plan, confine_child
 
     row = builds["cpu"]["train"][1]
     work = execute.Work(
-        row["id"],
-        row["kernel_name"],
-        row["python_source"],
-        "cpu",
-        0,
-        "forward_to_python",
-        row["python_source"],
-        bool(row["backward"]),
-        2,
+        row_id=row["id"],
+        kernel_name=row["kernel_name"],
+        device="cpu",
+        arch=0,
+        task="forward_to_python",
+        code=row["python_source"],
+        backward=bool(row["backward"]),
+        input_sets=2,
+        python_source=row["python_source"],
         is_reference=True,
+        facts=execute.launch_facts(row["python_source"], row["kernel_name"]),
+    )
+    spawner = Spawner(
+        execute.PHASES, lambda folder, seconds, limits: confine_child(folder, seconds, limits, Plan(), ())
     )
     saved = {}
-    for way in ("fork", "process"):
-        folder = tmp_path / way
-        assert in_child(lambda: execute.compile_phase(work), folder, 120, Limits()).failure == ""
-        if way == "fork":
-            outcome = in_child(lambda: execute.run_phase(work), folder, 60, Limits())
-        else:
-            command = [sys.executable, "-m", "generation.evaluation.execute"]
-            outcome = in_process(command, json.dumps(dataclasses.asdict(work)), folder, 60, Limits())
-        assert outcome.failure == "", outcome.error
-        with np.load(folder / "forward.npz") as arrays:
-            saved[way] = {key: arrays[key] for key in arrays.files}
+    try:
+        for way, process in (("fork", []), ("process", [sys.executable, "-m", "generation.evaluation.execute"])):
+            folder = tmp_path / way
+            assert spawner.run("compile", dataclasses.asdict(work), folder, 120, Limits()).failure == ""
+            outcome = spawner.run("run", dataclasses.asdict(work), folder, 60, Limits(), process)
+            assert outcome.failure == "", outcome.error
+            with np.load(folder / "forward.npz") as arrays:
+                saved[way] = {key: arrays[key] for key in arrays.files}
+    finally:
+        spawner.close()
     assert saved["fork"].keys() == saved["process"].keys()
     assert all(np.array_equal(saved["fork"][key], saved["process"][key], equal_nan=True) for key in saved["fork"])
 

@@ -660,6 +660,12 @@ def cuda_device_count() -> int:
     return wp.get_cuda_device_count()
 
 
+def precompiled_header_folder() -> str:
+    """Where this process's Clang builds keep their precompiled header (made by the first build)."""
+    init_warp()
+    return _context.runtime.get_clang_pch_dir()
+
+
 def private_precompiled_headers(folder: str) -> None:
     """Give this process's Clang builds a copy of the precompiled header it was using (about 5 MB),
     in ``folder``: a failed build deletes the header it used, which would make the next build of
@@ -668,8 +674,7 @@ def private_precompiled_headers(folder: str) -> None:
     import threading
     import types
 
-    init_warp()
-    shared = _context.runtime.get_clang_pch_dir()
+    shared = precompiled_header_folder()
     private = os.path.join(folder, "pch")
     shutil.copytree(shared, private, dirs_exist_ok=True)
     with _context.runtime._pch_dirs_lock:

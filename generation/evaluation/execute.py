@@ -1,19 +1,21 @@
 """What a sandboxed child does with one candidate: compile it, or run it on the seeded input sets.
 
 Both phases take a ``Work`` (the row's facts and the candidate's code) and run in a child of their
-own (``sandbox.py``): the compile phase builds the candidate into the child's kernel cache, the
+own (``sandbox/children.py``): the compile phase builds the candidate into the child's kernel cache, the
 run phase loads it from there and launches it. The reference is a candidate too: the row's own
 code, or for ``forward_to_python`` the row's own Python.
 
 The inputs always come from the row's own kernel (its argument types, launch dimensions, handle
-and offset arguments), seeded by the row's id and the input set's number, so the reference and
-every candidate of a row see the same inputs.
+and offset arguments), seeded by the row's id, the input set's number and the run's salt, so the
+reference and every candidate of a row see the same inputs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import os
 import re
 import zlib
@@ -23,37 +25,49 @@ from dataclasses import dataclass
 import numpy as np
 
 from generation.backend import launches, ptx, ptxas, warp_api
-from generation.backend.source_module import kernel_named, loaded_source, module_name_for
+from generation.backend.source_module import kernel_named, loaded_source
 from generation.backend.targets import make_code
 from generation.evaluation.measured import PYTHON_TASK
-from generation.source.features import launch_of
+from generation.source.features import Launch, launch_of
 
 CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay in)
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id and the set's number follow
+ROW_ARGS_FILE = "row_args.json"  # the row kernel's (name, type) arguments, written by its reference's run
 PTX_FILE = "candidate.ptx"  # a PTX candidate's whole module, assembled by the compile phase, loaded by the run phase
 
 
 @dataclass(frozen=True)
 class Work:
-    """One candidate of one row, as a child needs it."""
+    """One candidate of one row, as a child needs it, and nothing more: a candidate's child never
+    holds its task's answer (for ``forward_to_python``, the row's own Python source)."""
 
     row_id: str
     kernel_name: str
-    python_source: str  # the row's own source: its kernel decides the inputs
     device: str  # the row's config device: cpu, cuda or ptx
     arch: int
     task: str
-    code: str  # the candidate: C++/CUDA (forward or whole unit) or a Python module
+    code: str  # the candidate: C++/CUDA/PTX (forward or whole unit) or a Python module
     backward: bool  # the row was built with a backward pass: adjoints are compared too
     input_sets: int
-    target_forward: str = ""  # the row's ``forward``: for ``round_trip``, and what a PTX forward replaces
-    row_code: str = ""  # the row's whole ``code``: a PTX forward is put in its forward's place there
+    python_source: str = ""  # the row's source, for code compiled inside the row's module and for its reference
+    target_forward: str = ""  # the row's forward: for ``round_trip``, and what a PTX forward replaces
+    row_code: str = ""  # the row's whole PTX: a PTX forward is put in its forward's place there
     is_reference: bool = False  # the row's own code or source: nothing is substituted
     launch: str = "cpu"  # where the run phase launches: "cpu", or "cuda:0" for CUDA and PTX code on a GPU
+    facts: dict | None = None  # the row kernel's launch (``Launch`` as JSON), read by the worker from its source
+    row_args: tuple = ()  # the row kernel's (name, type) arguments, as its reference run reports them
+    input_salt: str = ""  # draws input sets no one knows in advance ("": the published seeds)
 
 
-def input_seed(row_id: str, input_set: int) -> list[int]:
-    return [EVALUATION_SEED, zlib.crc32(row_id.encode()), input_set]
+def input_seed(row_id: str, input_set: int, salt: str = "") -> list[int]:
+    seed = [EVALUATION_SEED, zlib.crc32(row_id.encode()), input_set]
+    return seed + [int(hashlib.sha256(salt.encode()).hexdigest()[:32], 16)] if salt else seed
+
+
+def launch_facts(python_source: str, kernel_name: str) -> dict:
+    """What launching the row's kernel needs, read from its source (never run), as JSON."""
+    launch = launch_of(python_source, kernel_name)
+    return dataclasses.asdict(launch) | {"offsets": sorted(launch.offsets)}
 
 
 def _unit_body(work: Work, kernel) -> str:
@@ -69,23 +83,21 @@ def _codegen_device(device: str) -> str:
 
 
 @contextlib.contextmanager
-def _candidate_kernel(work: Work) -> Iterator[tuple[object, object]]:
-    """The row's kernel (what inputs are made from) and the kernel to launch on the CPU: the row's
-    own with the candidate's unit compiled in its place, the candidate's for ``forward_to_python``,
-    or the row's own as Warp builds it for the reference of ``forward_to_python``."""
+def _candidate_kernel(work: Work) -> Iterator[object]:
+    """The kernel to build and launch: the row's own with the candidate's unit compiled in its
+    place, the candidate's own for ``forward_to_python``, or the row's own as Warp builds it for a
+    reference (and for PTX, whose module is loaded from the candidate's file)."""
+    if work.task == PYTHON_TASK and not work.is_reference:
+        with loaded_source(work.code) as candidate:
+            yield _kernel_called(candidate, work.kernel_name)
+        return
     with loaded_source(work.python_source) as module:
         row_kernel = kernel_named(module, work.kernel_name)
-        if _is_ptx(work):  # the module is loaded from the candidate's PTX file: nothing to swap
-            yield row_kernel, row_kernel
-        elif work.task != PYTHON_TASK:
+        if work.is_reference or _is_ptx(work):
+            yield row_kernel
+        else:
             with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)):
-                yield row_kernel, row_kernel
-        elif work.is_reference:
-            yield row_kernel, row_kernel
-        else:  # named apart from the row's module, even when its text is the row's own
-            name = module_name_for(work.code) + "_candidate"
-            with loaded_source(work.code, name, fresh_counters=False) as candidate:
-                yield row_kernel, _kernel_called(candidate, work.kernel_name)
+                yield row_kernel
 
 
 def _is_ptx(work: Work) -> bool:
@@ -169,7 +181,7 @@ def compile_phase(work: Work) -> dict:
             with open(PTX_FILE, "w", encoding="utf-8") as file:
                 file.write(_assembled_ptx(work))
         return result  # CUDA and PTX code runs on its own device only: no CPU build
-    with _candidate_kernel(work) as (_, kernel):  # the CPU build the run phase loads
+    with _candidate_kernel(work) as kernel:  # the CPU build the run phase loads
         warp_api.load_on_cpu(kernel, CPU_MODE)
     return result
 
@@ -193,40 +205,46 @@ def run_phase(work: Work) -> dict:
     """Launch the built candidate on each input set and save every array argument before and after
     to ``forward.npz``; then, when the row has a backward pass, launch it on fresh inputs with
     seeded incoming gradients and save the adjoints to ``backward.npz``. The forward's file is
-    written first, so a backward pass that dies still leaves it."""
+    written first, so a backward pass that dies still leaves it. Arrays are saved under the row's
+    argument names (a Python candidate may name its own otherwise); a reference writes them to
+    ``row_args.json``."""
     _own_kernel_cache()
     device = work.launch
-    with _candidate_kernel(work) as (row_kernel, kernel), _loaded(work, kernel) as block_dim:
-        row_args = launches.typed_kernel(row_kernel).adj.args
+    with _candidate_kernel(work) as kernel, _loaded(work, kernel) as block_dim:
         typed = launches.typed_kernel(kernel)
-        _same_signature(row_args, typed.adj.args)
-        launch = _renamed_launch(launch_of(work.python_source, work.kernel_name), row_args, typed.adj.args)
+        variables = typed.adj.args
+        own = [(arg.label, _type_name(arg.type)) for arg in variables]
+        if work.is_reference:  # before any launch: a backward pass that dies still leaves it
+            with open(ROW_ARGS_FILE, "w") as file:
+                json.dump(own, file)
+        row_args = own if work.is_reference else [tuple(arg) for arg in work.row_args]
+        _same_signature(row_args, own)
+        labels = [label for label, _ in row_args]
+        launch = _renamed_launch(Launch(**work.facts), labels, [label for label, _ in own])
         for pass_name in PASSES if work.backward else PASSES[:1]:
             arrays: dict[str, np.ndarray] = {}
             for input_set in range(work.input_sets):
-                rng = np.random.default_rng(input_seed(work.row_id, input_set))
+                seed = input_seed(work.row_id, input_set, work.input_salt)
                 objects: list = []
-                args = launches.seeded_arguments(typed, launch, rng, device, objects)
+                args = launches.seeded_arguments(typed, launch, np.random.default_rng(seed), device, objects)
                 if pass_name == "forward":
-                    _save(arrays, f"{input_set}/pre", row_args, args)
+                    _save(arrays, f"{input_set}/pre", labels, variables, args)
                     launches.launched(kernel, launch, args, device, block_dim=block_dim)
-                    _save(arrays, f"{input_set}/post", row_args, args)
+                    _save(arrays, f"{input_set}/post", labels, variables, args)
                 else:
-                    adjoint_rng = np.random.default_rng([*input_seed(work.row_id, input_set), 1])
-                    adj_args = [
-                        _seeded_adjoint(arg.type, value, adjoint_rng) for arg, value in zip(row_args, args, strict=True)
-                    ]
-                    _save(arrays, f"{input_set}/adj_pre", row_args, adj_args)
+                    adjoint_rng = np.random.default_rng([*seed, 1])
+                    pairs = zip(variables, args, strict=True)
+                    adj_args = [_seeded_adjoint(arg.type, value, adjoint_rng) for arg, value in pairs]
+                    _save(arrays, f"{input_set}/adj_pre", labels, variables, adj_args)
                     launches.launched(kernel, launch, args, device, adj_args, block_dim)
-                    _save(arrays, f"{input_set}/adj_post", row_args, adj_args)
+                    _save(arrays, f"{input_set}/adj_post", labels, variables, adj_args)
             np.savez(f"{pass_name}.npz", **arrays)
     return {}
 
 
-def _renamed_launch(launch, row_args, candidate_args):
-    """The row's launch facts with its argument names replaced by the candidate's, by position:
-    a Python candidate may name its arguments differently."""
-    names = {row.label: candidate.label for row, candidate in zip(row_args, candidate_args, strict=True)}
+def _renamed_launch(launch: Launch, row_labels: list[str], candidate_labels: list[str]) -> Launch:
+    """The row's launch facts with its argument names replaced by the candidate's, by position."""
+    names = dict(zip(row_labels, candidate_labels, strict=True))
     return dataclasses.replace(
         launch,
         handles={names[label]: kind for label, kind in launch.handles.items()},
@@ -239,10 +257,10 @@ def _type_name(arg_type) -> str:
     return re.sub(r"\b\w+\.(?=[A-Za-z_])", "", warp_api.type_name(arg_type))
 
 
-def _same_signature(row_args, candidate_args) -> None:
+def _same_signature(row_args: list[tuple[str, str]], candidate_args: list[tuple[str, str]]) -> None:
     """Inputs are made for the candidate's types with the row's seeds: the types must be the same."""
-    row_types = [_type_name(arg.type) for arg in row_args]
-    candidate_types = [_type_name(arg.type) for arg in candidate_args]
+    row_types = [type_name for _, type_name in row_args]
+    candidate_types = [type_name for _, type_name in candidate_args]
     if row_types != candidate_types:
         raise TypeError(f"the kernel takes ({', '.join(candidate_types)}), the row's takes ({', '.join(row_types)})")
 
@@ -270,29 +288,40 @@ def _seeded_adjoint(arg_type, value, rng):
     return None
 
 
-def _save(arrays: dict, prefix: str, variables: list, values: list) -> None:
-    """Every array among ``values`` (struct members too), as NumPy, under ``prefix/name``."""
+def _save(arrays: dict, prefix: str, labels: list[str], variables: list, values: list) -> None:
+    """Every array among ``values`` (struct members too), as NumPy, under ``prefix/label``."""
     import warp as wp
 
-    for variable, value in zip(variables, values, strict=True):
-        key = f"{prefix}/{variable.label}"
+    for label, variable, value in zip(labels, variables, values, strict=True):
+        key = f"{prefix}/{label}"
         if isinstance(value, wp.array):
             arrays[key] = value.numpy().copy()
         elif value is not None and warp_api.is_struct_type(variable.type):
             members = list(variable.type.vars.values())
-            _save(arrays, key, members, [getattr(value, member.label) for member in members])
+            inner = [getattr(value, member.label) for member in members]
+            _save(arrays, key, [member.label for member in members], members, inner)
+
+
+# What a child of the evaluation sandbox can be asked to do (``sandbox.children``), by name.
+PHASES = {
+    "compile": lambda work: compile_phase(Work(**work)),
+    "run": lambda work: run_phase(Work(**work)),
+}
 
 
 def main() -> None:
-    """A run phase in a fresh process (CUDA does not survive ``fork``): the work as JSON on stdin,
-    the result written where ``sandbox.in_process`` reads it."""
-    import json
-    import sys
+    """A phase in a fresh process, started by the worker's spawner for a GPU launch (CUDA does not
+    survive ``fork``). Warp and CUDA start first; then the worker's seccomp and limits apply. Not
+    Landlock: the candidate's code runs on the GPU, which makes no system call, and what the
+    driver opens is the driver's own."""
+    import functools
 
-    from generation.evaluation.sandbox import report_to_parent
+    from generation.evaluation.sandbox.children import process_main
+    from generation.evaluation.sandbox.layers import Plan, confine_child
 
-    work = Work(**json.load(sys.stdin))
-    report_to_parent(lambda: run_phase(work))
+    warp_api.init_warp()
+    plan = dataclasses.replace(Plan.from_environment(), landlock=False)
+    process_main(PHASES, functools.partial(confine_child, plan=plan, reads=()))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 compiling and running them against the reference, and write the report.
 
 Text scores (``exact``, ``chrf``) are computed here; compiling and running happen in worker
-processes (``worker.py``), each candidate in a forked child of its own. Every candidate of a row
-goes to the worker in one job, so the reference is built and run once per row whatever the
-number of sources and samples. Scores do not depend on the number of workers: inputs are seeded
-by the row and the input set, and no candidate shares a process with another.
+processes (``worker.py``), each candidate in a sandboxed child of its own (``sandbox``). Every
+candidate of a row goes to the worker in one job, so the reference is built and run once per row
+whatever the number of sources and samples. Scores do not depend on the number of workers: inputs
+are seeded by the row, the input set and the salt, and no candidate shares a process with another.
+
+A candidate's fate is its own: a worker that dies (or hangs) while a candidate's phase runs fails
+that candidate, with the reason, and the rest of its job is scored again in a fresh worker.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import json
 import logging
 import os
 import queue
+import secrets
+import select
 import shutil
 import subprocess
 import sys
@@ -26,14 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generation.backend.children import child_environment, network_isolation_available
+from generation.backend.children import child_environment
 from generation.backend.ptxas import RELEASE
 from generation.evaluation import report
 from generation.evaluation import views as view_module
 from generation.evaluation.baselines import BASELINES
 from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, launch_device
 from generation.evaluation.predictions import read_predictions
-from generation.evaluation.sandbox import Limits
+from generation.evaluation.sandbox import namespaces
+from generation.evaluation.sandbox.children import OUTER_NAMESPACE_VARIABLE
+from generation.evaluation.sandbox.layers import WORKER, Layer, Plan, layers_here, runtime_paths, worker_environment
+from generation.evaluation.sandbox.limits import Limits
+from generation.evaluation.scores import Score
 from generation.evaluation.text import chrf, exact
 from generation.training import sft
 
@@ -45,6 +54,8 @@ ORACLE_SETS = 15  # further input sets on which a mutant's outputs are compared 
 # without being compiled: a 10 MB answer to a 20 kB question is not worth a compiler's minute.
 LONGEST = 4
 LONGEST_MARGIN = 10_000
+PATIENCE_MARGIN = 60  # seconds past a phase's limit a worker may stay silent before it counts as hung
+WORKER_DEATHS = 2  # deaths outside any candidate after which a job is a harness failure
 
 
 @dataclass(frozen=True)
@@ -84,37 +95,122 @@ def _flat(row: dict) -> dict:
     return {key: row[key] for key in keys} | {"arch": row["metadata"]["arch"]}
 
 
+class EvaluationError(RuntimeError):
+    """The evaluation cannot run here: a sandbox that is not complete where one is required, or a
+    worker that cannot start."""
+
+
+class WorkerStartFailed(EvaluationError):
+    """A worker ended before it was ready: nothing would score here."""
+
+
+class WorkerDied(RuntimeError):
+    """A worker ended (or stopped answering) before its job was done."""
+
+
+@dataclass
+class WorkerRun:
+    """What a worker told of one job: the scores it finished, then the row's end, or where it died
+    the phase it was in (``source`` None: the reference's)."""
+
+    scores: list[Score]
+    end: dict | None = None
+    running: dict | None = None
+    why: str = ""
+
+
 class Worker:
-    """A worker process fed one job per line; restarted if it ever dies. Its temporary files (its
-    scratch folders, Warp's precompiled header) go to ``scratch``, which the harness removes."""
+    """A worker process fed one job per line, inside the sandbox's namespaces where they are in
+    force, and started again after it dies. Its log and (outside the namespaces) its scratch folders
+    and Warp's precompiled header go to ``scratch``, which the harness removes."""
 
-    def __init__(self, network: bool, scratch: str):
-        self.command = [sys.executable, "-m", "generation.evaluation.worker"]
-        if not network:
-            self.command = ["unshare", "--user", "--map-root-user", "--net", *self.command]
+    def __init__(self, layers: tuple[Layer, ...], scratch: str, limits: Limits, gpus: int, number: int = 0):
+        plan = Plan.of(layers)
+        command = [sys.executable, "-m", WORKER, "--layers", plan.to_argument()]
+        if plan.namespaces:
+            outer = {OUTER_NAMESPACE_VARIABLE: os.readlink("/proc/self/ns/pid")}
+            inside = worker_environment(namespaces.SCRATCH) | outer
+            self.command = namespaces.wrapped(command, runtime_paths(), inside, limits.scratch_mb, gpus > 0)
+            self.environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            self.command, self.environment = command, worker_environment(scratch)
         self.scratch = scratch
+        self.log = Path(scratch) / f"worker{number}.log"
+        self.patience = max(limits.compile_seconds, limits.run_seconds) + PATIENCE_MARGIN
         self.process: subprocess.Popen | None = None
+        self._buffer = b""
 
-    def score(self, job: dict) -> dict:
-        if self.process is None or self.process.poll() is not None:
+    def _start(self) -> None:
+        with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                env=child_environment(TMPDIR=self.scratch),
+                stderr=log,
+                env=self.environment,
+                cwd=self.scratch,
             )
+        self._buffer = b""
         try:
-            self.process.stdin.write(json.dumps(job) + "\n")
+            ready = next(self._events(), None)
+        except WorkerDied:
+            ready = None
+        if ready is None or ready["event"] != "ready":
+            self.close()
+            raise WorkerStartFailed(f"the evaluation worker did not start: {self.last_words()}")
+
+    def _events(self) -> Iterator[dict]:
+        """The worker's events, each within ``patience`` seconds of the one before."""
+        out = self.process.stdout.fileno()
+        while True:
+            while b"\n" not in self._buffer:
+                if not select.select([out], [], [], self.patience)[0]:
+                    raise WorkerDied(f"the evaluation worker sent nothing for {self.patience:g} s")
+                chunk = os.read(out, 1 << 16)
+                if not chunk:
+                    return
+                self._buffer += chunk
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            if line.startswith(RESULT.encode()):
+                yield json.loads(line[len(RESULT) :])
+
+    def last_words(self) -> str:
+        """The last line the worker wrote to its log (a traceback's error, bwrap's complaint)."""
+        try:
+            lines = [line for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            lines = []
+        code = self.process.poll() if self.process is not None else None
+        status = f"exit {code}" if code is not None and code >= 0 else f"signal {-code}" if code else "no exit"
+        return f"{lines[-1].strip()} ({status})" if lines else status
+
+    def score(self, job: dict) -> WorkerRun:
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        run = WorkerRun([])
+        try:
+            self.process.stdin.write((json.dumps(job) + "\n").encode())
             self.process.stdin.flush()
-            for line in self.process.stdout:
-                if line.startswith(RESULT):
-                    return json.loads(line[len(RESULT) :])
-        except BrokenPipeError:
-            pass
-        self.close()
-        raise RuntimeError("the evaluation worker died")
+            for event in self._events():
+                kind = event["event"]
+                if kind == "scoring":
+                    run.running = event
+                elif kind == "scored":
+                    run.scores.append(Score.from_json(event))
+                    run.running = None
+                elif kind == "row":
+                    run.end = event
+                    return run
+        except (BrokenPipeError, WorkerDied) as error:
+            run.why = str(error)
+        self.kill()
+        run.why = run.why or f"the evaluation worker died: {self.last_words()}"
+        return run
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
 
     def close(self) -> None:
         """Let the worker finish (its input closed, it cleans up after itself), killing it only
@@ -124,9 +220,51 @@ class Worker:
                 self.process.stdin.close()
                 self.process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
+                self.kill()
+            self.process.stdout.close()
             self.process = None
+
+
+def score_job(worker: Worker, job: dict) -> tuple[dict, list[Score]]:
+    """A job's row end and its candidates' scores. Where the worker dies, the candidate whose phase
+    it died in fails alone (its error says so: a crash, a kill, a hang that took the worker along),
+    and the rest of the job is scored again in a fresh worker, the reference first; a job whose
+    worker dies twice outside any candidate is a harness failure, its unfinished candidates not
+    measured."""
+    row_id = job["row"]["id"]
+
+    def unscored(candidate: dict, **scores) -> Score:
+        return Score(candidate["source"], row_id, candidate["sample"], **scores)
+
+    scores: dict[tuple, Score] = {}
+    left = job["candidates"]
+    deaths = 0
+    while True:
+        run = worker.score(job | {"candidates": left})
+        scores |= {score.key: score for score in run.scores}
+        if run.end is not None:
+            return run.end, list(scores.values())
+        running = run.running or {"source": None}
+        if running["source"] is not None:
+            died = _died_in(unscored(running), running["phase"], job["task"], run.why)
+            scores[died.key] = died
+        else:
+            deaths += 1
+            if deaths == WORKER_DEATHS:
+                why = f"the evaluation worker died {deaths} times outside any candidate ({run.why})"
+                unfinished = [unscored(c, harness=why) for c in left if unscored(c).key not in scores]
+                scores |= {score.key: score for score in unfinished}
+                return {"id": row_id, "reference": "", "weak": "", "note": "", "harness": why}, list(scores.values())
+        left = [candidate for candidate in left if unscored(candidate).key not in scores]
+
+
+def _died_in(score: Score, phase: str, task: str, why: str) -> Score:
+    """A candidate in whose phase its worker died: that phase failed, and with it the candidate."""
+    score.compiles = phase != "compile"
+    score.correct = False  # not measured (None) only where its row's reference could not run
+    score.round_trip = False if task == PYTHON_TASK and phase == "compile" else None
+    score.error = f"{phase}: {why} while this candidate's {phase} phase ran"
+    return score
 
 
 @functools.cache
@@ -137,37 +275,53 @@ def _gpus() -> int:
     return int(done.stdout.split()[-1]) if done.returncode == 0 and done.stdout.split() else 0
 
 
-def _run_jobs(jobs: list[dict], workers: int, progress: bool) -> Iterator[dict]:
-    """Each job's result, in the order jobs finish, from ``workers`` worker processes."""
+def sandbox_layers(require: bool) -> tuple[Layer, ...]:
+    """The sandbox's layers on this machine; a warning, once, for each that is missing, or with
+    ``require`` an error naming them."""
+    layers = layers_here()
+    missing = [layer for layer in layers if layer.missing]
+    if missing and require:
+        named = "; ".join(f"{layer.name}: {layer.missing}" for layer in missing)
+        raise EvaluationError(f"the sandbox is not complete here and require_sandbox is set ({named})")
+    for layer in missing:
+        if layer.name not in _WARNED:
+            _WARNED.add(layer.name)
+            logger.warning("sandbox layer %s is missing: %s (candidates run without it)", layer.name, layer.missing)
+    return layers
+
+
+_WARNED: set[str] = set()
+
+
+def _run_jobs(
+    jobs: list[dict], workers: int, progress: bool, layers: tuple[Layer, ...], limits: Limits, gpus: int
+) -> Iterator[tuple[dict, list[Score]]]:
+    """Each job's row end and scores, in the order jobs finish, from ``workers`` worker processes."""
     from tqdm.auto import tqdm
 
-    network = not network_isolation_available()
-    if network:
-        logger.warning("unshare is not available: candidates run with network access")
     pending: queue.Queue = queue.Queue()
     for job in jobs:
         pending.put(job)
     done: queue.Queue = queue.Queue()
 
-    def serve(scratch: str) -> None:
-        worker = Worker(network, scratch)
+    def serve(scratch: str, number: int) -> None:
+        worker = Worker(layers, scratch, limits, gpus, number)
         try:
             while True:
                 try:
                     job = pending.get_nowait()
                 except queue.Empty:
                     return
-                try:
-                    done.put(worker.score(job))
-                except Exception as error:  # the worker died: this job's candidates fail, the rest go on
-                    done.put(_failed_job(job, f"harness: {error}"))
+                done.put(score_job(worker, job))
+        except BaseException as error:  # raised where the results are awaited, not lost with the thread
+            done.put(error)
         finally:
             worker.close()
 
     scratch = tempfile.mkdtemp(prefix="wirp_eval_")
     try:
         count = max(1, min(workers, len(jobs)))
-        threads = [threading.Thread(target=serve, args=(scratch,), daemon=True) for _ in range(count)]
+        threads = [threading.Thread(target=serve, args=(scratch, k), daemon=True) for k in range(count)]
         for thread in threads:
             thread.start()
         disable = not (progress and sys.stderr.isatty())
@@ -175,20 +329,14 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool) -> Iterator[dict]:
         with tqdm(total=total, desc="scoring", unit="candidate", disable=disable) as bar:
             for _ in jobs:
                 result = done.get()
-                bar.update(len(result["candidates"]))
+                if isinstance(result, BaseException):
+                    raise result
+                bar.update(len(result[1]))
                 yield result
         for thread in threads:
             thread.join()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _failed_job(job: dict, why: str) -> dict:
-    candidates = [
-        {"key": c["key"], "compiles": False, "correct": False, "round_trip": None, "changed": None, "error": why}
-        for c in job["candidates"]
-    ]
-    return {"id": job["row"]["id"], "reference": why, "weak": "", "note": "", "candidates": candidates}
 
 
 def _sources(
@@ -248,6 +396,8 @@ def evaluate(
     limit: int | None = None,
     limits: Limits | None = None,
     progress: bool = True,
+    require_sandbox: bool = False,
+    input_salt: str | None = None,
 ) -> dict[str, Any]:
     """Score every source on ``split`` of ``config`` (in ``data``: a build folder, anything
     ``load_dataset`` reads, or a ``DatasetDict``) for ``task``; write the report into ``out``
@@ -255,8 +405,12 @@ def evaluate(
 
     ``predictions`` are JSONL files (``predictions.py``), ``baselines`` names of built-in ones
     (``reference``, ``nearest``, ``mutate``); ``views`` the SFT views the predictions were made
-    in; ``limit`` scores the split's first rows only."""
+    in; ``limit`` scores the split's first rows only. ``require_sandbox`` refuses to run where a
+    layer of the sandbox is missing; ``input_salt`` (``fresh_salt()`` draws one) seeds the inputs
+    so that no one can know them in advance (the report records it)."""
     views = check_request(config, task, views, baselines, input_sets, len(predictions) + len(baselines))
+    layers = sandbox_layers(require_sandbox)
+    limits = limits or Limits()
     rows, train = load_rows(data, config, split)
     rows = rows[:limit] if limit else rows
     sources = _sources(rows, train, task, views, predictions, baselines)
@@ -264,7 +418,7 @@ def evaluate(
     gpus = _gpus() if task != PYTHON_TASK and any(row["device"] != "cpu" for row in rows) else 0
     if rows and not compiles_here(task, rows[0]["device"]):  # a split's rows share one device
         logger.warning("ptx compiles is not measured: it needs nvJitLink %s.%s or newer (the ptx extra)", *RELEASE)
-    records = {}  # (source, row_id, sample) -> scores
+    records: dict[tuple, Score] = {}  # (source, row_id, sample) -> scores
     jobs = []
     for row in rows:
         target = view_module.target_text(row, task, views)
@@ -274,11 +428,12 @@ def evaluate(
             for sample, text in sorted(samples.items()):
                 code = view_module.prediction_code(text, row, views)
                 record = _text_scores(source, row, sample, code, target, task, config, gpus)
-                records[source.name, row["id"], sample] = record
-                if not record["error"]:
-                    candidates.append({"key": [source.name, sample], "code": code})
+                records[record.key] = record
+                if not record.error:
+                    candidates.append({"source": source.name, "sample": sample, "code": code})
             if not samples:
-                records[source.name, row["id"], None] = _missing(source, row, task, config, gpus)
+                record = _missing(source, row, task, config, gpus)
+                records[record.key] = record
         jobs.append(
             {
                 "row": _flat(row),
@@ -286,73 +441,83 @@ def evaluate(
                 "input_sets": input_sets,
                 "oracle_sets": oracle,
                 "candidates": candidates,
-                "limits": dataclasses.asdict(limits or Limits()),
+                "limits": dataclasses.asdict(limits),
+                "input_salt": input_salt or "",
+                "gpus": gpus,
             }
         )
     weak: dict[str, str] = {}
     notes: dict[str, str] = {}
-    for result in _run_jobs(jobs, workers or os.cpu_count() or 1, progress):
-        weak[result["id"]] = result["weak"]
-        notes[result["id"]] = result["note"]
-        for scores in result["candidates"]:
-            name, sample = scores.pop("key")
-            record = records[name, result["id"], sample]
-            record.update({key: value for key, value in scores.items() if key in record})
-            record["error"] = scores["error"] or (f"reference: {result['reference']}" if result["reference"] else "")
-            record["reference_note"] = result["note"]
-            if result["reference"] and record["correct"] is not None:
-                record["correct"] = None  # nothing to compare with: not measured
+    for end, scores in _run_jobs(jobs, workers or os.cpu_count() or 1, progress, layers, limits, gpus):
+        weak[end["id"]] = end["weak"]
+        notes[end["id"]] = end["note"]
+        for measured in scores:
+            record = records[measured.key].merged(measured)
+            record.harness = measured.harness or end.get("harness", "")
+            record.error = record.error or (f"reference: {end['reference']}" if end["reference"] else "")
+            record.reference_note = end["note"]
+            if end["reference"] and record.correct is not None:
+                record.correct = None  # nothing to compare with: not measured
+            records[record.key] = record
     rank = {source.name: k for k, source in enumerate(sources)}
     position = {row["id"]: k for k, row in enumerate(rows)}
     ordered = [records[key] for key in sorted(records, key=lambda key: (rank[key[0]], position[key[1]], key[2] or 0))]
     for record in ordered:
-        record["weak"] = bool(weak.get(record["id"]))
+        record.weak = bool(weak.get(record.id))
     request = {
         "config": config,
         "split": split,
         "task": task,
         "views": list(views),
         "input_sets": input_sets,
+        "input_salt": input_salt,
         "rows": len(rows),
         "sources": [source.name for source in sources],
     }
-    summary = report.summarize(ordered, request, weak, notes)
+    sandbox = {
+        "in_force": [{"layer": layer.name, "confines": layer.confines} for layer in layers if not layer.missing],
+        "missing": {layer.name: layer.missing for layer in layers if layer.missing},
+    }
+    summary = report.summarize(ordered, request, weak, notes, sandbox)
     if out is not None:
         report.write(Path(out), ordered, summary)
     return summary
 
 
-def _base_record(source: Source, row: dict, sample: int | None, task: str, config: str, gpus: int) -> dict:
-    return {
-        "source": source.name,
-        "id": row["id"],
-        "sample": sample,
-        "category": row["category"],
-        "difficulty": row["metadata"]["difficulty"] or "real",
-        "config": config,
-        "exact": False,
-        "chrf": 0.0,
-        "compiles": False if compiles_here(task, row["device"]) else None,
-        "correct": False if launch_device(task, row["device"], gpus) else None,
-        "round_trip": False if task == "forward_to_python" else None,
-        "changed": None,
-        "error": "",
-        "note": source.notes.get(row["id"], ""),
-    }
+def fresh_salt() -> str:
+    """A salt for ``input_salt`` no one can know in advance."""
+    return secrets.token_hex(8)
 
 
-def _missing(source: Source, row: dict, task: str, config: str, gpus: int) -> dict:
-    return _base_record(source, row, None, task, config, gpus) | {"error": "no prediction for this row"}
+def _base_record(source: Source, row: dict, sample: int | None, task: str, config: str, gpus: int) -> Score:
+    return Score(
+        source=source.name,
+        id=row["id"],
+        sample=sample,
+        category=row["category"],
+        difficulty=row["metadata"]["difficulty"] or "real",
+        config=config,
+        compiles=False if compiles_here(task, row["device"]) else None,
+        correct=False if launch_device(task, row["device"], gpus) else None,
+        round_trip=False if task == PYTHON_TASK else None,
+        note=source.notes.get(row["id"], ""),
+    )
+
+
+def _missing(source: Source, row: dict, task: str, config: str, gpus: int) -> Score:
+    record = _base_record(source, row, None, task, config, gpus)
+    record.error = "no prediction for this row"
+    return record
 
 
 def _text_scores(
     source: Source, row: dict, sample: int, code: str, target: str, task: str, config: str, gpus: int
-) -> dict:
+) -> Score:
     record = _base_record(source, row, sample, task, config, gpus)
     longest = LONGEST * len(target) + LONGEST_MARGIN
     if len(code) > longest:
-        record["error"] = f"prediction too long: {len(code):,} characters, over {longest:,} ({LONGEST}x the reference)"
+        record.error = f"prediction too long: {len(code):,} characters, over {longest:,} ({LONGEST}x the reference)"
         return record
-    record["exact"] = exact(code, target)
-    record["chrf"] = round(chrf(code, target), 4)
+    record.exact = exact(code, target)
+    record.chrf = round(chrf(code, target), 4)
     return record

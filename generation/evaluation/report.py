@@ -17,6 +17,8 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
+from generation.evaluation.scores import Score
+
 METRICS = ("exact", "chrf", "compiles", "correct", "correct_strong", "round_trip")
 PASS_AT = (1, 5, 10)
 GROUPS = ("category", "difficulty", "config")
@@ -27,28 +29,29 @@ def _mean(values: list) -> float | None:
     return round(sum(measured) / len(measured), 4) if measured else None
 
 
-def metrics(records: Sequence[dict]) -> dict[str, Any]:
-    strong = [record["correct"] if not record["weak"] else None for record in records]
+def metrics(records: Sequence[Score]) -> dict[str, Any]:
+    strong = [record.correct if not record.weak else None for record in records]
     scores = {
         "predictions": len(records),
-        "missing": sum(record["sample"] is None for record in records),
-        "exact": _mean([record["exact"] for record in records]),
-        "chrf": _mean([record["chrf"] for record in records]),
-        "compiles": _mean([record["compiles"] for record in records]),
-        "correct": _mean([record["correct"] for record in records]),
+        "missing": sum(record.sample is None for record in records),
+        "harness_failures": sum(bool(record.harness) for record in records),
+        "exact": _mean([record.exact for record in records]),
+        "chrf": _mean([record.chrf for record in records]),
+        "compiles": _mean([record.compiles for record in records]),
+        "correct": _mean([record.correct for record in records]),
         "correct_strong": _mean(strong),
-        "round_trip": _mean([record["round_trip"] for record in records]),
-        "correct_measured": sum(record["correct"] is not None for record in records),
+        "round_trip": _mean([record.round_trip for record in records]),
+        "correct_measured": sum(record.correct is not None for record in records),
     }
     return scores
 
 
-def pass_at_k(records: Sequence[dict]) -> dict[str, float]:
+def pass_at_k(records: Sequence[Score]) -> dict[str, float]:
     """Unbiased pass@k (Chen et al. 2021) over rows, for each k every row has samples enough for."""
     by_row: dict[str, list] = defaultdict(list)
     for record in records:
-        if record["correct"] is not None:
-            by_row[record["id"]].append(bool(record["correct"]))
+        if record.correct is not None:
+            by_row[record.id].append(bool(record.correct))
     if not by_row:
         return {}
     fewest = min(len(samples) for samples in by_row.values())
@@ -59,34 +62,36 @@ def pass_at_k(records: Sequence[dict]) -> dict[str, float]:
     return found
 
 
-def _mutation_summary(records: Sequence[dict]) -> dict[str, Any]:
+def _mutation_summary(records: Sequence[Score]) -> dict[str, Any]:
     """Of the mutants that change behaviour (outputs beyond the tolerance, or a failed run, on the
     scored input sets or on 15 further ones), the share that fails ``correct``; the survivors."""
-    changing = [r for r in records if r["compiles"] and r["changed"] and r["correct"] is not None]
-    caught = [r for r in changing if not r["correct"]]
-    survivors = [{"id": r["id"], "category": r["category"], "mutation": r["note"]} for r in changing if r["correct"]]
+    changing = [r for r in records if r.compiles and r.changed and r.correct is not None]
+    caught = [r for r in changing if not r.correct]
+    survivors = [{"id": r.id, "category": r.category, "mutation": r.note} for r in changing if r.correct]
     return {
         "mutants": len(records),
-        "compiled": sum(bool(r["compiles"]) for r in records),
+        "compiled": sum(bool(r.compiles) for r in records),
         "behaviour_changing": len(changing),
-        "equivalent": sum(1 for r in records if r["compiles"] and r["changed"] is False),
+        "equivalent": sum(1 for r in records if r.compiles and r.changed is False),
         "caught": len(caught),
         "caught_rate": round(len(caught) / len(changing), 4) if changing else None,
         "survivors": survivors,
     }
 
 
-def summarize(records: Sequence[dict], request: dict, weak: dict[str, str], notes: dict[str, str]) -> dict[str, Any]:
+def summarize(
+    records: Sequence[Score], request: dict, weak: dict[str, str], notes: dict[str, str], sandbox: dict
+) -> dict[str, Any]:
     by_source: dict[str, list] = defaultdict(list)
     for record in records:
-        by_source[record["source"]].append(record)
+        by_source[record.source].append(record)
     sources = {}
     for name, own in by_source.items():
         entry: dict[str, Any] = {"overall": metrics(own) | pass_at_k(own)}
         for group in GROUPS:
             values: dict[str, list] = defaultdict(list)
             for record in own:
-                values[record[group]].append(record)
+                values[getattr(record, group)].append(record)
             entry[f"by_{group}"] = {key: metrics(values[key]) for key in sorted(values)}
         if name == "mutate":
             entry["mutation"] = _mutation_summary(own)
@@ -94,8 +99,8 @@ def summarize(records: Sequence[dict], request: dict, weak: dict[str, str], note
     categories: dict[str, list] = defaultdict(list)
     first = next(iter(by_source.values()), [])
     for record in first:
-        if record["sample"] in (None, 0):
-            categories[record["category"]].append(bool(record["weak"]))
+        if record.sample in (None, 0):
+            categories[record.category].append(bool(record.weak))
     measured = [reason for reason in weak.values()]
     return {
         "request": request,
@@ -108,6 +113,8 @@ def summarize(records: Sequence[dict], request: dict, weak: dict[str, str], note
         # rows whose reference backward pass fails on the inputs (Warp cannot differentiate some
         # loops): their candidates are compared on forward outputs only
         "forward_only_rows": sum(bool(note) for note in notes.values()),
+        # the layers of the sandbox candidates ran in, and those missing on this machine (and why)
+        "sandbox": sandbox,
         "sources": sources,
     }
 
@@ -146,7 +153,16 @@ def markdown(summary: dict) -> str:
     lines += [
         "",
         f"Weak rows (left out of `correct_strong`): {weak['weak']} of {weak['rows']} ({_cell(weak['share'])}).",
+        "",
+        _sandbox_line(summary["sandbox"]),
     ]
+    failures = {name: sources[name]["overall"]["harness_failures"] for name in names}
+    if any(failures.values()):
+        lines.append(
+            "**Harness failures** (not scored, not the candidates' doing; see `harness` in rows.jsonl): "
+            + ", ".join(f"{name} {count}" for name, count in failures.items())
+            + "."
+        )
     if summary["forward_only_rows"]:
         lines.append(
             f"Rows compared on forward outputs only (the reference's backward pass fails on the inputs): "
@@ -180,6 +196,14 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sandbox_line(sandbox: dict) -> str:
+    """Which layers of the sandbox the candidates ran in, and which were missing here."""
+    line = "Sandbox: " + (", ".join(f"`{layer['layer']}`" for layer in sandbox["in_force"]) or "none") + "."
+    if sandbox["missing"]:
+        line += " **Missing**: " + "; ".join(f"`{name}` ({why})" for name, why in sandbox["missing"].items()) + "."
+    return line
+
+
 def plot(summary: dict, path: Path) -> None:
     import matplotlib
 
@@ -207,11 +231,11 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def write(out: Path, records: Sequence[dict], summary: dict) -> None:
+def write(out: Path, records: Sequence[Score], summary: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown(summary))
     with open(out / "rows.jsonl", "w", encoding="utf-8") as file:
         for record in records:
-            file.write(json.dumps(record) + "\n")
+            file.write(json.dumps(record.to_json()) + "\n")
     plot(summary, out / "scores.png")

@@ -1,28 +1,39 @@
-"""The evaluation worker: a long-lived child that scores every candidate of one row per job.
+"""The evaluation worker: a long-lived process that scores every candidate of one row per job.
 
-It reads one job per line on stdin and prints one result line per job. Warp is started once and
-its compiler warmed (the precompiled header is built once); each compile and each run is then a
-forked child of this process (``sandbox.in_child``), so no candidate shares a process with
-another. The worker itself runs only this package's code: the candidates run in the children.
+It reads one job per line on stdin and prints events on stdout, each a line that starts with
+``RESULT``: ``ready`` once warm, ``scoring`` before each phase of each candidate (so the harness
+knows whose phase a death interrupted), ``scored`` with each candidate's measured ``Score`` (so
+nothing finished is lost with a worker), and ``row`` at the end of a job. Warp is started once and
+its compiler warmed (the precompiled header is built once); then the spawner is forked, before any
+job is read, and each compile and each run is one of its children (``sandbox.children``), confined
+by the layers the harness names (``--layers``). The worker itself runs only this package's code.
 
-    python -m generation.evaluation.worker    # started by harness.py, fed JSON lines
+    python -m generation.evaluation.worker --layers landlock,seccomp   # started by harness.py
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import functools
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from generation.evaluation import compare, execute
 from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, launch_device
-from generation.evaluation.sandbox import Limits, Outcome, in_child, in_process
+from generation.evaluation.sandbox.children import Outcome, Spawner
+from generation.evaluation.sandbox.layers import PLAN_VARIABLE, Plan, confine_child, load, runtime_paths
+from generation.evaluation.sandbox.limits import Limits
+from generation.evaluation.scores import Score
 
 WARM_UP = """
 import warp as wp
@@ -31,11 +42,12 @@ import warp as wp
 def warm(a: wp.array(dtype=float)):
     a[wp.tid()] = 1.0
 """
+REFERENCE = "r"  # the reference's folder in a job's: removed once its outputs are read
 
 
-def _warm_up(folder: Path) -> None:
+def _warm_up(folder: Path) -> str:
     """Build one small kernel in debug mode, into an empty kernel cache so that Clang really runs:
-    it makes the precompiled header (about 2 s) that every child then reuses."""
+    it makes the precompiled header (about 2 s) that every child then reuses. Returns its folder."""
     import warp as wp
 
     from generation.backend import warp_api
@@ -45,126 +57,200 @@ def _warm_up(folder: Path) -> None:
     wp.config.kernel_cache_dir = str(folder / "warm_up")
     with loaded_source(WARM_UP) as module:
         warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE)
+    return warp_api.precompiled_header_folder()
 
 
 def _phase(name: str, outcome: Outcome) -> str:
     return f"{name}: {outcome.failure}: {outcome.error}" if outcome.failure else ""
 
 
-def score_row(job: dict, folder: Path, limits: Limits, gpus: int = 0) -> dict:
-    """Every candidate of the job's row: compiles, correct, round_trip, changed and the first error.
+class SandboxFailed(RuntimeError):
+    """A child failed before its work began: the harness's failure, not the candidate's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What scoring a row needs besides the job's line: where, the limits, the spawner."""
+
+    folder: Path
+    limits: Limits
+    spawner: Spawner
+
+    def run(self, phase: str, work: execute.Work, folder: Path) -> Outcome:
+        seconds = self.limits.compile_seconds if phase == "compile" else self.limits.run_seconds
+        fresh = phase == "run" and work.launch != "cpu"  # CUDA does not survive fork
+        process = [sys.executable, "-m", "generation.evaluation.execute"] if fresh else []
+        outcome = self.spawner.run(phase, dataclasses.asdict(work), folder, seconds, self.limits, process)
+        if outcome.failure == "sandbox":
+            raise SandboxFailed(f"{phase}: {outcome.error}")
+        return outcome
+
+
+def score_row(job: dict, place: Job) -> Iterator[tuple[str, dict]]:
+    """The events of scoring every candidate of the job's row: compiles, correct, round_trip,
+    changed and the first error.
 
     The reference runs first. A row whose reference forward cannot run is not measured (its
     candidates' ``correct`` is None, with the reason); one whose reference backward pass fails on
-    these inputs (Warp cannot differentiate some loops) is compared on its forward outputs only."""
+    these inputs (Warp cannot differentiate some loops) is compared on its forward outputs only.
+    Each child gets only its own candidate and what it needs of the row: a Python candidate never
+    gets the row's Python source, its task's answer; the reference's outputs are gone from the
+    disk before any candidate runs."""
     row, task = job["row"], job["task"]
     input_sets, all_sets = range(job["input_sets"]), range(job["input_sets"] + job.get("oracle_sets", 0))
-    launch = launch_device(task, row["device"], gpus)  # None: ``correct`` is not measured here
-    runs = launch is not None
+    # None: ``correct`` is not measured here. The harness counts the GPUs: one the sandbox hides
+    # from the worker makes the reference fail, visibly, rather than ``correct`` go unmeasured.
+    launch = launch_device(task, row["device"], job.get("gpus", 0))
+    ptx = row["device"] == "ptx"
     base = execute.Work(
         row_id=row["id"],
         kernel_name=row["kernel_name"],
-        python_source=row["python_source"],
         device=row["device"],
         arch=row["arch"],
         task=task,
         code="",
         backward=bool(row["backward"]),
         input_sets=len(all_sets),
-        target_forward=row["forward"],
-        row_code=row["code"],
+        target_forward=row["forward"] if task == PYTHON_TASK or ptx else "",
+        row_code=row["code"] if ptx else "",
         launch=launch or "cpu",
+        facts=execute.launch_facts(row["python_source"], row["kernel_name"]) if launch else None,
+        input_salt=job.get("input_salt", ""),
     )
-    result: dict = {"id": row["id"], "reference": "", "weak": "", "note": "", "candidates": []}
+    end = {"id": row["id"], "reference": "", "weak": "", "note": "", "harness": ""}
     reference: dict | None = None
-    if runs:
+    if launch is not None:
+        yield "scoring", {"source": None, "sample": None, "phase": "reference"}
         own = row["python_source"] if task == PYTHON_TASK else row["code"]
-        reference, why, complete = _build_and_run(
-            dataclasses.replace(base, code=own, is_reference=True), folder / "r", limits
-        )
-        if reference is None:
-            result["reference"] = why
-        else:
-            result["weak"] = compare.weak(reference, input_sets)
+        work = dataclasses.replace(base, code=own, python_source=row["python_source"], is_reference=True)
+        try:
+            reference, why, complete, row_args = _build_and_run(work, place.folder / REFERENCE, place)
+        except SandboxFailed as failure:
+            reference, end["harness"] = None, str(failure)
+        shutil.rmtree(place.folder / REFERENCE, ignore_errors=True)
+        if reference is not None:
+            end["weak"] = compare.weak(reference, input_sets)
+            base = dataclasses.replace(base, row_args=row_args)
             if not complete:
-                result["note"] = f"adjoints not compared: the reference's backward pass failed ({why})"
+                end["note"] = f"adjoints not compared: the reference's backward pass failed ({why})"
+        elif not end["harness"]:
+            end["reference"] = why
     for number, candidate in enumerate(job["candidates"]):
         started = time.monotonic()
-        scratch = folder / f"c{number}"
-        work = dataclasses.replace(base, code=candidate["code"])
-        scores = {"key": candidate["key"], "compiles": None, "correct": None, "round_trip": None, "changed": None}
-        scores["error"] = ""
-        if compiles_here(task, row["device"]):
-            outcome = in_child(lambda w=work: execute.compile_phase(w), scratch, limits.compile_seconds, limits)
-            scores["compiles"] = outcome.failure == ""
-            scores["error"] = _phase("compile", outcome)
-            scores["round_trip"] = (outcome.result or {}).get("round_trip", False if task == PYTHON_TASK else None)
-            if runs and reference is not None:
-                scores |= _judged(work, scratch, limits, reference, input_sets, all_sets) if scores["compiles"] else {}
-                scores["correct"] = bool(scores["compiles"] and scores.get("correct"))
-        scores["seconds"] = round(time.monotonic() - started, 3)
-        result["candidates"].append(scores)
+        scratch = place.folder / f"c{number}"
+        source = "" if task == PYTHON_TASK else row["python_source"]  # the prompt, for the unit it is built in
+        work = dataclasses.replace(base, code=candidate["code"], python_source=source)
+        score = Score(candidate["source"], row["id"], candidate["sample"])
+        try:
+            if compiles_here(task, row["device"]):
+                yield "scoring", {"source": score.source, "sample": score.sample, "phase": "compile"}
+                outcome = place.run("compile", work, scratch)
+                score.compiles = outcome.failure == ""
+                score.error = _phase("compile", outcome)
+                score.round_trip = (outcome.result or {}).get("round_trip", False if task == PYTHON_TASK else None)
+                if launch is not None and reference is not None:
+                    score.correct = False
+                    if score.compiles:
+                        yield "scoring", {"source": score.source, "sample": score.sample, "phase": "run"}
+                        judged = _judged(work, scratch, place, reference, input_sets, all_sets)
+                        score.correct, score.changed, score.error = judged
+        except SandboxFailed as failure:  # not measured, and said why
+            score = Score(score.source, score.id, score.sample, harness=str(failure))
+        score.seconds = round(time.monotonic() - started, 3)
         shutil.rmtree(scratch, ignore_errors=True)
-    return result
+        yield "scored", score.measured()
+    yield "row", end
 
 
-def _judged(work, folder: Path, limits: Limits, reference: dict, input_sets: range, all_sets: range) -> dict:
-    """Run a built candidate and compare its outputs with the reference's."""
-    arrays, why, complete = _run(work, folder, limits)
+def _judged(work, folder: Path, place: Job, reference: dict, input_sets: range, all_sets: range):
+    """Run a built candidate and compare its outputs with the reference's: correct, changed, error."""
+    arrays, why, complete = _run(work, folder, place)
     wanted_backward = any("/adj_post/" in key for key in reference)
     if arrays is None or (wanted_backward and not complete):
-        return {"correct": False, "changed": True, "error": why}
-    error = compare.first_mismatch(reference, arrays, input_sets)
-    changed = compare.first_mismatch(reference, arrays, all_sets) != ""
-    return {"correct": error == "", "changed": changed, "error": error}
+        return False, True, why
+    try:
+        error = compare.first_mismatch(reference, arrays, input_sets)
+        changed = compare.first_mismatch(reference, arrays, all_sets) != ""
+    except Exception as failure:  # outputs shaped as no run phase writes them
+        return False, True, f"run: its outputs could not be compared ({type(failure).__name__}: {failure})"
+    return error == "", changed, error
 
 
-def _run(work: execute.Work, folder: Path, limits: Limits) -> tuple[dict | None, str, bool]:
+def _run(work: execute.Work, folder: Path, place: Job) -> tuple[dict | None, str, bool]:
     """Launch a built candidate: its saved arrays (None without a forward), why the run failed
-    ("" if it did not), and whether every pass it had was saved. A GPU launch runs in a fresh
-    process: CUDA does not survive ``fork``."""
-    if work.launch == "cpu":
-        outcome = in_child(lambda: execute.run_phase(work), folder, limits.run_seconds, limits)
-    else:
-        command = [sys.executable, "-m", "generation.evaluation.execute"]
-        outcome = in_process(command, json.dumps(dataclasses.asdict(work)), folder, limits.run_seconds, limits)
+    ("" if it did not), and whether every pass it had was saved."""
+    outcome = place.run("run", work, folder)
     arrays: dict = {}
     saved = [name for name in execute.PASSES if (folder / f"{name}.npz").exists()]
-    for name in saved:
-        with np.load(folder / f"{name}.npz", allow_pickle=False) as file:
-            arrays |= {key: file[key] for key in file.files}
+    try:
+        for name in saved:
+            arrays |= _arrays(folder / f"{name}.npz", place.limits.file_mb * 2**20)
+    except (OSError, ValueError, zipfile.BadZipFile) as failure:
+        return None, f"run: its saved outputs are not what a run phase writes ({failure})", False
     if "forward" not in saved:
         return None, _phase("run", outcome), False
     return arrays, _phase("run", outcome), len(saved) == (2 if work.backward else 1)
 
 
-def _build_and_run(work: execute.Work, folder: Path, limits: Limits) -> tuple[dict | None, str, bool]:
-    outcome = in_child(lambda: execute.compile_phase(work), folder, limits.compile_seconds, limits)
+def _arrays(path: Path, largest: int) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` a child saved, once it is seen to be what ``np.savez`` writes:
+    stored, not compressed, no larger than a file may be (a child wrote it: it may not be)."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if any(member.compress_type != zipfile.ZIP_STORED for member in members):
+            raise ValueError("a compressed member")
+        if sum(member.file_size for member in members) > largest:
+            raise ValueError("larger than a file may be")
+    with np.load(path, allow_pickle=False) as file:
+        return {key: file[key] for key in file.files}
+
+
+def _build_and_run(work: execute.Work, folder: Path, place: Job) -> tuple[dict | None, str, bool, tuple]:
+    """The reference built and run: its arrays (None if it failed), why, whether complete, and
+    the row kernel's (name, type) arguments it wrote down."""
+    outcome = place.run("compile", work, folder)
     if outcome.failure:
-        return None, _phase("compile", outcome), False
-    return _run(work, folder, limits)
+        return None, _phase("compile", outcome), False, ()
+    arrays, why, complete = _run(work, folder, place)
+    if arrays is None:
+        return None, why, False, ()
+    row_args = json.loads((folder / execute.ROW_ARGS_FILE).read_text())
+    return arrays, why, complete, tuple(map(tuple, row_args))
 
 
-def serve() -> None:
-    """Score jobs from stdin until it closes, one result line per job."""
-    from generation.backend import warp_api
+def emit(kind: str, payload: dict) -> None:
+    print(RESULT + json.dumps({"event": kind} | payload), flush=True)
 
+
+def serve(plan: Plan) -> None:
+    """Score jobs from stdin until it closes."""
+    os.environ[PLAN_VARIABLE] = plan.to_argument()  # for the fresh processes of GPU runs
     root = Path(tempfile.mkdtemp(prefix="wirp_eval_"))
+    spawner = None
     try:
-        _warm_up(root)
-        gpus = warp_api.cuda_device_count()
+        reads = (*runtime_paths(), _warm_up(root))
+        load(plan)
+        spawner = Spawner(execute.PHASES, functools.partial(confine_child, plan=plan, reads=reads))
+        emit("ready", {"layers": plan.to_argument()})
         for number, line in enumerate(sys.stdin):
             job = json.loads(line)
-            limits = Limits(**job.get("limits", {}))
-            folder = root / f"job{number}"
+            place = Job(root / f"job{number}", Limits(**job.get("limits", {})), spawner)
             try:
-                result = score_row(job, folder, limits, gpus)
+                for kind, payload in score_row(job, place):
+                    emit(kind, payload)
             finally:
-                shutil.rmtree(folder, ignore_errors=True)
-            print(RESULT + json.dumps(result), flush=True)
+                shutil.rmtree(place.folder, ignore_errors=True)
     finally:
+        if spawner is not None:
+            spawner.close()
         shutil.rmtree(root, ignore_errors=True)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", default="", help="the child layers to apply: landlock, seccomp, namespaces")
+    serve(Plan.from_argument(parser.parse_args().layers))
+
+
 if __name__ == "__main__":
-    serve()
+    main()
