@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 MACHINE_TEXT = re.compile(r"/tmp/|/home/|/root/|/work/|site-packages|[A-Za-z]:\\\\|\.venv")
 SCRIPT = str(REPO / "warp_ir_pairs.py")
 SMALL = 24
+PUBLISHED_ROWS = 12  # train rows of each config in the ``published`` build
 
 
 def load(config: str, cache_dir: Path, **options):
@@ -61,6 +62,26 @@ def builds(tmp_path_factory) -> dict[str, datasets.DatasetDict]:
     """Small cpu and cuda builds, prepared once per run: workers share the datasets cache (and its locks)."""
     cache = shared_folder(tmp_path_factory, "hf_cache")
     return {config: load(config, cache, num_examples=SMALL) for config in ("cpu", "cuda")}
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory):
+    """Two configs built into one folder and its Hub layout written, once per run (tests only read them)."""
+
+    from generation import cli
+
+    def make(root: Path) -> None:
+        data, hub = root / "data", root / "hub"
+        assert cli.main(["build", "cuda", "--num-examples", str(PUBLISHED_ROWS), "--out", str(data)]) == 0
+        rows = str(PUBLISHED_ROWS)
+        assert (
+            cli.main(["build", "cpu", "--num-examples", rows, "--tasks", "3", "--workers", "2", "--out", str(data)])
+            == 0
+        )
+        assert cli.main(["push", "org/warp-ir-pairs", "--data", str(data), "--dry-run", str(hub)]) == 0
+
+    root = made_once(tmp_path_factory, "published", make)
+    return root / "data", root / "hub"
 
 
 @pytest.fixture(scope="session")

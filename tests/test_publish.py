@@ -19,27 +19,12 @@ from pathlib import Path
 import datasets
 import pytest
 import yaml
-from conftest import REPO, load, made_once, rows_digest
+from conftest import PUBLISHED_ROWS, REPO, load, rows_digest
 
 from generation import cli
 
 LATEST_PYTHON = REPO / ".venv-latest" / "bin" / "python"
-N = 12
-
-
-@pytest.fixture(scope="session")
-def published(tmp_path_factory):
-    """Two configs built into one folder and its Hub layout written, once per run (tests only read them)."""
-
-    def make(root: Path) -> None:
-        data, hub = root / "data", root / "hub"
-        assert cli.main(["build", "cuda", "--num-examples", str(N), "--out", str(data)]) == 0
-        command = ["build", "cpu", "--num-examples", str(N), "--tasks", "3", "--workers", "2", "--out", str(data)]
-        assert cli.main(command) == 0
-        assert cli.main(["push", "org/warp-ir-pairs", "--data", str(data), "--dry-run", str(hub)]) == 0
-
-    root = made_once(tmp_path_factory, "published", make)
-    return root / "data", root / "hub"
+N = PUBLISHED_ROWS
 
 
 def built(data: Path, config: str) -> datasets.DatasetDict:

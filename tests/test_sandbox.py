@@ -1,0 +1,257 @@
+"""The evaluation sandbox: planted escapes beside the ``reference`` baseline, a candidate's fate its
+own when a worker dies, salted inputs, and the layers a run reports.
+
+Each planted escape (``escapes.py``) is a row's own answer plus one attempt to get out: a program
+run, a file written or read outside its folder, a process left behind, a signal to the harness, a
+bomb, a connection. The runs require the whole sandbox, so each attempt is stopped by a known guard
+first: every test checks that nothing landed, that the candidate failed with that guard's error (it
+was scored: never n/m), and that the reference scored in full on the same rows and workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from escapes import Places, cpp_prediction, escapes, python_cheats, python_prediction
+
+from generation import cli
+from generation.evaluation import execute, harness
+from generation.evaluation.predictions import write_predictions
+from generation.evaluation.sandbox.layers import layers_here
+from generation.evaluation.sandbox.limits import Limits
+
+# An endless loop costs 3 s in a run, 8 s in an import (a Python candidate's compile phase).
+LIMITS = Limits(compile_seconds=8, run_seconds=3, memory_mb=2048, file_mb=16)
+ROWS = 6  # the escapes are planted as several samples of each of these rows, beside each row's reference
+
+
+class Listener(socketserver.ThreadingTCPServer):
+    """A TCP server on 127.0.0.1 that keeps whatever reaches it."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.received: list[bytes] = []
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                outer.received.append(self.request.recv(64) or b"(connected)")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def _processes_named(name: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if name in Path(f"/proc/{pid}/comm").read_text():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def _landed(at: Places) -> list[str]:
+    """Every trace an escape left where the test can see it."""
+    traces = [str(path) for path in Path(at.landing).iterdir()]
+    traces += [
+        str(path) for folder in (tempfile.gettempdir(), "/tmp", at.data) for path in Path(folder).glob(f"*{at.token}*")
+    ]
+    return traces + [f"process {pid}" for pid in _processes_named(f"wd{at.token}"[:15])]
+
+
+def escaped_run(builds, tmp_path, monkeypatch, task: str) -> tuple[list[dict], Places, Listener, Path]:
+    """Score the planted escapes of ``task`` on the first rows of the small ``cpu`` build, several
+    samples a row, beside the reference, with the whole sandbox required."""
+    rows = list(builds["cpu"]["train"])
+    server = Listener()
+    home = tmp_path / "home"
+    home.mkdir()
+    at = Places(
+        token=secrets.token_hex(4),
+        landing=str(tmp_path / "landing"),
+        data=str(Path(builds["cpu"]["train"].cache_files[0]["filename"]).parent),
+        secret_file=str(home / "credentials"),
+        secret=f"secret-{secrets.token_hex(8)}",
+        port=server.server_address[1],
+    )
+    Path(at.landing).mkdir()
+    Path(at.secret_file).write_text(at.secret)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("WIRP_TEST_SECRET", at.secret)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    planted = escapes(at) + (python_cheats() if task == "forward_to_python" else [])
+    predictions: dict[str, dict[int, str]] = {}
+    where = {}  # (row id, sample) -> the escape planted there
+    for number, escape in enumerate(planted):
+        row = rows[number % ROWS]
+        if task == "forward_to_python":
+            text = python_prediction(row["python_source"], row["kernel_name"], escape)
+        else:
+            text = cpp_prediction(row["forward"], escape)
+        predictions.setdefault(row["id"], {})[number // ROWS] = text
+        where[row["id"], number // ROWS] = escape
+    write_predictions(tmp_path / "escapes.jsonl", predictions)
+    harness.evaluate(
+        builds["cpu"],
+        "cpu",
+        "train",
+        task,
+        predictions=[tmp_path / "escapes.jsonl"],
+        baselines=["reference"],
+        out=tmp_path / "report",
+        limit=ROWS,
+        limits=LIMITS,
+        require_sandbox=True,
+        progress=False,
+    )
+    records = [json.loads(line) for line in open(tmp_path / "report" / "rows.jsonl")]
+    for record in records:
+        record["escape"] = where.get((record["id"], record["sample"])) if record["source"] == "escapes" else None
+    assert sum(record["escape"] is not None for record in records) == len(planted)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the harness's temporary folder went with it
+    return records, at, server, tmp_path / "report"
+
+
+def check_escapes(records: list[dict], at: Places, server: Listener, report: Path) -> None:
+    failures = []
+    for record in (r for r in records if r["source"] == "escapes"):
+        escape = record["escape"]
+        failed = record["compiles"] is False or record["correct"] is False
+        if not failed or escape.guard not in record["error"] or record["harness"]:
+            failures.append((escape.kind, record["compiles"], record["correct"], record["error"], record["harness"]))
+    assert not failures, "\n".join(map(str, failures))
+    reference = [r for r in records if r["source"] == "reference"]
+    assert all(r["compiles"] and r["correct"] for r in reference), [r["error"] for r in reference if not r["correct"]]
+    assert _landed(at) == []
+    assert server.received == []
+    for path in report.iterdir():
+        assert at.secret not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.long
+def test_cpp_escapes_are_stopped_and_scored_beside_an_unharmed_reference(builds, tmp_path, monkeypatch):
+    check_escapes(*escaped_run(builds, tmp_path, monkeypatch, "python_to_forward"))
+
+
+@pytest.mark.long
+def test_python_escapes_and_cheats_are_stopped_and_scored_beside_an_unharmed_reference(builds, tmp_path, monkeypatch):
+    check_escapes(*escaped_run(builds, tmp_path, monkeypatch, "forward_to_python"))
+
+
+class KillingWorker(harness.Worker):
+    """A real worker killed (from outside, with SIGKILL) once in each of the phases named in
+    ``victims``: (source, phase), source None for the reference's own."""
+
+    victims: set = set()
+
+    def _events(self):
+        for event in super()._events():
+            yield event
+            victim = (event.get("source"), event.get("phase"))
+            if event["event"] == "scoring" and victim in self.victims:
+                self.victims.discard(victim)
+                self.process.kill()
+
+
+def test_a_dead_worker_fails_only_the_candidate_it_ran_and_the_rest_is_scored_again(builds, tmp_path, monkeypatch):
+    """The worker dies in a candidate's run phase, then (rescoring) in the reference's: the candidate
+    fails alone with its error, and every other prediction of its row and of the rows after it is
+    scored in a fresh worker as if nothing had happened: no n/m, no harness failure."""
+    rows = list(builds["cpu"]["train"])[:3]
+    write_predictions(tmp_path / "victim.jsonl", {row["id"]: {0: row["forward"]} for row in rows})
+    KillingWorker.victims = {("victim", "run"), (None, "reference")}
+    monkeypatch.setattr(harness, "Worker", KillingWorker)
+    summary = harness.evaluate(
+        builds["cpu"],
+        "cpu",
+        "train",
+        predictions=[tmp_path / "victim.jsonl"],
+        baselines=["reference"],
+        out=tmp_path / "r",
+        limit=3,
+        workers=1,
+        progress=False,
+    )
+    assert KillingWorker.victims == set()  # both deaths happened
+    records = [json.loads(line) for line in open(tmp_path / "r" / "rows.jsonl")]
+    victim = [r for r in records if r["source"] == "victim" and r["correct"] is False]
+    assert len(victim) == 1 and victim[0]["compiles"] is True, records
+    assert "the evaluation worker died" in victim[0]["error"] and "run phase" in victim[0]["error"]
+    assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
+    assert summary["sources"]["victim"]["overall"]["correct"] == pytest.approx(2 / 3, abs=1e-3)
+    assert all(r["correct"] is not None and not r["harness"] for r in records)
+
+
+def test_a_salt_draws_other_inputs_and_the_report_records_it(builds, published, tmp_path):
+    """Salted inputs differ from the published ones; the reference still scores in full and
+    mutants are still caught; the CLI's bare ``--input-salt`` draws a fresh salt, which the report
+    keeps (the run can be repeated with it)."""
+    assert execute.input_seed("row", 0) == [execute.EVALUATION_SEED, zlib.crc32(b"row"), 0]
+    assert len({str(execute.input_seed("row", 0, salt)) for salt in ("", "a", "b")}) == 3
+    summary = harness.evaluate(
+        builds["cpu"], "cpu", "train", baselines=["reference", "mutate"], limit=4, input_salt="a", progress=False
+    )
+    assert summary["request"]["input_salt"] == "a"
+    assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
+    mutation = summary["sources"]["mutate"]["mutation"]
+    assert mutation["behaviour_changing"] and mutation["caught"] == mutation["behaviour_changing"]
+    data, _ = published
+    command = ["eval", str(data), "--config", "cpu", "--split", "train", "--baseline", "reference", "--limit", "1"]
+    assert cli.main([*command, "--workers", "1", "--input-salt", "--out", str(tmp_path / "r")]) == 0
+    salt = json.loads((tmp_path / "r" / "summary.json").read_text())["request"]["input_salt"]
+    assert len(salt) == 16 and salt != harness.fresh_salt()
+
+
+LANDLOCK_MISSING = """
+import sys
+sys.modules["landlockpy"] = None  # as if it were not installed
+import datasets
+from generation.evaluation import harness
+rows = datasets.load_from_disk(sys.argv[1])
+try:
+    harness.evaluate(rows, "cpu", "train", baselines=["reference"], limit=1, require_sandbox=True, progress=False)
+except harness.EvaluationError as error:
+    print("refused:", error)
+for _ in range(2):
+    summary = harness.evaluate(rows, "cpu", "train", baselines=["reference"], limit=1, progress=False)
+print("missing:", sorted(summary["sandbox"]["missing"]), summary["sources"]["reference"]["overall"]["correct"])
+"""
+
+
+def test_the_report_lists_the_layers_in_force_and_a_missing_layer_is_refused_when_required(builds, tmp_path):
+    """Here every layer is in force, and the summary lists them. Without ``landlockpy`` the Landlock
+    layer is missing: ``require_sandbox`` refuses to run, naming it; without the requirement the
+    run warns once (however many runs) and the report names it."""
+    assert [layer.name for layer in layers_here() if not layer.missing] == [
+        "namespaces",
+        "landlock",
+        "seccomp",
+        "limits",
+    ]
+    builds["cpu"].save_to_disk(str(tmp_path / "rows"))
+    done = subprocess.run(
+        [sys.executable, "-c", LANDLOCK_MISSING, str(tmp_path / "rows")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert "refused: the sandbox is not complete here and require_sandbox is set (landlock:" in done.stdout, (
+        done.stdout + done.stderr[-2000:]
+    )
+    assert "missing: ['landlock'] 1.0" in done.stdout
+    assert done.stderr.count("sandbox layer landlock is missing") == 1
