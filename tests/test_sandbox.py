@@ -255,3 +255,17 @@ def test_the_report_lists_the_layers_in_force_and_a_missing_layer_is_refused_whe
     )
     assert "missing: ['landlock'] 1.0" in done.stdout
     assert done.stderr.count("sandbox layer landlock is missing") == 1
+
+
+def test_what_a_worker_sees_below_its_scratch_folder_stays_visible(tmp_path):
+    """A checkout (its environment, its ``generation``) may lie in ``/tmp``, where a worker's own
+    scratch folder is mounted: it is bound on top of the scratch, not hidden by it."""
+    from generation.evaluation.sandbox import namespaces
+
+    assert str(tmp_path).startswith(namespaces.SCRATCH + "/")
+    (tmp_path / "seen.txt").write_text("seen\n")
+    command = ["/bin/sh", "-c", f"cat {tmp_path}/seen.txt; touch {tmp_path}/written || echo read-only"]
+    argv = namespaces.wrapped(command, [str(tmp_path)], {"PATH": "/usr/bin:/bin"}, 16, gpu=False)
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.stdout.split() == ["seen", "read-only"], done.stderr
+    assert not (tmp_path / "written").exists()

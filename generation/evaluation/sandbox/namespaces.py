@@ -51,6 +51,8 @@ def wrapped(command: list[str], visible: Iterable[str], environment: dict[str, s
     libraries and its scratch folder, with ``environment`` as its whole environment."""
     argv = [bwrap() or "bwrap", "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent"]
     argv += ["--new-session", "--clearenv", "--proc", "/proc", "--dev", "/dev"]
+    # The scratch first: what is bound below it (a checkout in /tmp, say) is then bound on top of it.
+    argv += ["--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH]
     paths = [*SYSTEM, *visible, *(GPU if gpu else ())]
     for path in outermost(os.path.realpath(path) for path in paths if os.path.exists(path)):
         argv += ["--ro-bind", path, path]
@@ -58,18 +60,7 @@ def wrapped(command: list[str], visible: Iterable[str], environment: dict[str, s
         argv += ["--symlink", os.readlink(path), path]  # /lib -> usr/lib, say
     for device in sorted(glob.glob("/dev/nvidia*")) if gpu else ():
         argv += ["--dev-bind", device, device]
-    argv += [
-        "--size",
-        str(scratch_mb * 2**20),
-        "--tmpfs",
-        SCRATCH,
-        "--remount-ro",
-        "/",
-        "--remount-ro",
-        "/dev",
-        "--chdir",
-        "/",
-    ]
+    argv += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", "/"]
     for name, value in environment.items():
         argv += ["--setenv", name, value]
     return [*argv, "--", *command]
