@@ -29,3 +29,49 @@ def run_kernel(python_source: str, kernel_name: str, seed: int, device: str = "c
         if device == "cpu":
             kernel.module.options["mode"] = CPU_MODE
         launch_checked(kernel, python_source, seed, device)
+
+
+def reference_phases(row: dict, input_sets: int = 2, salt: str = "", fresh_process: bool = False) -> dict:
+    """A row's own Python compiled and run by the evaluation's phases, in a spawner's child (no
+    sandbox layers; ``fresh_process``: the run in a fresh interpreter, as a GPU's is); its saved
+    forward arrays. The spawner is forked from this process for the call and closed after it."""
+    import dataclasses
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from generation.evaluation import execute
+    from generation.evaluation.sandbox.children import Spawner
+    from generation.evaluation.sandbox.layers import Plan, confine_child
+    from generation.evaluation.sandbox.limits import Limits
+
+    work = execute.Work(
+        row_id=row["id"],
+        kernel_name=row["kernel_name"],
+        device="cpu",
+        arch=0,
+        task="forward_to_python",
+        code=row["python_source"],
+        backward=False,
+        input_sets=input_sets,
+        python_source=row["python_source"],
+        is_reference=True,
+        facts=execute.launch_facts(row["python_source"], row["kernel_name"]),
+        input_salt=salt,
+    )
+    process = [sys.executable, "-m", "generation.evaluation.execute"] if fresh_process else []
+    spawner = Spawner(
+        execute.PHASES, lambda folder, seconds, limits: confine_child(folder, seconds, limits, Plan(), ())
+    )
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            assert spawner.run("compile", dataclasses.asdict(work), folder, 120, Limits()).failure == ""
+            outcome = spawner.run("run", dataclasses.asdict(work), folder, 60, Limits(), process)
+            assert outcome.failure == "", outcome.error
+            with np.load(folder / "forward.npz") as arrays:
+                return {key: arrays[key] for key in arrays.files}
+    finally:
+        spawner.close()

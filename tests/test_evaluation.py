@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import load, made_once, shared_folder
+from direct import reference_phases
 
 from generation import cli
 from generation.backend import ptx, ptxas, warp_api
@@ -398,46 +399,13 @@ def test_pass_at_k_is_the_unbiased_estimate_over_rows():
     assert "pass@5" not in report.pass_at_k(records[:4])  # four samples are too few for pass@5
 
 
-def test_a_run_in_a_fresh_process_saves_what_a_forked_one_does(builds, tmp_path):
+def test_a_run_in_a_fresh_process_saves_what_a_forked_one_does(builds):
     """GPU launches run in a fresh process (CUDA does not survive ``fork``); the same run phase on
     the CPU, there and in a forked child of the spawner, saves the same arrays."""
-    import dataclasses
-    import sys
-
-    from generation.evaluation import execute
-    from generation.evaluation.sandbox.children import Spawner
-    from generation.evaluation.sandbox.layers import Plan, confine_child
-
     row = builds["cpu"]["train"][1]
-    work = execute.Work(
-        row_id=row["id"],
-        kernel_name=row["kernel_name"],
-        device="cpu",
-        arch=0,
-        task="forward_to_python",
-        code=row["python_source"],
-        backward=bool(row["backward"]),
-        input_sets=2,
-        python_source=row["python_source"],
-        is_reference=True,
-        facts=execute.launch_facts(row["python_source"], row["kernel_name"]),
-    )
-    spawner = Spawner(
-        execute.PHASES, lambda folder, seconds, limits: confine_child(folder, seconds, limits, Plan(), ())
-    )
-    saved = {}
-    try:
-        for way, process in (("fork", []), ("process", [sys.executable, "-m", "generation.evaluation.execute"])):
-            folder = tmp_path / way
-            assert spawner.run("compile", dataclasses.asdict(work), folder, 120, Limits()).failure == ""
-            outcome = spawner.run("run", dataclasses.asdict(work), folder, 60, Limits(), process)
-            assert outcome.failure == "", outcome.error
-            with np.load(folder / "forward.npz") as arrays:
-                saved[way] = {key: arrays[key] for key in arrays.files}
-    finally:
-        spawner.close()
-    assert saved["fork"].keys() == saved["process"].keys()
-    assert all(np.array_equal(saved["fork"][key], saved["process"][key], equal_nan=True) for key in saved["fork"])
+    forked, fresh = (reference_phases(row, fresh_process=way) for way in (False, True))
+    assert forked.keys() == fresh.keys()
+    assert all(np.array_equal(forked[key], fresh[key], equal_nan=True) for key in forked)
 
 
 @pytest.mark.skipif(not harness._gpus(), reason="no CUDA device: CUDA candidates run on a GPU only")
