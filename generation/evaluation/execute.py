@@ -31,7 +31,7 @@ from generation.evaluation.measured import PYTHON_TASK
 from generation.source.features import Launch, launch_of
 
 CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay in)
-EVALUATION_SEED = 21  # the root of every input set's seed; a row's id and the set's number follow
+EVALUATION_SEED = 21  # the root of every input set's seed; a row's id, the set's number and the salt (if any) follow
 ROW_ARGS_FILE = "row_args.json"  # the row kernel's (name, type) arguments, written by its reference's run
 PTX_FILE = "candidate.ptx"  # a PTX candidate's whole module, assembled by the compile phase, loaded by the run phase
 
