@@ -40,3 +40,9 @@ def verbatim_slices(text: str, code: str) -> list[str]:
         pieces.append(text[at:end])
         cursor, at = found + end - at, end + 2
     return pieces
+
+
+def forward_body(forward: str) -> int:
+    """Where a CPU kernel's forward function body starts (after its opening brace)."""
+    header = re.search(r"^.*_cpu_kernel_forward\(", forward, re.M)
+    return forward.index("\n{\n", header.end()) + len("\n{\n")

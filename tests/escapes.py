@@ -12,8 +12,9 @@ own server on 127.0.0.1.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from code_parts import forward_body
 
 # Guards, as the error a stopped attempt reports.
 SECCOMP = "SIGSYS"  # the seccomp layer ends the child
@@ -245,12 +246,6 @@ static void wirp_refused(const char* what) {
 static void wirp_write(const char* path) {
     void* f = fopen(path, "w"); if (!f) wirp_refused(path); fputs("x", f); fclose(f); }
 """
-
-
-def forward_body(forward: str) -> int:
-    """Where a CPU kernel's forward function body starts (after its opening brace)."""
-    header = re.search(r"^.*_cpu_kernel_forward\(", forward, re.M)
-    return forward.index("\n{\n", header.end()) + len("\n{\n")
 
 
 def cpp_prediction(forward: str, escape: Escape) -> str:

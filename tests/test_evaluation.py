@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from code_parts import forward_body
 from conftest import load, made_once, shared_folder
 from direct import reference_phases
 
@@ -125,18 +126,12 @@ def test_every_problem_of_a_predictions_file_is_named_in_one_error(tmp_path):
 # -- the main run ------------------------------------------------------------------------------
 
 
-def _forward_body(forward: str) -> int:
-    """Where the kernel's forward function body starts (after its opening brace)."""
-    header = re.search(r"^.*_cpu_kernel_forward\(", forward, re.M)
-    return forward.index("\n{\n", header.end()) + len("\n{\n")
-
-
 def equivalent_rewrite(forward: str) -> str:
     """The same forward written differently: locals renamed consistently, the kernel's declarations
     in reverse order, and one call's first operand moved into a statement of its own (through a
     local declared with the others: Warp's gotos may not jump over an initialisation)."""
     rewritten = re.sub(r"\bvar_(\d+)\b", r"local_\1", forward)
-    start = rewritten.index("// primal vars\n", _forward_body(rewritten)) + len("// primal vars\n")
+    start = rewritten.index("// primal vars\n", forward_body(rewritten)) + len("// primal vars\n")
     end = rewritten.index("    //---------", start)
     declarations = "".join(reversed(rewritten[start:end].splitlines(True)))
     body = rewritten[end:]
@@ -155,7 +150,7 @@ def bad_predictions(rows) -> dict[str, str]:
     """One bad prediction per row, on the first rows (the rest of the file's rows have none)."""
 
     def inserted(row, statement: str) -> str:
-        at = _forward_body(row["forward"])
+        at = forward_body(row["forward"])
         return row["forward"][:at] + statement + "\n" + row["forward"][at:]
 
     def out_of_bounds(row) -> str:

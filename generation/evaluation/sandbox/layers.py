@@ -63,6 +63,7 @@ class Plan:
         return cls.from_argument(os.environ.get(PLAN_VARIABLE, ""))
 
 
+@functools.cache
 def runtime_paths() -> tuple[str, ...]:
     """What a worker and its children read: the interpreter, the standard library, the installed
     packages, and this package (its ``generation`` folder alone, not what lies beside it)."""
