@@ -128,12 +128,15 @@ def test_every_problem_of_a_predictions_file_is_named_in_one_error(tmp_path):
 
 def equivalent_rewrite(forward: str) -> str:
     """The same forward written differently: locals renamed consistently, the kernel's declarations
-    in reverse order, and one call's first operand moved into a statement of its own (through a
+    in reverse order (shared tiles' allocations aside), and one call's first operand moved into a statement of its own (through a
     local declared with the others: Warp's gotos may not jump over an initialisation)."""
     rewritten = re.sub(r"\bvar_(\d+)\b", r"local_\1", forward)
     start = rewritten.index("// primal vars\n", forward_body(rewritten)) + len("// primal vars\n")
     end = rewritten.index("    //---------", start)
-    declarations = "".join(reversed(rewritten[start:end].splitlines(True)))
+    lines = rewritten[start:end].splitlines(True)
+    # Shared tiles are allocated in declaration order, and freed in reverse: those keep theirs.
+    shared = [line for line in lines if "tile_alloc" in line]
+    declarations = "".join(shared + [line for line in reversed(lines) if "tile_alloc" not in line])
     body = rewritten[end:]
     constants = set(re.findall(r"const \S+ (local_\d+) =", declarations))
     calls = re.finditer(r"^( +)(local_\d+) = (wp::(?:add|sub|mul|min|max)\()(local_\d+), ", body, re.M)
@@ -153,8 +156,12 @@ def bad_predictions(rows) -> dict[str, str]:
         at = forward_body(row["forward"])
         return row["forward"][:at] + statement + "\n" + row["forward"][at:]
 
-    def out_of_bounds(row) -> str:
-        return re.sub(r"wp::address\((var_\w+), (var_\w+)\)", r"wp::address(\1, 1000000)", row["forward"], count=1)
+    def out_of_bounds(row) -> str:  # every element address far past the end, so the first one taken fails
+        return re.sub(
+            r"wp::address\((var_\w+)((?:, var_\w+)+)\)",
+            lambda m: f"wp::address({m.group(1)}{', 1000000' * m.group(2).count(',')})",
+            row["forward"],
+        )
 
     kinds = {
         "empty": lambda row: "",

@@ -7,7 +7,7 @@ import pytest
 from conftest import MACHINE_TEXT
 
 from generation.backend.run_check import run_checks
-from generation.generated.grammar import OPS, RANDOM_STATE, UNPACKS, Literals, Op, Unpack
+from generation.generated.operations import OPS, RANDOM_STATE, UNPACKS, Literals, Op, Unpack
 from generation.generated.parts import RANDOM_INIT, array_of, element, store
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions

@@ -67,7 +67,7 @@ def test_kernels_and_options_load_without_warp():
     code = (
         "import sys\n"
         "import generation\n"
-        "from generation.generated import generator, grammar\n"
+        "from generation.generated import expressions, generator, operations\n"
         "from generation.real import harvest\n"
         "from generation.source import features, spec\n"
         "from generation.pipeline import options\n"

@@ -234,7 +234,7 @@ def test_a_category_none_of_whose_kernels_runs_fails_before_the_build(monkeypatc
     from generation.generated.parts import KernelParts
     from generation.pipeline.plan import generated, plan_splits
 
-    def reads_past_the_end(rng, profile):
+    def reads_past_the_end(rng, profile, policy):
         return KernelParts(
             "reads_past_the_end", ["out[i] = a[i + 7]"], "reads past the end of a.",
             [("a", "wp.array(dtype=float)")], [("out", "wp.array(dtype=float)")],

@@ -14,28 +14,35 @@ import contextlib
 import random
 from collections.abc import Iterator
 
-from generation.generated import grammar
-from generation.generated.grammar import FLOAT, Expr, Op, Scope, annotation, named
+from generation.generated import expressions
+from generation.generated.expressions import Expr, Scope, named
+from generation.generated.operations import FLOAT, Op, annotation
 from generation.generated.parts import (
+    ATOMIC_TYPES,
     COMPARISONS,
     CONSTANT_NAMES,
     COUNT_NAMES,
     FIELD_NAMES,
     HELPER_NAMES,
     INPUT_NAMES,
+    MASK_NAMES,
     OUTPUT_NAMES,
     PARAM_NAMES,
     REDUCIBLE_NAMES,
     STRUCT_ARGS,
     STRUCT_NAMES,
     TID_NAMES,
+    TOTAL_NAMES,
     Block,
     KernelParts,
     Profile,
     array_of,
     element,
     indent,
+    sentence,
+    store,
 )
+from generation.generated.policy import Policy
 from generation.generated.statements import Statements
 from generation.source.warp_types import TYPES
 
@@ -43,10 +50,19 @@ from generation.source.warp_types import TYPES
 class KernelBuilder(Statements):
     """The generation context of one kernel, and the statements a policy writes it with."""
 
-    def __init__(self, rng: random.Random, profile: Profile, ops: list[Op], const_prob: float = 0.2, dims: int = 1):
+    def __init__(
+        self,
+        rng: random.Random,
+        profile: Profile,
+        ops: list[Op],
+        policy: Policy,
+        const_prob: float = 0.2,
+        dims: int | None = None,
+    ):
         self.rng = rng
         self.profile = profile
-        self.scope = Scope(ops=list(ops), const_prob=const_prob)
+        self.policy = policy
+        self.scope = Scope(ops=list(ops), const_prob=const_prob, hoister=self)
         self.block = Block()  # where statements are emitted now
         self.inputs: list[tuple[str, str]] = []
         self.outputs: list[tuple[str, str]] = []
@@ -56,7 +72,10 @@ class KernelBuilder(Statements):
         self.locals: list[tuple[Expr, str]] = []  # locals of the current block, for use_all_locals
         self.reads: set[str] = set()  # names the kernel body reads
         self.counter = 0
-        self.dims = dims
+        self.dims = dims or self.pick(policy.dims)
+        self.subscript_arrays = rng.random() < policy.subscript_arrays  # the kernel's annotation form
+        self.constant_bounds = False  # loops take literal bounds (a helper has no count argument)
+        self.reserved: set[str] = set()  # names the category gives its locals: no argument takes one
         self.loop_bounds: list[Expr] = []  # int bounds: count params, struct fields
         self.reducible: list[tuple[str, str]] = []  # (array name, type) with one dimension more than the launch
         self.atomic_targets: list[tuple[str, str]] = []
@@ -77,11 +96,19 @@ class KernelBuilder(Statements):
     def index(self) -> str:
         return ", ".join(TID_NAMES[: self.dims])
 
+    def pick(self, weights: dict):
+        """One key of ``weights``, drawn with its weight."""
+        return self.rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    def chance(self, name: str) -> bool:
+        """Whether the policy's named event happens."""
+        return self.policy.chance(self.rng, name)
+
     def array_annotation(self, type_name: str, ndim: int | None = None) -> str:
-        return array_of(type_name, ndim or self.dims)
+        return array_of(type_name, ndim or self.dims, self.subscript_arrays)
 
     def unused(self, names: tuple[str, ...]) -> list[str]:
-        taken = {n for n, _ in self.inputs + self.outputs}
+        taken = {n for n, _ in self.inputs + self.outputs} | self.reserved
         return [n for n in names if n not in taken]
 
     def module_name(self, names: tuple[str, ...]) -> str:
@@ -124,7 +151,7 @@ class KernelBuilder(Statements):
     def module_constant(self, type_name: str = FLOAT) -> None:
         """A ``wp.constant`` at module level, folded into the generated code."""
         name = self.module_name(CONSTANT_NAMES)
-        value = grammar.constant(self.rng, type_name)
+        value = expressions.constant(self.rng, type_name)
         self.module_blocks.append(f"{name} = wp.constant({value.code})\n")
         self.scope.add_leaf(type_name, Expr(name, name, const=True, shared=True))
         if self.rng.random() < 0.5:
@@ -159,18 +186,18 @@ class KernelBuilder(Statements):
         return self.rng.randint(*self.profile.depth)
 
     def expr(self, type_name: str, depth: int | None = None) -> Expr:
-        return grammar.expression(self.rng, self.scope, type_name, self.depth() if depth is None else depth)
+        return expressions.expression(self.rng, self.scope, type_name, self.depth() if depth is None else depth)
 
     def rooted(self, type_name: str, depth: int | None = None, groups: tuple[str, ...] | None = None) -> Expr:
         """An expression whose outermost operation comes from ``groups`` (any group when None)."""
-        ops = grammar.reading_ops(self.scope, type_name, groups)
+        ops = expressions.reading_ops(self.scope, type_name, groups)
         if not ops:
             return self.expr(type_name, depth)
-        return grammar.apply(self.rng, self.scope, grammar.choose(self.rng, ops), max(depth or self.depth(), 1))
+        return expressions.apply(self.rng, self.scope, expressions.choose(self.rng, ops), max(depth or self.depth(), 1))
 
     def use_all_locals(self, value: Expr, type_name: str) -> Expr:
         """Fold every local of the block the value does not read yet into it, so no statement is dead."""
-        return grammar.fold(self.rng, self.scope, value, type_name, self.locals)
+        return expressions.fold(self.rng, self.scope, value, type_name, self.locals)
 
     def value_types(self) -> list[str]:
         """Types an expression can be built for: they have leaves and operations."""
@@ -183,10 +210,10 @@ class KernelBuilder(Statements):
     def local_types(self, kinds: tuple[str, ...] | None = None) -> list[str]:
         """Types a new local may have: ones the block's sink can fold in, so no local is dead (none
         when the sink has no operation to fold a value into it)."""
-        if self.sink is not None and not grammar.joining_ops(self.scope, self.sink):
+        if self.sink is not None and not expressions.joining_ops(self.scope, self.sink):
             return []
         types = [t for t in self.value_types() if kinds is None or TYPES[t].kind in kinds]
-        return [t for t in types if self.sink is None or grammar.reachable(self.scope, t, self.sink)]
+        return [t for t in types if self.sink is None or expressions.reachable(self.scope, t, self.sink)]
 
     def condition(self) -> Expr:
         """A data-dependent comparison (so the branch is not folded away)."""
@@ -195,9 +222,11 @@ class KernelBuilder(Statements):
             return self.expr("bool", 1)
         t = self.rng.choice(comparable)
         left = self.expr(t, self.rng.randint(0, 2))
-        right = grammar.constant(self.rng, t) if self.rng.random() < 0.6 else self.expr(t, 1)
-        if right.reads & left.reads:  # `x < x`, `x > wp.abs(x)`: decided by construction, not by data
-            right = grammar.constant(self.rng, t)
+        mark = self.mark()
+        right = expressions.constant(self.rng, t) if self.rng.random() < 0.6 else self.expr(t, 1)
+        if right.reads & left.reads or right.code == left.code:  # `x < x`, `x > wp.abs(x)`: decided
+            self.rollback(mark)  # by construction, not by data
+            right = expressions.constant(self.rng, t)
         symbol, words = self.rng.choice(COMPARISONS)
         return Expr(
             f"{left.code} {symbol} {right.code}",
@@ -216,6 +245,26 @@ class KernelBuilder(Statements):
 
     def say(self, phrase: str) -> None:
         self.block.phrases.append(phrase)
+
+    def hoist(self, code: str, reads: frozenset[str] = frozenset()) -> str:
+        """Bind a call to a new local that only the statement being built reads (``t4 = wp.abs(x)``),
+        so no call is passed straight to another; its name."""
+        name = self.fresh("t")
+        self.block.add(f"{name} = {code}")
+        self.reads |= reads
+        return name
+
+    def mark(self) -> int:
+        return len(self.block.lines)
+
+    def rollback(self, mark: int) -> None:
+        del self.block.lines[mark:], self.block.kinds[mark:]
+
+    def flat(self, value: Expr) -> Expr:
+        """``value``, hoisted to a local where it is a call, for a statement that passes it to a call."""
+        if value.root is None:
+            return value
+        return Expr(self.hoist(value.code, value.reads), value.phrase, value.ops, reads=value.reads)
 
     def bind(self, value: Expr, type_name: str) -> tuple[Expr, str]:
         """Bind ``value`` to a new local ``t<n>`` and make that local a leaf. A constant scalar is
@@ -263,36 +312,39 @@ class KernelBuilder(Statements):
     def helper(
         self, result: str, arg_types: tuple[str, ...], depth: int, statements: int = 0, ops: list[Op] | None = None
     ) -> Op:
-        """Write a ``@wp.func`` over fresh parameters (locals and an early return when
-        ``statements``) and offer it as an operation; it may call the helpers before it. It uses
-        ``ops``, by default the kernel's less those that read the kernel's own names (its random
-        state, its struct argument)."""
+        """Write a ``@wp.func`` over fresh parameters (locals, a loop and an early return, at the
+        policy's odds, when ``statements``) and offer it as an operation; it may call the helpers
+        before it. It uses ``ops``, by default the kernel's less those that read the kernel's own
+        names (its random state, its struct argument)."""
         name = self.module_name(HELPER_NAMES)
         params = [chr(ord("x") + k) if k < 3 else f"p{k}" for k in range(len(arg_types))]
+        sub = KernelBuilder(self.rng, self.profile, [], self.policy, dims=self.dims)
         inner = Scope(ops=[op for op in self.scope.ops if not op.reads] if ops is None else ops, const_prob=0.25)
+        inner.hoister = sub
         for param, type_name in zip(params, arg_types, strict=True):
             inner.add_leaf(type_name, named(param))
         signature = [f"{p}: {annotation(t)}" for p, t in zip(params, arg_types, strict=True)]
         call_prefix, reads = "", frozenset()
-        if self.struct and self.rng.random() < 0.6:  # the helper also reads the kernel's struct
+        if self.struct and self.chance("helper_struct"):  # the helper also reads the kernel's struct
             struct, arg, fields = self.struct
             signature.insert(0, f"s: {struct}")
             call_prefix, reads = f"{arg}, ", frozenset([arg])
             for field_name, type_name in fields:
                 if type_name != "int32":
                     inner.add_leaf(type_name, named("s", code=f"s.{field_name}"))
-        sub = KernelBuilder(self.rng, self.profile, [], dims=self.dims)
-        sub.scope, sub.sink = inner, result  # its locals must fold into what it returns
+        sub.scope, sub.sink, sub.constant_bounds = inner, result, True  # its locals fold into what it returns
         for _ in range(statements if sub.local_types() else 0):
             t = self.rng.choice(sub.local_types())
             sub.bind(sub.rooted(t, depth), t)
-        if statements and self.rng.random() < 0.6:
+        if statements and self.chance("helper_loop") and sub.accumulator_types():
+            sub.emit_for(1, {"assign": 1})
+        if statements and self.chance("helper_early_return"):
             cond = sub.condition()
-            early = grammar.expression(self.rng, inner, result, max(1, depth - 1))
+            early = sub.flat(expressions.expression(self.rng, inner, result, max(1, depth - 1)))
             sub.emit(f"if {cond.code}:", kind="if")
             sub.emit(f"    return {early.code}")
             sub.say(f"returns {early.phrase} early when {cond.phrase}")
-        final = sub.use_all_locals(grammar.expression(self.rng, inner, result, depth), result)
+        final = sub.flat(sub.use_all_locals(expressions.expression(self.rng, inner, result, depth), result))
         sub.emit(f"return {final.code}")
         sub.say(f"returns {final.phrase}")
         header = f"@wp.func\ndef {name}({', '.join(signature)}):\n"
@@ -304,13 +356,124 @@ class KernelBuilder(Statements):
         self.scope.add_op(op)
         return op
 
-    def maybe_helper(self, statements: int = 0) -> None:
-        """With the profile's chance, write a helper and bind one call of it to a local."""
-        if self.rng.random() >= self.profile.helper_prob or not self.local_types():
+    def call_helper(self, statements: int = 0) -> None:
+        """Write a helper and bind one call of it to a local."""
+        if not self.local_types():
             return
         arg_types = tuple(self.rng.choice(list(self.scope.leaves)) for _ in range(self.rng.randint(1, 2)))
         op = self.helper(self.rng.choice(self.local_types()), arg_types, self.rng.randint(1, 2), statements)
-        self.bind(grammar.apply(self.rng, self.scope, op, depth=2), op.result)
+        self.bind(expressions.apply(self.rng, self.scope, op, depth=2), op.result)
+
+    # -- the application layer: guards, loads, helpers around the category's core, then stores -----
+
+    def prologue(self) -> None:
+        """What application kernels do before their work, at the policy's odds: return early for
+        threads with nothing to do, read their inputs into named locals, and call a helper. The
+        smallest size (a length cap's last step) keeps only the category's core."""
+        if self.profile.compact:
+            return
+        if self.rng.random() < self.policy.guard:
+            self.emit_guard()
+        for name, type_name in list(self.arrays):
+            folds = self.sink is None or expressions.reachable(self.scope, type_name, self.sink)
+            if TYPES[type_name].kind != "tile" and folds and self.chance("load"):
+                self.load(name, type_name)
+        if self.rng.random() < self.policy.helper:
+            self.call_helper(statements=self.rng.randint(1, 2))
+
+    def with_layer(self, kinds: dict[str, float]) -> dict[str, float]:
+        """The category's statement kinds (weights) with the layer's (chances per statement) added."""
+        layer = {} if self.profile.compact else self.policy.kinds
+        kinds = kinds or {"assign": 1.0}
+        rest, total = 1.0 - sum(layer.values()), sum(kinds.values())
+        return {k: kinds.get(k, 0.0) * rest / total + layer.get(k, 0.0) for k in kinds | layer}
+
+    def load(self, name: str, type_name: str) -> Expr:
+        """``a_i = a[i]``: the input's element in a named local, which reads of ``a[i]`` become."""
+        local = f"{name}_{''.join(TID_NAMES[: self.dims])}"
+        element_code = element(name, type_name, self.index)
+        leaves = self.scope.leaves.get(type_name, [])
+        if local in self.module_names or not any(leaf.code == element_code for leaf in leaves):
+            return named(name, code=element_code)
+        self.scope.leaves[type_name] = [leaf for leaf in leaves if leaf.code != element_code]
+        self.emit(f"{local} = {element_code}", named(name))
+        self.say(f"reads {name}[{self.index}] into {local}")
+        return self.new_local(local, type_name)[0]
+
+    def emit_guard(self) -> None:
+        """``if i >= n: return``, ``if active[i] == 0: return`` or ``if a_i < 0.0: return``."""
+        form = self.pick(self.policy.guard_forms)
+        tids = TID_NAMES[: self.dims]
+        if form == "bounds" and self.dims == 1:
+            name = self.rng.choice(self.unused(COUNT_NAMES))
+            self.inputs.append((name, "int"))
+            self.reads.add(name)
+            self.loop_bounds.append(named(name))
+            test, words = f"i >= {name}", f"i is at least {name}"
+        elif form == "bounds" and self.arrays:
+            array = self.arrays[0][0]
+            self.reads.add(array)
+            test = " or ".join(f"{t} >= {array}.shape[{k}]" for k, t in enumerate(tids))
+            words = f"({self.index}) is outside {array}"
+        elif form == "mask" or not self.arrays:
+            name = self.rng.choice(self.unused(MASK_NAMES))
+            self.inputs.append((name, self.array_annotation("int32")))
+            self.reads.add(name)
+            flag = f"{name}[{self.index}]"
+            test = f"{flag} == 0" if self.rng.random() < 0.7 else f"({flag} & 1) == 0"
+            words = f"{name} is not set there"
+        else:
+            comparable = [(n, t) for n, t in self.arrays if TYPES[t].kind in ("float", "int") and t != "float16"]
+            if not comparable:
+                return
+            name, t = self.rng.choice(comparable)
+            value = self.load(name, t) if self.chance("guard_load") else named(name, code=f"{name}[{self.index}]")
+            bound = expressions.constant(self.rng, t)
+            symbol, words = self.rng.choice(COMPARISONS)
+            self.reads.add(name)
+            test, words = f"{value.code} {symbol} {bound.code}", f"{value.phrase} {words} {bound.phrase}"
+        self.emit(f"if {test}:", kind="if")
+        self.emit("    return")
+        self.say(f"returns early when {words}")
+
+    def atomic_target(self, names: tuple[str, ...], type_name: str) -> str:
+        """A 1D output that atomics add into (at a slot, not at the thread's index): an argument,
+        and a target ``emit_atomic`` may draw."""
+        target = self.rng.choice(self.unused(names))
+        self.outputs.append((target, self.array_annotation(type_name, 1)))
+        self.atomic_targets.append((target, type_name))
+        return target
+
+    def finish(self, prefix: str, result: Expr, out_type: str, out: str | None = None, names: int = 3) -> KernelParts:
+        """The final store of ``result`` (a tile: stored, or added atomically, into the output's
+        row), and at the policy's odds an atomic total of it too; the kernel's parts."""
+        out = out or self.output(out_type)
+        total = None
+        if not self.profile.compact and not self.atomic_targets and self.chance("atomic"):
+            if out_type in ATOMIC_TYPES or TYPES[out_type].kind == "vector" and TYPES[out_type].scalar == "float32":
+                total = self.atomic_target(TOTAL_NAMES, out_type)
+        if total is not None:
+            value, _ = self.bind(result, out_type)
+            result = Expr(value.code, result.phrase, result.ops, reads=value.reads)
+        else:
+            result = self.flat(result) if TYPES[out_type].kind == "tile" else result
+        accumulate = TYPES[out_type].kind == "tile" and self.chance("accumulate_tile")
+        self.emit(store(out, out_type, self.index, result.code, accumulate), result)
+        final = f"writes {result.phrase} to {out}"
+        if total is not None:
+            self.emit(f"wp.atomic_add({total}, 0, {result.code})")
+            final += f" and adds it into {total}[0]"
+        return self.parts(self.kernel_name(prefix, result.ops, names), self.summary(final + "."))
+
+    def kernel_name(self, prefix: str, ops: tuple[str, ...], count: int = 3) -> str:
+        """A readable kernel name from the first few distinct operations it uses."""
+        return "_".join([prefix, *list(dict.fromkeys(ops))[:count]])
+
+    def summary(self, final: str = "") -> str:
+        """What the kernel does, in order; ``final`` ends it, else its last phrase does."""
+        each = "For each element i" if self.dims == 1 else f"For each ({self.index})"
+        phrases = self.block.phrases if final else self.block.phrases[:-1]
+        return f"{each}, the kernel " + sentence(phrases, final or self.block.phrases[-1] + ".")
 
     def parts(self, name: str, summary: str) -> KernelParts:
         """The kernel: the inputs its body reads, and the helper notes added to the description."""

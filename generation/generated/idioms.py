@@ -18,19 +18,28 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from generation.generated import grammar
+from generation.generated import operations
 from generation.generated.builder import KernelBuilder
-from generation.generated.grammar import FLOAT, Expr, named
-from generation.generated.parts import KernelParts, Profile, sentence
+from generation.generated.expressions import Expr, named
+from generation.generated.operations import FLOAT
+from generation.generated.parts import KernelParts, Profile
+from generation.generated.policy import Policy
 
 VEC = "vec3"
-INT_ARRAY = "wp.array(dtype=int)"
-CONNECTIVITY = "wp.array2d(dtype=int)"
 
 
-def _builder(rng: random.Random, profile: Profile, dims: int = 1) -> KernelBuilder:
-    ops = grammar.ops_for(("arith", "vector"), {FLOAT, VEC})
-    return KernelBuilder(rng, profile, ops, const_prob=0.15, dims=dims)
+def _builder(rng: random.Random, profile: Profile, policy: Policy, dims: int = 1) -> KernelBuilder:
+    """The idiom's builder, its locals' names reserved, after the application layer's prologue."""
+    ops = operations.ops_for(("arith", "vector"), {FLOAT, VEC})
+    kb = KernelBuilder(rng, profile, ops, policy, const_prob=0.15, dims=dims)
+    kb.reserved = LOCAL_NAMES
+    kb.prologue()
+    return kb
+
+
+def _ints(kb: KernelBuilder, ndim: int = 1) -> str:
+    """An index (``ndim`` 1) or connectivity (2) array's annotation, in the kernel's form."""
+    return kb.array_annotation("int32", ndim)
 
 
 # The names the idioms give their locals, indices and loop variables: no argument takes one.
@@ -40,7 +49,7 @@ LOCAL_NAMES |= {"acc", "start", "end", "count", "q", "x", "e1", "e2", "area", "f
 
 
 def _free(kb: KernelBuilder, names: tuple[str, ...]) -> str:
-    return kb.rng.choice([n for n in kb.unused(names) if n not in LOCAL_NAMES])
+    return kb.rng.choice(kb.unused(names))
 
 
 def _input(kb: KernelBuilder, names: tuple[str, ...], annotation: str) -> str:
@@ -51,7 +60,7 @@ def _input(kb: KernelBuilder, names: tuple[str, ...], annotation: str) -> str:
 
 def _param(kb: KernelBuilder, names: tuple[str, ...]) -> Expr:
     """A float argument (a coefficient, a time step), or a literal."""
-    if kb.rng.random() < 0.4:
+    if kb.chance("literal_coefficient"):
         value = kb.rng.choice(("0.1", "0.25", "0.5", "0.01"))
         return Expr(value, value, const=True)
     name = _free(kb, names)
@@ -77,12 +86,12 @@ def _extras(kb: KernelBuilder, t: str, at: str | None = None) -> None:
     (``max_statements=0``, the smallest a length cap steers to) gets none of them; every draw
     is made first, so a cap never changes the kernels of an uncapped profile."""
     room = kb.profile.statements[1]
-    if kb.rng.random() < 0.5 and room:
+    if kb.chance("idiom_extra_input") and room:
         name = _free(kb, ("weight", "scale_of", "rate", "phase", "bias"))
         extra = kb.rng.choice((FLOAT, t))
         kb.inputs.append((name, kb.array_annotation(extra)))
         kb.scope.add_leaf(extra, named(name, code=f"{name}[{at or kb.index}]"))
-    if kb.rng.random() < 0.4 and room:
+    if kb.chance("idiom_coefficient") and room:
         coefficient = _param(kb, ("gain", "k_scale", "eps", "mix"))
         if not coefficient.const:
             kb.scope.add_leaf(FLOAT, coefficient)
@@ -95,24 +104,10 @@ def _value(kb: KernelBuilder, t: str) -> Expr:
     return kb.use_all_locals(kb.expr(t, min(kb.rng.randint(1, 2), kb.profile.depth[1])), t)
 
 
-def _summary(kb: KernelBuilder, final: str = "") -> str:
-    """What the kernel does, in order; ``final`` (the store) ends it, else its last statement does."""
-    each = "For each element i" if kb.dims == 1 else f"For each ({kb.index})"
-    phrases = kb.block.phrases if final else kb.block.phrases[:-1]
-    return f"{each}, the kernel " + sentence(phrases, final or kb.block.phrases[-1] + ".")
-
-
 def _store(kb: KernelBuilder, prefix: str, t: str, at: str | None = None) -> KernelParts:
     """``out[i] = <a shallow expression that reads every intermediate>``."""
     _extras(kb, t, at)
-    result = _value(kb, t)
-    out = kb.output(t)
-    kb.emit(f"{out}[{kb.index}] = {result.code}", result)
-    return kb.parts(_name(prefix, result), _summary(kb, f"writes {result.phrase} to {out}."))
-
-
-def _name(prefix: str, result: Expr) -> str:
-    return "_".join([prefix, *list(dict.fromkeys(result.ops))[:2]])
+    return kb.finish(prefix, _value(kb, t), t, names=2)
 
 
 # -- stencil ------------------------------------------------------------------------------------
@@ -120,12 +115,12 @@ def _name(prefix: str, result: Expr) -> str:
 BORDERS = ("clamp", "wrap", "skip")
 
 
-def stencil_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+def stencil_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     """Neighbours along one or more axes of a 1D-3D grid, borders clamped, wrapped or skipped."""
     compact = profile.compact
     dims = 1 if compact else rng.choice((1, 2, 2, 3))
     t = FLOAT if compact else rng.choice((FLOAT, FLOAT, VEC))
-    kb = _builder(rng, profile, dims)
+    kb = _builder(rng, profile, policy, dims)
     field = _input(kb, ("u", "phi", "field", "temp"), kb.array_annotation(t))
     border, axes = rng.choice(BORDERS), sorted(rng.sample(range(dims), rng.randint(1, dims)))
     tids = kb.index.split(", ")
@@ -159,7 +154,7 @@ def stencil_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     if compact:  # the stencil is what the kernel writes
         out = kb.output(t)
         kb.emit(f"{out}[{kb.index}] = {code}", *neighbours, center)
-        return kb.parts(prefix, _summary(kb, f"writes the {shape} of {field} to {out}."))
+        return kb.parts(prefix, kb.summary(f"writes the {shape} of {field} to {out}."))
     stencil = _bind(kb, shape, code, t, f"the {shape} of {field}", *neighbours, center)
     coefficient = _param(kb, ("alpha", "kappa", "diffusivity"))
     _bind(kb, "updated", f"center + {stencil.code} * {coefficient.code}", t, "center plus its change", coefficient)
@@ -169,14 +164,14 @@ def stencil_kernel(rng: random.Random, profile: Profile) -> KernelParts:
 # -- gather -------------------------------------------------------------------------------------
 
 
-def gather_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+def gather_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     """Values read through index arrays: a permutation, a neighbour of a neighbour, an edge's ends."""
     t = rng.choice((FLOAT, VEC, VEC))
-    kb = _builder(rng, profile)
+    kb = _builder(rng, profile, policy)
     source = _input(kb, ("pos", "values", "coords", "points"), kb.array_annotation(t))
     form = rng.choice(("index", "two_levels", "edge"))
     if form == "edge":
-        edges = _input(kb, ("edges", "springs", "pairs"), CONNECTIVITY)
+        edges = _input(kb, ("edges", "springs", "pairs"), _ints(kb, 2))
         a = _bind(kb, "a", f"{edges}[i, 0]", None, "the first end of edge i", named(edges))
         b = _bind(kb, "b", f"{edges}[i, 1]", None, "the second end of edge i", named(edges))
         pa = _bind(kb, "pa", f"{source}[{a.code}]", t, f"{source} at a", named(source))
@@ -185,16 +180,16 @@ def gather_kernel(rng: random.Random, profile: Profile) -> KernelParts:
             _bind(kb, "d", f"{pb.code} - {pa.code}", t, "the edge vector")
             _bind(kb, "dist", "wp.length(d)", FLOAT, "its length")
     else:
-        indices = _input(kb, ("indices", "ids", "perm", "lookup"), INT_ARRAY)
+        indices = _input(kb, ("indices", "ids", "perm", "lookup"), _ints(kb))
         j = _bind(kb, "j", f"{indices}[i]", None, f"{indices}[i]", named(indices))
         if form == "two_levels":
-            second = _input(kb, ("neighbors", "parent", "next_id"), INT_ARRAY)
+            second = _input(kb, ("neighbors", "parent", "next_id"), _ints(kb))
             j = _bind(kb, "k", f"{second}[{j.code}]", None, f"{second}[j]", named(second))
         value = _bind(kb, "v", f"{source}[{j.code}]", t, f"{source} at that index", named(source))
-        if t == VEC and rng.random() < 0.5:
+        if t == VEC and policy.chance(rng, "gather_component"):
             axis = rng.randrange(3)
             _bind(kb, "c", f"{value.code}[{axis}]", FLOAT, f"component {axis} of it")
-        if rng.random() < 0.5:
+        if policy.chance(rng, "gather_own"):
             _bind(kb, "own", f"{source}[i]", t, f"{source}[i]", named(source))
     at = "a" if form == "edge" else j.code
     return _store(kb, f"gather_{form}", rng.choice((t, FLOAT)) if t == VEC else t, at)
@@ -203,23 +198,23 @@ def gather_kernel(rng: random.Random, profile: Profile) -> KernelParts:
 # -- scatter ------------------------------------------------------------------------------------
 
 
-def scatter_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+def scatter_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     """Contributions added into other elements' slots through an index array (collisions allowed)."""
     t = rng.choice((FLOAT, FLOAT, VEC))
-    kb = _builder(rng, profile)
+    kb = _builder(rng, profile, policy)
     values = _input(kb, ("values", "weights", "contrib", "mass"), kb.array_annotation(t))
     _bind(kb, "v", f"{values}[i]", t, f"{values}[i]", named(values))
-    if rng.random() < 0.5:
+    if policy.chance(rng, "scatter_scaled"):
         scale = _param(kb, ("scale", "gain", "weight"))
         _bind(kb, "w", f"v * {scale.code}", t, f"v scaled by {scale.phrase}", scale)
     _extras(kb, t)
     contribution = _value(kb, t)
     target = rng.choice(("accum", "sums", "force", "bins"))
-    kb.outputs.append((target, kb.array_annotation(t)))
+    kb.outputs.append((target, kb.array_annotation(t)))  # atomics through an index array, not a target slot
     funcs = ["atomic_add", "atomic_sub", "augassign"] + (["atomic_max", "atomic_min"] if t == FLOAT else [])
     func = rng.choice(funcs)
-    if rng.random() < 0.5:
-        edges = _input(kb, ("edges", "pairs", "springs"), CONNECTIVITY)
+    if policy.chance(rng, "scatter_edges"):
+        edges = _input(kb, ("edges", "pairs", "springs"), _ints(kb, 2))
         a = _bind(kb, "a", f"{edges}[i, 0]", None, "the first end of edge i", named(edges))
         b = _bind(kb, "b", f"{edges}[i, 1]", None, "the second end of edge i", named(edges))
         share = _bind(kb, "share", contribution.code, None, contribution.phrase, contribution)
@@ -227,27 +222,27 @@ def scatter_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         kb.emit(f"wp.atomic_sub({target}, {b.code}, {share.code})")
         kb.say(f"adds share into {target}[a] and subtracts it from {target}[b]")
     else:
-        targets = _input(kb, ("targets", "cell_of", "owner", "bucket"), INT_ARRAY)
+        targets = _input(kb, ("targets", "cell_of", "owner", "bucket"), _ints(kb))
         j = _bind(kb, "j", f"{targets}[i]", None, f"{targets}[i]", named(targets))
         if func == "augassign":
             kb.emit(f"{target}[{j.code}] += {contribution.code}", contribution)
         else:
             kb.emit(f"wp.{func}({target}, {j.code}, {contribution.code})", contribution)
         kb.say(f"atomically accumulates {contribution.phrase} into {target}[j] ({func})")
-    return kb.parts(f"scatter_{func}_{t}", _summary(kb))
+    return kb.parts(f"scatter_{func}_{t}", kb.summary())
 
 
 # -- segment ------------------------------------------------------------------------------------
 
 
-def segment_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+def segment_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     """A loop over each row's segment of a CSR layout: sums, products with a gathered vector, maxima."""
     compact = profile.compact
     t = FLOAT if compact else rng.choice((FLOAT, FLOAT, VEC))
-    kb = _builder(rng, profile)
-    offsets = _input(kb, ("offsets", "row_start", "indptr"), INT_ARRAY)
-    values = _input(kb, ("values", "entries", "data"), kb.array_annotation(FLOAT if rng.random() < 0.6 else t))
-    value_type = FLOAT if kb.inputs[-1][1] == kb.array_annotation(FLOAT) else t
+    kb = _builder(rng, profile, policy)
+    offsets = _input(kb, ("offsets", "row_start", "indptr"), _ints(kb))
+    value_type = FLOAT if policy.chance(rng, "segment_float_values") else t
+    values = _input(kb, ("values", "entries", "data"), kb.array_annotation(value_type))
     start = _bind(kb, "start", f"{offsets}[i]", None, f"{offsets}[i]", named(offsets))
     end = _bind(kb, "end", f"{offsets}[i + 1]", None, f"{offsets}[i + 1]", named(offsets))
     forms = ("sum", "max") if compact else ("sum", "spmv", "max") if t == value_type == FLOAT else ("sum", "spmv")
@@ -256,7 +251,7 @@ def segment_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     kb.emit(f"acc = {zero}")
     kb.emit(f"for k in range({start.code}, {end.code}):", kind="for")
     if form == "spmv":
-        columns = _input(kb, ("columns", "indices", "col_idx"), INT_ARRAY)
+        columns = _input(kb, ("columns", "indices", "col_idx"), _ints(kb))
         x = _input(kb, ("xs", "vec", "rhs"), kb.array_annotation(t))
         weight = f"{values}[k]" if value_type == FLOAT else f"wp.dot({values}[k], {x}[{columns}[k]])"
         term = f"{weight} * {x}[{columns}[k]]" if value_type == FLOAT else f"{x}[{columns}[k]] * {weight}"
@@ -280,8 +275,8 @@ def segment_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     if compact:  # the reduction is what the kernel writes
         out = kb.output(t)
         kb.emit(f"{out}[i] = acc", acc)
-        return kb.parts(f"segment_{form}", _summary(kb, f"writes acc to {out}."))
-    if rng.random() < 0.5:
+        return kb.parts(f"segment_{form}", kb.summary(f"writes acc to {out}."))
+    if policy.chance(rng, "segment_count"):
         _bind(kb, "count", f"float({end.code} - {start.code})", FLOAT, "the segment's length")
     return _store(kb, f"segment_{form}", t)
 
@@ -289,28 +284,28 @@ def segment_kernel(rng: random.Random, profile: Profile) -> KernelParts:
 # -- integrate ----------------------------------------------------------------------------------
 
 
-def integrate_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+def integrate_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     """One explicit time step of particles (semi-implicit Euler) or rigid rotations, written back."""
-    kb = _builder(rng, profile)
+    kb = _builder(rng, profile, policy)
     dt = _param(kb, ("dt", "h", "step"))
-    if rng.random() < 0.3:  # rotations: q <- normalize(q + 0.5 dt (omega, 0) q)
-        rot = _input(kb, ("rot", "orient", "quats"), "wp.array(dtype=wp.quat)")
-        omega = _input(kb, ("omega", "ang_vel", "spin"), "wp.array(dtype=wp.vec3)")
+    if policy.chance(rng, "integrate_rotation"):  # rotations: q <- normalize(q + 0.5 dt (omega, 0) q)
+        rot = _input(kb, ("rot", "orient", "quats"), kb.array_annotation("quat"))
+        omega = _input(kb, ("omega", "ang_vel", "spin"), kb.array_annotation("vec3"))
         _bind(kb, "q", f"{rot}[i]", None, f"{rot}[i]", named(rot))
         _bind(kb, "w", f"{omega}[i]", VEC, f"{omega}[i]", named(omega))
         kb.emit(f"q = wp.normalize(q + wp.quat(w, 0.0) * q * (0.5 * {dt.code}))", dt)
         kb.emit(f"{rot}[i] = q")
         kb.say(f"advances the rotation {rot}[i] by w over {dt.phrase} and writes it back")
         return _store(kb, "integrate_rotation", rng.choice((VEC, FLOAT)))
-    pos = _input(kb, ("pos", "positions", "particle_q"), "wp.array(dtype=wp.vec3)")
-    vel = _input(kb, ("vel", "velocities", "particle_qd"), "wp.array(dtype=wp.vec3)")
-    force = _input(kb, ("force", "f", "particle_f"), "wp.array(dtype=wp.vec3)")
+    pos = _input(kb, ("pos", "positions", "particle_q"), kb.array_annotation("vec3"))
+    vel = _input(kb, ("vel", "velocities", "particle_qd"), kb.array_annotation("vec3"))
+    force = _input(kb, ("force", "f", "particle_f"), kb.array_annotation("vec3"))
     _bind(kb, "v", f"{vel}[i]", VEC, f"{vel}[i]", named(vel))
-    acceleration = f"{force}[i] * {_input(kb, ('inv_mass', 'w_inv', 'inv_m'), 'wp.array(dtype=float)')}[i]"
-    if rng.random() < 0.5:
+    acceleration = f"{force}[i] * {_input(kb, ('inv_mass', 'w_inv', 'inv_m'), kb.array_annotation(FLOAT))}[i]"
+    if policy.chance(rng, "gravity"):
         acceleration += " + wp.vec3(0.0, -9.8, 0.0)"
     _bind(kb, "a", acceleration, VEC, "the force over the mass", named(force), named(kb.inputs[-1][0]))
-    if rng.random() < 0.85:  # another force: a function of the state so far (drag, a spring to rest, ...)
+    if policy.chance(rng, "integrate_extra_force"):  # a function of the state so far: drag, a spring to rest
         _extras(kb, VEC)
         extra = kb.use_all_locals(kb.expr(VEC, 1), VEC)
         kb.emit(f"a = a + {extra.code}", extra)
@@ -321,8 +316,8 @@ def integrate_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         factor = _param(kb, ("damping", "decay"))
         kb.emit(f"v = v * {factor.code}", factor)
     elif damping == "material":  # a per-material coefficient, looked up through the particle's material
-        material = _input(kb, ("material", "phase", "group_id"), INT_ARRAY)
-        table = _input(kb, ("damping_of", "material_damping", "decay_by_phase"), "wp.array(dtype=float)")
+        material = _input(kb, ("material", "phase", "group_id"), _ints(kb))
+        table = _input(kb, ("damping_of", "material_damping", "decay_by_phase"), kb.array_annotation(FLOAT))
         _bind(kb, "m", f"{material}[i]", None, f"{material}[i]", named(material))
         _bind(kb, "c", f"{table}[m]", None, "the damping of that material", named(table))
         kb.emit("v = v * c")
@@ -334,17 +329,17 @@ def integrate_kernel(rng: random.Random, profile: Profile) -> KernelParts:
     kb.emit(f"{pos}[i] = x")
     kb.say(f"writes v and x back to {vel} and {pos}")
     kb.sink = VEC
-    return kb.parts(f"integrate_{damping}", _summary(kb))
+    return kb.parts(f"integrate_{damping}", kb.summary())
 
 
 # -- assemble -----------------------------------------------------------------------------------
 
 
-def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
+def assemble_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     """Per-element contributions (areas, spring forces, block matrices) added into global arrays."""
-    kb = _builder(rng, profile)
-    pos = _input(kb, ("pos", "coords", "vertices"), "wp.array(dtype=wp.vec3)")
-    cells = _input(kb, ("tris", "elements", "cells", "faces"), CONNECTIVITY)
+    kb = _builder(rng, profile, policy)
+    pos = _input(kb, ("pos", "coords", "vertices"), kb.array_annotation("vec3"))
+    cells = _input(kb, ("tris", "elements", "cells", "faces"), _ints(kb, 2))
     compact = profile.compact
     form = "spring_force" if compact else rng.choice(("lumped_mass", "spring_force", "block_matrix"))
     ends = ("a", "b", "c") if form == "lumped_mass" else ("a", "b")
@@ -354,8 +349,8 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         stiffness = _param(kb, ("ke", "stiffness", "k_spring"))
         force = f"({pos}[b] - {pos}[a]) * {stiffness.code}"
         _bind(kb, "f", force, VEC, f"the edge times {stiffness.phrase}", named(pos), stiffness)
-        _add_at_ends(kb, ("force", "f_out", "grad"), "wp.array(dtype=wp.vec3)", "f", "f")
-        return kb.parts(f"assemble_{form}", _summary(kb))
+        _add_at_ends(kb, ("force", "f_out", "grad"), kb.array_annotation("vec3"), "f", "f")
+        return kb.parts(f"assemble_{form}", kb.summary())
     for end in ends:
         _bind(kb, f"p{end}", f"{pos}[{end}]", VEC, f"{pos}[{end}]", named(pos))
     _bind(kb, "e1", "pb - pa", VEC, "the first edge")
@@ -366,7 +361,7 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         value = _value(kb, FLOAT)
         share = _bind(kb, "share", f"{value.code} / 3.0", None, f"a third of {value.phrase}", value)
         target = kb.rng.choice(("mass", "weights", "area_sum"))
-        kb.outputs.append((target, "wp.array(dtype=float)"))
+        kb.outputs.append((target, kb.array_annotation(FLOAT)))
         for end in ends:
             kb.emit(f"wp.atomic_add({target}, {end}, {share.code})")
         kb.say(f"adds share to {target} at each vertex")
@@ -376,7 +371,7 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
         _extras(kb, VEC, "a")
         value = _value(kb, VEC)
         _bind(kb, "fe", value.code, None, value.phrase, value)
-        _add_at_ends(kb, ("force", "f_out", "grad"), "wp.array(dtype=wp.vec3)", "fe", "fe")
+        _add_at_ends(kb, ("force", "f_out", "grad"), kb.array_annotation("vec3"), "fe", "fe")
     else:
         _extras(kb, FLOAT, "b")
         factor = _value(kb, FLOAT)
@@ -388,8 +383,8 @@ def assemble_kernel(rng: random.Random, profile: Profile) -> KernelParts:
             f"the edge's outer product times {factor.phrase}",
             factor,
         )
-        _add_at_ends(kb, ("stiffness", "hessian", "blocks"), "wp.array(dtype=wp.mat33)", "block", "the block")
-    return kb.parts(f"assemble_{form}", _summary(kb))
+        _add_at_ends(kb, ("stiffness", "hessian", "blocks"), kb.array_annotation("mat33"), "block", "the block")
+    return kb.parts(f"assemble_{form}", kb.summary())
 
 
 def _add_at_ends(kb: KernelBuilder, names: tuple[str, ...], annotation: str, value: str, words: str) -> None:

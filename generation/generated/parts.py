@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from generation.generated import grammar
-from generation.generated.grammar import annotation
+from generation.generated import operations
+from generation.generated.operations import annotation
 from generation.source.warp_types import TYPES
 
 FLOAT_INPUTS = ("a", "b", "c", "x", "y", "z", "u", "w")
@@ -24,6 +24,8 @@ FIELD_NAMES = ("gain", "bias", "offset", "axis", "weight", "center", "stiffness"
 CONSTANT_NAMES = ("GAIN", "EPS_SCALE", "BIAS", "DECAY", "SPREAD")
 STATIC_BOUND_NAMES = ("STEPS", "ITERS", "TAPS")
 TID_NAMES = ("i", "j", "k")
+MASK_NAMES = ("active", "mask", "alive", "flags")
+TOTAL_NAMES = ("total", "acc", "sums")
 INPUT_NAMES = {"float": FLOAT_INPUTS, "int": FLOAT_INPUTS, "bool": ("mask", "flag", "keep"), "vector": VECTOR_INPUTS}
 INPUT_NAMES |= {"matrix": MATRIX_INPUTS, "quat": GEOMETRY_INPUTS, "transform": GEOMETRY_INPUTS, "tile": FLOAT_INPUTS}
 
@@ -38,13 +40,12 @@ COMPARISONS = [(">", "is greater than"), ("<", "is less than"), (">=", "is at le
 
 @dataclass(frozen=True)
 class Profile:
-    """Size limits of one difficulty: expression depth, statements, block nesting, extras."""
+    """Size limits of one difficulty: expression depth, statements, block nesting (the odds of
+    what a kernel holds are its category's ``Policy``)."""
 
     depth: tuple[int, int]  # expression depth, drawn in this range
     statements: tuple[int, int]  # statements before the final store
     nesting: int  # how deep blocks (if/for/while) may nest
-    helper_prob: float  # chance of a wp.func helper where a category allows one
-    extra_prob: float  # chance of optional extras: scalar params, constants, second outputs
 
     @property
     def compact(self) -> bool:
@@ -104,13 +105,15 @@ def sentence(phrases: list[str], final: str) -> str:
     return "; then ".join(phrases) + "; and finally " + final
 
 
-def array_of(type_name: str, dims: int = 1) -> str:
+def array_of(type_name: str, dims: int = 1, subscript: bool = False) -> str:
     """The array argument that holds ``type_name`` values for a ``dims``-D launch: one element per
-    index, or for a tile one row (1D tile) or slice (2D tile) per index, one dimension more each."""
+    index, or for a tile one row (1D tile) or slice (2D tile) per index, one dimension more each.
+    ``subscript``: Warp's current form, ``wp.array[float]``, else ``wp.array(dtype=float)``."""
     t = TYPES[type_name]
     ndim = dims + len(t.shape)
     dtype = annotation(t.scalar) if t.kind == "tile" else annotation(type_name)
-    return f"wp.array(dtype={dtype})" if ndim == 1 else f"wp.array{ndim}d(dtype={dtype})"
+    array = "wp.array" if ndim == 1 else f"wp.array{ndim}d"
+    return f"{array}[{dtype}]" if subscript else f"{array}(dtype={dtype})"
 
 
 def element(name: str, type_name: str, index: str) -> str:
@@ -118,7 +121,7 @@ def element(name: str, type_name: str, index: str) -> str:
     tile ``wp.tile_load(a[i], shape=8)``."""
     t = TYPES[type_name]
     if t.kind == "tile":
-        return f"wp.tile_load({name}[{index}], shape={grammar.tile_shape(t.shape)})"
+        return f"wp.tile_load({name}[{index}], shape={operations.tile_shape(t.shape)})"
     return f"{name}[{index}]"
 
 

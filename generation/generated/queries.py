@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 
 from generation.generated.builder import KernelBuilder
-from generation.generated.grammar import Expr, named
+from generation.generated.expressions import Expr, named
 
 HANDLE_NAMES = {"mesh": "mesh", "hash_grid": "grid", "bvh": "bvh", "volume": "volume"}
 MESH_POINT_QUERIES = {

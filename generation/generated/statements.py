@@ -1,12 +1,16 @@
 """The statement kinds a kernel body is drawn from, each with its own ``emit_<kind>`` (as Warp's
-``Adjoint.emit_<Node>``), and when each can be emitted at all (``STATEMENT_READY``). ``Statements``
-is the part of ``KernelBuilder`` that emits statements; the rest of the builder (generation
-context, inputs, expressions, blocks, helpers) is in ``builder.py``."""
+``Adjoint.emit_<Node>``), declared once in ``STATEMENT_KINDS`` with when it can be emitted at all,
+as Warp's ``node_visitors`` table maps each node to its emitter. ``Statements`` is the part of
+``KernelBuilder`` that emits statements; the rest of the builder (generation context, inputs,
+expressions, blocks, helpers, the application layer) is in ``builder.py``."""
 
 from __future__ import annotations
 
-from generation.generated import grammar
-from generation.generated.grammar import Expr, named
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from generation.generated import expressions, operations
+from generation.generated.expressions import Expr, named
 from generation.generated.parts import (
     ATOMIC_FUNCS,
     BLOCK_STATEMENTS,
@@ -26,19 +30,19 @@ class Statements:
     def statements(self, count: int, nesting: int, kinds: dict[str, float]) -> None:
         """``count`` statements drawn from ``kinds`` (name -> weight); blocks only while ``nesting``."""
         allowed = {k: w for k, w in kinds.items() if nesting > 0 or k not in BLOCK_STATEMENTS}
-        allowed = {k: w for k, w in allowed.items() if STATEMENT_READY[k](self)}
+        allowed = {k: w for k, w in allowed.items() if STATEMENT_KINDS[k].ready(self)}
         for _ in range(count):
             if not allowed:
                 return
             kind = self.rng.choices(list(allowed), weights=list(allowed.values()))[0]
-            getattr(self, f"emit_{kind}")(nesting, kinds)
+            STATEMENT_KINDS[kind].emit(self, nesting, kinds)
 
     def target_types(self) -> list[str]:
         """Types a nested block can update: it folds its own locals into the target, so the type
         needs a joining operation (``float32`` in an integer kernel has none)."""
         kinds = ("float", "int", "vector")
-        types = [t for t in self.local_types(kinds) if grammar.joining_ops(self.scope, t)]
-        return types or [t for t in self.local_types() if grammar.joining_ops(self.scope, t)]
+        types = [t for t in self.local_types(kinds) if expressions.joining_ops(self.scope, t)]
+        return types or [t for t in self.local_types() if expressions.joining_ops(self.scope, t)]
 
     def accumulator_types(self) -> list[str]:
         """Scalar types a loop can accumulate into (and fold its body's locals into)."""
@@ -61,8 +65,8 @@ class Statements:
             self.statements(self.rng.randint(0, 2), nesting - 1, kinds)
             value = self.use_all_locals(self.rooted(local_type), local_type)  # an operation: never `t = t`
             if extra is not None:
-                value = grammar.involve(self.rng, self.scope, value, local_type, extra, local_type)
-            value = grammar.involve(self.rng, self.scope, value, local_type, local, local_type)
+                value = expressions.involve(self.rng, self.scope, value, local_type, extra, local_type)
+            value = expressions.involve(self.rng, self.scope, value, local_type, local, local_type)
             self.emit(f"{local.code} = {value.code}", value)
             self.say(f"sets {local.code} to {value.phrase}")
         return body
@@ -74,12 +78,13 @@ class Statements:
     def emit_if(self, nesting: int, kinds: dict) -> None:
         target = self.target()
         branches = self.rng.choice((1, 2, 2, 3))  # if / if-else / if-elif-else
+        bodies = [self.nested(nesting, kinds, target) for _ in range(branches)]
+        # Every condition before the first header: what a condition binds goes above the chain.
+        conditions = [self.condition() for _ in range(max(1, branches - 1))]
         text = []
-        for k in range(branches):
-            body = self.nested(nesting, kinds, target)
-            if k == 0 or k < branches - 1:
-                cond = self.condition()
-                keyword = "if" if k == 0 else "elif"
+        for k, body in enumerate(bodies):
+            if k < len(conditions):
+                cond, keyword = conditions[k], "if" if k == 0 else "elif"
                 self.emit(f"{keyword} {cond.code}:", cond, kind=keyword)
                 text.append(f"when {cond.phrase} it {', '.join(body.phrases)}")
             else:
@@ -91,6 +96,9 @@ class Statements:
     def loop_bound(self, unrolled: bool) -> Expr:
         """A loop bound: an int argument or struct field, or (when ``unrolled``) perhaps a constant."""
         roll = self.rng.random()
+        if self.constant_bounds:
+            count = str(self.rng.randint(2, 4))
+            return Expr(count, count, const=True)
         if not unrolled or (self.loop_bounds and roll < 0.4):
             if not self.loop_bounds:
                 self.count_param()
@@ -114,7 +122,8 @@ class Statements:
         t = self.rng.choice(self.accumulator_types())
         acc = self.fresh("s")
         it = self.fresh("it")
-        body = self.nested(nesting, kinds, (named(acc), t), extra=named(it, it, code=typed(t, it)))
+        index = named(it, it, code=typed(t, it), root=TYPES[t].annotation)
+        body = self.nested(nesting, kinds, (named(acc), t), extra=index)
         bound = self.loop_bound(unrolled=not body.has_block)
         self.emit(f"{acc} = {typed(t, '0')}")  # a typed value, not a literal, so Warp lets the loop mutate it
         self.emit(f"for {it} in range({bound.code}):", bound, kind="for")
@@ -144,7 +153,7 @@ class Statements:
 
     def emit_atomic(self, nesting: int, kinds: dict) -> None:
         target, t = self.rng.choice(self.atomic_targets)
-        value = self.use_all_locals(self.expr(t), t)
+        value = self.flat(self.use_all_locals(self.expr(t), t))
         funcs = dict(ATOMIC_FUNCS) if TYPES[t].kind in ("float", "int") else {"atomic_add": "adds"}
         if TYPES[t].kind == "int":
             funcs |= INT_ATOMIC_FUNCS
@@ -155,21 +164,21 @@ class Statements:
         if func == "atomic_add" and self.rng.random() < 0.3:
             self.emit(f"{target}[{slot}] += {value.code}", value)  # Warp makes this an atomic add
         elif func == "atomic_cas":  # swap in the value where the slot still holds a constant
-            compare = grammar.constant(self.rng, t)
+            compare = expressions.constant(self.rng, t)
             self.emit(f"wp.atomic_cas({target}, {slot}, {compare.code}, {value.code})", value)
         else:
             self.emit(f"wp.{func}({target}, {slot}, {value.code})", value)
         self.atomics.append(func)
         self.say(f"atomically {funcs[func]} {value.phrase} into {slot_words}")
 
-    def unpacks(self) -> list[grammar.Unpack]:
+    def unpacks(self) -> list[operations.Unpack]:
         """The decompositions whose argument the scope holds and whose every result the block can fold in."""
         return [
             u
-            for u in grammar.UNPACKS
+            for u in operations.UNPACKS
             if self.scope.leaves.get(u.arg)
             and all(r in self.scope.leaves or self.scope.ops_returning(r) for r in u.results)
-            and all(self.sink is None or grammar.reachable(self.scope, r, self.sink) for r in u.results)
+            and all(self.sink is None or expressions.reachable(self.scope, r, self.sink) for r in u.results)
         ]
 
     def emit_unpack(self, nesting: int, kinds: dict) -> None:
@@ -215,21 +224,29 @@ class Statements:
     def emit_return(self, nesting: int, kinds: dict) -> None:
         out, t = self.rng.choice(self.outputs_written)
         cond = self.condition()
-        fallback = grammar.constant(self.rng, t)
+        fallback = expressions.constant(self.rng, t)
         self.emit(f"if {cond.code}:", cond, kind="if")
         self.emit(f"    {out}[{self.index}] = {fallback.code}")
         self.emit("    return")
         self.say(f"writes {fallback.phrase} to {out} and returns early when {cond.phrase}")
 
 
-# When each statement kind can be emitted at all.
-STATEMENT_READY = {
-    "assign": lambda kb: bool(kb.local_types()),
-    "if": lambda kb: bool(kb.target_types()),
-    "for": lambda kb: bool(kb.accumulator_types()),
-    "while": lambda kb: bool(kb.target_types()),
-    "reduce": lambda kb: bool(kb.reducible),
-    "atomic": lambda kb: bool(kb.atomic_targets),
-    "return": lambda kb: bool(kb.outputs_written),
-    "unpack": lambda kb: bool(kb.unpacks()),
+@dataclass(frozen=True)
+class StatementKind:
+    """A statement kind: how it is emitted, and whether a builder can emit it now."""
+
+    emit: Callable[[Statements, int, dict], None]
+    ready: Callable[[Statements], bool]
+
+
+# Each statement kind, once: kind -> (emitter, ready), as Warp's ``node_visitors``.
+STATEMENT_KINDS = {
+    "assign": StatementKind(Statements.emit_assign, lambda kb: bool(kb.local_types())),
+    "if": StatementKind(Statements.emit_if, lambda kb: bool(kb.target_types())),
+    "for": StatementKind(Statements.emit_for, lambda kb: bool(kb.accumulator_types())),
+    "while": StatementKind(Statements.emit_while, lambda kb: bool(kb.target_types())),
+    "reduce": StatementKind(Statements.emit_reduce, lambda kb: bool(kb.reducible)),
+    "atomic": StatementKind(Statements.emit_atomic, lambda kb: bool(kb.atomic_targets)),
+    "return": StatementKind(Statements.emit_return, lambda kb: bool(kb.outputs_written)),
+    "unpack": StatementKind(Statements.emit_unpack, lambda kb: bool(kb.unpacks())),
 }

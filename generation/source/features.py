@@ -90,13 +90,17 @@ def _handle_kinds(kernel: ast.FunctionDef) -> dict[str, str]:
     return kinds
 
 
+# An integer array in either form: wp.array(dtype=int), wp.array[wp.int32].
+_INT_ARRAY = re.compile(r"(dtype=(wp\.)?u?int(8|16|32|64)?\)|\[(wp\.)?u?int(8|16|32|64)?\])$")
+
+
 def _offset_arrays(kernel: ast.FunctionDef) -> set[str]:
     """Integer arrays read one past an index (``offsets[i + 1]``): CSR offsets, one longer than the
     launch and monotone (a float field read at ``i + 1`` is a neighbour, not an offset)."""
     arguments = {
         arg.arg
         for arg in kernel.args.args
-        if arg.annotation is not None and re.search(r"dtype=(wp\.)?u?int(8|16|32|64)?\)", ast.unparse(arg.annotation))
+        if arg.annotation is not None and _INT_ARRAY.search(ast.unparse(arg.annotation))
     }
     found = set()
     for node in ast.walk(kernel):

@@ -1,0 +1,347 @@
+"""The expression builder: random typed expressions over the operations of ``operations.py``, each
+written as Warp code and an English phrase from one tree.
+
+Expressions are flat where the scope says so (``Scope.hoister``): a call is never passed straight to
+another call. Each such call, in a template (``wp.sqrt(wp.abs(x))``) or among the arguments drawn
+for one, is bound to a local of its own first (``t4 = wp.abs(x)``), as application code names its
+intermediates: depth comes from statements, not from nesting calls.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from generation.generated.operations import (
+    FLOAT_CONSTANTS,
+    INT_CONSTANTS,
+    PLAIN,
+    UINT_CONSTANTS,
+    UNSIGNED_TYPES,
+    Literals,
+    Op,
+    literal,
+    quat,
+    tile_shape,
+    vec,
+)
+from generation.source.warp_types import TYPES
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A rendered expression: Warp code, an English phrase, the operations it uses, and the
+    names (inputs, locals) it reads, recorded as it is built rather than searched for in code."""
+
+    code: str
+    phrase: str
+    ops: tuple[str, ...] = ()
+    const: bool = False
+    reads: frozenset[str] = frozenset()
+    root: str | None = None  # its outermost call (``wp.abs``), so no call is wrapped in itself
+    shared: bool = False  # a module constant: every use of it is one Warp variable
+
+
+def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
+    """A leaf that reads ``name``: an argument, a local, ``a[i]`` or ``params.gain``."""
+    return Expr(code or name, phrase or code or name, reads=frozenset([name]), **fields)
+
+
+class Hoister(Protocol):
+    """Where a flat expression's calls are bound, as it is drawn."""
+
+    def hoist(self, code: str, reads: frozenset[str]) -> str: ...  # the new local's name
+    def mark(self) -> int: ...
+    def rollback(self, mark: int) -> None: ...  # take back what was bound since ``mark``
+
+
+@dataclass
+class Scope:
+    """What an expression may refer to: typed leaves (inputs, locals) and allowed operations."""
+
+    leaves: dict[str, list[Expr]] = field(default_factory=dict)
+    ops: list[Op] = field(default_factory=list)  # changed only through add_op and remove_op
+    const_prob: float = 0.2
+    # Binds calls to locals (``KernelBuilder``: ``hoist``, and ``mark``/``rollback`` to take back
+    # what a discarded draw bound); None writes calls nested in calls.
+    hoister: Hoister | None = None
+    # Lookups of ``ops`` by result or argument type, asked for thousands of times a kernel: shared
+    # with the copies that share ``ops``, and cleared whenever ``ops`` changes.
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def add_leaf(self, type_name: str, leaf: Expr) -> None:
+        self.leaves.setdefault(type_name, []).append(leaf)
+
+    def add_op(self, op: Op) -> None:
+        self.ops.append(op)
+        self._index.clear()
+
+    def remove_op(self, op: Op) -> None:
+        self.ops.remove(op)
+        self._index.clear()
+
+    def ops_returning(self, type_name: str, groups: tuple[str, ...] | None = None) -> list[Op]:
+        """The operations whose result is ``type_name`` (of ``groups``, when given), in table order."""
+        key = ("returning", type_name, groups)
+        if key not in self._index:
+            ops = [op for op in self.ops if op.result == type_name]
+            self._index[key] = ops if groups is None else [op for op in ops if op.group in groups]
+        return self._index[key]
+
+    def takers(self, type_name: str) -> list[Op]:
+        """The operations, helpers aside, that take a ``type_name`` argument, in table order."""
+        key = ("taking", type_name)
+        if key not in self._index:
+            self._index[key] = [op for op in self.ops if type_name in op.args and op.group != "helper"]
+        return self._index[key]
+
+    def copy(self) -> Scope:
+        """A nested block's scope: locals it declares stay inside it."""
+        return Scope({t: list(v) for t, v in self.leaves.items()}, self.ops, self.const_prob, self.hoister, self._index)
+
+
+def constant(rng: random.Random, type_name: str) -> Expr:
+    """A literal of ``type_name``: a scalar, or a vector, matrix, quaternion or transform of literals."""
+    t = TYPES[type_name]
+    if t.kind == "bool":
+        value = rng.choice(("True", "False"))
+        return Expr(value, value, const=True)
+    if t.kind in ("float", "int"):
+        pool = FLOAT_CONSTANTS if t.kind == "float" else UINT_CONSTANTS if t.name in UNSIGNED_TYPES else INT_CONSTANTS
+        value = rng.choice(pool)
+        code = literal(t.scalar, value)
+        return Expr(code, value, const=True, root=f"wp.{t.scalar}" if code != value else None)
+    if t.kind == "tile":
+        shape = tile_shape(t.shape)
+        code, words = rng.choice(
+            [
+                (f"wp.tile_zeros(shape={shape}, dtype=float)", "a tile of zeros"),
+                (f"wp.tile_ones(shape={shape}, dtype=float)", "a tile of ones"),
+                (f"wp.tile_full(shape={shape}, value={rng.choice(FLOAT_CONSTANTS)}, dtype=float)", "a constant tile"),
+            ]
+        )
+        return Expr(code, words, const=True, root=code.split("(")[0])
+    if t.kind == "transform":
+        position, rotation = constant(rng, vec(3, t.scalar)), constant(rng, quat(t.scalar))
+        code = f"wp.{t.name}({position.code}, {rotation.code})"
+        return Expr(code, f"the constant {t.name}", const=True, root=f"wp.{t.name}")
+    values = [rng.choice(FLOAT_CONSTANTS) for _ in range(t.components)]
+    code = f"wp.{t.name}({', '.join(literal(t.scalar, v) for v in values)})"
+    return Expr(code, f"the constant {t.name}({', '.join(values)})", const=True, root=f"wp.{t.name}")
+
+
+def leaf(rng: random.Random, scope: Scope, type_name: str, allow_const: bool = True) -> Expr:
+    candidates = scope.leaves.get(type_name, [])
+    if candidates and not (allow_const and rng.random() < scope.const_prob):
+        return rng.choice(candidates)
+    return constant(rng, type_name)
+
+
+def choose(rng: random.Random, ops: list[Op]) -> Op:
+    return rng.choices(ops, weights=[op.weight for op in ops])[0]
+
+
+def expression(rng: random.Random, scope: Scope, type_name: str, depth: int, allow_const: bool = False) -> Expr:
+    """A random expression of ``type_name`` at most ``depth`` operations deep.
+
+    Unless ``allow_const``, the expression reads at least one input or local where the scope
+    has one, so no kernel computes a constant the compiler would fold away.
+    Constants appear only as leaves: an operation always reads data, so no subtree is a
+    computation on literals alone (``wp.abs(1.0) + 1.0``).
+    """
+    ops = scope.ops_returning(type_name)
+    has_leaf = bool(scope.leaves.get(type_name))
+    if allow_const and (not has_leaf or rng.random() < scope.const_prob):
+        return constant(rng, type_name)
+    if not allow_const:
+        ops = reading_ops(scope, type_name)
+    if depth <= 0 or not ops or (has_leaf and rng.random() < 0.15):
+        return leaf(rng, scope, type_name, allow_const=False)
+    return apply(rng, scope, choose(rng, ops), depth)
+
+
+def _readable(scope: Scope, types: tuple[str, ...]) -> list[int]:
+    """Which of ``types`` have leaves (inputs, locals) an argument of that type can read."""
+    return [k for k, t in enumerate(types) if scope.leaves.get(t)]
+
+
+def reading_ops(scope: Scope, type_name: str, groups: tuple[str, ...] | None = None) -> list[Op]:
+    """The operations returning ``type_name`` (of ``groups``) that can read data: they read state
+    themselves (a random draw), or an argument type has leaves (all of them if none can)."""
+    readable = frozenset(t for t, leaves in scope.leaves.items() if leaves)
+    key = ("reading", type_name, groups, readable)
+    if key not in scope._index:
+        ops = scope.ops_returning(type_name, groups)
+        scope._index[key] = [op for op in ops if op.reads or not readable.isdisjoint(op.args)] or ops
+    return scope._index[key]
+
+
+def apply(
+    rng: random.Random,
+    scope: Scope,
+    op: Op,
+    depth: int,
+    fixed: dict[int, Expr] | None = None,
+    allow_const: bool = False,
+) -> Expr:
+    """Render ``op``: the ``fixed`` arguments as given, the others as random sub-expressions.
+
+    One argument (the anchor) must read data; the others may be constants.
+    """
+    fixed = fixed or {}
+    needs_data = not allow_const and not op.reads and not any(not e.const for e in fixed.values())
+    if not op.args:  # a draw from the generator state
+        return Expr(op.template.format(L=Literals(op.scalar)), op.phrase, (op.base,), reads=op.reads)
+    root, wrappers = op.calls
+    readable = _readable(scope, op.args) or list(range(len(op.args)))
+    mark = scope.hoister.mark() if scope.hoister else 0
+    for _attempt in range(4):  # redraw degenerate forms: wp.max(y[i], y[i]), wp.abs(wp.abs(x))
+        if _attempt and scope.hoister:
+            scope.hoister.rollback(mark)  # nothing a discarded draw bound stays
+        anchor = rng.choice(readable)
+        args = [
+            fixed[k]
+            if k in fixed
+            # an argument a guard wraps in a call must read data: no wp.abs(0.1)
+            else expression(rng, scope, t, depth - 1, allow_const=not ((needs_data and k == anchor) or wrappers[k]))
+            for k, t in enumerate(op.args)
+        ]
+        twins = len(args) >= 2 and len({a.code for a in args}) == 1
+        nested = any(w is not None and a.root == w for a, w in zip(args, wrappers, strict=True))
+        if not (twins or nested):
+            break
+    k = rng.randrange(TYPES[op.args[0]].size) if "{k}" in op.template else 0
+    codes = [_passed(op, n, arg) for n, arg in enumerate(args)]
+    code = _written(scope, op, codes, args, k)
+    phrase = op.phrase.format(*(a.phrase for a in args), k=k, L=PLAIN)
+    used = tuple(o for a in args for o in a.ops)
+    reads = op.reads.union(*(a.reads for a in args))
+    const = not op.reads and all(a.const for a in args)
+    return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root)
+
+
+def _written(scope: Scope, op: Op, codes: list[str], args: list[Expr], k: int) -> str:
+    """The code of ``op`` on ``codes``: its template, or where the scope hoists, its steps, each
+    call it would pass straight to a call (a step, or an argument that is a call) bound first."""
+    literals = Literals(op.scalar)
+    if scope.hoister is None:
+        return op.template.format(*codes, k=k, L=literals)
+    wrappers = op.calls[1]
+    codes = [
+        scope.hoister.hoist(code, arg.reads) if wrappers[n] is not None and arg.root is not None else code
+        for n, (code, arg) in enumerate(zip(codes, args, strict=True))
+    ]
+    reads = frozenset().union(*(arg.reads for arg in args)) | op.reads
+    done: dict[str, str] = {}
+    for step in op.steps[:-1]:
+        done[f"s{len(done)}"] = scope.hoister.hoist(step.format(*codes, k=k, L=literals, **done), reads)
+    return op.steps[-1].format(*codes, k=k, L=literals, **done)
+
+
+# Warp (1.19) retypes in place the constant variable a 64-bit scalar constructor is given (it
+# reuses a fresh literal's variable, ``Adjoint.add_call``), and every use of a module constant is
+# one variable: such a constant goes through its own type's constructor first.
+RETYPED_IN_PLACE = ("float64", "int64", "uint64")
+
+
+def _passed(op: Op, n: int, arg: Expr) -> str:
+    """How argument ``n`` is written into ``op``'s template."""
+    if arg.shared and op.result in RETYPED_IN_PLACE and f"wp.{op.result}({{{n}}})" in op.template:
+        return f"wp.{op.args[n]}({arg.code})"
+    return arg.code
+
+
+def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bool:
+    """Whether ``convert`` can bring a value of ``part_type`` to ``type_name``."""
+    if part_type == type_name:
+        return True
+    takers = {op.result for op in scope.takers(part_type)}
+    return hops > 0 and any(reachable(scope, t, type_name, hops - 1) for t in takers)
+
+
+def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_name: str, hops: int = 2) -> Expr | None:
+    """``part`` brought to ``type_name`` by at most ``hops`` operations that take it, or None."""
+    if part_type == type_name:
+        return part
+    if hops == 0:
+        return None
+    takers = scope.takers(part_type)
+    if part.root is not None:  # else no taker can wrap it in its own call
+        takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
+    direct = [op for op in takers if op.result == type_name]
+    mark = scope.hoister.mark() if scope.hoister else 0
+    for op in [choose(rng, direct)] if direct else rng.sample(takers, len(takers)):
+        step = apply(rng, scope, op, depth=1, fixed={op.args.index(part_type): part}, allow_const=True)
+        result = convert(rng, scope, step, op.result, type_name, hops - 1)
+        if result is not None:
+            return result
+        if scope.hoister:
+            scope.hoister.rollback(mark)  # what a step that led nowhere bound
+    return None
+
+
+def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
+    """Whether ``op`` would wrap a given argument in that argument's own call (``wp.max(wp.max(a, b), c)``)."""
+    wrappers = op.calls[1]
+    return any(wrappers[k] is not None and wrappers[k] == e.root for k, e in fixed.items())
+
+
+def not_wrapping(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
+    """The operations of ``ops`` that wrap no ``fixed`` argument in its own call (all of them when
+    each does, or when no argument is a call)."""
+    if all(e.root is None for e in fixed.values()):
+        return ops
+    return [op for op in ops if not wraps_itself(op, fixed)] or ops
+
+
+def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: list[tuple[Expr, str]]) -> Expr:
+    """``value`` with every part it does not read yet joined in (each brought to ``type_name``
+    first), joined pairwise as a balanced tree: depth grows with the log of the parts, as when
+    real code combines named intermediates, not with their number."""
+    items = [value]
+    for part, part_type in parts:
+        if not part.reads <= value.reads:
+            converted = convert(rng, scope, part, part_type, type_name)
+            if converted is not None:
+                items.append(converted)
+    joins = joining_ops(scope, type_name)
+    if not joins:
+        return value
+    while len(items) > 1:
+        paired = []
+        for k in range(0, len(items) - 1, 2):
+            fixed = {0: items[k], 1: items[k + 1]}
+            ops = not_wrapping(joins, fixed)
+            paired.append(apply(rng, scope, choose(rng, ops), depth=1, fixed=fixed))
+        items = paired + items[len(paired) * 2 :]
+    return items[0]
+
+
+def joining_ops(scope: Scope, type_name: str) -> list[Op]:
+    """Binary operations on ``type_name`` (``a + b``): how another value is folded into one of it."""
+    key = ("joining", type_name)
+    if key not in scope._index:
+        ops = scope.ops_returning(type_name)
+        scope._index[key] = [op for op in ops if op.args == (type_name, type_name) and op.group != "helper"]
+    return scope._index[key]
+
+
+def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: Expr, part_type: str) -> Expr:
+    """Combine ``expr`` with ``part`` so that the result reads ``part`` (a local, a loop index).
+
+    ``part`` is first brought to ``type_name`` by an operation that takes it (``wp.length`` for
+    a vector into a float, say), then joined to ``expr`` by a binary operation on that type.
+    """
+    if part.reads <= expr.reads:
+        return expr
+    part = convert(rng, scope, part, part_type, type_name)
+    if part is None:
+        return expr
+    joins = joining_ops(scope, type_name)
+    if not joins:
+        return expr
+    pair = [expr, part] if rng.random() < 0.5 else [part, expr]
+    fixed = {0: pair[0], 1: pair[1]}
+    joins = not_wrapping(joins, fixed)
+    return apply(rng, scope, choose(rng, joins), depth=1, fixed=fixed)
