@@ -128,8 +128,9 @@ def test_every_problem_of_a_predictions_file_is_named_in_one_error(tmp_path):
 
 def equivalent_rewrite(forward: str) -> str:
     """The same forward written differently: locals renamed consistently, the kernel's declarations
-    in reverse order (shared tiles' allocations aside), and one call's first operand moved into a statement of its own (through a
-    local declared with the others: Warp's gotos may not jump over an initialisation)."""
+    in reverse order (shared tiles' allocations aside), and one call's first operand moved into a
+    statement of its own (through a local declared with the others: Warp's gotos may not jump over
+    an initialisation)."""
     rewritten = re.sub(r"\bvar_(\d+)\b", r"local_\1", forward)
     start = rewritten.index("// primal vars\n", forward_body(rewritten)) + len("// primal vars\n")
     end = rewritten.index("    //---------", start)
