@@ -324,7 +324,7 @@ def tile_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelP
     out_type = rng.choice(sorted(loaded))
     if rng.random() < policy.helper + policy.odds["tile_helper"] and not profile.compact:
         _tile_helper(kb, loaded, out_type)
-    parts = _program(kb, "tile", out_type, {"assign": 1}, ("tile",))
+    parts = _program(kb, "tile", out_type, {"assign": 4, "tile_update": 1, "tile_scatter": 0.5}, ("tile",))
     parts.name = parts.name.replace("_tile_", "_")  # tile_map_add, not tile_tile_map_add
     return parts
 

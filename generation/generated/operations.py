@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import re
 from dataclasses import dataclass, replace
 
@@ -104,7 +105,7 @@ class Op:
         wrapping: dict[str, str] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
-                for arg in node.args:
+                for arg in [*node.args, *(k.value for k in node.keywords)]:
                     if isinstance(arg, ast.Name) and arg.id in names:
                         wrapping[arg.id] = ast.unparse(node.func)
         root = ast.unparse(tree.func) if isinstance(tree, ast.Call) else None
@@ -249,6 +250,7 @@ def _float_ops(f: str) -> list[Op]:
         ("erfc", f, (f,), "wp.erfc({0})", "the complementary error function of {0}"),
         ("erfinv", f, (f,), "wp.erfinv(wp.clamp({0}, {L[-0.9]}, {L[0.9]}))", "the inverse error function of {0}"),
         ("erfcinv", f, (f,), "wp.erfcinv(wp.clamp({0}, {L[0.1]}, {L[1.9]}))", "the inverse of erfc at {0}"),
+        ("isnan", f, (f,), "wp.where(wp.isnan({0}), {L[0.0]}, {0})", "{0}, or zero where it is not a number"),
         ("copysign", f, (f, f), "wp.copysign({0}, {1})", "the magnitude of {0} with the sign of {1}"),
         ("step", f, (f,), "wp.step({0})", "one if {0} is negative else zero"),
         ("nonzero", f, (f,), "wp.nonzero({0})", "one if {0} is not zero else zero"),
@@ -435,6 +437,14 @@ def _vector_ops(n: int, f: str) -> list[Op]:
     ]
     if n == 3:
         vector.append(("cross", v, (v, v), "wp.cross({0}, {1})", "the cross product of {0} and {1}"))
+    if f == FLOAT:  # the norms Warp writes in Python
+        vector += [
+            ("norm_l1", f, (v,), "wp.norm_l1({0})", "the L1 norm of {0}"),
+            ("norm_l2", f, (v,), "wp.norm_l2({0})", "the L2 norm of {0}"),
+            ("norm_huber", f, (v,), "wp.norm_huber({0})", "the Huber norm of {0}"),
+            ("norm_pseudo_huber", f, (v,), "wp.norm_pseudo_huber({0})", "the pseudo-Huber norm of {0}"),
+            ("smooth_normalize", v, (v,), "wp.smooth_normalize({0})", "{0} smoothly normalized"),
+        ]
     return _ops("vector", f, vector) + _ops("matrix", f, matrix)
 
 
@@ -498,11 +508,40 @@ def _geometry_ops(f: str) -> list[Op]:
         ),
         ("transform_multiply", t, (t, t), "wp.transform_multiply({0}, {1})", "the transform {0} then {1}"),
     ]
-    # Not here: builtins Warp writes in Python (warp/_src/math.py: quat_from_euler, quat_twist, quat_to_rpy,
-    # transform_to_matrix, transform_twist, velocity_at_point, the vector norms, ...). Their generated
-    # code names that file on the machine that built it, which has no place in a row.
     if f == FLOAT:  # roll-pitch-yaw, spatial algebra and edge queries exist in float32 only
         sv, sm = "spatial_vector", "spatial_matrix"
+        # Builtins Warp writes in Python (warp/_src/math.py): their code names Warp's install path,
+        # which the rows map to a fixed one.
+        rows += [
+            ("quat_from_euler", q, (v,), "wp.quat_from_euler({0}, 0, 1, 2)", "the rotation with XYZ Euler angles {0}"),
+            ("quat_from_euler", q, (v,), "wp.quat_from_euler({0}, 2, 1, 0)", "the rotation with ZYX Euler angles {0}"),
+            ("quat_to_euler", v, (q,), "wp.quat_to_euler(wp.normalize({0}), 2, 1, 0)", "the ZYX Euler angles of {0}"),
+            ("quat_to_rpy", v, (q,), "wp.quat_to_rpy(wp.normalize({0}))", "the roll, pitch and yaw of {0}"),
+            (
+                "quat_twist",
+                q,
+                (v, q),
+                "wp.quat_twist(wp.normalize({0}), wp.normalize({1}))",
+                "the twist of {1} about {0}",
+            ),
+            (
+                "quat_twist_angle",
+                f,
+                (v, q),
+                "wp.quat_twist_angle(wp.normalize({0}), wp.normalize({1}))",
+                "the angle {1} turns about {0}",
+            ),
+            (
+                "quat_twist_angle_signed",
+                f,
+                (v, q),
+                "wp.quat_twist_angle_signed(wp.normalize({0}), wp.normalize({1}))",
+                "the signed angle {1} turns about {0}",
+            ),
+            ("velocity_at_point", v, (sv, v), "wp.velocity_at_point({0}, {1})", "the velocity of twist {0} at {1}"),
+            ("transform_twist", sv, (t, sv), "wp.transform_twist({0}, {1})", "the twist {1} moved by {0}"),
+            ("transform_wrench", sv, (t, sv), "wp.transform_wrench({0}, {1})", "the wrench {1} moved by {0}"),
+        ]
         rows += [
             ("quat_rpy", q, (f, f, f), "wp.quat_rpy({0}, {1}, {2})", "the rotation with roll {0} pitch {1} yaw {2}"),
             ("spatial_dot", f, (sv, sv), "wp.spatial_dot({0}, {1})", "the spatial dot product of {0} and {1}"),
@@ -562,6 +601,21 @@ def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
             ("tile_dot", f, (t, t), "wp.tile_extract(wp.tile_dot({0}, {1}), 0)", "the dot product of {0} and {1}"),
             ("tile_scan", t, (t,), "wp.tile_scan_inclusive({0})", "the running sum of {0}"),
             ("tile_scan_max", t, (t,), "wp.tile_scan_max_inclusive({0})", "the running maximum of {0}"),
+            ("tile_scan_min", t, (t,), "wp.tile_scan_min_inclusive({0})", "the running minimum of {0}"),
+            (
+                "tile_argmin",
+                f,
+                (t,),
+                "float(wp.tile_extract(wp.tile_argmin({0}), 0))",
+                "the index of the smallest element of {0}",
+            ),
+            (
+                "tile_squeeze",
+                t,
+                (t,),
+                f"wp.tile_squeeze(wp.tile_reshape({{0}}, shape=(1, {n})))",
+                "{0} as a row, squeezed back",
+            ),
             ("tile_arange_add", t, (t,), f"({{0}} + wp.tile_arange({n}, dtype=float))", "{0} plus 0, 1, 2, ..."),
         ]
     else:
@@ -610,7 +664,19 @@ def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
                     f"wp.tile_lower_solve(wp.tile_cholesky({spd}), {{1}})",
                     "{1} solved against the Cholesky factor of {0} times its transpose plus n",
                 ),
+                (
+                    "tile_upper_solve",
+                    t,
+                    (t, t),
+                    f"wp.tile_upper_solve(wp.tile_transpose(wp.tile_cholesky({spd})), {{1}})",
+                    "{1} solved against the transposed Cholesky factor of {0} times its transpose plus n",
+                ),
             ]
+    if math.prod(shape) == 16:  # the 16 elements as a row or a square
+        other = (4, 4) if len(shape) == 1 else (16,)
+        rows.append(
+            ("tile_reshape", tile(other), (t,), f"wp.tile_reshape({{0}}, shape={other})", "{0} reshaped")
+        )
     # Maps are many rows but one idiom: drawn less often, so kernels are not maps of maps.
     return _ops("tile", None, rows) + _ops("tile", None, maps, weight=0.3)
 

@@ -66,8 +66,10 @@ def mesh_ray(kb: KernelBuilder, points: str) -> None:
     mesh, start = handle(kb, "mesh"), _point(kb)
     direction = kb.expr("vec3", 1)
     ray, hit = kb.fresh("ray"), kb.fresh("s")
-    kb.emit(f"{ray} = wp.mesh_query_ray({mesh.code}, {start.code}, wp.normalize({direction.code}), 100.0)", mesh)
-    kb.emit(f"{hit} = float(0.0)", start, direction)
+    unit = kb.fresh("t")
+    kb.emit(f"{unit} = wp.normalize({direction.code})", direction)
+    kb.emit(f"{ray} = wp.mesh_query_ray({mesh.code}, {start.code}, {unit}, 100.0)", mesh, start)
+    kb.emit(f"{hit} = float(0.0)")
     kb.emit(f"if {ray}.result:", kind="if")
     kb.emit(f"    {hit} = {ray}.t + wp.dot({ray}.normal, {start.code}) * {ray}.sign")
     kb.say(f"casts a ray from {start.phrase} along {direction.phrase} and sets {hit} to where it hits the mesh")
@@ -107,8 +109,14 @@ def box_query(kb: KernelBuilder, kind: str) -> None:
     target, p = handle(kb, handle_kind), _point(kb)
     half = kb.rng.choice(("0.25", "0.5", "1.0"))
     query, item, total = kb.fresh("query"), kb.fresh(item_name), kb.fresh("s")
-    low, high = f"{p.code} - wp.vec3({half})", f"{p.code} + wp.vec3({half})"
-    kb.emit(f"{query} = {query_func}({target.code}, {low}, {high})", target, p)
+    if kind == "bvh" and kb.rng.random() < 0.5:  # the boxes a ray from the point passes through
+        direction = kb.fresh("t")
+        kb.emit(f"{direction} = wp.vec3({kb.rng.choice(('0.0, 0.0, 1.0', '1.0, 0.0, 0.0', '0.0, -1.0, 0.0'))})")
+        kb.emit(f"{query} = wp.bvh_query_ray({target.code}, {p.code}, {direction})", target, p)
+        query_func, words = "wp.bvh_query_ray", "BVH boxes along a ray"
+    else:
+        low, high = f"{p.code} - wp.vec3({half})", f"{p.code} + wp.vec3({half})"
+        kb.emit(f"{query} = {query_func}({target.code}, {low}, {high})", target, p)
     kb.emit(f"{item} = int(0)")
     kb.emit(f"{total} = float(0.0)")
     kb.emit(f"while {next_func}({query}, {item}):", kind="while")
@@ -124,14 +132,20 @@ def volume(kb: KernelBuilder, points: str) -> None:
     mode = kb.rng.choice(("LINEAR", "CLOSEST"))
     kb.emit(f"{uvw} = wp.volume_world_to_index({vol.code}, {p.code})", vol, p)
     form = kb.rng.randrange(3)
+    # The typed builtins (volume_sample_f) or the generic ones with a dtype (volume_sample).
+    suffix, dtype = kb.rng.choice((("_f", ""), ("", ", dtype=float")))
     if form == 0:
-        kb.emit(f"{value} = wp.volume_sample_f({vol.code}, {uvw}, wp.Volume.{mode})")
+        kb.emit(f"{value} = wp.volume_sample{suffix}({vol.code}, {uvw}, wp.Volume.{mode}{dtype})")
     elif form == 1:
-        grad = kb.fresh("g")
+        grad, sampled = kb.fresh("g"), kb.fresh("t")
         kb.emit(f"{grad} = wp.vec3()")
-        kb.emit(f"{value} = wp.volume_sample_grad_f({vol.code}, {uvw}, wp.Volume.{mode}, {grad}) + wp.length({grad})")
+        kb.emit(f"{sampled} = wp.volume_sample_grad{suffix}({vol.code}, {uvw}, wp.Volume.{mode}, {grad}{dtype})")
+        kb.emit(f"{value} = {sampled} + wp.length({grad})")
     else:
-        kb.emit(f"{value} = wp.volume_lookup_f({vol.code}, 1, 2, 3) + wp.volume_index_to_world({vol.code}, {uvw})[0]")
+        looked, world = kb.fresh("t"), kb.fresh("t")
+        kb.emit(f"{looked} = wp.volume_lookup{suffix}({vol.code}, 1, 2, 3{dtype})")
+        kb.emit(f"{world} = wp.volume_index_to_world({vol.code}, {uvw})")
+        kb.emit(f"{value} = {looked} + {world}[0]")
     kb.say(f"sets {value} to the volume sampled at {p.phrase}")
     kb.new_local(value, "float32", ("volume_sample",))
 

@@ -6,11 +6,13 @@ expressions, blocks, helpers, the application layer) is in ``builder.py``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from generation.generated import expressions, operations
 from generation.generated.expressions import Expr, named
+from generation.generated.operations import FLOAT
 from generation.generated.parts import (
     ATOMIC_FUNCS,
     BLOCK_STATEMENTS,
@@ -230,6 +232,104 @@ class Statements:
         self.emit("    return")
         self.say(f"writes {fallback.phrase} to {out} and returns early when {cond.phrase}")
 
+    # -- tiles updated in place -------------------------------------------------------------------
+
+    def tile_locals(self, dims: int | None = None) -> list[tuple[Expr, str]]:
+        """The block's tile locals (of ``dims`` dimensions), which a statement may update in place."""
+        return [
+            (e, t) for e, t in self.locals if TYPES[t].kind == "tile" and (dims is None or len(TYPES[t].shape) == dims)
+        ]
+
+    def tile_updates(self) -> list[str]:
+        """The in-place tile updates the block can make now."""
+        square = [t for _, t in self.tile_locals(2) if TYPES[t].shape[0] == TYPES[t].shape[1]]
+        one_d = Counter(t for _, t in self.tile_locals(1))
+        forms = ["axpy"] if self.tile_locals() else []
+        forms += ["assign"] * any(TYPES[t].shape == (8, 8) for _, t in self.tile_locals())
+        forms += ["solve"] * bool(square) + ["sort"] * any(n >= 2 for n in one_d.values())
+        return forms
+
+    def emit_tile_update(self, nesting: int, kinds: dict) -> None:
+        """A tile local changed in place: ``wp.tile_axpy``, ``wp.tile_assign`` of a corner, a
+        Cholesky factorisation and solve in place, or two tiles sorted by the first."""
+        form = self.rng.choice(self.tile_updates())
+        if form == "axpy":
+            dest, t = self.rng.choice(self.tile_locals())
+            src = self.flat(self.expr(t, 1))
+            alpha = self.rng.choice(("0.5", "2.0", "-1.0", "0.25"))
+            self.emit(f"wp.tile_axpy({alpha}, {src.code}, {dest.code})", src, dest)
+            self.say(f"adds {alpha} times {src.phrase} to {dest.code} in place")
+        elif form == "assign":
+            dest, t = self.rng.choice([(e, t) for e, t in self.tile_locals() if TYPES[t].shape == (8, 8)])
+            src = self.flat(self.expr(operations.tile((4, 4)), 1))
+            corner = self.rng.choice(("(0, 0)", "(4, 4)", "(0, 4)"))
+            self.emit(f"wp.tile_assign({dest.code}, {src.code}, offset={corner})", src, dest)
+            self.say(f"copies {src.phrase} into {dest.code} at {corner}")
+        elif form == "solve":
+            target, t = self.rng.choice([(e, t) for e, t in self.tile_locals(2) if len(set(TYPES[t].shape)) == 1])
+            n = TYPES[t].shape[0]
+            source = self.flat(self.expr(t, 0))
+            transposed, gram, diagonal, factor = (self.fresh("t") for _ in range(4))
+            self.emit(f"{transposed} = wp.tile_transpose({source.code})", source)
+            self.emit(f"{gram} = wp.tile_matmul({source.code}, {transposed})")
+            self.emit(f"{diagonal} = wp.tile_full(shape={n}, value={n}.0, dtype=float)")
+            self.emit(f"{factor} = wp.tile_diag_add({gram}, {diagonal})")
+            self.emit(f"wp.tile_cholesky_inplace({factor})")  # A Aᵀ + n I: positive definite
+            solve = self.rng.choice(("cholesky_solve", "lower_solve", "upper_solve"))
+            if solve == "upper_solve":
+                upper = self.fresh("t")
+                self.emit(f"{upper} = wp.tile_transpose({factor})")
+                factor = upper
+            self.emit(f"wp.tile_{solve}_inplace({factor}, {target.code})", target)
+            self.say(
+                f"solves {target.code} in place against the Cholesky factor of {source.phrase} times its transpose"
+            )
+        else:
+            t = self.rng.choice([t for t, k in Counter(t for _, t in self.tile_locals(1)).items() if k >= 2])
+            keys, values = self.rng.sample([e for e, u in self.tile_locals(1) if u == t], 2)
+            self.emit(f"wp.tile_sort({keys.code}, {values.code})", keys, values)
+            self.say(f"sorts {keys.code} and {values.code} in the order of {keys.code}")
+
+    def emit_tile_scatter(self, nesting: int, kinds: dict) -> None:
+        """Each thread's value gathered through a block's shared memory: pushed on a tile stack and
+        popped back, or scatter-added into a shared tile, which the kernel then reads."""
+        value = self.flat(self.expr(FLOAT, 1))
+        cond = self.rng.choice(("True", f"{value.code} > 0.0", f"{value.code} < 1.0"))
+        if self.rng.random() < 0.5 or not self.tile_scatter_types():
+            stack, popped, slot = self.fresh("stack"), self.fresh("t"), self.fresh("slot")
+            self.emit(f"{stack} = wp.tile_stack(capacity=64, dtype=float)", value)
+            self.emit(f"wp.tile_stack_push({stack}, {value.code}, {cond})")
+            count = self.fresh("count")
+            self.emit(f"{count} = wp.tile_stack_count({stack})")
+            self.emit(f"{popped}, {slot} = wp.tile_stack_pop({stack})")
+            if self.rng.random() < 0.3:
+                self.emit(f"wp.tile_stack_clear({stack})")
+            local = self.fresh("t")
+            self.emit(f"{local} = wp.where({slot} >= 0, {popped}, 0.0) + float({count})")
+            self.say(f"pushes {value.phrase} on a block stack and sets {local} to what it pops back plus the count")
+            self.new_local(local, FLOAT)
+            return
+        t = self.rng.choice(self.tile_scatter_types())
+        n = TYPES[t].shape[0]
+        shared, slot = self.fresh("t"), self.rng.randrange(n)
+        self.emit(f'{shared} = wp.tile_zeros(shape={n}, dtype=float, storage="shared")', value)
+        self.emit(f"wp.tile_scatter_add({shared}, {slot}, {value.code}, {cond})")
+        if self.rng.random() < 0.5:
+            self.emit(f"wp.tile_scatter_masked({shared}, {(slot + 1) % n}, {value.code}, {cond})")
+        self.say(f"adds {value.phrase} from every thread into slot {slot} of the shared tile {shared}")
+        self.new_local(shared, t)
+
+    def tile_scatter_types(self) -> list[str]:
+        """1D tile types a scattered tile can have: the block folds them into its sink."""
+        sink = self.sink
+        return [
+            t
+            for t in self.scope.leaves
+            if TYPES[t].kind == "tile"
+            and len(TYPES[t].shape) == 1
+            and (sink is None or expressions.reachable(self.scope, t, sink))
+        ]
+
 
 @dataclass(frozen=True)
 class StatementKind:
@@ -249,4 +349,8 @@ STATEMENT_KINDS = {
     "atomic": StatementKind(Statements.emit_atomic, lambda kb: bool(kb.atomic_targets)),
     "return": StatementKind(Statements.emit_return, lambda kb: bool(kb.outputs_written)),
     "unpack": StatementKind(Statements.emit_unpack, lambda kb: bool(kb.unpacks())),
+    "tile_update": StatementKind(Statements.emit_tile_update, lambda kb: bool(kb.tile_updates())),
+    "tile_scatter": StatementKind(
+        Statements.emit_tile_scatter, lambda kb: FLOAT in kb.scope.leaves or bool(kb.scope.ops_returning(FLOAT))
+    ),
 }
