@@ -674,9 +674,7 @@ def _tile_ops(shape: tuple[int, ...]) -> list[Op]:
             ]
     if math.prod(shape) == 16:  # the 16 elements as a row or a square
         other = (4, 4) if len(shape) == 1 else (16,)
-        rows.append(
-            ("tile_reshape", tile(other), (t,), f"wp.tile_reshape({{0}}, shape={other})", "{0} reshaped")
-        )
+        rows.append(("tile_reshape", tile(other), (t,), f"wp.tile_reshape({{0}}, shape={other})", "{0} reshaped"))
     # Maps are many rows but one idiom: drawn less often, so kernels are not maps of maps.
     return _ops("tile", None, rows) + _ops("tile", None, maps, weight=0.3)
 
