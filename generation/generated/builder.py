@@ -56,13 +56,13 @@ class KernelBuilder(Statements):
         profile: Profile,
         ops: list[Op],
         policy: Policy,
-        const_prob: float = 0.2,
         dims: int | None = None,
     ):
         self.rng = rng
         self.profile = profile
         self.policy = policy
-        self.scope = Scope(ops=list(ops), const_prob=const_prob, hoister=self)
+        odds = policy.odds
+        self.scope = Scope(ops=list(ops), const_prob=odds["constant"], leaf_prob=odds["early_leaf"], hoister=self)
         self.block = Block()  # where statements are emitted now
         self.inputs: list[tuple[str, str]] = []
         self.outputs: list[tuple[str, str]] = []
@@ -154,7 +154,7 @@ class KernelBuilder(Statements):
         value = expressions.constant(self.rng, type_name)
         self.module_blocks.append(f"{name} = wp.constant({value.code})\n")
         self.scope.add_leaf(type_name, Expr(name, name, const=True, shared=True))
-        if self.rng.random() < 0.5:
+        if self.chance("constant_twice"):
             self.scope.add_leaf(type_name, Expr(f"wp.static({name} * 2.0)", f"twice {name}", const=True))
 
     def struct_input(self, field_types: list[str]) -> str:
@@ -223,7 +223,7 @@ class KernelBuilder(Statements):
         t = self.rng.choice(comparable)
         left = self.expr(t, self.rng.randint(0, 2))
         mark = self.mark()
-        right = expressions.constant(self.rng, t) if self.rng.random() < 0.6 else self.expr(t, 1)
+        right = expressions.constant(self.rng, t) if self.chance("condition_constant") else self.expr(t, 1)
         if right.reads & left.reads or right.code == left.code:  # `x < x`, `x > wp.abs(x)`: decided
             self.rollback(mark)  # by construction, not by data
             right = expressions.constant(self.rng, t)
@@ -319,7 +319,8 @@ class KernelBuilder(Statements):
         name = self.module_name(HELPER_NAMES)
         params = [chr(ord("x") + k) if k < 3 else f"p{k}" for k in range(len(arg_types))]
         sub = KernelBuilder(self.rng, self.profile, [], self.policy, dims=self.dims)
-        inner = Scope(ops=[op for op in self.scope.ops if not op.reads] if ops is None else ops, const_prob=0.25)
+        ops = [op for op in self.scope.ops if not op.reads] if ops is None else ops
+        inner = Scope(ops=ops, const_prob=self.policy.odds["helper_constant"], leaf_prob=self.policy.odds["early_leaf"])
         inner.hoister = sub
         for param, type_name in zip(params, arg_types, strict=True):
             inner.add_leaf(type_name, named(param))
@@ -420,7 +421,7 @@ class KernelBuilder(Statements):
             self.inputs.append((name, self.array_annotation("int32")))
             self.reads.add(name)
             flag = f"{name}[{self.index}]"
-            test = f"{flag} == 0" if self.rng.random() < 0.7 else f"({flag} & 1) == 0"
+            test = f"{flag} == 0" if self.chance("mask_equals") else f"({flag} & 1) == 0"
             words = f"{name} is not set there"
         else:
             comparable = [(n, t) for n, t in self.arrays if TYPES[t].kind in ("float", "int") and t != "float16"]

@@ -62,7 +62,8 @@ class Scope:
 
     leaves: dict[str, list[Expr]] = field(default_factory=dict)
     ops: list[Op] = field(default_factory=list)  # changed only through add_op and remove_op
-    const_prob: float = 0.2
+    const_prob: float = 0.2  # a leaf is a constant
+    leaf_prob: float = 0.15  # an expression stops at a leaf before its depth
     # Binds calls to locals (``KernelBuilder``: ``hoist``, and ``mark``/``rollback`` to take back
     # what a discarded draw bound); None writes calls nested in calls.
     hoister: Hoister | None = None
@@ -98,7 +99,8 @@ class Scope:
 
     def copy(self) -> Scope:
         """A nested block's scope: locals it declares stay inside it."""
-        return Scope({t: list(v) for t, v in self.leaves.items()}, self.ops, self.const_prob, self.hoister, self._index)
+        leaves = {t: list(v) for t, v in self.leaves.items()}
+        return Scope(leaves, self.ops, self.const_prob, self.leaf_prob, self.hoister, self._index)
 
 
 def constant(rng: random.Random, type_name: str) -> Expr:
@@ -156,7 +158,7 @@ def expression(rng: random.Random, scope: Scope, type_name: str, depth: int, all
         return constant(rng, type_name)
     if not allow_const:
         ops = reading_ops(scope, type_name)
-    if depth <= 0 or not ops or (has_leaf and rng.random() < 0.15):
+    if depth <= 0 or not ops or (has_leaf and rng.random() < scope.leaf_prob):
         return leaf(rng, scope, type_name, allow_const=False)
     return apply(rng, scope, choose(rng, ops), depth)
 

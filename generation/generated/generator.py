@@ -97,7 +97,7 @@ def arithmetic_kernel(rng: random.Random, profile: Profile, policy: Policy) -> K
 def math_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     t = _pick(rng, {"float32": 4, "float64": 1.5, "float16": 1})
     ops = [replace(o, weight=3.0 if len(o.args) == 1 else 1.0) for o in operations.ops_for(("arith", "math"), {t})]
-    kb = KernelBuilder(rng, profile, ops, policy, const_prob=0.1)
+    kb = KernelBuilder(rng, profile, ops, policy)
     kb.array_inputs(t, rng.randint(1, 2))
     if kb.chance("extra") and t == FLOAT:
         kb.module_constant(t)
@@ -311,11 +311,11 @@ def _tile_helper(kb: KernelBuilder, tile_types: set[str], bound: str) -> None:
 
 def tile_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     """Block-cooperative tiles: rows or slices loaded, mapped, reduced, multiplied, stored."""
-    two_d = rng.random() < 0.5
+    two_d = policy.chance(rng, "tile_2d")
     shapes = [s for s in TILE_SHAPES if len(s) == (2 if two_d else 1)]
     loaded = {tile(s) for s in rng.sample(shapes, rng.randint(1, 2 if two_d else 1))}
     types = {tile(s) for s in shapes} | {FLOAT}  # products and transposes reach the other shapes
-    kb = KernelBuilder(rng, profile, operations.ops_for(("tile",), types), replace(policy, helper=0.0), const_prob=0.15)
+    kb = KernelBuilder(rng, profile, operations.ops_for(("tile",), types), replace(policy, helper=0.0))
     for t in sorted(loaded):
         kb.array_inputs(t, rng.randint(1, 2))
         kb.load_inputs(t)
@@ -338,7 +338,7 @@ def query_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Kernel
     compact = profile.compact  # one query, nothing else
     if kb.chance("query_float_input") and not compact:
         kb.array_inputs(FLOAT, 1)
-    idioms = draw_idioms(rng)[:1] if compact else draw_idioms(rng)
+    idioms = draw_idioms(rng, policy)[:1] if compact else draw_idioms(rng, policy)
     for idiom in idioms:
         QUERIES[idiom](kb, points)
     out_type = rng.choice((FLOAT, "vec3"))

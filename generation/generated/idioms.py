@@ -31,7 +31,7 @@ VEC = "vec3"
 def _builder(rng: random.Random, profile: Profile, policy: Policy, dims: int = 1) -> KernelBuilder:
     """The idiom's builder, its locals' names reserved, after the application layer's prologue."""
     ops = operations.ops_for(("arith", "vector"), {FLOAT, VEC})
-    kb = KernelBuilder(rng, profile, ops, policy, const_prob=0.15, dims=dims)
+    kb = KernelBuilder(rng, profile, ops, policy, dims=dims)
     kb.reserved = LOCAL_NAMES
     kb.prologue()
     return kb

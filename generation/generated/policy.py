@@ -47,6 +47,24 @@ ODDS = {
     "guard_load": 0.5,  # a mask or value guard reads its array into a named local first
     "load": 0.6,  # each per-element input is read into a named local before use
     "atomic": 0.15,  # an atomic accumulation beside the store, where the category has none of its own
+    "constant": 0.2,  # a leaf of an expression is a constant, not an input or local
+    "helper_constant": 0.25,  # the same, in a helper
+    "early_leaf": 0.15,  # an expression stops at a leaf before its depth
+    "constant_twice": 0.5,  # a module constant is also read doubled through wp.static
+    "condition_constant": 0.6,  # a condition compares with a constant, not another expression
+    "mask_equals": 0.7,  # a mask guard compares the flag with 0, not its low bit
+    "bound_argument": 0.4,  # a loop that may unroll is bounded by an argument anyway
+    "bound_static": 0.25,  # else by a wp.static module constant, else by a literal
+    "augassign_atomic": 0.3,  # an atomic add is written a[i] += v
+    "tile_2d": 0.5,  # a tile kernel works on 2D tiles, not rows
+    "tile_stack": 0.5,  # a block gathers its threads' values on a tile stack, not a scattered tile
+    "tile_stack_clear": 0.3,
+    "scatter_masked": 0.5,  # a scattered tile is also written through a mask
+    "radius_argument": 0.5,  # a query's radius is an argument, not a literal
+    "mesh_normal_offset": 0.5,  # a signed closest point is moved off the surface along its normal
+    "hash_grid_sorted_id": 0.5,  # a hash-grid query reads points in the grid's sorted order
+    "bvh_ray": 0.5,  # a BVH query casts a ray rather than a box
+    "second_query": 1 / 3,  # a query kernel makes a second query
     # the idioms
     "literal_coefficient": 0.4,  # a coefficient is a literal, not a float argument
     "idiom_extra_input": 0.5,  # another per-element input
@@ -90,16 +108,21 @@ class Policy:
 # hosts (a tile kernel has no guard: every thread of a block must reach its tile operations).
 LAYER_PARTS = ("guard", "helper", "dims", "body", "atomic")
 ONE_D = {1: 1.0}
+IDIOM_ODDS = {"constant": 0.15}
 CATEGORY_POLICIES: dict[str, dict] = {
-    "tile": {"dims": ONE_D, "hosts": ("helper",)},
+    "math": {"odds": {"constant": 0.1}},
+    "tile": {"dims": ONE_D, "hosts": ("helper",), "odds": {"constant": 0.15}},
     "query": {"dims": ONE_D, "hosts": ("guard", "helper", "body")},
     "multidim": {"dims": {2: 2.0, 3: 1.0}},
     "atomic": {"hosts": ("guard", "helper", "dims", "body")},
     "func": {"hosts": ("guard", "dims", "body")},  # helpers are its core
     "control_flow": {"hosts": ("guard", "helper", "dims", "atomic")},
-    **{idiom: {"dims": ONE_D, "hosts": ("guard",)} for idiom in ("gather", "scatter", "segment", "assemble")},
-    "integrate": {"dims": ONE_D, "hosts": ("guard", "helper")},
-    "stencil": {"dims": ONE_D, "hosts": ()},  # its own dimensions and border guard
+    **{
+        idiom: {"dims": ONE_D, "hosts": ("guard",), "odds": IDIOM_ODDS}
+        for idiom in ("gather", "scatter", "segment", "assemble")
+    },
+    "integrate": {"dims": ONE_D, "hosts": ("guard", "helper"), "odds": IDIOM_ODDS},
+    "stencil": {"dims": ONE_D, "hosts": (), "odds": IDIOM_ODDS},  # its own dimensions and border guard
 }
 
 
@@ -158,8 +181,8 @@ def policies(category_weights: dict[str, float], table: dict | None = None) -> d
     )
     found = {}
     for category in category_weights:
-        overrides = {k: v for k, v in CATEGORY_POLICIES.get(category, {}).items() if k != "hosts"}
-        policy = replace(base, **overrides)
+        overrides = {k: v for k, v in CATEGORY_POLICIES.get(category, {}).items() if k not in ("hosts", "odds")}
+        policy = replace(base, **overrides, odds=base.odds | CATEGORY_POLICIES.get(category, {}).get("odds", {}))
         parts = hosts(category)
         found[category] = replace(
             policy,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from generation.generated.builder import KernelBuilder
 from generation.generated.expressions import Expr, named
+from generation.generated.policy import Policy
 
 HANDLE_NAMES = {"mesh": "mesh", "hash_grid": "grid", "bvh": "bvh", "volume": "volume"}
 MESH_POINT_QUERIES = {
@@ -32,7 +33,7 @@ def handle(kb: KernelBuilder, kind: str) -> Expr:
 
 def _radius(kb: KernelBuilder) -> Expr:
     """A search radius: a float argument, or a literal."""
-    if kb.rng.random() < 0.5:
+    if kb.chance("radius_argument"):
         if "radius" not in {n for n, _ in kb.inputs}:
             kb.inputs.append(("radius", "float"))
         return named("radius")
@@ -51,7 +52,7 @@ def mesh_point(kb: KernelBuilder, points: str) -> None:
     func = kb.rng.choice(list(MESH_POINT_QUERIES))
     query, closest = kb.fresh("query"), kb.fresh("t")
     found = f"wp.mesh_eval_position({mesh.code}, {query}.face, {query}.u, {query}.v)"
-    if MESH_POINT_QUERIES[func] == "signed" and kb.rng.random() < 0.5:
+    if MESH_POINT_QUERIES[func] == "signed" and kb.chance("mesh_normal_offset"):
         found += f" + wp.mesh_eval_face_normal({mesh.code}, {query}.face) * {query}.sign"
     kb.emit(f"{query} = wp.{func}({mesh.code}, {p.code}, 10.0)", mesh, p)
     kb.emit(f"{closest} = {p.code}", p)
@@ -79,7 +80,7 @@ def mesh_ray(kb: KernelBuilder, points: str) -> None:
 def hash_grid(kb: KernelBuilder, points: str) -> None:
     """Neighbours within a radius from a hash grid, each read back from the points array."""
     grid, radius = handle(kb, "hash_grid"), _radius(kb)
-    index = kb.index if kb.rng.random() < 0.5 else f"wp.hash_grid_point_id({grid.code}, {kb.index})"
+    index = f"wp.hash_grid_point_id({grid.code}, {kb.index})" if kb.chance("hash_grid_sorted_id") else kb.index
     query, neighbour, total, distance = kb.fresh("query"), kb.fresh("index"), kb.fresh("s"), kb.fresh("d")
     weight = kb.rng.choice(
         (f"({radius.code} - {distance})", f"wp.smoothstep({radius.code}, 0.0, {distance})", f"{distance} * {distance}")
@@ -109,7 +110,7 @@ def box_query(kb: KernelBuilder, kind: str) -> None:
     target, p = handle(kb, handle_kind), _point(kb)
     half = kb.rng.choice(("0.25", "0.5", "1.0"))
     query, item, total = kb.fresh("query"), kb.fresh(item_name), kb.fresh("s")
-    if kind == "bvh" and kb.rng.random() < 0.5:  # the boxes a ray from the point passes through
+    if kind == "bvh" and kb.chance("bvh_ray"):  # the boxes a ray from the point passes through
         direction = kb.fresh("t")
         kb.emit(f"{direction} = wp.vec3({kb.rng.choice(('0.0, 0.0, 1.0', '1.0, 0.0, 0.0', '0.0, -1.0, 0.0'))})")
         kb.emit(f"{query} = wp.bvh_query_ray({target.code}, {p.code}, {direction})", target, p)
@@ -164,10 +165,10 @@ QUERIES: dict[str, Callable[[KernelBuilder, str], None]] = {
 SHARED_STACK = {"bvh", "mesh_aabb"}
 
 
-def draw_idioms(rng: random.Random) -> list[str]:
+def draw_idioms(rng: random.Random, policy: Policy) -> list[str]:
     """One query idiom, sometimes two; never two that each keep a shared-memory stack."""
     first = rng.choice(sorted(QUERIES))
-    if rng.random() >= 1 / 3:
+    if not policy.chance(rng, "second_query"):
         return [first]
     others = [q for q in sorted(QUERIES) if q != first and not {q, first} <= SHARED_STACK]
     return [first, rng.choice(others)]

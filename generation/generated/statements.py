@@ -97,15 +97,14 @@ class Statements:
 
     def loop_bound(self, unrolled: bool) -> Expr:
         """A loop bound: an int argument or struct field, or (when ``unrolled``) perhaps a constant."""
-        roll = self.rng.random()
         if self.constant_bounds:
             count = str(self.rng.randint(2, 4))
             return Expr(count, count, const=True)
-        if not unrolled or (self.loop_bounds and roll < 0.4):
+        if not unrolled or (self.loop_bounds and self.chance("bound_argument")):
             if not self.loop_bounds:
                 self.count_param()
             return self.rng.choice(self.loop_bounds)
-        if roll < 0.55:
+        if self.chance("bound_static"):
             name = self.rng.choice(STATIC_BOUND_NAMES)
             if name not in self.module_names:
                 self.module_names.add(name)
@@ -163,7 +162,7 @@ class Statements:
         slot, slot_words = self.rng.choice(
             [("0", f"{target}[0]"), (f"i % {target}.shape[0]", f"{target}[i mod its length]")]
         )
-        if func == "atomic_add" and self.rng.random() < 0.3:
+        if func == "atomic_add" and self.chance("augassign_atomic"):
             self.emit(f"{target}[{slot}] += {value.code}", value)  # Warp makes this an atomic add
         elif func == "atomic_cas":  # swap in the value where the slot still holds a constant
             compare = expressions.constant(self.rng, t)
@@ -295,14 +294,14 @@ class Statements:
         popped back, or scatter-added into a shared tile, which the kernel then reads."""
         value = self.flat(self.expr(FLOAT, 1))
         cond = self.rng.choice(("True", f"{value.code} > 0.0", f"{value.code} < 1.0"))
-        if self.rng.random() < 0.5 or not self.tile_scatter_types():
+        if self.chance("tile_stack") or not self.tile_scatter_types():
             stack, popped, slot = self.fresh("stack"), self.fresh("t"), self.fresh("slot")
             self.emit(f"{stack} = wp.tile_stack(capacity=64, dtype=float)", value)
             self.emit(f"wp.tile_stack_push({stack}, {value.code}, {cond})")
             count = self.fresh("count")
             self.emit(f"{count} = wp.tile_stack_count({stack})")
             self.emit(f"{popped}, {slot} = wp.tile_stack_pop({stack})")
-            if self.rng.random() < 0.3:
+            if self.chance("tile_stack_clear"):
                 self.emit(f"wp.tile_stack_clear({stack})")
             local = self.fresh("t")
             self.emit(f"{local} = wp.where({slot} >= 0, {popped}, 0.0) + float({count})")
@@ -314,7 +313,7 @@ class Statements:
         shared, slot = self.fresh("t"), self.rng.randrange(n)
         self.emit(f'{shared} = wp.tile_zeros(shape={n}, dtype=float, storage="shared")', value)
         self.emit(f"wp.tile_scatter_add({shared}, {slot}, {value.code}, {cond})")
-        if self.rng.random() < 0.5:
+        if self.chance("scatter_masked"):
             self.emit(f"wp.tile_scatter_masked({shared}, {(slot + 1) % n}, {value.code}, {cond})")
         self.say(f"adds {value.phrase} from every thread into slot {slot} of the shared tile {shared}")
         self.new_local(shared, t)

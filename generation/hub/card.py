@@ -20,8 +20,10 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from generation.backend import warp_api
 from generation.generated.generator import CATEGORIES, GENERATOR_VERSION, draw_round
+from generation.generated.policy import fitted_table
 from generation.measure.realism import Realism, realism, shapes
 from generation.measure.reference import warp_reference
+from generation.measure.shapes import SHAPE_LABELS, SHAPE_TARGETS, SHAPES, Tally, source_shapes
 from generation.measure.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline import checks
 from generation.pipeline.options import CONFIGS
@@ -56,6 +58,7 @@ class ConfigFigures:
     difficulties: Counter  # rows per difficulty level ("" for harvested kernels)
     builtins: Counter  # calls of each Warp builtin in the rows' kernels and helpers
     shape: Realism  # how the rows' kernels are shaped (measure/realism.py)
+    application: Tally  # which shapes of application code the rows' kernels have (measure/shapes.py)
     parsed_rows: int  # the rows the builtins and the shape were counted on
     skipped: dict[str, dict[str, int]]
     requested: dict[str, int]
@@ -92,6 +95,7 @@ def config_figures(
         difficulties=Counter(),
         builtins=Counter(),
         shape=realism([]),
+        application=Tally(),
         parsed_rows=0,
         skipped={split: dict(stats.get("skipped", {})) for split, stats in build_stats.items()},
         requested={split: stats.get("requested", 0) for split, stats in build_stats.items()},
@@ -115,6 +119,7 @@ def config_figures(
             tree = ast.parse(row["python_source"])  # once, for the calls and the shape
             figures.builtins.update(calls_in([tree], builtins))
             kernel_shapes += shapes([tree])
+            figures.application.add(source_shapes([tree]))
             figures.parsed_rows += 1
     figures.rows_per_split = dict(figures.rows_per_split)
     figures.shape = realism(kernel_shapes)
@@ -285,6 +290,7 @@ def card_body(
         "license_text": license_text(configs),
         "vocabulary_table": vocabulary_table(figures),
         "shape_table": shape_table(figures),
+        "application_table": application_table(figures),
         "package_table": package_table(figures),
         "license_counts": ", ".join(f"{lic}: {n}" for lic, n in sorted(licences.items())),
     }
@@ -407,6 +413,24 @@ def shape_table(figures: dict[str, ConfigFigures]) -> str:
     header = ["kernels of", "kernels", "f(f(x))", "p90 expression depth", "statements indexing past the tid", "loops"]
     rows = [row(f"`{c}`", f.shape) for c, f in figures.items()]
     rows += [row(f"Warp's {folder}", shape) for folder, shape in warp_reference().shapes.items()]
+    return _table(header, rows)
+
+
+def application_table(figures: dict[str, ConfigFigures]) -> str:
+    """The share of each config's kernels with each shape of application code, beside the corpus
+    the generator's odds were fitted to (``generation/generated/fitted.json``) and the targets."""
+    corpora = fitted_table().get("reference", {})
+    header = ["shape", *(f"`{c}`" for c in figures), *corpora, "generated rows' target"]
+    rows = []
+    for shape in SHAPES:
+        low, high = SHAPE_TARGETS.get(shape, (None, None))
+        target = "" if low is None else f"{low:.0%}-{high:.0%}" if 0 < low and high < 1 else ""
+        target = target or ("" if low is None else f"at most {high:.0%}" if high < 1 else f"at least {low:.0%}")
+        cells = [f"{f.application.shares()[shape]:.0%}" for f in figures.values()]
+        rows.append([SHAPE_LABELS[shape], *cells, *(f"{c['shares'][shape]:.0%}" for c in corpora.values()), target])
+    rows.append(
+        ["kernels", *(f.application.kernels for f in figures.values()), *(c["kernels"] for c in corpora.values()), ""]
+    )
     return _table(header, rows)
 
 
