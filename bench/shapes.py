@@ -39,10 +39,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=71)
     args = parser.parse_args()
 
-    generated = Tally().add(generated_kernels(built_sources(args.rows, args.seed))).shares()
+    sources = built_sources(args.rows, args.seed)
+    generated = Tally().add(generated_kernels(sources)).shares()
     table = fitted_table()
     corpora = table.get("reference", {})
-    print(f"| shape | generated ({args.rows} rows, seed {args.seed}) | " + " | ".join(corpora) + " | target |")
+    built = f"`cpu`, --num-examples {args.rows}, seed {args.seed}: {len(sources)} rows, every split"
+    print(f"| shape | {built} | " + " | ".join(corpora) + " | target |")
     print("|---|" + "---:|" * (len(corpora) + 2))
     for shape in SHAPES:
         low, high = SHAPE_TARGETS.get(shape, (None, None))

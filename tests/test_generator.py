@@ -73,7 +73,7 @@ SIGNATURES = {
     r"|inverse|identity|matrix_from_rows|matrix_from_cols|svd3|svd2|qr3|eig3)\(| @ ",
     "integer": r"(dtype=|\[)(wp\.u?int(8|16|32|64)|int)[)\]]",
     "random": r"wp\.rand_init\(",
-    "tile": r"wp\.tile_load\(",
+    "tile": r"wp\.tile_load(_indexed)?\(",
     "query": r"wp\.(mesh|hash_grid|bvh|volume)_\w+\(",
     "stencil": r"\w+\[[^\]]*(wp\.(min|max)\(\w \+ 1|wp\.max\(\w - 1|\(\w [-+] 1( \+ n\d)?\) % n\d|\w [-+] 1)",
     "gather": r"= \w+\[(j|k|a|b)\]$",

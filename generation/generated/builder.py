@@ -76,6 +76,7 @@ class KernelBuilder(Statements):
         self.subscript_arrays = rng.random() < policy.subscript_arrays  # the kernel's annotation form
         self.constant_bounds = False  # loops take literal bounds (a helper has no count argument)
         self.reserved: set[str] = set()  # names the category gives its locals: no argument takes one
+        self.tile_orders: dict[int, str] = {}  # reversed index tiles, by length
         self.loop_bounds: list[Expr] = []  # int bounds: count params, struct fields
         self.reducible: list[tuple[str, str]] = []  # (array name, type) with one dimension more than the launch
         self.atomic_targets: list[tuple[str, str]] = []
@@ -128,8 +129,21 @@ class KernelBuilder(Statements):
         """Read each input of ``type_name`` into a local once (``t0 = wp.tile_load(a[i], shape=8)``),
         which the rest of the kernel reads instead of the input."""
         inputs, self.scope.leaves[type_name] = self.scope.leaves.get(type_name, []), []
+        shape = TYPES[type_name].shape
         for leaf in inputs:
+            if len(shape) == 1 and self.chance("tile_indexed"):  # read in an order of its own
+                (name,) = leaf.reads
+                order = self.tile_order(shape[0])
+                code = f"wp.tile_load_indexed({name}[{self.index}], indices={order}, shape=({shape[0]},), axis=0)"
+                leaf = named(name, phrase=f"{leaf.phrase} in reverse", code=code)
             self.bind(leaf, type_name)
+
+    def tile_order(self, n: int) -> str:
+        """A tile of the indices ``n - 1`` down to 0 (``wp.tile_arange``), bound once per length."""
+        if n not in self.tile_orders:
+            self.tile_orders[n] = self.fresh("order")
+            self.emit(f"{self.tile_orders[n]} = wp.tile_arange({n - 1}, -1, -1, dtype=int)")
+        return self.tile_orders[n]
 
     def scalar_param(self, type_name: str = FLOAT) -> None:
         name = self.rng.choice(self.unused(PARAM_NAMES))
@@ -458,8 +472,14 @@ class KernelBuilder(Statements):
             result = Expr(value.code, result.phrase, result.ops, reads=value.reads)
         else:
             result = self.flat(result) if TYPES[out_type].kind == "tile" else result
-        accumulate = TYPES[out_type].kind == "tile" and self.chance("accumulate_tile")
-        self.emit(store(out, out_type, self.index, result.code, accumulate), result)
+        shape = TYPES[out_type].shape
+        if len(shape) == 1 and shape[0] in self.tile_orders and self.chance("tile_indexed"):
+            order = self.tile_orders[shape[0]]  # written back in the order it was read
+            line = f"wp.tile_store_indexed({out}[{self.index}], indices={order}, t={result.code}, axis=0)"
+            self.emit(line, result)
+        else:
+            accumulate = TYPES[out_type].kind == "tile" and self.chance("accumulate_tile")
+            self.emit(store(out, out_type, self.index, result.code, accumulate), result)
         final = f"writes {result.phrase} to {out}"
         if total is not None:
             self.emit(f"wp.atomic_add({total}, 0, {result.code})")

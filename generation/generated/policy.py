@@ -57,6 +57,7 @@ ODDS = {
     "bound_static": 0.25,  # else by a wp.static module constant, else by a literal
     "augassign_atomic": 0.3,  # an atomic add is written a[i] += v
     "tile_2d": 0.5,  # a tile kernel works on 2D tiles, not rows
+    "tile_indexed": 0.3,  # a row tile is read (and written back) through an index tile
     "tile_stack": 0.5,  # a block gathers its threads' values on a tile stack, not a scattered tile
     "tile_stack_clear": 0.3,
     "scatter_masked": 0.5,  # a scattered tile is also written through a mask
