@@ -79,3 +79,13 @@ def test_the_fitted_table_fills_the_policies():
     assert all(p.guard == 0.0 and p.helper == 0.0 for p in changed.values())
     assert POLICIES["arithmetic"].guard > 0.2 and POLICIES["arithmetic"].helper > 0.4
     assert POLICIES["tile"].dims == {1: 1.0} and POLICIES["tile"].guard == 0.0  # a tile kernel hosts neither
+
+
+def test_the_table_was_fitted_to_the_installed_warp():
+    """A Warp release changes its examples and tests (and the annotation form they use): the table
+    names the version it was fitted to, which must be the one installed, else refit."""
+    from importlib.metadata import version
+
+    fitted = fitted_table()["fitted_from"]
+    assert fitted["warp-lang"] == version("warp-lang"), "refit with: python bench/fit_policy.py"
+    assert fitted["packages"] == [line for line in fitted["packages"] if "==" in line]  # pinned, so refits agree

@@ -42,8 +42,6 @@ ODDS = {
     "tile_helper": 0.1,  # added to the helper odds: a scalar helper mapped over tiles
     "query_float_input": 0.4,
     "helper_struct": 0.6,  # a helper of a kernel with a struct argument reads the struct too
-    "helper_early_return": 0.6,  # replaced by the fitted share where a table is present
-    "helper_loop": 0.2,  # replaced by the fitted share where a table is present
     "guard_load": 0.5,  # a mask or value guard reads its array into a named local first
     "load": 0.6,  # each per-element input is read into a named local before use
     "atomic": 0.15,  # an atomic accumulation beside the store, where the category has none of its own
@@ -80,10 +78,9 @@ ODDS = {
     "gravity": 0.5,
     "integrate_extra_force": 0.85,  # another force, a function of the state so far
 }
-# Shares the layer is fitted to, where no table is present (the issue's measured application shares).
-DEFAULT_SHARES = {"early_return": 0.28, "own_func": 0.54, "atomics": 0.15, "for": 0.32, "if": 0.46}
-DEFAULT_DIMS = {1: 0.71, 2: 0.22, 3: 0.07}
 BODY_STATEMENTS = 4  # about how many statements a category draws for its body
+GUARD_FORMS = {"bounds": 2.0, "mask": 1.0, "value": 1.0}  # against a count or a shape, a mask, a value
+ATOMIC_CATEGORIES = ("atomic", "scatter", "assemble")  # atomics are their core
 
 
 @dataclass(frozen=True)
@@ -94,11 +91,9 @@ class Policy:
     guard: float  # an early return at the top of the kernel
     guard_forms: dict[str, float]  # against a count or the array's shape, a mask, a value
     helper: float  # a @wp.func of its own, called by the kernel
-    helper_early_return: float
-    helper_loop: float
     subscript_arrays: float  # arrays annotated wp.array[T], not wp.array(dtype=T)
     kinds: dict[str, float]  # block kinds the layer adds to the category's own: each statement's chance
-    odds: dict[str, float] = field(default_factory=dict)  # the category's own named odds
+    odds: dict[str, float] = field(default_factory=dict)  # named odds: the category's, and its helpers' (fitted)
 
     def chance(self, rng: random.Random, name: str) -> bool:
         """Whether the named event happens, at the policy's odds."""
@@ -129,11 +124,13 @@ CATEGORY_POLICIES: dict[str, dict] = {
 
 @functools.cache
 def fitted_table() -> dict:
-    """The fitted choice table (``bench/fit_policy.py``), or an empty one where none is present."""
+    """The fitted choice table (``bench/fit_policy.py``)."""
     try:
         return json.loads(FITTED_TABLE.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return {}
+        raise RuntimeError(
+            f"the generator's choice table {FITTED_TABLE} is missing: python bench/fit_policy.py"
+        ) from None
 
 
 def hosts(category: str) -> tuple[str, ...]:
@@ -150,40 +147,39 @@ def policies(category_weights: dict[str, float], table: dict | None = None) -> d
     """One policy per category of ``category_weights`` (its draws per round), filled from the
     fitted table (``fitted.json`` unless given)."""
     table = fitted_table() if table is None else table
-    shares = DEFAULT_SHARES | {k: v for k, v in table.get("shares", {}).items() if k in DEFAULT_SHARES}
-    fitted_dims = {int(d): w for d, w in table.get("dims", {}).items()} or DEFAULT_DIMS
+    shares, helpers, all_draws = table["shares"], table["helpers"], sum(category_weights.values())
+    fitted_dims = {int(d): w for d, w in table["dims"].items()}
     multi = _spread(1 - fitted_dims[1], "dims", category_weights)
     dims = {1: 1 - multi} | {d: multi * w / (1 - fitted_dims[1]) for d, w in fitted_dims.items() if d > 1}
-    helper_table = table.get("helpers", {})
+    # Atomics: what the categories that are about them (ATOMIC_CATEGORIES) leave of the share.
+    own = sum(w for category, w in category_weights.items() if category in ATOMIC_CATEGORIES) / all_draws
     odds = ODDS | {
-        "helper_early_return": helper_table.get("early_return", ODDS["helper_early_return"]),
-        "helper_loop": helper_table.get("for", ODDS["helper_loop"]),
-        "atomic": _spread(shares["atomics"], "atomic", category_weights) * 0.5,
+        "helper_early_return": helpers["early_return"],
+        "helper_loop": helpers["for"],
+        "atomic": _spread(max(0.0, shares["atomics"] - own), "atomic", category_weights),
     }
     # The layer's block kinds, as each statement's chance of being one: the corpus's share of such
     # statements, or more where the share of kernels with one asks for more over the statements a
     # hosting category draws (about ``BODY_STATEMENTS``); guards are the other ifs.
-    kinds_table = table.get("kinds", {})
     asked = {"if": shares["if"] - shares["early_return"], "for": shares["for"], "while": 0.0}
     kinds = {}
     for kind, share in asked.items():
         per_kernel = _spread(share, "body", category_weights) if share > 0 else 0.0
-        kinds[kind] = round(max(kinds_table.get(kind, 0.0), 1 - (1 - per_kernel) ** (1 / BODY_STATEMENTS)), 4)
+        kinds[kind] = round(max(table["kinds"][kind], 1 - (1 - per_kernel) ** (1 / BODY_STATEMENTS)), 4)
     base = Policy(
         dims=dims,
         guard=_spread(shares["early_return"], "guard", category_weights),
-        guard_forms={"bounds": 2.0, "mask": 1.0, "value": 1.0},
+        guard_forms=GUARD_FORMS,
         helper=_spread(shares["own_func"], "helper", category_weights),
-        helper_early_return=odds["helper_early_return"],
-        helper_loop=odds["helper_loop"],
-        subscript_arrays=table.get("subscript_arrays", 0.64),
+        subscript_arrays=table["subscript_arrays"],
         kinds=kinds,
         odds=odds,
     )
     found = {}
     for category in category_weights:
-        overrides = {k: v for k, v in CATEGORY_POLICIES.get(category, {}).items() if k not in ("hosts", "odds")}
-        policy = replace(base, **overrides, odds=base.odds | CATEGORY_POLICIES.get(category, {}).get("odds", {}))
+        declared = CATEGORY_POLICIES.get(category, {})
+        overrides = {k: v for k, v in declared.items() if k not in ("hosts", "odds")}
+        policy = replace(base, **overrides, odds=base.odds | declared.get("odds", {}))
         parts = hosts(category)
         found[category] = replace(
             policy,
