@@ -13,6 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from generation.generated.generator import CATEGORIES
 from generation.generated.policy import fitted_table
 from generation.measure.corpus import generated_kernels
 from generation.measure.shapes import SHAPE_LABELS, SHAPE_TARGETS, SHAPES, Tally
@@ -20,9 +21,9 @@ from generation.measure.shapes import SHAPE_LABELS, SHAPE_TARGETS, SHAPES, Tally
 REPO = Path(__file__).resolve().parents[1]
 
 
-def built_sources(rows: int, seed: int) -> list[str]:
+def built_rows(rows: int, seed: int) -> tuple[list[str], set[str]]:
     """The ``python_source`` of each row of a default ``cpu`` build, through ``load_dataset`` as a
-    user builds it, read back from its Arrow files."""
+    user builds it, read back from its Arrow files; and the categories the rows have."""
     import datasets
 
     with tempfile.TemporaryDirectory() as cache:
@@ -30,7 +31,8 @@ def built_sources(rows: int, seed: int) -> list[str]:
             str(REPO / "warp_ir_pairs.py"), "cpu", trust_remote_code=True, cache_dir=cache, num_examples=rows,
             seed=seed,
         )  # fmt: skip
-        return [source for split in built.values() for source in split["python_source"]]
+        sources = [source for split in built.values() for source in split["python_source"]]
+        return sources, {category for split in built.values() for category in split["category"]}
 
 
 def main() -> None:
@@ -39,7 +41,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=71)
     args = parser.parse_args()
 
-    sources = built_sources(args.rows, args.seed)
+    sources, categories = built_rows(args.rows, args.seed)
     generated = Tally().add(generated_kernels(sources)).shares()
     table = fitted_table()
     corpora = table.get("reference", {})
@@ -53,6 +55,8 @@ def main() -> None:
         met = "" if low is None else " ✓" if low <= generated[shape] <= high else " ✗"
         cells = " | ".join(f"{c['shares'][shape]:.0%}" for c in corpora.values())
         print(f"| {SHAPE_LABELS[shape]} | {generated[shape]:.0%}{met} | {cells} | {target} |")
+
+    print(f"\ncategories present: {len(categories)} of {len(CATEGORIES)}")
 
 
 if __name__ == "__main__":

@@ -114,22 +114,23 @@ def test_rows_with_helpers_match_a_fresh_process_each(builds, config, tmp_path):
     assert all(re.search(helper, row["code"]) for row in rows[-3:]), "helpers are named as a fresh process names them"
 
 
-def test_rows_of_every_new_family_match_a_fresh_process(tmp_path):
-    """Tiles (whose CUDA depends on the row's arch), integers, random draws, queries and the idioms, both devices."""
+def test_rows_of_every_category_match_a_fresh_process(tmp_path):
+    """A row of each category (tiles, whose CUDA depends on the row's arch, integers, random draws,
+    queries, the idioms, and every category the application layer shapes), both devices."""
     from direct import planned_split
 
-    from generation.generated.idioms import IDIOMS
+    from generation.generated.generator import CATEGORIES
     from generation.pipeline.build import build_rows
     from generation.pipeline.options import BuildOptions
     from generation.pipeline.stats import BuildStats
 
     rows = []
-    for family in ("tile", "integer", "random", "query", *IDIOMS):
-        options = BuildOptions(num_examples=2, num_validation=0, num_test=0, seed=8, categories=(family,))
+    for family in CATEGORIES:
+        options = BuildOptions(num_examples=1, num_validation=0, num_test=0, seed=8, categories=(family,))
         kernels = planned_split(options)
         for device in ("cpu", "cuda"):
             stats = BuildStats()
             rows += list(build_rows(kernels, device, options, stats))
             assert not stats.skipped, stats.first_error
-    assert len({row["category"] for row in rows}) == 10 and len(rows) == 40
+    assert len({row["category"] for row in rows}) == len(CATEGORIES) and len(rows) == 2 * len(CATEGORIES)
     assert dishonest_rows(rows, tmp_path) == []
