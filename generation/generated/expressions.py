@@ -229,16 +229,18 @@ def _written(scope: Scope, op: Op, codes: list[str], args: list[Expr], k: int) -
     literals = Literals(op.scalar)
     if scope.hoister is None:
         return op.template.format(*codes, k=k, L=literals)
-    wrappers = op.calls[1]
+    wrappers, steps = op.calls[1], op.steps
     codes = [
         scope.hoister.hoist(code, arg.reads) if wrappers[n] is not None and arg.root is not None else code
         for n, (code, arg) in enumerate(zip(codes, args, strict=True))
     ]
-    reads = frozenset().union(*(arg.reads for arg in args)) | op.reads
+    if len(steps) == 1:
+        return steps[0].format(*codes, k=k, L=literals)
+    reads = op.reads.union(*(arg.reads for arg in args))
     done: dict[str, str] = {}
-    for step in op.steps[:-1]:
+    for step in steps[:-1]:
         done[f"s{len(done)}"] = scope.hoister.hoist(step.format(*codes, k=k, L=literals, **done), reads)
-    return op.steps[-1].format(*codes, k=k, L=literals, **done)
+    return steps[-1].format(*codes, k=k, L=literals, **done)
 
 
 # Warp (1.19) retypes in place the constant variable a 64-bit scalar constructor is given (it

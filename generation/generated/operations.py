@@ -100,16 +100,7 @@ class Op:
     def calls(self) -> tuple[str | None, tuple[str | None, ...]]:
         """The template's outermost call (``wp.sqrt``) and, per argument, the call wrapping it
         (``wp.abs`` in ``wp.sqrt(wp.abs({0}))``), read once from the template, which is our data."""
-        names = [f"__arg{k}" for k in range(len(self.args))]
-        tree = ast.parse(self.template.format(*names, k=0, L=PLAIN).replace("state", "__state"), mode="eval").body
-        wrapping: dict[str, str] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                for arg in [*node.args, *(k.value for k in node.keywords)]:
-                    if isinstance(arg, ast.Name) and arg.id in names:
-                        wrapping[arg.id] = ast.unparse(node.func)
-        root = ast.unparse(tree.func) if isinstance(tree, ast.Call) else None
-        return root, tuple(wrapping.get(name) for name in names)
+        return template_calls(self.template, len(self.args))
 
     @functools.cached_property
     def steps(self) -> tuple[str, ...]:
@@ -120,10 +111,26 @@ class Op:
         return flat_steps(self.template)
 
 
+@functools.cache  # per template: a kernel's helpers are new operations with the templates of earlier kernels'
+def template_calls(template: str, arity: int) -> tuple[str | None, tuple[str | None, ...]]:
+    """``Op.calls`` of a template taking ``arity`` arguments."""
+    names = [f"__arg{k}" for k in range(arity)]
+    tree = ast.parse(template.format(*names, k=0, L=PLAIN).replace("state", "__state"), mode="eval").body
+    wrapping: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Name) and arg.id in names:
+                    wrapping[arg.id] = ast.unparse(node.func)
+    root = ast.unparse(tree.func) if isinstance(tree, ast.Call) else None
+    return root, tuple(wrapping.get(name) for name in names)
+
+
 # Template fields as Python names, so a template parses: {0}, {k}, {L[1.0]}.
 _FIELD = re.compile(r"\{(\d+|k|L\[[^\]]*\])\}")
 
 
+@functools.cache
 def flat_steps(template: str) -> tuple[str, ...]:
     """``template`` as steps without a call directly inside a call (``Op.steps``)."""
     fields: dict[str, str] = {}
