@@ -246,3 +246,25 @@ def test_a_category_none_of_whose_kernels_runs_fails_before_the_build(monkeypatc
     with pytest.raises(ValueError) as error:
         plan_splits(options, "cpu")
     assert "planted (6 of 6 failed: crashed)" in str(error.value) and "arithmetic" not in str(error.value)
+
+
+@pytest.mark.parametrize("annotation", ["wp.array(dtype=int)", "wp.array[int]", "wp.array[wp.int32]"])
+def test_csr_offsets_are_read_in_either_annotation_form(annotation):
+    """The run check fills an int array read at ``i + 1`` with monotone offsets, whatever form
+    annotates it: read as a float array, ``range(start, end)`` ran past the values' end."""
+    from generation.backend.run_check import run_checks
+    from generation.source.features import launch_of
+
+    source = f"""import warp as wp
+
+
+@wp.kernel
+def segment_sum(offsets: {annotation}, values: wp.array[float], out: wp.array[float]):
+    i = wp.tid()
+    acc = float(0.0)
+    for k in range(offsets[i], offsets[i + 1]):
+        acc += values[k]
+    out[i] = acc
+"""
+    assert launch_of(source, "segment_sum").offsets == {"offsets"}
+    assert run_checks([(source, "segment_sum")], seed=1) == [None]
