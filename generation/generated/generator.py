@@ -1,9 +1,11 @@
 """Seeded kernel program generator: category policies over one typed grammar and one statement builder.
 
 A kernel is fully determined by ``(seed, category, difficulty, index)``: each index draws from
-its own ``random.Random``, so any slice of a build can be generated in any process. A category
-policy picks the types, operations and statement kinds; a difficulty ``Profile`` sets the sizes;
-``KernelBuilder`` (``builder.py``) emits the statements.
+its own ``random.Random``, so any slice of a build can be generated in any process. Each category
+function picks its types, operations and statement kinds with the odds of its ``Policy``
+(``policy.py``, filled from the fitted table); a difficulty ``Profile`` sets the sizes;
+``KernelBuilder`` (``builder.py``) wraps the category's core in the application layer and emits
+the statements.
 """
 
 from __future__ import annotations
