@@ -16,7 +16,7 @@ from pathlib import Path
 from generation.generated.generator import CATEGORIES
 from generation.generated.policy import fitted_table
 from generation.measure.corpus import generated_kernels
-from generation.measure.shapes import SHAPE_LABELS, SHAPE_TARGETS, SHAPES, Tally
+from generation.measure.shapes import SHAPE_LABELS, SHAPE_TARGETS, SHAPES, Tally, target_words
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,11 +50,9 @@ def main() -> None:
     print("|---|" + "---:|" * (len(corpora) + 2))
     for shape in SHAPES:
         low, high = SHAPE_TARGETS.get(shape, (None, None))
-        target = "" if low is None else f"{low:.0%} to {high:.0%}" if high < 1 else f"at least {low:.0%}"
-        target = f"at most {high:.0%}" if low == 0 and high < 1 else target
         met = "" if low is None else " ✓" if low <= generated[shape] <= high else " ✗"
         cells = " | ".join(f"{c['shares'][shape]:.0%}" for c in corpora.values())
-        print(f"| {SHAPE_LABELS[shape]} | {generated[shape]:.0%}{met} | {cells} | {target} |")
+        print(f"| {SHAPE_LABELS[shape]} | {generated[shape]:.0%}{met} | {cells} | {target_words(shape)} |")
 
     print(f"\ncategories present: {len(categories)} of {len(CATEGORIES)}")
 

@@ -23,7 +23,7 @@ from generation.generated.generator import CATEGORIES, GENERATOR_VERSION, draw_r
 from generation.generated.policy import fitted_table
 from generation.measure.realism import Realism, realism, shapes
 from generation.measure.reference import warp_reference
-from generation.measure.shapes import SHAPE_LABELS, SHAPE_TARGETS, SHAPES, Tally, source_shapes
+from generation.measure.shapes import SHAPE_LABELS, SHAPES, Tally, source_shapes, target_words
 from generation.measure.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline import checks
 from generation.pipeline.options import CONFIGS
@@ -423,11 +423,9 @@ def application_table(figures: dict[str, ConfigFigures]) -> str:
     header = ["shape", *(f"`{c}`" for c in figures), *corpora, "generated rows' target"]
     rows = []
     for shape in SHAPES:
-        low, high = SHAPE_TARGETS.get(shape, (None, None))
-        target = "" if low is None else f"{low:.0%}-{high:.0%}" if 0 < low and high < 1 else ""
-        target = target or ("" if low is None else f"at most {high:.0%}" if high < 1 else f"at least {low:.0%}")
         cells = [f"{f.application.shares()[shape]:.0%}" for f in figures.values()]
-        rows.append([SHAPE_LABELS[shape], *cells, *(f"{c['shares'][shape]:.0%}" for c in corpora.values()), target])
+        corpus = [f"{c['shares'][shape]:.0%}" for c in corpora.values()]
+        rows.append([SHAPE_LABELS[shape], *cells, *corpus, target_words(shape)])
     rows.append(
         ["kernels", *(f.application.kernels for f in figures.values()), *(c["kernels"] for c in corpora.values()), ""]
     )

@@ -84,6 +84,18 @@ SHAPE_TARGETS = {
     "atomics": (0.05, 0.35),
     "tile": (0.03, 1.0),
 }
+
+
+def target_words(shape: str) -> str:
+    """``SHAPE_TARGETS[shape]`` as a table writes it ("at least 40%", "at most 35%", "20% to 60%"; "" for none)."""
+    if shape not in SHAPE_TARGETS:
+        return ""
+    low, high = SHAPE_TARGETS[shape]
+    if high >= 1:
+        return f"at least {low:.0%}"
+    return f"at most {high:.0%}" if low == 0 else f"{low:.0%} to {high:.0%}"
+
+
 _ARRAY_TYPES = {f"{prefix}.array{suffix}" for prefix in ("wp", "warp") for suffix in ("", "1d", "2d", "3d", "4d")}
 _BLOCKS = ("body", "orelse", "finalbody")  # where statements hold statements (if, for, while, with, try)
 # Statement kinds, by node type; a call statement is told by what it calls.
