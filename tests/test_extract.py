@@ -108,3 +108,25 @@ def test_rejects_what_is_not_a_kernel():
         extract_ir(lambda: None)
     with pytest.raises(ValueError, match="device must be one of"):
         extract_ir(hw.blur, device="metal")
+
+
+def test_a_generated_module_is_let_go_after_its_code_is_made():
+    """A kernel that calls a builtin Warp writes in Python (``wp.norm_l2``, from Warp's own
+    ``warp.math`` module) is listed among that module's dependents; once its code is made, nothing
+    may hold its Warp module, or a long build keeps every such kernel (and its syntax trees) alive."""
+    import gc
+
+    from generation.backend.source_module import module_name_for
+    from generation.backend.targets import make_code
+
+    source = (
+        "import warp as wp\n\n\n@wp.kernel\n"
+        "def norms(a: wp.array[wp.vec3], out: wp.array[float]):\n"
+        "    i = wp.tid()\n"
+        "    out[i] = wp.norm_l2(a[i]) + wp.norm_l1(a[i])\n"
+    )
+    make_code(source, "norms", "cpu")
+    gc.collect()
+    name = module_name_for(source)
+    alive = [m for m in gc.get_objects() if type(m).__name__ == "Module" and getattr(m, "name", None) == name]
+    assert alive == [], f"{name} is still held: {[type(r).__name__ for r in gc.get_referrers(*alive)]}"

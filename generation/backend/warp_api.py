@@ -100,8 +100,12 @@ def reset_function_counters() -> None:
 
 
 def drop_module(module_name: str) -> None:
-    """Forget a Warp module so that memory stays flat over a long build."""
-    _context.user_modules.pop(module_name, None)
+    """Forget a Warp module so that memory stays flat over a long build: out of Warp's registry, and
+    out of the dependents of the modules it used (``warp.math``'s, for the builtins Warp writes in
+    Python), which would otherwise hold it and its kernels for the life of the process."""
+    module = _context.user_modules.pop(module_name, None)
+    if module is not None:
+        module._detach_references()
 
 
 @contextlib.contextmanager
