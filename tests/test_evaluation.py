@@ -199,7 +199,7 @@ def main_run(tmp_path_factory, cpu_rows):
             predictions=[folder / "rewrites.jsonl", folder / "bad.jsonl"],
             baselines=["reference"],
             out=folder / "report",
-            limits=Limits(compile_seconds=60, run_seconds=4, memory_mb=2048),
+            limits=Limits(compile_seconds=60, run_seconds=10, memory_mb=2048),
             progress=False,
         )
         assert summary["request"]["rows"] == ROWS
