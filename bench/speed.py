@@ -151,8 +151,8 @@ TIMED = [
     (targets, "extract_ir", "{phase}: Warp codegen and slicing"),
     (build, "assemble", "{phase}: assemble the row"),
     (rows, "kernel_features", "{phase}: assemble: kernel_features"),
-    (datasets.features.Features, "encode_example", "{phase}: datasets: encode the row"),
-    (ArrowWriter, "write", "{phase}: datasets: write Arrow"),
+    (builder, "rows_table", "{phase}: Arrow: rows to a table"),
+    (ArrowWriter, "write_table", "{phase}: datasets: write Arrow"),
     (ArrowWriter, "finalize", "{phase}: datasets: write Arrow"),
 ]
 

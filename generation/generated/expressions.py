@@ -257,11 +257,15 @@ def _passed(op: Op, n: int, arg: Expr) -> str:
 
 
 def reachable(scope: Scope, part_type: str, type_name: str, hops: int = 2) -> bool:
-    """Whether ``convert`` can bring a value of ``part_type`` to ``type_name``."""
+    """Whether ``convert`` can bring a value of ``part_type`` to ``type_name`` (asked again and
+    again with the same types: kept in the scope's index)."""
     if part_type == type_name:
         return True
-    takers = {op.result for op in scope.takers(part_type)}
-    return hops > 0 and any(reachable(scope, t, type_name, hops - 1) for t in takers)
+    key = ("reachable", part_type, type_name, hops)
+    if key not in scope._index:
+        results = {op.result for op in scope.takers(part_type)}
+        scope._index[key] = hops > 0 and any(reachable(scope, t, type_name, hops - 1) for t in results)
+    return scope._index[key]
 
 
 def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_name: str, hops: int = 2) -> Expr | None:
@@ -274,6 +278,8 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
     if part.root is not None:  # else no taker can wrap it in its own call
         takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
     direct = [op for op in takers if op.result == type_name]
+    if not direct:  # only a step whose result leads on is drawn: a dead end costs no draw
+        takers = [op for op in takers if reachable(scope, op.result, type_name, hops - 1)]
     mark = scope.hoister.mark() if scope.hoister else 0
     for op in [choose(rng, direct)] if direct else rng.sample(takers, len(takers)):
         step = apply(rng, scope, op, depth=1, fixed={op.args.index(part_type): part}, allow_const=True)

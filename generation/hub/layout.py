@@ -19,11 +19,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.io import DataFolder, get_datafolder
 
-from generation.pipeline.rows import FEATURES
+from generation.pipeline.rows import FEATURES, batches, rows_table
 
 STATE = ".build"
 STATS_FILE = "build_stats.json"
@@ -105,21 +104,10 @@ def write_parquet(out: DataFolder, path: str, rows: Iterable[dict]) -> int:
     schema = FEATURES.arrow_schema
     written = 0
     with written_in_place(out, path) as file, pq.ParquetWriter(file, schema) as writer:
-        for batch in _batches(rows, WRITE_BATCH):
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+        for batch in batches(rows, WRITE_BATCH):
+            writer.write_table(rows_table(batch))
             written += len(batch)
     return written
-
-
-def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def shard_record(config: str, split: str, rank: int) -> str:

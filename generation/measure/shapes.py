@@ -133,14 +133,22 @@ class Declared:
 
 
 def declared(trees: Iterable[ast.AST]) -> Declared:
-    funcs, structs = set(), set()
+    return _definitions(trees)[0]
+
+
+def _definitions(trees: Iterable[ast.AST]) -> tuple[Declared, list[ast.FunctionDef]]:
+    """What ``trees`` declare, and their kernels, from one walk."""
+    funcs, structs, kernels = set(), set(), []
     for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and warp_decorated(node, "func"):
-                funcs.add(node.name)
-            elif isinstance(node, ast.ClassDef) and warp_decorated(node, "struct"):
+        for node in nodes(tree):
+            if type(node) is ast.FunctionDef:
+                if is_kernel(node):
+                    kernels.append(node)
+                elif warp_decorated(node, "func"):
+                    funcs.add(node.name)
+            elif type(node) is ast.ClassDef and warp_decorated(node, "struct"):
                 structs.add(node.name)
-    return Declared(frozenset(funcs), frozenset(structs))
+    return Declared(frozenset(funcs), frozenset(structs)), kernels
 
 
 def _body(kernel: ast.FunctionDef) -> list[ast.stmt]:
@@ -171,39 +179,51 @@ def _integer(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) is int
 
 
+def _text(node: ast.AST) -> str:
+    """``ast.unparse(node)``, without its cost for the dotted names most annotations are."""
+    if type(node) is ast.Name:
+        return node.id
+    if type(node) is ast.Attribute and type(node.value) is ast.Name:
+        return f"{node.value.id}.{node.attr}"
+    return ast.unparse(node)
+
+
 def _arg_type(annotation: ast.AST | None) -> str:
     """An argument's type as the fit counts it: an array by its element type (``array:vec3``)."""
     if annotation is None:
         return "?"
-    if isinstance(annotation, ast.Subscript) and ast.unparse(annotation.value) in _ARRAY_TYPES:
-        return "array:" + ast.unparse(annotation.slice).removeprefix("wp.")
-    if isinstance(annotation, ast.Call) and ast.unparse(annotation.func) in _ARRAY_TYPES:
+    if isinstance(annotation, ast.Subscript) and _text(annotation.value) in _ARRAY_TYPES:
+        return "array:" + _text(annotation.slice).removeprefix("wp.")
+    if isinstance(annotation, ast.Call) and _text(annotation.func) in _ARRAY_TYPES:
         dtype = next((k.value for k in annotation.keywords if k.arg == "dtype"), None)
         dtype = dtype or (annotation.args[0] if annotation.args else None)
-        return "array:" + (ast.unparse(dtype).removeprefix("wp.") if dtype is not None else "?")
-    return ast.unparse(annotation).removeprefix("wp.")
+        return "array:" + (_text(dtype).removeprefix("wp.") if dtype is not None else "?")
+    return _text(annotation).removeprefix("wp.")
 
 
 def kernel_shapes(kernel: ast.FunctionDef, names: Declared) -> KernelShapes:
     """The shapes of one ``@wp.kernel`` whose source declares ``names``."""
     args = kernel.args.args
     annotations = [a.annotation for a in args]
-    arrays = {a.arg for a in args if _arg_type(a.annotation).startswith("array:")}
+    types = [_arg_type(a) for a in annotations]
+    arrays = {a.arg for a, t in zip(args, types, strict=True) if t.startswith("array:")}
     body = _body(kernel)
     has = dict.fromkeys(SHAPES, False)
     has["array_subscript"] = any(
-        isinstance(a, ast.Subscript) and _arg_type(a).startswith("array:") for a in annotations
+        isinstance(a, ast.Subscript) and t.startswith("array:") for a, t in zip(annotations, types, strict=True)
     )
-    has["array_call"] = any(isinstance(a, ast.Call) and _arg_type(a).startswith("array:") for a in annotations)
-    has["struct_arg"] = any(a is not None and ast.unparse(a).split(".")[-1] in names.structs for a in annotations)
+    has["array_call"] = any(
+        isinstance(a, ast.Call) and t.startswith("array:") for a, t in zip(annotations, types, strict=True)
+    )
+    has["struct_arg"] = any(a is not None and _text(a).split(".")[-1] in names.structs for a in annotations)
     has["over_10_statements"] = len(body) > 10
     shapes = KernelShapes(has, 1, len(body))
-    shapes.arg_types.update(_arg_type(a) for a in annotations)
+    shapes.arg_types.update(types)
     read_from_arrays: set[str] = set()  # names assigned from an array argument's element
     for statement in body:
         if type(statement) is ast.Assign and any(
             type(n) is ast.Subscript and type(n.value) is ast.Name and n.value.id in arrays
-            for n in ast.walk(statement.value)
+            for n in nodes(statement.value)
         ):
             read_from_arrays |= {t.id for t in statement.targets if type(t) is ast.Name}
     in_if: set[int] = set()
@@ -214,7 +234,7 @@ def kernel_shapes(kernel: ast.FunctionDef, names: Declared) -> KernelShapes:
         shapes.kinds[kind] += 1
         if type(statement) is ast.If:
             has["if"] = True
-            in_if |= {id(s) for s in ast.walk(statement) if isinstance(s, ast.Return)}
+            in_if |= {id(s) for s in nodes(statement) if type(s) is ast.Return}
         elif type(statement) is ast.For:
             has["for"] = True
         elif type(statement) is ast.Return and id(statement) in in_if:
@@ -265,7 +285,7 @@ def _read_node(node: ast.AST, shapes: KernelShapes, names: Declared, arrays: set
         is_shape = type(node.value) is ast.Attribute and node.value.attr == "shape"
         has["constant_index"] |= not is_shape and any(_integer(e) for e in indices)
         if type(node.value) is ast.Name and node.value.id in arrays:
-            inside = [n for e in indices for n in ast.walk(e)]
+            inside = [n for e in indices for n in nodes(e)]
             has["indirect"] |= any(
                 (type(n) is ast.Subscript and type(n.value) is ast.Name and n.value.id in arrays | assigned)
                 or (type(n) is ast.Name and n.id in assigned)
@@ -286,10 +306,10 @@ def helper_shapes(trees: list[ast.AST]) -> list[HelperShapes]:
     """The shapes of every ``@wp.func`` in ``trees``."""
     found = []
     for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and warp_decorated(node, "func"):
+        for node in nodes(tree):
+            if type(node) is ast.FunctionDef and warp_decorated(node, "func"):
                 body = _body(node)
-                early = any(type(s) is ast.If and any(type(r) is ast.Return for r in ast.walk(s)) for s in body)
+                early = any(type(s) is ast.If and any(type(r) is ast.Return for r in nodes(s)) for s in body)
                 found.append(
                     HelperShapes(any(type(s) is ast.If for s in body), early, any(type(s) is ast.For for s in body))
                 )
@@ -299,8 +319,8 @@ def helper_shapes(trees: list[ast.AST]) -> list[HelperShapes]:
 def source_shapes(trees: list[ast.AST]) -> list[KernelShapes]:
     """The shapes of every ``@wp.kernel`` in ``trees``, which together are one source (a module, a
     package): a helper or struct any of them declares is the source's own."""
-    names = declared(trees)
-    return [kernel_shapes(node, names) for tree in trees for node in ast.walk(tree) if is_kernel(node)]
+    names, kernels = _definitions(trees)
+    return [kernel_shapes(kernel, names) for kernel in kernels]
 
 
 def shares(found: list[KernelShapes]) -> dict[str, float]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import datasets
+import pyarrow as pa
 
 from generation.backend import warp_api
 from generation.backend.source_module import source_file_for
@@ -64,6 +66,23 @@ FEATURES = datasets.Features(
         },
     }
 )
+
+
+def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows as one Arrow table of the dataset's schema: what every writer (Arrow, Parquet) writes."""
+    return pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema)
+
+
+def batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    """``rows`` in lists of ``size`` (the last one shorter)."""
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def row_id(device: str, python_source: str, code: str) -> str:
