@@ -61,7 +61,7 @@ def build(
     if executor != "slurm":
         stats = layout.read_json(layout.folder(job.out), layout.state(config, layout.STATS_FILE))
         for split, counts in stats["splits"].items():
-            logger.info("%s %s: %d of %d requested rows written", config, split, counts["rows"], counts["requested"])
+            logger.info("%s %s", config, BuildStats.from_dict(counts).summary(split))
         if not any(counts["rows"] for counts in stats["splits"].values()):
             splits = [BuildStats.from_dict(counts) for counts in stats["splits"].values()]
             raise ValueError(no_rows_message(options, splits, build_options.CONFIGS[config].source))
@@ -95,7 +95,7 @@ _FLAGS = {
     "requirements": lambda o: {"nargs": "+", "metavar": "REQUIREMENT"},
     "modules": lambda o: {"nargs": "+", "metavar": "MODULE"},
     "file": lambda o: {"metavar": "FILE"},
-    "command": lambda o: {"metavar": "COMMAND"},
+    "commands": lambda o: {"action": "append", "metavar": "COMMAND"},  # given again for each part
 }
 
 

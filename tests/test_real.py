@@ -124,7 +124,7 @@ def test_user_paths_build_with_their_licence_and_counted_skips(user_dir, tmp_pat
     for reason in ("harvest:SyntaxError: 1", "harvest:nested_kernel: 1", "codegen:"):
         assert reason in stats, stats
     # Every kernel asked for is counted; one file's kernels all go to one split (train: it fits no held-out split).
-    assert "train: 6 of 9 requested rows written; skipped 3 " in stats and set(ds) == {"train"}
+    assert "train: 6 rows from 9 harvested kernels; skipped 3 " in stats and set(ds) == {"train"}
     # Kernels that name one Warp module (`module="shared_module"`) still generate as if alone.
     assert dishonest_rows(rows, tmp_path) == []
 
@@ -289,3 +289,25 @@ def test_default_real_builds_hold_no_machine_path(tmp_path):
         ds = load(config, tmp_path / config, num_proc=2)
         leaks = [row["metadata"]["origin"] for split in ds for row in ds[split] if MACHINE_TEXT.search(json.dumps(row))]
         assert leaks == [], (config, len(leaks), leaks[:5])
+
+
+def test_a_real_build_logs_what_the_harvest_gave_not_a_shortfall(tmp_path, caplog):
+    """A real build of every kernel asks for no number of rows: its log says how many kernels were
+    found and what became of them, never "requested" or a missing row, though a kernel fails codegen."""
+    import logging
+
+    from generation.cli import build
+
+    good = "import warp as wp\n\n\n@wp.kernel\ndef k(a: wp.array(dtype=float)):\n    a[0] = a[0] * 2.0\n"
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "kernels" / "good.py").write_text(good)
+    (tmp_path / "kernels" / "copy.py").write_text(good.replace("def k", "def k2"))  # a repeat
+    (tmp_path / "kernels" / "fails.py").write_text(
+        "import warp as wp\n\n\n@wp.kernel\ndef f(a: wp.array(dtype=float)):\n    a[0] = wp.no_such_builtin(a[0])\n"
+    )
+    caplog.set_level(logging.INFO)
+    build("real_cpu", tmp_path / "out", paths=[str(tmp_path / "kernels")], num_validation=0, num_test=0)
+    logged = [r.getMessage() for r in caplog.records]
+    skipped = "skipped 2 (codegen:WarpCodegenAttributeError: 1, harvest:duplicate: 1)"
+    assert f"real_cpu train: 1 rows from 3 harvested kernels; {skipped}" in logged
+    assert not [line for line in logged if "requested" in line or "replacements" in line], logged

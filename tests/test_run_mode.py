@@ -270,3 +270,104 @@ def test_a_run_mode_build_through_the_cli(project, monkeypatch, tmp_path):
     rows = [row for split in datasets.load_dataset("parquet", data_dir=str(out / "real_cpu")).values() for row in split]
     assert [json.loads(r["metadata"]["recipe"])["run"] for r in rows] == ["python demo.py"]
     assert str(project) not in (out / "README.md").read_text()
+
+
+INNER = "wirp_inner_pkg"  # a package that keeps its tests inside it, with a conftest.py, as Warp does
+INNER_FILES = {
+    f"{INNER}/__init__.py": "",
+    f"{INNER}/_src/__init__.py": "",
+    f"{INNER}/_src/ops.py": """
+        import warp as wp
+
+
+        def make_shift(offset: float):
+            @wp.kernel
+            def shift(a: wp.array(dtype=float)):
+                i = wp.tid()
+                a[i] = a[i] + offset
+
+            return shift
+        """,
+    f"{INNER}/_src/conftest.py": """
+        import pytest
+
+
+        @pytest.fixture
+        def offsets():
+            return (1.0, 2.0)
+        """,
+    f"{INNER}/_src/ops_test.py": """
+        import warp as wp
+
+        from wirp_inner_pkg._src.ops import make_shift
+
+
+        def test_shifts(offsets):
+            for offset in offsets:
+                wp.launch(make_shift(offset), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
+        """,
+    f"{INNER}/_src/broken_test.py": """
+        import wirp_no_such_module  # noqa: F401
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def inner_project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("inner")
+    for name, text in INNER_FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
+def test_tests_inside_the_package_run_on_the_files_harvested(inner_project, monkeypatch, caplog, absolute):
+    """The package and its tests are one set of files in the child, however the tests are named:
+    pytest loads the package's ``conftest.py`` the harvest imported, and ``built_by`` names the
+    test file as rows name the package's files."""
+    test = f"{INNER}/_src/ops_test.py"
+    command = f"pytest -q {inner_project / test if absolute else test}"
+    monkeypatch.chdir(inner_project)
+    result = harvest(HarvestOptions((str(inner_project / INNER),), mode="run", run_command=command))
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    built = sorted(json.loads(spec.recipe)["built_by"] for spec in result.specs)
+    assert built == [f"{test}::test_shifts"] * 2
+    imported = harvest(HarvestOptions((str(inner_project / INNER),), mode="import"))
+    assert len(result.specs) >= 2 and imported.specs == []
+
+
+@pytest.mark.parametrize(
+    "command, says",
+    [
+        (
+            f"pytest -q {INNER}/_src/no_such_test.py",
+            "pytest exited with 4 (usage_error): ERROR: file or directory not found",
+        ),
+        (f"pytest -q {INNER}/_src/broken_test.py", "ModuleNotFoundError: No module named 'wirp_no_such_module'"),
+    ],
+    ids=["usage", "collection"],
+)
+def test_a_failed_run_command_says_why(inner_project, monkeypatch, caplog, command, says):
+    monkeypatch.chdir(inner_project)
+    harvest(HarvestOptions((str(inner_project / INNER),), mode="run", run_command=command))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and says in warnings[0], warnings
+
+
+def test_parts_run_side_by_side_and_merge(project, monkeypatch):
+    """Several commands are parts, each in a child of its own: a kernel two parts took is one
+    kernel, a definition one part made is not an unmade one, and each kernel records its part."""
+    parts = ("pytest -q tests/test_ops.py::test_factories", "pytest -q tests/test_ops.py::test_generic")
+    result = run_harvest(project, (*parts, parts[0]), monkeypatch)
+    recipes = sorted(
+        (json.loads(spec.recipe) for spec in result.specs), key=lambda r: (r["kernel"], r.get("overload", ""))
+    )
+    assert [(r["kernel"], r.get("overload", ""), r["run"], r.get("built_by", "")) for r in recipes] == [
+        ("add", "a1f4_a1f4", parts[1], "tests/test_ops.py::test_generic"),
+        ("add", "a1v3f4_a1v3f4", parts[1], "tests/test_ops.py::test_generic"),
+        ("make_scale.<locals>.scale", "", parts[0], "tests/test_ops.py::test_factories"),
+        ("make_scale.<locals>.scale", "", parts[0], "tests/test_ops.py::test_factories"),
+    ]
+    # Smoother's kernel: no part made it, so it is one unmade definition, not one per part.
+    assert [f.kind for f in result.skipped] == ["not_created"]

@@ -82,6 +82,26 @@ class HarvestedFiles:
         """The origin of a harvested file, None for any other (Warp's, a dependency's)."""
         return self._origins.get(str(Path(file).resolve())) if file else None
 
+    def read_from(self, folder: Path, copy: Path | None) -> HarvestedFiles:
+        """The same files where run mode's command reads them: in ``copy`` (of ``folder``) where it
+        holds them, so the package and its tests (a ``conftest.py`` among them) are imported once."""
+        moved = lambda path: run_step.seen_from(path, folder, copy)  # noqa: E731
+        return HarvestedFiles([(origin, moved(path), moved(root)) for origin, path, root in self.files])
+
+    def test_file(self, path: Path, folder: Path) -> str:
+        """A test file as ``built_by`` names it: as rows name a harvested file (``pkg/_src/x_test.py``),
+        by its package's name and path when it lies in a harvested folder, else relative to
+        ``folder`` (where the command ran), else by its name."""
+        origin = self.origin_of(str(path))
+        if origin is not None:
+            return origin
+        path = path.resolve()
+        for known, file, root in self.files:  # a harvested file's origin is its folder's name, then its path there
+            inside = file.resolve().relative_to(root.resolve()).as_posix()
+            if path.is_relative_to(root.resolve()) and known.endswith(inside):
+                return known[: -len(inside)] + path.relative_to(root.resolve()).as_posix()
+        return path.relative_to(folder.resolve()).as_posix() if path.is_relative_to(folder.resolve()) else path.name
+
 
 def import_files(files: HarvestedFiles, steps: Steps) -> dict[str, Failure]:
     """Import each file as its module; why each file that gave no module did not (by origin)."""
@@ -158,10 +178,10 @@ def write_kernels(files: HarvestedFiles, steps: Steps) -> tuple[list[dict], list
 
 def unmade_definitions(
     files: HarvestedFiles, made: set[tuple[str, int]], not_imported: dict[str, Failure]
-) -> list[Failure]:
-    """A skip for each kernel definition in the files that gave no kernel: its file's import failure,
-    else ``not_created`` (no import made it)."""
-    skipped = []
+) -> list[list]:
+    """``[origin, first line, def line, kind, message]`` for each kernel definition in the files that
+    gave no kernel: its file's import failure, else ``not_created`` (no import made it)."""
+    unmade = []
     for origin, path, _ in files.files:
         for first, def_line, name in _definitions(path):
             if (origin, first) in made or (origin, def_line) in made:
@@ -169,10 +189,10 @@ def unmade_definitions(
             where = f"{kernel_origin(origin, name)} (line {first})"
             why = not_imported.get(origin)
             if why is not None:
-                skipped.append(Failure(why.kind, f"{where}: {why.message}"[:400]))
+                unmade.append([origin, first, def_line, why.kind, f"{where}: {why.message}"[:400]])
             else:
-                skipped.append(Failure("not_created", f"{where}: no kernel was made from it"))
-    return skipped
+                unmade.append([origin, first, def_line, "not_created", f"{where}: no kernel was made from it"])
+    return unmade
 
 
 def child_main(job_path: str) -> None:
@@ -183,21 +203,32 @@ def child_main(job_path: str) -> None:
 
     wp.config.log_level = 0
     files = HarvestedFiles([(origin, Path(path), Path(root)) for origin, path, root in job["files"]])
+    run, scratch, copied = job.get("run"), Path(job_path).parent / "run", False
+    if run:  # the working copy first: the files are imported from it, as the command will read them
+        scratch.mkdir()
+        copied = run_step.working_copy(Path(run["folder"]), scratch)
+        files = files.read_from(Path(run["folder"]), scratch if copied else None)
     not_imported = import_files(files, steps)
     if job["setup"] and steps.take(f"setup {Path(job['setup']).name}"):  # its exceptions end the child: an error
         runpy.run_path(job["setup"], run_name="__main__")
     run_failure = ""
-    if job.get("run") and steps.take("run"):
-        scratch = Path(job_path).parent / "run"
-        scratch.mkdir()
-        run_failure = run_step.run(job["run"]["argv"], job["run"]["seconds"], scratch, job["run"]["folder"])
+    if run and steps.take("run"):
+        where = scratch if copied else Path(run["folder"])
+        named = functools.partial(files.test_file, folder=where)
+        run_failure = run_step.run(run["argv"], run["seconds"], scratch, run["folder"], copied, named)
     kernels, skipped, made = write_kernels(files, steps)
-    skipped += unmade_definitions(files, made, not_imported)
+    unmade = unmade_definitions(files, made, not_imported)
     # One order whatever the import made first (``gc`` order is not): kernels by file, line,
     # overload, then the text itself; skips by kind and message.
     kernels.sort(key=lambda k: (k["origin"], k["line"], k["qualname"], k["overload"], k["python_source"]))
     skipped.sort(key=lambda f: (f.kind, f.message))
-    result = {"kernels": kernels, "skipped": [[f.kind, f.message] for f in skipped], "run_failure": run_failure}
+    result = {
+        "kernels": kernels,
+        "skipped": [[f.kind, f.message] for f in skipped],
+        "unmade": sorted(unmade, key=lambda u: (u[3], u[4])),
+        "made": sorted(made),
+        "run_failure": run_failure,
+    }
     Path(job["result"]).write_text(json.dumps(result))
     steps.progress.write("done\n")
     steps.progress.close()

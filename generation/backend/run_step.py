@@ -15,12 +15,15 @@ the kernels built so far are still written out. A command that fails partway is 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import resource
 import runpy
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from generation.backend.children import address_space
@@ -115,20 +118,41 @@ def working_copy(folder: Path, scratch: Path) -> bool:
     return True
 
 
-def _only_in(folder: str, arg: str, copy: Path | None) -> bool:
-    """Whether ``arg`` names a file or folder under ``folder`` that the copy (if any) does not hold."""
-    return not Path(arg).is_absolute() and Path(folder, arg).exists() and not (copy and Path(copy, arg).exists())
+def seen_from(path: Path, folder: Path, copy: Path | None) -> Path:
+    """Where the command reads ``path`` (a file or folder under ``folder``, or anywhere): in the copy
+    of ``folder`` where the copy holds it, else where it lies. Harvested files and the command's
+    own paths both go through here, so a package's tests and the package are one set of files."""
+    if copy is None:
+        return path
+    try:
+        copied = copy / Path(os.path.realpath(folder / path)).relative_to(os.path.realpath(folder))
+    except ValueError:  # not under the folder
+        return path
+    return copied if copied.exists() else path
 
 
-def run(argv: list[str], seconds: float, scratch: Path, folder: str) -> str:
-    """Run ``argv`` (``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``) here, in a
-    working copy of ``folder`` (where the build started) made in ``scratch``, for at most
-    ``seconds``; why it did not end cleanly, in one line ("" when it did). A path the copy does
-    not hold (one under ``.venv``; any, when the folder was too big to copy) is read in place."""
+def _argument(arg: str, folder: str, copy: Path | None) -> str:
+    """A command argument that names a file or folder, as the command in ``copy`` reads it: relative
+    where the copy holds it, else absolute (the copy's file, or the folder's where the copy has none,
+    as under ``.venv`` or with no copy at all); any other argument as given."""
+    original = Path(folder, arg)
+    if arg.startswith("-") or not original.exists():
+        return arg
+    seen = seen_from(original, Path(folder), copy)
+    return arg if seen != original and not Path(arg).is_absolute() else str(seen)
+
+
+def run(
+    argv: list[str], seconds: float, scratch: Path, folder: str, copied: bool, test_file: Callable[[Path], str]
+) -> str:
+    """Run ``argv`` (``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``) here, in
+    ``scratch``, the working copy of ``folder`` (where the build started) when ``copied``, for at
+    most ``seconds``; why it did not end cleanly, in one line ("" when it did), with the command's
+    own first error. A path the copy does not hold (one under ``.venv``; any, when the folder was
+    too big to copy) is read in place. ``test_file`` names a test's file for ``built_by``."""
     watch_warp()
-    copied = working_copy(Path(folder), scratch)
-    # A path the copy lacks (under ``.venv``, or no copy at all) is read in place.
-    argv = [str(Path(folder, arg)) if _only_in(folder, arg, scratch if copied else None) else arg for arg in argv]
+    copy = scratch if copied else None
+    argv = [argv[0], *(_argument(arg, folder, copy) for arg in argv[1:])]
     folder = str(scratch) if copied else folder
     here, saved_argv = os.getcwd(), sys.argv
     size = address_space() + MEMORY_MB * 2**20
@@ -137,7 +161,7 @@ def run(argv: list[str], seconds: float, scratch: Path, folder: str) -> str:
     signal.setitimer(signal.ITIMER_REAL, seconds)
     os.chdir(scratch)
     try:
-        return _run(argv, folder)
+        return _run(argv, folder, test_file)
     except _TimeUp:
         return f"did not finish in {seconds:g} s; the kernels built before then are taken"
     except SystemExit as exit_:
@@ -151,17 +175,22 @@ def run(argv: list[str], seconds: float, scratch: Path, folder: str) -> str:
         Scene.current = ""
 
 
-def _run(argv: list[str], folder: str) -> str:
+def _run(argv: list[str], folder: str, test_file: Callable[[Path], str]) -> str:
     if argv[0] == "pytest":
         import pytest
 
         # In this process, whatever the project's own settings say: no xdist workers, whose kernels
         # this process would never see, and no cache written into the project.
         isolated = ["-p", "no:xdist", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", folder]
-        code = pytest.main([*isolated, *argv[1:]], plugins=[_PytestScenes()])
+        scenes, errors = _PytestScenes(test_file), _Tee(sys.stderr)
+        with contextlib.redirect_stderr(errors):  # pytest prints a usage or conftest error there
+            code = pytest.main([*isolated, *argv[1:]], plugins=[scenes])
         if code == pytest.ExitCode.INTERRUPTED and _TimeUp.fired:
             raise _TimeUp
-        return "" if code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else f"pytest exited with {code}"
+        if code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return ""
+        first = scenes.first_error or _first_error(errors.getvalue())
+        return f"pytest exited with {int(code)} ({code.name.lower()})" + (f": {first}" if first else "")
     if argv[1] == "-m":
         sys.argv = argv[2:]
         Scene.current = argv[2]
@@ -178,13 +207,58 @@ def _time_up(signum, frame) -> None:
     raise _TimeUp
 
 
+class _Tee(io.StringIO):
+    """Text kept as it is also written on to ``stream``."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        return super().write(text)
+
+
+def _error_line(text: str) -> str:
+    """The line of a report that says what went wrong: pytest's last ``E   `` line, else its last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    marked = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return (marked or lines or [""])[-1]
+
+
+def _first_error(printed: str) -> str:
+    """What pytest printed before it ran anything (a usage error, a conftest that failed to import),
+    in one line: its ``ERROR:`` or first line, and the exception it ends with."""
+    lines = [line.strip() for line in printed.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head = next((line for line in lines if line.startswith("ERROR:")), lines[0])
+    tail = _error_line(printed)
+    return (head if tail in head else f"{head} {tail}")[:300]
+
+
 class _PytestScenes:
-    """A pytest plugin: the scene is the node id of the test running."""
+    """A pytest plugin: the scene is the test running, named by its file (``test_file``) and its
+    name in the file; and the first error a run met (a collection error, a failed test)."""
+
+    def __init__(self, test_file: Callable[[Path], str]):
+        self.test_file = test_file
+        self.first_error = ""
+        self.names: dict[str, str] = {}  # node id -> the test as scenes name it
 
     def pytest_runtest_protocol(self, item, nextitem):
-        path, _, test = item.nodeid.partition("::")  # a test outside the folder: its file by name
-        Scene.current = item.nodeid if not path.startswith(("/", "..")) else f"{Path(path).name}::{test}"
+        Scene.current = self.names[item.nodeid] = f"{self.test_file(Path(item.path))}::{item.nodeid.partition('::')[2]}"
         return None  # pytest runs the test itself
 
     def pytest_runtest_logfinish(self, nodeid, location):
         Scene.current = ""
+
+    def pytest_collectreport(self, report):
+        if report.failed and not self.first_error:
+            where = self.test_file(Path(report.fspath)) if report.fspath else "the tests"  # relative to the root
+            self.first_error = f"collecting {where}: {_error_line(report.longreprtext)}"[:300]
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed and not self.first_error:
+            name = self.names.get(report.nodeid, report.nodeid)
+            self.first_error = f"{name} failed: {_error_line(report.longreprtext)}"[:300]

@@ -187,7 +187,7 @@ class BuildShards(_Stage):
             if finished and not (self.out.exists(record) and layout.shard_damage(self.out, record)):
                 continue  # finished by an earlier run, and as it was written
             groups = split_evenly(plan.groups(split), world_size)[rank]
-            stats = BuildStats()
+            stats = BuildStats(found=plan.stats[split].found)
             rows = build_groups(groups, job.device, job.options, stats, kept)
             total = sum(len(group.items) for group in groups)
             rows = terminal_progress(rows, total, f"{job.config} {split} {rank + 1}/{world_size}")

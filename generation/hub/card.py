@@ -452,7 +452,7 @@ def shown_options(options: dict) -> dict:
     if shown.get("import_setup"):
         shown["import_setup"] = Path(shown["import_setup"]).name
     if shown.get("run_command"):
-        shown["run_command"] = RunCommand(shown["run_command"]).shown
+        shown["run_command"] = [RunCommand(command).shown for command in shown["run_command"]]
     if shown.get("find_links"):
         shown["find_links"] = [Path(link).name for link in shown["find_links"]]
     if shown.get("index_url"):  # never a password or token written into the URL

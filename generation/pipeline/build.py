@@ -74,13 +74,14 @@ def _passing(made: Made, check: str, device: str, options: BuildOptions, stats: 
     return passing
 
 
-def _replacement(reserve: Iterator[PlannedKernel], stats: BuildStats) -> PlannedKernel | None:
-    """The group's next replacement, counted; None when none is left."""
+def _replacement(reserve: Iterator[PlannedKernel], stats: BuildStats, replaceable: bool) -> PlannedKernel | None:
+    """The group's next replacement, counted; None when none is left (``replaceable``: the group
+    had replacements to run out of, as generated groups do and harvested ones never)."""
     planned = next(reserve, None)
-    if planned is None:
-        logger.warning("a group ran out of replacements: a row is missing (counted)")
-    else:
+    if planned is not None:
         stats.replaced += 1
+    elif replaceable:
+        logger.warning("a group ran out of replacements: a row is missing (counted)")
     return planned
 
 
@@ -89,11 +90,13 @@ def build_batch(
     device: str,
     options: BuildOptions,
     stats: BuildStats,
+    replaceable: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Rows for ``(kernels, reserve)`` groups, in order. A kernel that fails any stage (codegen, a
     length cap, a check) is counted under its reason and replaced, in its place, by its group's
-    next reserve kernel, which goes through every stage in turn; so a group gets a row in every
-    place until its reserve runs out. Checks run on all the batch's kernels of one round together."""
+    next reserve kernel (``replaceable``: see ``_replacement``), which goes through every stage in
+    turn; so a group gets a row in every place until its reserve runs out. Checks run on all the
+    batch's kernels of one round together."""
     pending = checks.checks_to_run(device, options.validate)
     validation = checks.PASSED_BY_MAKING[device] + pending
     reserves = [iter(reserve) for _, reserve in groups]
@@ -109,7 +112,7 @@ def build_batch(
                 made = _passing(made, check, device, options, stats)
         done.update(made)
         failed = sorted(set(todo) - set(made))
-        todo = {place: planned for place in failed if (planned := _replacement(reserves[place[0]], stats))}
+        todo = {place: planned for place in failed if (planned := _replacement(reserves[place[0]], stats, replaceable))}
     for place in sorted(done):
         planned, code = done[place]
         stats.rows += 1
@@ -137,8 +140,9 @@ def build_groups(
     groups = list(groups)
     with heap.frozen():
         for start in range(0, len(groups), together):
-            batch = [planned_kernels(options, device, group, kept) for group in groups[start : start + together]]
-            yield from build_batch(batch, device, options, stats)
+            chunk = groups[start : start + together]
+            batch = [planned_kernels(options, device, group, kept) for group in chunk]
+            yield from build_batch(batch, device, options, stats, any(group.source == "generated" for group in chunk))
 
 
 def build_shard(

@@ -194,20 +194,21 @@ class BuildOptions:
         choices=HARVEST_MODES,
         applies_to="real",
     )
-    run_command: str | None = option(
+    run_command: tuple[str, ...] | None = option(
         None,
-        "command",
+        "commands",
         "with `harvest=run`, the package's own tests or examples to run in the child: `pytest ARGS`, `python FILE "
-        "ARGS` or `python -m MODULE ARGS` (paths relative to where the build starts); rows record it, and the test "
-        "or script that built each kernel",
+        "ARGS` or `python -m MODULE ARGS` (paths relative to where the build starts); several commands run as parts, "
+        "each in a child of its own, side by side, their kernels merged (one repeated across parts counts once); "
+        "rows record the command, and the test or script that built each kernel",
         "none",
         applies_to="real",
     )
     run_timeout: int = option(
         600,
         "count",
-        "with `harvest=run`, the seconds `run_command` may run; at the limit it is interrupted and the kernels built "
-        "so far are taken",
+        "with `harvest=run`, the seconds each `run_command` may run; at the limit it is interrupted and the kernels "
+        "built so far are taken",
         low=1,
         applies_to="real",
     )
@@ -351,10 +352,12 @@ def _modules(o: Option, value: object) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _command(o: Option, value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{o.name} must be a command line such as 'pytest -q tests', got {value!r}")
-    return parse_run_command(value).text
+def _commands(o: Option, value: object) -> tuple[str, ...]:
+    commands = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else [value]
+    bad = [command for command in commands if not isinstance(command, str)]
+    if bad or not commands:
+        raise ValueError(f"{o.name} must be command lines such as 'pytest -q tests', got {bad or commands!r}")
+    return tuple(parse_run_command(command).text for command in commands)
 
 
 def _file(o: Option, value: object) -> str:
@@ -397,7 +400,7 @@ PARSERS: dict[str, Callable[[Option, object], Any]] = {
     "requirements": _requirements,
     "modules": _modules,
     "file": _file,
-    "command": _command,
+    "commands": _commands,
     "script": _script,
     "arch": _arch,
 }

@@ -51,6 +51,9 @@ class BuildStats:
     first_error: dict[Reason, str] = field(default_factory=dict)
     # Real builds from packages: each package's skips (``skrl==2.1.1``), for the card's package table.
     package_skips: dict[str, Counter[Reason]] = field(default_factory=dict)
+    # A real build of every kernel it finds: ``requested`` counts the kernels found (and the harvest's
+    # skips), which nobody asked for by number, and no replacement exists for one that fails.
+    found: bool = False
 
     def skip(self, reason: Reason, error: str = "", package: str = "") -> None:
         self.skipped[reason] += 1
@@ -69,6 +72,7 @@ class BuildStats:
         self.requested += other.requested
         self.rows += other.rows
         self.replaced += other.replaced
+        self.found = self.found or other.found
         self.skipped.update(other.skipped)
         for reason, text in other.first_error.items():
             self.first_error.setdefault(reason, text)
@@ -76,10 +80,13 @@ class BuildStats:
             self.package_skips.setdefault(package, Counter()).update(skipped)
 
     def summary(self, split: str, requested: int | None = None) -> str:
-        """One line: rows written of requested (``requested`` when given: a shard's own share, which its
-        statistics leave to the plan's), then skips and replacements."""
+        """One line: rows written of requested, or of the kernels found (``requested`` when given: a
+        shard's own share, which its statistics leave to the plan's), then skips and replacements."""
         requested = self.requested if requested is None else requested
-        text = f"{split}: {self.rows} of {requested} requested rows written"
+        if self.found:
+            text = f"{split}: {self.rows} rows from {requested} harvested kernels"
+        else:
+            text = f"{split}: {self.rows} of {requested} requested rows written"
         if self.skipped:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
             text += f"; skipped {self.total_skipped} ({reasons})"
@@ -94,6 +101,7 @@ class BuildStats:
             "replaced": self.replaced,
             "skipped": {str(reason): count for reason, count in sorted(self.skipped.items())},
             "first_error": {str(reason): text for reason, text in sorted(self.first_error.items())},
+            "found": self.found,
         }
         if self.package_skips:
             data["package_skips"] = {
@@ -114,6 +122,7 @@ class BuildStats:
                 package: Counter({Reason.from_key(key): n for key, n in skipped.items()})
                 for package, skipped in data.get("package_skips", {}).items()
             },
+            data.get("found", False),
         )
 
     def save(self, path: Path) -> None:

@@ -165,8 +165,10 @@ class HarvestOptions:
     packages: tuple[str, ...] = ()  # pip requirements, downloaded into the cache (``packages.py``)
     modules: tuple[str, ...] = ()  # installed packages by import name
     pip: PipSource = PipSource()  # where packages are downloaded from
-    run_command: str | None = None  # run mode: ``pytest ARGS`` or ``python FILE ARGS``, run after the imports
-    run_timeout: float = 600  # run mode: seconds the command may run
+    run_command: tuple[str, ...] | None = (
+        None  # run mode: ``pytest ARGS`` or ``python FILE ARGS`` (parts), run after the imports
+    )
+    run_timeout: float = 600  # run mode: seconds each command may run
 
     @property
     def default_source(self) -> bool:
@@ -302,16 +304,17 @@ def imported_kernels(parsed: list[ParsedFile], options: HarvestOptions, skipped:
     """Every kernel Warp knows after the child imported the files (and ran the setup script and, in
     run mode, the command: with what built each kernel in its recipe)."""
     files = [(p.source.origin, p.source.path, p.source.root) for p in parsed]
-    run = importer.RunCommand(options.run_command, options.run_timeout) if options.mode == "run" else None
-    imported = importer.import_kernels(files, options.import_timeout, options.import_setup, run)
-    if imported.run_failure:
-        logger.warning("the run command %r %s", run.shown, imported.run_failure)
-    skipped += imported.skipped
+    commands = (options.run_command,) if isinstance(options.run_command, str) else options.run_command or ()
+    runs = tuple(importer.RunCommand(command, options.run_timeout) for command in commands)
+    imported = importer.import_kernels(files, options.import_timeout, options.import_setup, runs)
+    for shown, why in imported.run_failures:
+        logger.warning("the run command %r %s", shown, why)
+    skipped += imported.failures
     found = []
     for k in imported.kernels:
         recipe = {"origin": k.origin, "kernel": k.qualname, "line": k.line, "mode": options.mode}
         recipe |= {"overload": k.overload} if k.overload else {}
-        recipe |= {"run": run.shown} if run else {}
+        recipe |= {"run": k.run} if k.run else {}
         recipe |= {"built_by": k.built_by} if k.built_by else {}
         found.append(
             Found(k.name, kernel_origin(k.origin, k.qualname, k.overload), k.python_source, k.files, k.doc, recipe)

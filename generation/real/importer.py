@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,17 +56,64 @@ class ImportedKernel:
     files: list[str]  # the other harvested files its definitions came from
     doc: str
     built_by: str = ""  # run mode: the test (pytest node id) or script that built it; "" when the import did
+    run: str = ""  # run mode: the command (as rows show it) of the part that took it
 
 
 class ImportModeError(ValueError):
     """Import mode could not run at all (the child fails before its first file): shown like a bad option."""
 
 
+@dataclass(frozen=True)
+class Unmade:
+    """A kernel definition that gave no kernel: where it is, and why (its file's import failed, or
+    nothing made it)."""
+
+    origin: str
+    first_line: int  # its first decorator's
+    def_line: int
+    failure: Failure
+
+
 @dataclass
 class ImportResult:
     kernels: list[ImportedKernel] = field(default_factory=list)
-    skipped: list[Failure] = field(default_factory=list)
-    run_failure: str = ""  # run mode: why the command did not end cleanly, in one line
+    skipped: list[Failure] = field(default_factory=list)  # kernels not written out, steps left out
+    unmade: list[Unmade] = field(default_factory=list)
+    made: set[tuple[str, int]] = field(default_factory=set)  # (origin, line) of each definition that gave a kernel
+    run_failures: list[tuple[str, str]] = field(default_factory=list)  # run mode: (command shown, why, in one line)
+
+    @property
+    def failures(self) -> list[Failure]:
+        """Every skip: kernels, steps and definitions."""
+        return self.skipped + [unmade.failure for unmade in self.unmade]
+
+
+def merged(parts: list[ImportResult]) -> ImportResult:
+    """The results of run mode's parts as one: a kernel several parts took counts once (with the
+    test that built it, where one did), a skip once, and a definition is unmade only if no part
+    made it. Parts are told apart by their commands, so a kernel that repeats inside a part
+    collapses too (one run repeats it; its plan counts the repeat as a duplicate)."""
+    made = set().union(*(part.made for part in parts))
+    kernels: dict[tuple, ImportedKernel] = {}
+    for kernel in (kernel for part in parts for kernel in part.kernels):
+        key = (kernel.origin, kernel.qualname, kernel.overload, kernel.python_source)
+        if key not in kernels or (kernel.built_by and not kernels[key].built_by):
+            kernels[key] = kernel
+    # A generic kernel one part never launched is written as it stands; a part that launched it wrote
+    # its overloads instead, as one run of both parts would have.
+    launched = {(k.origin, k.qualname) for k in kernels.values() if k.overload}
+    kernels = {key: k for key, k in kernels.items() if k.overload or (k.origin, k.qualname) not in launched}
+    unmade: dict[tuple[str, int], Unmade] = {}
+    for u in (u for part in parts for u in part.unmade):
+        if (u.origin, u.first_line) not in made and (u.origin, u.def_line) not in made:
+            unmade.setdefault((u.origin, u.first_line), u)
+    return ImportResult(
+        sorted(kernels.values(), key=lambda k: (k.origin, k.line, k.qualname, k.overload, k.python_source)),
+        list(dict.fromkeys(failure for part in parts for failure in part.skipped)),
+        list(unmade.values()),
+        made,
+        [failure for part in parts for failure in part.run_failures],
+    )
 
 
 RUN_PROGRAMS = ("pytest", "python")
@@ -112,6 +160,21 @@ def import_kernels(
     files: list[tuple[str, Path, Path]],
     timeout: float = DEFAULT_TIMEOUT,
     setup: str | None = None,
+    runs: tuple[RunCommand, ...] = (),
+) -> ImportResult:
+    """Import mode (no ``runs``), or run mode with each command of ``runs`` as a part: a child of
+    its own per part, as many side by side as there are cores, the parts' results ``merged``."""
+    if len(runs) <= 1:
+        return import_part(files, timeout, setup, runs[0] if runs else None)
+    with ThreadPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(lambda run: import_part(files, timeout, setup, run), runs))
+    return merged(parts)
+
+
+def import_part(
+    files: list[tuple[str, Path, Path]],
+    timeout: float = DEFAULT_TIMEOUT,
+    setup: str | None = None,
     run: RunCommand | None = None,
 ) -> ImportResult:
     """Run the child on ``files`` ((origin, path, root) of each), then ``setup`` (a script that makes
@@ -124,7 +187,7 @@ def import_kernels(
             outcome = _run_child(Path(folder), files, left_out, timeout, setup, run)
         if isinstance(outcome, ImportResult):
             if run is not None and RUN_STEP in left_out:
-                outcome.run_failure = left_out[RUN_STEP].message
+                outcome.run_failures = [(run.shown, left_out[RUN_STEP].message)]
             return outcome
         step, failure = outcome
         if step in left_out or not (step.startswith(("import ", "kernel ")) or step == RUN_STEP):
@@ -172,7 +235,7 @@ def _run_child(
         finally:
             _kill(child)
     if child.returncode == 0 and (folder / "result.json").exists():
-        return _read_result(json.loads((folder / "result.json").read_text()))
+        return _read_result(json.loads((folder / "result.json").read_text()), run)
     step = _last_step(folder / "progress.jsonl")
     tail = (folder / "output.log").read_bytes()[-300:].decode(errors="replace").strip().splitlines()
     why = f"exit code {child.returncode}" + (f": {tail[-1]}" if tail else "")
@@ -208,9 +271,12 @@ def _step_text(step: str) -> str:
     return texts.get(what, "starting the import")
 
 
-def _read_result(data: dict) -> ImportResult:
+def _read_result(data: dict, run: RunCommand | None) -> ImportResult:
+    shown = run.shown if run is not None else ""
     return ImportResult(
-        [ImportedKernel(**kernel) for kernel in data["kernels"]],
+        [ImportedKernel(**kernel, run=shown) for kernel in data["kernels"]],
         [Failure(kind, message) for kind, message in data["skipped"]],
-        data.get("run_failure", ""),
+        [Unmade(origin, first, line, Failure(kind, message)) for origin, first, line, kind, message in data["unmade"]],
+        {(origin, line) for origin, line in data["made"]},
+        [(shown, data["run_failure"])] if data["run_failure"] else [],
     )

@@ -96,7 +96,7 @@ def plan_real(options: BuildOptions, harvested: Harvested | None = None) -> Plan
     short = f"the files hold {available} distinct kernels in {len(files)} files, and a split takes whole files"
     for split in SPLITS:
         requested = len(plan.items[split]) if whole else sizes[split]
-        plan.stats[split] = BuildStats(requested=requested)
+        plan.stats[split] = BuildStats(requested=requested, found=whole)
         for _ in range(requested - len(plan.items[split])):
             plan.stats[split].skip(Reason("plan", "no_unique_kernel_left"), short)
     if whole:
