@@ -22,6 +22,7 @@ from generation.distributed.signals import unwinding
 from generation.distributed.steps import Job
 from generation.evaluation.baselines import BASELINES
 from generation.evaluation.harness import DEFAULT_INPUT_SETS, EvaluationError, evaluate, fresh_salt
+from generation.evaluation.views import VIEWS, check_views
 from generation.hub import layout
 from generation.hub.publish import PublishError, dry_run, load_builds, push
 from generation.pipeline import options as build_options
@@ -130,8 +131,15 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, type=Path, help="where SPLIT.parquet files are written")
     f.add_argument("--task", choices=sft.TASKS, default="python_to_forward", help="default: %(default)s")
     f.add_argument("--style", choices=sft.STYLES, default="prompt_completion", help="default: %(default)s")
-    f.add_argument("--compact", action="store_true", help="drop Warp's echo comments and alignment padding")
-    f.add_argument("--placeholders", action="store_true", help="HASH and MODULE for content hashes and module names")
+    f.add_argument(
+        "--view",
+        default="",
+        metavar="VIEW,VIEW",
+        help="what the model sees: compact (no echo comments or padding), placeholders (HASH and MODULE for "
+        "content hashes and module names); pass eval the same --view",
+    )
+    for view in VIEWS:  # the earlier spelling, still taken
+        f.add_argument(f"--{view}", action="store_true", help=argparse.SUPPRESS)
     e = commands.add_parser("eval", help="score predictions by compiling and running them against the reference")
     e.add_argument("data", help="the folder `build --out` wrote, or anything load_dataset reads")
     e.add_argument("--config", required=True, choices=build_options.CONFIGS)
@@ -207,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                 verb = "submitted the build of" if args.executor == "slurm" else "built"
                 print(f"{verb} {args.config} into {out}")
             elif args.command == "sft":
-                views = {"compact": args.compact, "placeholders": args.placeholders}
+                named = check_views([view for view in args.view.split(",") if view])
+                views = {view: view in named or getattr(args, view) for view in VIEWS}
                 counts = write_sft(args.data, args.config, args.out, args.task, args.style, **views)
                 print(f"wrote {args.task} examples ({args.style}) to {args.out}: {counts}")
             elif args.command == "eval":

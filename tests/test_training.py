@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from conftest import REPO
 
 from generation import cli
+from generation.evaluation.predictions import write_predictions
 from generation.training import sft
 
 
@@ -86,13 +88,28 @@ def test_bad_task_or_style_names_the_value():
         sft.formatter("python_to_code", "chatml")
 
 
-def test_sft_command_writes_splits_that_load_back(tmp_path, capsys):
+def test_sft_command_writes_splits_that_load_back_and_eval_scores_them_in_the_same_view(tmp_path, capsys):
+    """The README's path: export in the views, answer with the completions, score with the same
+    ``--view``: the reference in full. Scored without the view, the placeholders are refused in one
+    line naming the flag, never a silent 0."""
     data, out = tmp_path / "data", tmp_path / "sft"
-    assert cli.main(["build", "cpu", "--num-examples", "6", "--out", str(data)]) == 0
-    assert cli.main(["sft", str(data), "--config", "cpu", "--out", str(out), "--placeholders"]) == 0
+    assert cli.main(["build", "cpu", "--num-examples", "6", "--num-test", "2", "--out", str(data)]) == 0
+    views = ["--view", "compact,placeholders"]
+    assert cli.main(["sft", str(data), "--config", "cpu", "--out", str(out), *views]) == 0
     loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert set(loaded) == {"train", "validation", "test"} and len(loaded["train"]) == 6
     assert loaded["train"].column_names == ["id", "task", "derived", "prompt", "completion"]
+    assert set(loaded["test"]["derived"]) == {"compact,placeholders"}
+    write_predictions(tmp_path / "model.jsonl", {row["id"]: {0: row["completion"]} for row in loaded["test"]})
+    evaluation = ["eval", str(data), "--config", "cpu", "--predictions", str(tmp_path / "model.jsonl")]
+    assert cli.main([*evaluation, "--out", str(tmp_path / "report"), *views]) == 0
+    scores = json.loads((tmp_path / "report" / "summary.json").read_text())["sources"]["model"]["overall"]
+    assert (scores["exact"], scores["compiles"], scores["correct"]) == (1.0, 1.0, 1.0), scores
+    capsys.readouterr()
+    assert cli.main([*evaluation, "--out", str(tmp_path / "unviewed")]) == 2
+    assert "they were made in the placeholders view; pass it as the SFT export did (--view placeholders" in (
+        capsys.readouterr().err
+    )
     assert cli.main(["sft", str(data), "--config", "cuda", "--out", str(out)]) == 2
     assert "config 'cuda' is not built" in capsys.readouterr().err
 

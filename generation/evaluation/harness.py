@@ -348,13 +348,15 @@ def _sources(
     baselines: Sequence[str],
 ) -> list[Source]:
     """The predictions files first (named by their file names, never as a baseline), then the baselines."""
-    ids = {row["id"] for row in rows}
+    by_id = {row["id"]: row for row in rows}
     sources: list[Source] = []
     for path in predictions:
         name = Path(path).stem
         while name in BASELINES or any(source.name == name for source in sources):
             name += "'"
-        sources.append(Source(name, read_predictions(path, ids)))
+        texts = read_predictions(path, by_id)
+        view_module.check_placeholders(Path(path).name, texts, by_id, views)
+        sources.append(Source(name, texts))
     for name in baselines:
         made = BASELINES[name](rows, task, views, train)
         texts = {row_id: {0: made_row["text"]} for row_id, made_row in made.items()}

@@ -59,6 +59,31 @@ def filled_back(prediction: str, row: dict[str, Any]) -> str:
     return WORD.sub(lambda match: back.get(match.group(), match.group()), prediction) if back else prediction
 
 
+# What the ``placeholders`` view writes where a row holds a content hash or its module's name.
+PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9])(HASH|MODULE)(?![A-Za-z0-9])")
+
+
+def check_placeholders(
+    source: str, texts: dict[str, dict[int, str]], rows: dict[str, dict[str, Any]], views: tuple[str, ...]
+) -> None:
+    """Refuse predictions written in the ``placeholders`` view when the evaluation was not told so:
+    their ``HASH`` and ``MODULE`` names would compile nowhere and every score would be a silent 0."""
+    if "placeholders" in views:
+        return
+    holding = [
+        row_id
+        for row_id, samples in texts.items()
+        if any(PLACEHOLDER.search(text) for text in samples.values())
+        and not PLACEHOLDER.search(rows[row_id]["code"] + rows[row_id]["python_source"])
+    ]
+    if holding:
+        raise ValueError(
+            f"{len(holding)} of the {len(texts)} predictions of {source!r} write HASH or MODULE where their rows "
+            f"hold real names (row {holding[0]!r}): they were made in the placeholders view; pass it as the SFT "
+            "export did (--view placeholders, or views=['placeholders'])"
+        )
+
+
 def prediction_code(completion: str, row: dict[str, Any], views: tuple[str, ...] = ()) -> str:
     """The code a completion holds, as it is compiled and compared."""
     code = code_of(completion)
