@@ -111,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warp-ir-pairs", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     b = commands.add_parser("build", help="build one config into OUT (the Hub layout)")
-    b.add_argument("config", choices=build_options.CONFIGS)
+    configs = ", ".join(build_options.CONFIGS)  # checked where they are used: a typo is one line with the closest
+    b.add_argument("config", help=f"one of {configs}")
     b.add_argument("--out", required=True, help="a folder or any fsspec path (hf://datasets/..., s3://...)")
     b.add_argument("--tasks", type=int, help="shards per split, each built by one task (default: --workers)")
     b.add_argument("--workers", type=int, default=1, help="tasks run at once (default: 1)")
@@ -127,9 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", type=Path, metavar="OUT", help="write the Hub layout to OUT instead of uploading")
     f = commands.add_parser("sft", help="format a built config for supervised fine-tuning (TRL's columns)")
     f.add_argument("data", help="the folder `build --out` wrote")
-    f.add_argument("--config", required=True, choices=build_options.CONFIGS)
+    f.add_argument("--config", required=True, help=f"one of {configs}")
     f.add_argument("--out", required=True, type=Path, help="where SPLIT.parquet files are written")
-    f.add_argument("--task", choices=sft.TASKS, default="python_to_forward", help="default: %(default)s")
+    f.add_argument("--task", default="python_to_forward", help=f"one of {', '.join(sft.TASKS)}; default: %(default)s")
     f.add_argument("--style", choices=sft.STYLES, default="prompt_completion", help="default: %(default)s")
     f.add_argument(
         "--view",
@@ -142,9 +143,9 @@ def _parser() -> argparse.ArgumentParser:
         f.add_argument(f"--{view}", action="store_true", help=argparse.SUPPRESS)
     e = commands.add_parser("eval", help="score predictions by compiling and running them against the reference")
     e.add_argument("data", help="the folder `build --out` wrote, or anything load_dataset reads")
-    e.add_argument("--config", required=True, choices=build_options.CONFIGS)
+    e.add_argument("--config", required=True, help=f"one of {configs}")
     e.add_argument("--split", default="test", help="default: %(default)s")
-    e.add_argument("--task", choices=sft.TASKS, default="python_to_forward", help="default: %(default)s")
+    e.add_argument("--task", default="python_to_forward", help=f"one of {', '.join(sft.TASKS)}; default: %(default)s")
     e.add_argument(
         "--predictions",
         action="append",
@@ -212,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
                 values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
                 slurm = Slurm(partition=args.slurm_partition, time=args.slurm_time, venv_path=args.slurm_venv)
                 out = build(args.config, args.out, args.tasks, args.workers, args.executor, slurm, **values)
-                verb = "submitted the build of" if args.executor == "slurm" else "built"
-                print(f"{verb} {args.config} into {out}")
+                if args.executor == "slurm":
+                    print(f"submitted the build of {args.config} into {out}")
+                else:
+                    print(f'built {args.config} into {out}: datasets.load_dataset("{out}", "{args.config}") loads it')
             elif args.command == "sft":
                 named = check_views([view for view in args.view.split(",") if view])
                 views = {view: view in named or getattr(args, view) for view in VIEWS}

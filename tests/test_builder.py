@@ -144,3 +144,29 @@ def test_another_seed_gives_other_rows(builds, tmp_path):
     other = load("cuda", tmp_path, num_examples=SMALL, seed=99)
     shared = {r["python_source"] for r in other["train"]} & {r["python_source"] for r in builds["cuda"]["train"]}
     assert len(shared) < SMALL // 4  # only the very simplest kernels can repeat
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["build", "cdua", "--out", "x"], "unknown config 'cdua'; allowed configs are"),
+        (
+            ["sft", "nodata", "--config", "cpu", "--task", "python_to_fwd", "--out", "s"],
+            "did you mean 'python_to_forward'?",
+        ),
+        (
+            ["eval", "nodata", "--config", "cpu", "--baseline", "reference", "--out", "r"],
+            "no build folder at nodata: run",
+        ),
+    ],
+    ids=["config typo", "task typo", "missing folder"],
+)
+def test_a_mistake_on_the_command_line_is_one_line_with_the_closest_name(argv, line, tmp_path, monkeypatch, capsys):
+    from generation import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert line in err and len(err.splitlines()) == 1, err
+    if argv[1] == "cdua":
+        assert err.endswith("did you mean 'cuda'?")

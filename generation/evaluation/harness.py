@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import queue
+import re
 import secrets
 import select
 import shutil
@@ -44,6 +45,7 @@ from generation.evaluation.sandbox.layers import WORKER, Layer, Plan, layers_her
 from generation.evaluation.sandbox.limits import Limits
 from generation.evaluation.scores import Score
 from generation.evaluation.text import chrf, exact
+from generation.names import unknown
 from generation.training import sft
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,9 @@ class Source:
     notes: dict[str, str] = field(default_factory=dict)  # row_id -> what a baseline did (a mutant's change)
 
 
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # what load_dataset would look up on the Hub: org/name
+
+
 def load_rows(data, config: str, split: str) -> tuple[list[dict], list[dict]]:
     """The split's rows and the train split's (for ``nearest``) from a build folder, anything
     ``load_dataset`` reads, or a loaded ``DatasetDict``."""
@@ -76,6 +81,11 @@ def load_rows(data, config: str, split: str) -> tuple[list[dict], list[dict]]:
 
     if isinstance(data, datasets.DatasetDict):
         built = data
+    elif not Path(data).exists() and not HUB_ID.fullmatch(str(data)):  # before any Hub lookup
+        raise ValueError(
+            f"no build folder at {data}: run `warp-ir-pairs build {config} --out {data}` first, or give a Hub "
+            "dataset id (org/name)"
+        )
     elif Path(data).is_dir() and (Path(data) / config).is_dir():
         builds = load_builds(data)
         if config not in builds:
@@ -371,12 +381,12 @@ def check_request(
     from generation.pipeline.options import CONFIGS
 
     if config not in CONFIGS:
-        raise ValueError(f"unknown config {config!r}; allowed configs are {list(CONFIGS)}")
+        raise ValueError(unknown("config", config, CONFIGS))
     if task not in sft.TASKS:
-        raise ValueError(f"unknown task {task!r}; allowed tasks are {list(sft.TASKS)}")
-    unknown = [name for name in baselines if name not in BASELINES]
-    if unknown:
-        raise ValueError(f"unknown baseline {unknown[0]!r}; allowed baselines are {list(BASELINES)}")
+        raise ValueError(unknown("task", task, sft.TASKS))
+    strange = [name for name in baselines if name not in BASELINES]
+    if strange:
+        raise ValueError(unknown("baseline", strange[0], BASELINES))
     if input_sets < 1:
         raise ValueError(f"input_sets must be at least 1, got {input_sets}")
     if sources == 0:

@@ -18,6 +18,7 @@ from typing import Any
 
 from generation.backend import DEFAULT_CUDA_ARCH
 from generation.generated.generator import CATEGORIES, DIFFICULTIES, GenerationOptions
+from generation.names import unknown
 from generation.real.harvest import HARVEST_MODES, HarvestOptions
 from generation.real.importer import DEFAULT_TIMEOUT as DEFAULT_IMPORT_TIMEOUT
 from generation.real.importer import parse_run_command
@@ -408,7 +409,7 @@ PARSERS: dict[str, Callable[[Option, object], Any]] = {
 
 def check_config(config: str) -> str:
     if config not in CONFIGS:
-        raise ValueError(f"unknown config {config!r}; allowed configs are {list(CONFIGS)}")
+        raise ValueError(unknown("config", config, CONFIGS))
     return config
 
 

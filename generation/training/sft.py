@@ -22,6 +22,8 @@ from typing import Any
 
 import datasets
 
+from generation.names import unknown
+
 
 @dataclass(frozen=True)
 class Task:
@@ -132,9 +134,9 @@ def format_row(
 
 def check_format(task: str, style: str) -> None:
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; allowed tasks are {list(TASKS)}")
+        raise ValueError(unknown("task", task, TASKS))
     if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; allowed styles are {list(STYLES)}")
+        raise ValueError(unknown("style", style, STYLES))
 
 
 def formatter(task: str, style: str, **views: bool) -> Callable[[dict[str, list]], dict[str, list]]:
