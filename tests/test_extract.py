@@ -130,3 +130,24 @@ def test_a_generated_module_is_let_go_after_its_code_is_made():
     name = module_name_for(source)
     alive = [m for m in gc.get_objects() if type(m).__name__ == "Module" and getattr(m, "name", None) == name]
     assert alive == [], f"{name} is still held: {[type(r).__name__ for r in gc.get_referrers(*alive)]}"
+
+
+def test_warps_cuda_driver_notice_goes_to_the_log_once_not_to_the_terminal():
+    """Warp's native library prints a CUDA-driver notice on every machine without a GPU, which needs
+    none to make cuda rows: it is kept off the terminal and said once, at INFO, in the log."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "from generation.backend import warp_api\n"
+        "warp_api.init_warp(); warp_api.init_warp()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Could not find or load the NVIDIA CUDA driver" not in done.stderr + done.stdout
+    assert done.stderr.count("no CUDA driver here: cuda and ptx rows need none") == 1, done.stderr

@@ -13,6 +13,8 @@ import io
 import logging
 import os
 import re
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -64,12 +66,38 @@ def init_warp() -> None:
     if _function_key_counts_at_start is not None:
         return
     wp.config.log_level = wp.LOG_ERROR
-    # wp.init() prints a CUDA-driver notice on machines without a GPU; it is expected here.
     check_kernel_cache()
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), native_stderr() as printed:
         wp.init()
+    for line in printed:  # Warp's native library writes to the process's stderr, past Python's
+        if line.startswith(NO_DRIVER):  # expected where no GPU is: say it once, in the log
+            logger.info("no CUDA driver here: cuda and ptx rows need none (Warp generates CUDA and NVRTC makes PTX)")
+        else:
+            logger.warning("Warp: %s", line)
     _function_key_counts_at_start = dict(_context.function_key_counts)
     _watch_hash_order()
+
+
+# What Warp's native library prints when it finds no CUDA driver (``cuda_util.cpp``).
+NO_DRIVER = "Warp CUDA warning: Could not find or load the NVIDIA CUDA driver"
+
+
+@contextlib.contextmanager
+def native_stderr() -> Iterator[list[str]]:
+    """Lines written to file descriptor 2 inside the block, by native code too, kept rather than shown;
+    the list fills when the block ends."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines += [line for line in captured.read().decode(errors="replace").splitlines() if line.strip()]
 
 
 def check_kernel_cache() -> None:
