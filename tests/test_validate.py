@@ -268,3 +268,23 @@ def segment_sum(offsets: {annotation}, values: wp.array[float], out: wp.array[fl
 """
     assert launch_of(source, "segment_sum").offsets == {"offsets"}
     assert run_checks([(source, "segment_sum")], seed=1) == [None]
+
+
+def test_a_build_where_every_kernel_fails_stops_with_the_first_errors(monkeypatch):
+    """Replacements come from the split's stream without end, so a machine where no kernel can be
+    made (a broken toolchain, here Warp's codegen made to fail) would draw forever: the build stops
+    after FAILED_IN_A_ROW failures with no row, naming why the kernels failed."""
+    import itertools
+
+    from generation.pipeline import build
+    from generation.pipeline.plan.generated import kernel_at
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no toolchain on this machine")
+
+    monkeypatch.setattr(build, "make_code", broken)
+    options = BuildOptions()
+    endless = (PlannedKernel(index, kernel_at(options, "cpu", index)) for index in itertools.count(100))
+    kernels = [PlannedKernel(index, kernel_at(options, "cpu", index)) for index in range(4)]
+    with pytest.raises(build.BuildBroken, match="kernels in a row failed.*codegen:RuntimeError: .*no toolchain"):
+        list(build.build_batch([(kernels, endless)], "cpu", options, BuildStats()))

@@ -56,6 +56,15 @@ def _code_for(planned: PlannedKernel, device: str, options: BuildOptions, stats:
     return made
 
 
+# Kernels failing one after another, none giving a row, after which a build stops: the machine, not
+# the kernels, is broken (replacements would be drawn from the split's stream without end).
+FAILED_IN_A_ROW = 1000
+
+
+class BuildBroken(RuntimeError):
+    """Every kernel fails: Warp or its toolchain cannot work here."""
+
+
 Place = tuple[int, int]  # (group, slot): where a kernel's row goes in a batch of groups
 Made = dict[Place, tuple[PlannedKernel, TargetCode]]
 
@@ -102,6 +111,7 @@ def build_batch(
     reserves = [iter(reserve) for _, reserve in groups]
     todo = {(g, slot): planned for g, (kernels, _) in enumerate(groups) for slot, planned in enumerate(kernels)}
     done: Made = {}
+    failed_in_a_row = 0  # kernels of rounds that made no row at all
     while todo:
         made = {}
         for place, planned in todo.items():
@@ -112,6 +122,12 @@ def build_batch(
                 made = _passing(made, check, device, options, stats)
         done.update(made)
         failed = sorted(set(todo) - set(made))
+        failed_in_a_row = 0 if made else failed_in_a_row + len(failed)
+        if failed_in_a_row >= FAILED_IN_A_ROW:
+            raise BuildBroken(
+                f"{failed_in_a_row} kernels in a row failed and none gave a row, so this machine cannot build any: "
+                + "; ".join(f"{reason}: {text}" for reason, text in sorted(stats.first_error.items())[:3])
+            )
         todo = {place: planned for place in failed if (planned := _replacement(reserves[place[0]], stats, replaceable))}
     for place in sorted(done):
         planned, code = done[place]
