@@ -96,11 +96,21 @@ class HarvestedFiles:
         if origin is not None:
             return origin
         path = path.resolve()
-        for known, file, root in self.files:  # a harvested file's origin is its folder's name, then its path there
-            inside = file.resolve().relative_to(root.resolve()).as_posix()
-            if path.is_relative_to(root.resolve()) and known.endswith(inside):
-                return known[: -len(inside)] + path.relative_to(root.resolve()).as_posix()
+        for root, label in self._labels.items():
+            if path.is_relative_to(root):
+                return label + path.relative_to(root).as_posix()
         return path.relative_to(folder.resolve()).as_posix() if path.is_relative_to(folder.resolve()) else path.name
+
+    @functools.cached_property
+    def _labels(self) -> dict[Path, str]:
+        """Each harvested folder and how origins start under it: a file's origin is its folder's
+        label, then its path there (``pkg/`` + ``_src/ops.py``)."""
+        labels = {}
+        for origin, file, root in self.files:
+            inside = file.resolve().relative_to(root.resolve()).as_posix()
+            if origin.endswith(inside):
+                labels.setdefault(root.resolve(), origin[: -len(inside)])
+        return labels
 
 
 def import_files(files: HarvestedFiles, steps: Steps) -> dict[str, Failure]:

@@ -208,7 +208,10 @@ def _time_up(signum, frame) -> None:
 
 
 class _Tee(io.StringIO):
-    """Text kept as it is also written on to ``stream``."""
+    """Text written on to ``stream``, its first ``KEPT`` characters kept (what pytest prints before a
+    run; a long run's output is not held)."""
+
+    KEPT = 65536
 
     def __init__(self, stream):
         super().__init__()
@@ -216,7 +219,8 @@ class _Tee(io.StringIO):
 
     def write(self, text: str) -> int:
         self.stream.write(text)
-        return super().write(text)
+        super().write(text[: max(0, self.KEPT - self.tell())])
+        return len(text)
 
 
 def _error_line(text: str) -> str:

@@ -165,9 +165,8 @@ class HarvestOptions:
     packages: tuple[str, ...] = ()  # pip requirements, downloaded into the cache (``packages.py``)
     modules: tuple[str, ...] = ()  # installed packages by import name
     pip: PipSource = PipSource()  # where packages are downloaded from
-    run_command: tuple[str, ...] | None = (
-        None  # run mode: ``pytest ARGS`` or ``python FILE ARGS`` (parts), run after the imports
-    )
+    # run mode: ``pytest ARGS`` or ``python FILE ARGS``, run after the imports; several run as parts
+    run_command: str | tuple[str, ...] | None = None
     run_timeout: float = 600  # run mode: seconds each command may run
 
     @property
