@@ -200,6 +200,55 @@ def surroundings_message(error: OSError) -> str:
     return f"{error.strerror or error}{where}: {advice}"
 
 
+def run_build_command(args: argparse.Namespace) -> None:
+    values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
+    slurm = Slurm(partition=args.slurm_partition, time=args.slurm_time, venv_path=args.slurm_venv)
+    out = build(args.config, args.out, args.tasks, args.workers, args.executor, slurm, **values)
+    if args.executor == "slurm":
+        print(f"submitted the build of {args.config} into {out}")
+    else:
+        print(f'built {args.config} into {out}: datasets.load_dataset("{out}", "{args.config}") loads it')
+
+
+def run_push_command(args: argparse.Namespace) -> None:
+    if args.dry_run:
+        readme = dry_run(args.data, args.dry_run, args.repo_id)
+        print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")
+    else:
+        print(f"published {push(args.data, args.repo_id, private=args.private)}")
+
+
+def run_sft_command(args: argparse.Namespace) -> None:
+    named = check_views([view for view in args.view.split(",") if view])
+    views = {view: view in named or getattr(args, view) for view in VIEWS}
+    counts = write_sft(args.data, args.config, args.out, args.task, args.style, **views)
+    print(f"wrote {args.task} examples ({args.style}) to {args.out}: {counts}")
+
+
+def run_eval_command(args: argparse.Namespace) -> None:
+    summary = evaluate(
+        args.data,
+        args.config,
+        split=args.split,
+        task=args.task,
+        predictions=args.predictions,
+        baselines=args.baseline,
+        out=args.out,
+        views=[view for view in args.view.split(",") if view],
+        input_sets=args.input_sets,
+        workers=args.workers,
+        limit=args.limit,
+        require_sandbox=args.require_sandbox,
+        input_salt=fresh_salt() if args.input_salt == "" else args.input_salt,
+    )
+    print(f"wrote the evaluation of {', '.join(summary['request']['sources'])} to {args.out}")
+    print((args.out / "summary.md").read_text().split("\n\n", 2)[2].split("\n\n")[0])
+
+
+# The subcommands, by name (``_parser`` declares their arguments).
+COMMANDS = {"build": run_build_command, "push": run_push_command, "sft": run_sft_command, "eval": run_eval_command}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -209,43 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     # then never raises KeyboardInterrupt for it.
     with unwinding(signal.SIGTERM, signal.SIGINT):
         try:
-            if args.command == "build":
-                values = {name: getattr(args, name) for name in build_options.OPTION_NAMES}
-                slurm = Slurm(partition=args.slurm_partition, time=args.slurm_time, venv_path=args.slurm_venv)
-                out = build(args.config, args.out, args.tasks, args.workers, args.executor, slurm, **values)
-                if args.executor == "slurm":
-                    print(f"submitted the build of {args.config} into {out}")
-                else:
-                    print(f'built {args.config} into {out}: datasets.load_dataset("{out}", "{args.config}") loads it')
-            elif args.command == "sft":
-                named = check_views([view for view in args.view.split(",") if view])
-                views = {view: view in named or getattr(args, view) for view in VIEWS}
-                counts = write_sft(args.data, args.config, args.out, args.task, args.style, **views)
-                print(f"wrote {args.task} examples ({args.style}) to {args.out}: {counts}")
-            elif args.command == "eval":
-                views = [view for view in args.view.split(",") if view]
-                summary = evaluate(
-                    args.data,
-                    args.config,
-                    args.split,
-                    args.task,
-                    args.predictions,
-                    args.baseline,
-                    args.out,
-                    views,
-                    args.input_sets,
-                    args.workers,
-                    args.limit,
-                    require_sandbox=args.require_sandbox,
-                    input_salt=fresh_salt() if args.input_salt == "" else args.input_salt,
-                )
-                print(f"wrote the evaluation of {', '.join(summary['request']['sources'])} to {args.out}")
-                print((args.out / "summary.md").read_text().split("\n\n", 2)[2].split("\n\n")[0])
-            elif args.dry_run:
-                readme = dry_run(args.data, args.dry_run, args.repo_id)
-                print(f"wrote the Hub layout for {args.repo_id} into {readme.parent} (nothing uploaded)")
-            else:
-                print(f"published {push(args.data, args.repo_id, private=args.private)}")
+            COMMANDS[args.command](args)
         except (ValueError, PublishError, BuildError, EvaluationError) as error:
             print(f"warp-ir-pairs: error: {error}", file=sys.stderr)
             return 2

@@ -126,3 +126,10 @@ def test_the_arch_check_starts_warp_only_for_an_arch_it_must_look_up():
         "print(before, 'warp' in sys.modules)\n"
     )
     assert run_python(code) == "False True"
+
+
+def test_every_subcommand_has_its_function():
+    """``cli.main`` dispatches through ``COMMANDS``: each subcommand the parser declares has a function."""
+    parser = cli._parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(subcommands) == set(cli.COMMANDS)
