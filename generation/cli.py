@@ -10,10 +10,12 @@ warp-ir-pairs eval data --config cpu --task python_to_forward --predictions PRED
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from generation.backend import warp_api
@@ -73,14 +75,37 @@ def write_sft(data: str | Path, config: str, out: str | Path, task: str, style: 
     """Format one config built into ``data`` for SFT and write ``out/SPLIT.parquet`` (which
     ``load_dataset(out)`` reads back with its splits); return the rows per split."""
     sft.check_format(task, style)
-    builds = load_builds(data)
+    with progress_bars(False):  # reading Parquet back takes moments
+        builds = load_builds(data)
     if config not in builds:
         raise ValueError(f"config {config!r} is not built in {data}; built configs are {list(builds)}")
-    formatted = sft.to_sft(builds[config], task, style, **views)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    for split, dataset in formatted.items():
-        dataset.to_parquet(str(Path(out) / f"{split}.parquet"))
+    with progress_bars(sum(len(split) for split in builds[config].values()) >= PROGRESS_ROWS):
+        formatted = sft.to_sft(builds[config], task, style, **views)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for split, dataset in formatted.items():
+            dataset.to_parquet(str(Path(out) / f"{split}.parquet"))
     return {split: len(dataset) for split, dataset in formatted.items()}
+
+
+# Rows from which an SFT export shows datasets' progress bars: below, formatting and writing take a
+# few seconds, and a bar per split and step (nine for three splits) would only be noise.
+PROGRESS_ROWS = 20_000
+
+
+@contextlib.contextmanager
+def progress_bars(shown: bool) -> Iterator[None]:
+    """``datasets``' progress bars inside the block: off, or as they were (a user who turned them off
+    keeps them off); as they were after it."""
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    if not shown:
+        datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
 
 
 # How each kind of option is written on the command line (its values are checked by the builder).

@@ -95,7 +95,9 @@ def test_sft_command_writes_splits_that_load_back_and_eval_scores_them_in_the_sa
     data, out = tmp_path / "data", tmp_path / "sft"
     assert cli.main(["build", "cpu", "--num-examples", "6", "--num-test", "2", "--out", str(data)]) == 0
     views = ["--view", "compact,placeholders"]
+    capsys.readouterr()
     assert cli.main(["sft", str(data), "--config", "cpu", "--out", str(out), *views]) == 0
+    assert "%|" not in capsys.readouterr().err  # a few rows: no progress bars
     loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert set(loaded) == {"train", "validation", "test"} and len(loaded["train"]) == 6
     assert loaded["train"].column_names == ["id", "task", "derived", "prompt", "completion"]
