@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from generation.names import unknown
 from generation.training import sft
 
 VIEWS = ("compact", "placeholders")
@@ -19,9 +20,9 @@ WORD = re.compile(r"\w+")
 
 
 def check_views(views: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    unknown = [view for view in views if view not in VIEWS]
-    if unknown:
-        raise ValueError(f"unknown view {unknown[0]!r}; allowed views are {list(VIEWS)}")
+    strange = [view for view in views if view not in VIEWS]
+    if strange:
+        raise ValueError(unknown("view", strange[0], VIEWS))
     return tuple(views)
 
 
