@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import warp as wp
 from warp._src import codegen as _codegen
@@ -585,15 +586,19 @@ def load_on_cpu_together(kernels: list[wp.Kernel], mode: str) -> bool:
 
 
 @contextlib.contextmanager
-def substituted_unit(module, body: str) -> Iterator[None]:
+def substituted_unit(module, body: str, generated: dict | None = None) -> Iterator[None]:
     """While active, every build of ``module`` compiles Warp's prelude followed by ``body`` instead
     of the code Warp generates: how a candidate translation replaces Warp's own. Warp still
     generates (its metadata, such as shared memory sizes, comes with the build), then the source is
-    swapped before the compiler sees it. Builds go to Warp's kernel cache, so a later load in
-    another process with the same cache folder loads the candidate's binary without generating."""
+    swapped before the compiler sees it; or, given what an earlier build of the same module with the
+    same options generated (``generated_unit``), Warp does not generate again. Builds go to Warp's
+    kernel cache, so a later load in another process with the same cache folder loads the
+    candidate's binary without generating."""
     generate = module._run_codegen
 
     def swapped(options: dict, is_cpu: bool):
+        if generated is not None:
+            return generated["prelude"] + body, "cpp" if is_cpu else "cu", generated["meta"], [], []
         source, ext, meta, ltoirs, fatbins = generate(options, is_cpu)
         prelude = module_prelude(source, "cpu" if is_cpu else "cuda", options)
         return prelude + body, ext, meta, ltoirs, fatbins
@@ -605,9 +610,50 @@ def substituted_unit(module, body: str) -> Iterator[None]:
         del module._run_codegen
 
 
+@contextlib.contextmanager
+def generated_unit(module) -> Iterator[dict]:
+    """While active, record what a build of ``module`` generates besides its code: Warp's prelude
+    and the build's metadata (``substituted_unit`` takes them), where it links nothing else in."""
+    generate = module._run_codegen
+    recorded: dict = {}
+
+    def recording(options: dict, is_cpu: bool):
+        source, ext, meta, ltoirs, fatbins = generate(options, is_cpu)
+        if not ltoirs and not fatbins:
+            recorded.update(prelude=module_prelude(source, "cpu" if is_cpu else "cuda", options), meta=meta)
+        return source, ext, meta, ltoirs, fatbins
+
+    module._run_codegen = recording
+    try:
+        yield recorded
+    finally:
+        del module._run_codegen
+
+
 # Clang flags that make a failed build cheap: stop at the first error, name only the best overload
 # candidates (Warp's builtins have hundreds each), no source excerpts. They change no object code.
 FIRST_ERROR_FLAGS = "-Wfatal-errors -fshow-overloads=best -fno-caret-diagnostics"
+
+
+# Clang flags that read a precompiled header as it is, and keep quiet about the macros it defines
+# again (as Warp's own use of the header does). They change no object code.
+HEADER_FLAGS = "-Wno-macro-redefined -include-pch"
+HEADER_LINK = "wirp_header.pch"  # in the working folder of a build that reads it
+_read_header: list[str] = []  # the header this process's CPU builds read directly, once one is set
+
+
+def read_precompiled_header(path: str) -> None:
+    """Let this process's CPU builds (and its forks') read the precompiled header at ``path`` directly.
+    Warp's own use of its header retries a build that fails without it (about 1 s, as long as a build
+    without any header) and deletes it; read directly, a failed build fails at once and the header
+    stays. Each build links it into its working folder first (``HEADER_LINK``): the module hash
+    depends on the flags, and a path that differed from run to run would rename the files a
+    compiler's errors name. ``""`` goes back to Warp's own use."""
+    _read_header[:] = [path] if path else []
+
+
+def reads_precompiled_header() -> bool:
+    return bool(_read_header)
 
 
 def load_on_cpu(kernel: wp.Kernel, mode: str) -> None:
@@ -617,9 +663,16 @@ def load_on_cpu(kernel: wp.Kernel, mode: str) -> None:
     init_warp()
     kernel.module.options["mode"] = mode
     default = _context._resolve_cpu_compiler_flags(None, wp.config.cpu_compiler_flags)
-    kernel.module.options["cpu_compiler_flags"] = f"{default} {FIRST_ERROR_FLAGS}"
+    flags = f"{default} {FIRST_ERROR_FLAGS}"
+    pinned = PINNED_CONFIG | {"mode": mode}
+    if _read_header:  # read through a link of a fixed name: the flags, and with them Warp's module hash, stay the same
+        if not os.path.lexists(HEADER_LINK):
+            os.symlink(_read_header[0], HEADER_LINK)
+        flags += f" {HEADER_FLAGS} {HEADER_LINK}"
+        pinned |= {"use_precompiled_headers": False}
+    kernel.module.options["cpu_compiler_flags"] = flags
     try:
-        with pinned_config(PINNED_CONFIG | {"mode": mode}):
+        with pinned_config(pinned):
             kernel.module.load("cpu", CPU_LAUNCH_BLOCK_DIM)
     except Exception as error:
         raise CompileError(f"cpu compile failed: {type(error).__name__}: {error}") from error
@@ -696,6 +749,11 @@ def precompiled_header_folder() -> str:
     """Where this process's Clang builds keep their precompiled header (made by the first build)."""
     init_warp()
     return _context.runtime.get_clang_pch_dir()
+
+
+def precompiled_header_file() -> str:
+    """The precompiled header this process's first Clang build made."""
+    return next(str(path) for path in Path(precompiled_header_folder()).glob("*.pch"))
 
 
 def private_precompiled_headers(folder: str) -> None:

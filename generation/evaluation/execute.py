@@ -33,6 +33,7 @@ from generation.source.features import Launch, launch_of
 CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay in)
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id, the set's number and the salt (if any) follow
 ROW_ARGS_FILE = "row_args.json"  # the row kernel's (name, type) arguments, written by its reference's run
+ROW_UNIT_FILE = "row_unit.json"  # Warp's prelude, metadata and code beside the forward, left by a reference's CPU build
 PTX_FILE = "candidate.ptx"  # a PTX candidate's whole module, assembled by the compile phase, loaded by the run phase
 
 
@@ -57,6 +58,7 @@ class Work:
     facts: dict | None = None  # the row kernel's launch (``Launch`` as JSON), read by the worker from its source
     row_args: tuple = ()  # the row kernel's (name, type) arguments, as its reference run reports them
     input_salt: str = ""  # draws input sets no one knows in advance ("": the published seeds)
+    row_unit: dict | None = None  # what the row's reference build generated (``ROW_UNIT_FILE``): not generated again
 
 
 def input_seed(row_id: str, input_set: int, salt: str = "") -> list[int]:
@@ -74,8 +76,19 @@ def _unit_body(work: Work, kernel) -> str:
     """What follows Warp's prelude in the unit the candidate is compiled as."""
     if work.is_reference or work.task == "python_to_code":
         return work.code
+    if work.row_unit:
+        return work.code + "\n\n" + work.row_unit["beside_forward"]
     generated = warp_api.generate_kernel_code(kernel, _codegen_device(work.device), arch=work.arch)
     return work.code + "\n\n" + generated.beside_forward
+
+
+def _row_unit(work: Work, kernel, recorded: dict) -> None:
+    """Leave, beside the reference's CPU build, what its row's candidates' builds would generate
+    again (``ROW_UNIT_FILE``): Warp's prelude, the build's metadata, the code beside the forward."""
+    if recorded and work.task != PYTHON_TASK:
+        beside = warp_api.generate_kernel_code(kernel, "cpu", arch=work.arch).beside_forward
+        with open(ROW_UNIT_FILE, "w", encoding="utf-8") as file:
+            json.dump(recorded | {"beside_forward": beside}, file)
 
 
 def _codegen_device(device: str) -> str:
@@ -96,7 +109,8 @@ def _candidate_kernel(work: Work) -> Iterator[object]:
         if work.is_reference or _is_ptx(work):
             yield row_kernel
         else:
-            with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)):
+            known = work.row_unit if work.device == "cpu" else None
+            with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel), known):
                 yield row_kernel
 
 
@@ -146,11 +160,13 @@ def _loaded(work: Work, kernel) -> Iterator[int | None]:
 
 def _own_kernel_cache() -> None:
     """Builds go to the child's folder: the run phase loads what the compile phase built there. The
-    precompiled header is the child's own copy, so a failed build cannot spoil the worker's."""
+    worker's precompiled header is read as it is where the worker could (no failed build touches
+    it), and copied into the child's folder otherwise (Warp's own use of it deletes it on a failure)."""
     import warp as wp
 
     wp.config.kernel_cache_dir = os.path.abspath("kernels")
-    warp_api.private_precompiled_headers(os.path.abspath("."))
+    if not warp_api.reads_precompiled_header():
+        warp_api.private_precompiled_headers(os.path.abspath("."))
 
 
 def _kernel_called(module, name: str):
@@ -182,7 +198,12 @@ def compile_phase(work: Work) -> dict:
                 file.write(_assembled_ptx(work))
         return result  # CUDA and PTX code runs on its own device only: no CPU build
     with _candidate_kernel(work) as kernel:  # the CPU build the run phase loads
-        warp_api.load_on_cpu(kernel, CPU_MODE)
+        if work.is_reference:
+            with warp_api.generated_unit(kernel.module) as recorded:
+                warp_api.load_on_cpu(kernel, CPU_MODE)
+            _row_unit(work, kernel, recorded)
+        else:
+            warp_api.load_on_cpu(kernel, CPU_MODE)
     return result
 
 

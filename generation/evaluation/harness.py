@@ -13,6 +13,7 @@ that candidate, with the reason, and the rest of its job is scored again in a fr
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import json
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +77,16 @@ HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # what load_dataset would look up on th
 def load_rows(data, config: str, split: str) -> tuple[list[dict], list[dict]]:
     """The split's rows and the train split's (for ``nearest``) from a build folder, anything
     ``load_dataset`` reads, or a loaded ``DatasetDict``."""
+    built = load_splits(data, config)
+    if split not in built:
+        raise ValueError(f"split {split!r} is not in {data} ({config}); its splits are {list(built)}")
+    train = list(built["train"]) if "train" in built else []
+    return list(built[split]), train
+
+
+def load_splits(data, config: str):
+    """``config``'s ``DatasetDict`` from a build folder, anything ``load_dataset`` reads, or a
+    loaded ``DatasetDict`` (returned as it is)."""
     import datasets
 
     from generation.hub.publish import load_builds
@@ -93,10 +105,7 @@ def load_rows(data, config: str, split: str) -> tuple[list[dict], list[dict]]:
         built = builds[config]
     else:
         built = datasets.load_dataset(str(data), config, trust_remote_code=str(data).endswith(".py"))
-    if split not in built:
-        raise ValueError(f"split {split!r} is not in {data} ({config}); its splits are {list(built)}")
-    train = list(built["train"]) if "train" in built else []
-    return list(built[split]), train
+    return built
 
 
 def _flat(row: dict) -> dict:
@@ -194,9 +203,12 @@ class Worker:
         status = f"exit {code}" if code is not None and code >= 0 else f"signal {-code}" if code else "no exit"
         return f"{lines[-1].strip()} ({status})" if lines else status
 
-    def score(self, job: dict) -> WorkerRun:
+    def ensure_started(self) -> None:
         if self.process is None or self.process.poll() is not None:
             self._start()
+
+    def score(self, job: dict) -> WorkerRun:
+        self.ensure_started()
         run = WorkerRun([])
         try:
             self.process.stdin.write((json.dumps(job) + "\n").encode())
@@ -303,50 +315,110 @@ def sandbox_layers(require: bool) -> tuple[Layer, ...]:
 _WARNED: set[str] = set()
 
 
-def _run_jobs(
-    jobs: list[dict], workers: int, progress: bool, layers: tuple[Layer, ...], limits: Limits, gpus: int
-) -> Iterator[tuple[dict, list[Score]]]:
-    """Each job's row end and scores, in the order jobs finish, from ``workers`` worker processes."""
-    from tqdm.auto import tqdm
+class Pool:
+    """Warm workers that live across runs of jobs: the evaluation makes one per call, the execution
+    reward one for its life. Each worker has a thread of its own for the pool's life, which starts,
+    feeds and ends it: a sandboxed worker dies with the thread that started it (bubblewrap's
+    ``--die-with-parent`` is the thread's death, not the process's). A job goes first to the worker
+    its row's id picks, which may keep the row's reference (``keep_reference``); an idle worker takes
+    the others' jobs. Its scratch folder goes with ``close``."""
 
-    pending: queue.Queue = queue.Queue()
-    for job in jobs:
-        pending.put(job)
-    done: queue.Queue = queue.Queue()
+    def __init__(self, layers: tuple[Layer, ...], limits: Limits, gpus: int, count: int):
+        self.scratch = tempfile.mkdtemp(prefix="wirp_eval_")
+        self.workers = [Worker(layers, self.scratch, limits, gpus, number) for number in range(max(1, count))]
+        self._inboxes: list[queue.Queue] = [queue.Queue() for _ in self.workers]
+        self._threads = [threading.Thread(target=self._serve, args=(n,), daemon=True) for n in range(len(self.workers))]
+        for thread in self._threads:
+            thread.start()
 
-    def serve(scratch: str, number: int) -> None:
-        worker = Worker(layers, scratch, limits, gpus, number)
+    def _serve(self, number: int) -> None:
+        """Worker ``number``'s thread: each order its inbox gets, until None; then the worker ends."""
+        worker = self.workers[number]
         try:
-            while True:
-                try:
-                    job = pending.get_nowait()
-                except queue.Empty:
-                    return
-                done.put(score_job(worker, job))
-        except BaseException as error:  # raised where the results are awaited, not lost with the thread
-            done.put(error)
+            while (order := self._inboxes[number].get()) is not None:
+                order(worker)
         finally:
             worker.close()
 
-    scratch = tempfile.mkdtemp(prefix="wirp_eval_")
-    try:
-        count = max(1, min(workers, len(jobs)))
-        threads = [threading.Thread(target=serve, args=(scratch, k), daemon=True) for k in range(count)]
-        for thread in threads:
-            thread.start()
+    def start(self) -> None:
+        """Start every worker now, side by side (each warms its compiler, a few seconds)."""
+        started: queue.Queue = queue.Queue()
+
+        def start(worker: Worker) -> None:
+            try:
+                worker.ensure_started()
+                started.put(None)
+            except BaseException as error:
+                started.put(error)
+
+        for inbox in self._inboxes:
+            inbox.put(start)
+        failures = [failure for failure in (started.get() for _ in self._inboxes) if failure is not None]
+        if failures:
+            raise failures[0]
+
+    def run(self, jobs: list[dict], progress: bool = False) -> Iterator[tuple[dict, list[Score]]]:
+        """Each job's row end and scores, in the order jobs finish."""
+        from tqdm.auto import tqdm
+
+        queues = [collections.deque() for _ in self.workers]
+        for job in jobs:
+            queues[zlib.crc32(job["row"]["id"].encode()) % len(queues)].append(job)
+        lock = threading.Lock()
+        done: queue.Queue = queue.Queue()
+
+        def next_job(number: int) -> dict | None:
+            with lock:
+                if queues[number]:
+                    return queues[number].popleft()
+                longest = max(queues, key=len)
+                return longest.pop() if longest else None
+
+        def serve(number: int, worker: Worker) -> None:
+            try:
+                while (job := next_job(number)) is not None:
+                    done.put(score_job(worker, job))
+            except BaseException as error:  # raised where the results are awaited, not lost with the thread
+                done.put(error)
+            finally:
+                done.put(None)
+
+        busy = range(min(len(self.workers), max(1, len(jobs))))
+        for number in busy:
+            self._inboxes[number].put(functools.partial(serve, number))
         disable = not (progress and sys.stderr.isatty())
         total = sum(len(job["candidates"]) for job in jobs)
-        with tqdm(total=total, desc="scoring", unit="candidate", disable=disable) as bar:
-            for _ in jobs:
-                result = done.get()
-                if isinstance(result, BaseException):
-                    raise result
-                bar.update(len(result[1]))
-                yield result
-        for thread in threads:
+        idle = 0
+        try:
+            with tqdm(total=total, desc="scoring", unit="candidate", disable=disable) as bar:
+                while idle < len(busy):
+                    result = done.get()
+                    if result is None:
+                        idle += 1
+                        continue
+                    if isinstance(result, BaseException):
+                        raise result
+                    bar.update(len(result[1]))
+                    yield result
+        finally:
+            with lock:
+                for pending in queues:
+                    pending.clear()
+            while idle < len(busy):  # every worker's thread back at its inbox before the next run
+                idle += done.get() is None
+
+    def close(self) -> None:
+        for inbox in self._inboxes:
+            inbox.put(None)
+        for thread in self._threads:
             thread.join()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _sources(
@@ -460,7 +532,9 @@ def evaluate(
         )
     weak: dict[str, str] = {}
     notes: dict[str, str] = {}
-    for end, scores in _run_jobs(jobs, workers or os.cpu_count() or 1, progress, layers, limits, gpus):
+    with Pool(layers, limits, gpus, min(workers or os.cpu_count() or 1, len(jobs))) as pool:
+        finished = list(pool.run(jobs, progress))
+    for end, scores in finished:
         weak[end["id"]] = end["weak"]
         notes[end["id"]] = end["note"]
         for measured in scores:
@@ -522,13 +596,20 @@ def _missing(source: Source, row: dict, task: str, config: str, gpus: int) -> Sc
     return record
 
 
+def too_long(code: str, target: str) -> str:
+    """Why a prediction is scored as wrong without being compiled ("" where it is not too long)."""
+    longest = LONGEST * len(target) + LONGEST_MARGIN
+    if len(code) > longest:
+        return f"prediction too long: {len(code):,} characters, over {longest:,} ({LONGEST}x the reference)"
+    return ""
+
+
 def _text_scores(
     source: Source, row: dict, sample: int, code: str, target: str, task: str, config: str, gpus: int
 ) -> Score:
     record = _base_record(source, row, sample, task, config, gpus)
-    longest = LONGEST * len(target) + LONGEST_MARGIN
-    if len(code) > longest:
-        record.error = f"prediction too long: {len(code):,} characters, over {longest:,} ({LONGEST}x the reference)"
+    record.error = too_long(code, target)
+    if record.error:
         return record
     record.exact = exact(code, target)
     record.chrf = round(chrf(code, target), 4)

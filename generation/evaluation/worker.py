@@ -14,6 +14,7 @@ by the layers the harness names (``--layers``). The worker itself runs only this
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import functools
 import json
@@ -43,20 +44,34 @@ def warm(a: wp.array(dtype=float)):
     a[wp.tid()] = 1.0
 """
 REFERENCE = "r"  # the reference's folder in a job's: removed once its outputs are read
+REFERENCES_KEPT = 256  # rows whose reference a worker keeps for jobs that ask (``keep_reference``)
 
 
-def _warm_up(folder: Path) -> str:
+def _warm_up(folder: Path, direct: bool = True) -> str:
     """Build one small kernel in debug mode, into an empty kernel cache so that Clang really runs:
-    it makes the precompiled header (about 2 s) that every child then reuses. Returns its folder."""
+    it makes the precompiled header (about 2 s) that every child then reads. With ``direct`` (where
+    Landlock keeps children from writing it), build it again reading that header directly
+    (``warp_api.read_precompiled_header``): where Clang takes it, every child reads it so, and a
+    candidate that fails to build fails at once; otherwise (no Landlock, another Warp) each child
+    goes on with a copy of its own in Warp's way. Returns the header's folder."""
     import warp as wp
 
     from generation.backend import warp_api
     from generation.backend.source_module import kernel_named, loaded_source
 
     warp_api.init_warp()
-    wp.config.kernel_cache_dir = str(folder / "warm_up")
-    with loaded_source(WARM_UP) as module:
-        warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE)
+    os.chdir(folder)  # where a build that reads the header links it (``warp_api.HEADER_LINK``)
+    for attempt, header in enumerate(("", "direct") if direct else ("",)):
+        wp.config.kernel_cache_dir = str(folder / f"warm_up{attempt}")
+        with loaded_source(WARM_UP) as module:
+            warp_api.read_precompiled_header(header and warp_api.precompiled_header_file())
+            try:
+                warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE)
+            except warp_api.CompileError as error:
+                if not header:
+                    raise
+                warp_api.read_precompiled_header("")
+                print(f"children use Warp's precompiled header in Warp's way: {error}", file=sys.stderr, flush=True)
     return warp_api.precompiled_header_folder()
 
 
@@ -86,7 +101,72 @@ class Job:
         return outcome
 
 
-def score_row(job: dict, place: Job) -> Iterator[tuple[str, dict]]:
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A row's reference, built and run: its outputs (None where it could not run), the row
+    kernel's (name, type) arguments, and what the row's end event says of it."""
+
+    arrays: dict | None
+    row_args: tuple
+    end: dict  # reference (why it could not run), weak, note, harness
+    row_unit: dict | None = None  # what its build generated, which the row's candidates' builds take as it is
+
+
+class KeptReferences:
+    """The references of the last rows scored, kept across jobs that ask for it (``keep_reference``,
+    a key naming the row and its inputs): the execution reward scores a row's completions again and
+    again, and its reference need not be built each time. They stay in the worker, which no child
+    shares."""
+
+    def __init__(self, size: int = REFERENCES_KEPT):
+        self.size = size
+        self._kept: collections.OrderedDict[str, Reference] = collections.OrderedDict()
+
+    def get(self, key: str) -> Reference | None:
+        if key in self._kept:
+            self._kept.move_to_end(key)
+        return self._kept.get(key)
+
+    def keep(self, key: str, reference: Reference) -> None:
+        self._kept[key] = reference
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+
+def _reference(base: execute.Work, row: dict, task: str, place: Job, input_sets: range) -> Reference:
+    """Build and run the row's own code (or Python, for ``forward_to_python``) on the inputs."""
+    end = {"reference": "", "weak": "", "note": "", "harness": ""}
+    own = row["python_source"] if task == PYTHON_TASK else row["code"]
+    work = dataclasses.replace(base, code=own, python_source=row["python_source"], is_reference=True)
+    try:
+        reference, why, complete, row_args = _build_and_run(work, place.folder / REFERENCE, place)
+    except SandboxFailed as failure:
+        reference, row_args, end["harness"] = None, (), str(failure)
+    row_unit = _row_unit(place.folder / REFERENCE / execute.ROW_UNIT_FILE) if reference is not None else None
+    shutil.rmtree(place.folder / REFERENCE, ignore_errors=True)
+    if reference is not None:
+        end["weak"] = compare.weak(reference, input_sets)
+        if not complete:
+            end["note"] = f"adjoints not compared: the reference's backward pass failed ({why})"
+    elif not end["harness"]:
+        end["reference"] = why
+    return Reference(reference, row_args, end, row_unit)
+
+
+def _row_unit(path: Path) -> dict | None:
+    """What the reference's build left for its candidates' (the row's own code wrote it: it is
+    taken only as the three strings and the metadata it should be)."""
+    try:
+        unit = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    shapes = {"prelude": str, "beside_forward": str, "meta": dict}
+    if not isinstance(unit, dict) or any(not isinstance(unit.get(key), kind) for key, kind in shapes.items()):
+        return None
+    return {key: unit[key] for key in shapes}
+
+
+def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iterator[tuple[str, dict]]:
     """The events of scoring every candidate of the job's row: compiles, correct, round_trip,
     changed and the first error.
 
@@ -95,7 +175,8 @@ def score_row(job: dict, place: Job) -> Iterator[tuple[str, dict]]:
     these inputs (Warp cannot differentiate some loops) is compared on its forward outputs only.
     Each child gets only its own candidate and what it needs of the row: a Python candidate never
     gets the row's Python source, its task's answer; the reference's outputs are gone from the
-    disk before any candidate runs."""
+    disk before any candidate runs. A job with ``keep_reference`` (a key) takes the row's reference
+    from ``kept`` where it is there, and leaves it there otherwise."""
     row, task = job["row"], job["task"]
     input_sets, all_sets = range(job["input_sets"]), range(job["input_sets"] + job.get("oracle_sets", 0))
     # None: ``correct`` is not measured here. The harness counts the GPUs: one the sandbox hides
@@ -121,20 +202,13 @@ def score_row(job: dict, place: Job) -> Iterator[tuple[str, dict]]:
     reference: dict | None = None
     if launch is not None:
         yield "scoring", {"source": None, "sample": None, "phase": "reference"}
-        own = row["python_source"] if task == PYTHON_TASK else row["code"]
-        work = dataclasses.replace(base, code=own, python_source=row["python_source"], is_reference=True)
-        try:
-            reference, why, complete, row_args = _build_and_run(work, place.folder / REFERENCE, place)
-        except SandboxFailed as failure:
-            reference, end["harness"] = None, str(failure)
-        shutil.rmtree(place.folder / REFERENCE, ignore_errors=True)
-        if reference is not None:
-            end["weak"] = compare.weak(reference, input_sets)
-            base = dataclasses.replace(base, row_args=row_args)
-            if not complete:
-                end["note"] = f"adjoints not compared: the reference's backward pass failed ({why})"
-        elif not end["harness"]:
-            end["reference"] = why
+        known = kept.get(job["keep_reference"]) if kept is not None and job.get("keep_reference") else None
+        if known is None:
+            known = _reference(base, row, task, place, input_sets)
+            if kept is not None and job.get("keep_reference") and not known.end["harness"]:
+                kept.keep(job["keep_reference"], known)
+        reference, end = known.arrays, end | known.end
+        base = dataclasses.replace(base, row_args=known.row_args, row_unit=known.row_unit)
     for number, candidate in enumerate(job["candidates"]):
         started = time.monotonic()
         scratch = place.folder / f"c{number}"
@@ -228,15 +302,16 @@ def serve(plan: Plan) -> None:
     root = Path(tempfile.mkdtemp(prefix="wirp_eval_"))
     spawner = None
     try:
-        reads = (*runtime_paths(), _warm_up(root))
+        reads = (*runtime_paths(), _warm_up(root, direct=plan.landlock))  # a header no child can write
         load(plan)
         spawner = Spawner(execute.PHASES, functools.partial(confine_child, plan=plan, reads=reads))
         emit("ready", {"layers": plan.to_argument()})
+        kept = KeptReferences()
         for number, line in enumerate(sys.stdin):
             job = json.loads(line)
             place = Job(root / f"job{number}", Limits(**job.get("limits", {})), spawner)
             try:
-                for kind, payload in score_row(job, place):
+                for kind, payload in score_row(job, place, kept):
                     emit(kind, payload)
             finally:
                 shutil.rmtree(place.folder, ignore_errors=True)

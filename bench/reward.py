@@ -1,0 +1,163 @@
+"""The execution reward's targets, on one ``cpu`` build, ``python_to_forward``, 2 cores:
+
+    python bench/reward.py [--out bench_reward] [--rows 120] [--before 8f9442b]
+
+For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), a garbage
+completion and an empty one. Timed, as a user waits:
+- ``warp-ir-pairs eval`` from the command line on the reference predictions, with this checkout and
+  with ``--before`` (the commit before the reward and its speed work, in a temporary git worktree);
+- ``ExecutionReward``: made (workers warmed), then called on the references (each row's reference is
+  built then), the mutants (references kept), garbage and empty, and the references again (cache).
+Checked: references score 1.0, mutants below 1.0, garbage and empty 0.0, and every candidate's
+``compiles``/``correct`` (and its reward) equal to what ``eval`` of this checkout says of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from generation.evaluation import harness  # noqa: E402
+from generation.evaluation.baselines import BASELINES  # noqa: E402
+from generation.evaluation.predictions import write_predictions  # noqa: E402
+from generation.evaluation.reward import ExecutionReward, reward_of  # noqa: E402
+from generation.evaluation.scores import Score  # noqa: E402
+
+CLI = [sys.executable, "-m", "generation.cli"]
+BEFORE = "8f9442b"  # the last commit before the reward and its speed work
+TASK = "python_to_forward"
+KINDS = ("reference", "mutant", "garbage", "empty")
+
+
+def build(out: Path, rows: int) -> Path:
+    data = out / "data_cpu"
+    if not (data / "cpu").exists():
+        sizes = ["--num-examples", str(2 * rows), "--num-test", str(rows), "--seed", "1"]
+        subprocess.run([*CLI, "build", "cpu", "--out", str(data), "--workers", str(os.cpu_count()), *sizes], check=True)
+    return data
+
+
+def eval_cli(out: Path, name: str, data: Path, predictions: Path, checkout: Path | None = None) -> tuple[float, Path]:
+    report = out / f"report_{name}"
+    command = [*CLI, "eval", str(data), "--config", "cpu", "--task", TASK, "--predictions", str(predictions)]
+    where = {"cwd": checkout, "env": dict(os.environ, PYTHONPATH=str(checkout))} if checkout else {}
+    start = time.perf_counter()
+    subprocess.run([*command, "--out", str(report)], check=True, stdout=subprocess.DEVNULL, **where)
+    return time.perf_counter() - start, report
+
+
+def candidates(rows: list[dict]) -> tuple[dict[str, dict[str, str]], set[str]]:
+    """``{kind: {row_id: completion}}``, and the rows whose mutant swaps an operator (add for sub...)."""
+    mutants = BASELINES["mutate"](rows, TASK, (), [])
+    operators = {row_id for row_id, made in mutants.items() if made["note"].startswith("operator")}
+    return {
+        "reference": {row["id"]: row["forward"] for row in rows},
+        "mutant": {row_id: made["text"] for row_id, made in mutants.items()},
+        "garbage": {row["id"]: f"garbage {row['id']} (" for row in rows},
+        "empty": {row["id"]: "" for row in rows},
+    }, operators
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("bench_reward"))
+    parser.add_argument("--rows", type=int, default=120)
+    parser.add_argument("--before", default=BEFORE)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = build(args.out, args.rows)
+    rows, _ = harness.load_rows(data, "cpu", "test")
+    made, operators = candidates(rows)
+    files = {}
+    for kind in KINDS:
+        files[kind] = args.out / f"{kind}.jsonl"
+        write_predictions(files[kind], {row_id: {0: text} for row_id, text in made[kind].items()})
+    mix = args.out / "mix.jsonl"
+    samples = {row["id"]: {k: made[kind].get(row["id"], "") for k, kind in enumerate(KINDS)} for row in rows}
+    write_predictions(mix, samples)
+
+    lines = ["| run | candidates | seconds | candidates/s |", "|---|---:|---:|---:|"]
+    checkout = Path(tempfile.mkdtemp(prefix="wirp_before_")) / "checkout"
+    subprocess.run(["git", "worktree", "add", "--detach", str(checkout), args.before], check=True, capture_output=True)
+    try:
+        before, _ = eval_cli(args.out, "before", data, files["reference"], checkout)
+        before_garbage, _ = eval_cli(args.out, "before_garbage", data, files["garbage"], checkout)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], check=True)
+    after, _ = eval_cli(args.out, "after", data, files["reference"])
+    after_garbage, _ = eval_cli(args.out, "after_garbage", data, files["garbage"])
+    _, mix_report = eval_cli(args.out, "mix", data, mix)
+    count = len(rows)
+    lines += [
+        f"| `eval` at {args.before}, references | {count} | {before:.1f} | {count / before:.2f} |",
+        f"| `eval` now, references | {count} | {after:.1f} | {count / after:.2f} |",
+        f"| `eval` at {args.before}, garbage | {count} | {before_garbage:.1f} | {count / before_garbage:.2f} |",
+        f"| `eval` now, garbage | {count} | {after_garbage:.1f} | {count / after_garbage:.2f} |",
+    ]
+
+    rewards: dict[str, dict[str, float | None]] = {}
+    start = time.perf_counter()
+    with ExecutionReward(data, "cpu", TASK, workers=args.workers) as reward:
+        warmed = time.perf_counter() - start
+        lines.append(f"| reward made ({args.workers} workers warmed) | - | {warmed:.1f} | - |")
+        timed = {}
+        for kind in (*KINDS, "reference again"):
+            texts = made[kind.split()[0]]
+            ids = list(texts)
+            begun = time.perf_counter()
+            values = reward(prompts=None, completions=[texts[row_id] for row_id in ids], id=ids)
+            timed[kind] = time.perf_counter() - begun
+            rewards.setdefault(kind.split()[0], dict(zip(ids, values, strict=True)))
+            rate = len(ids) / timed[kind]
+            lines.append(f"| reward: {kind} | {len(ids)} | {timed[kind]:.2f} | {rate:.1f} |")
+        first = timed["reference"] + warmed
+        lines.append(f"| reward: references, made and called | {count} | {first:.1f} | {count / first:.2f} |")
+        distinct = sum(len(made[kind]) for kind in KINDS)
+        spent = sum(timed[kind] for kind in KINDS)
+        lines.append(f"| reward: all four kinds, once each | {distinct} | {spent:.1f} | {distinct / spent:.1f} |")
+    print("\n".join(lines))
+    print()
+    today = count / before  # candidates/s of eval before this work
+    print(
+        f"distinct candidates/s, reward over `eval` at {args.before}: references "
+        f"{count / timed['reference'] / today:.2f}x (cold: each row's reference built in the call), with the "
+        f"reward's making {before / first:.2f}x; mutants (references kept) "
+        f"{len(made['mutant']) / timed['mutant'] / today:.2f}x; "
+        f"all four kinds {distinct / spent / today:.2f}x"
+    )
+    again = timed["reference again"]
+    print(f"repeated batch: {again:.3f} s, {again / timed['reference']:.4f} of the first")
+
+    reference = rewards["reference"]
+    mutant = rewards["mutant"]
+    print(f"references at 1.0: {sum(v == 1.0 for v in reference.values())} of {len(reference)}")
+    operator = operators & set(mutant)
+    print(
+        f"mutants below 1.0: {sum(v is not None and v < 1.0 for v in mutant.values())} of {len(mutant)} rows with one "
+        f"({sum(mutant[r] is not None and mutant[r] < 1.0 for r in operator)} of {len(operator)} operator mutants)"
+    )
+    for kind in ("garbage", "empty"):
+        print(f"{kind} at 0.0: {sum(v == 0.0 for v in rewards[kind].values())} of {len(rewards[kind])}")
+    differ = []
+    by_sample = {0: "reference", 1: "mutant", 2: "garbage", 3: "empty"}
+    for row in map(json.loads, open(mix_report / "rows.jsonl")):
+        kind = by_sample.get(row["sample"])
+        if kind is None or row["id"] not in rewards[kind]:
+            continue
+        if reward_of(Score.from_json(row), 0.0) != rewards[kind][row["id"]]:
+            differ.append((kind, row["id"]))
+    compared = sum(len(values) for values in rewards.values())
+    print(f"reward equal to eval's score: {compared - len(differ)} of {compared} candidates; differ: {differ[:5]}")
+
+
+if __name__ == "__main__":
+    main()
