@@ -101,6 +101,18 @@ def test_a_repeated_batch_is_answered_by_the_cache_in_memory_and_on_disk(scored,
         assert again.calls["scored"] == 0
 
 
+def test_workers_and_references_live_across_calls(scored):
+    """The fixture's five calls started the worker once and built each row's reference once: a new
+    completion of a row scored before builds only itself."""
+    reward, row = scored["reward"], scored["rows"][1]
+    process = reward.pool.workers[0].process
+    kept = reward.calls["references_kept"]
+    assert reward(completions=[row["forward"] + "\n// another completion"], id=[row["id"]]) == [1.0]
+    assert reward.pool.workers[0].process is process and process.poll() is None
+    assert reward.calls["references_kept"] == kept + 1
+    assert reward.calls["references_built"] == ROWS
+
+
 def test_the_reward_is_what_trl_takes(scored):
     reward = scored["reward"]
     assert reward.__name__ == "execution_python_to_forward"
@@ -165,3 +177,14 @@ with loaded_source(worker.WARM_UP.replace("1.0", "2.0")) as module:
 print(os.path.exists(header))
 """
     assert run_python(code) == "True"
+
+
+def test_completions_in_a_view_the_reward_was_not_told_of_are_named(scored, caplog):
+    """A policy trained on the placeholders view writes HASH and MODULE: without the view they compile
+    nowhere, and the reward says so once instead of handing out silent zeros."""
+    reward, row = scored["reward"], scored["rows"][0]
+    example = sft.format_row(row, "python_to_forward", "prompt_completion", placeholders=True)
+    assert "HASH" in example["completion"]
+    with caplog.at_level("WARNING", logger="generation.evaluation.reward"):
+        assert reward(completions=[example["completion"]], id=[row["id"]]) == [0.0]
+    assert "placeholders view" in caplog.text and "views=['placeholders']" in caplog.text

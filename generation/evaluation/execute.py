@@ -84,9 +84,11 @@ def _unit_body(work: Work, kernel) -> str:
 
 def _row_unit(work: Work, kernel, recorded: dict) -> None:
     """Leave, beside the reference's CPU build, what its row's candidates' builds would generate
-    again (``ROW_UNIT_FILE``): Warp's prelude, the build's metadata, the code beside the forward."""
+    again (``ROW_UNIT_FILE``): Warp's prelude, the build's metadata, and for ``python_to_forward``
+    the code beside the forward (a ``python_to_code`` candidate is the whole unit)."""
     if recorded and work.task != PYTHON_TASK:
-        beside = warp_api.generate_kernel_code(kernel, "cpu", arch=work.arch).beside_forward
+        forward_only = work.task == "python_to_forward"
+        beside = warp_api.generate_kernel_code(kernel, "cpu", arch=work.arch).beside_forward if forward_only else ""
         with open(ROW_UNIT_FILE, "w", encoding="utf-8") as file:
             json.dump(recorded | {"beside_forward": beside}, file)
 

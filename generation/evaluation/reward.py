@@ -70,7 +70,7 @@ def reward_of(score: Score, compiles_credit: float) -> float | None:
         return None
     if score.correct:
         return 1.0
-    if score.compiles is False or score.error.startswith("prediction too long"):
+    if score.compiles is False:  # a prediction too long to compile too
         return 0.0
     if score.correct is None:
         return None
@@ -179,7 +179,9 @@ class ExecutionReward:
         self.pool = harness.Pool(layers, self.limits, self.gpus, workers or os.cpu_count() or 1)
         self._finalizer = weakref.finalize(self, _close, self.pool, self.cache)
         self.pool.start()
-        self.calls = collections.Counter()  # completions, cache hits, scored, for the curious
+        self._warned_placeholders = False
+        # completions; reused (cached, or repeated in the batch); scored; jobs whose row's reference was kept or built
+        self.calls = collections.Counter()
 
     def __call__(
         self,
@@ -192,7 +194,8 @@ class ExecutionReward:
             raise ValueError("no `id` column: score SFT rows made by `warp-ir-pairs sft`, which keep each row's id")
         if len(id) != len(completions):
             raise ValueError(f"{len(completions)} completions but {len(id)} ids")
-        self._check_columns(columns, len(completions))
+        self._check_columns(columns)
+        self._check_placeholders(id, completions)
         candidates = [self._candidate(row_id, completion) for row_id, completion in zip(id, completions, strict=True)]
         scores = self.scores(candidates)
         return [reward_of(scores[candidate.key], self.compiles_credit) for candidate in candidates]
@@ -207,7 +210,7 @@ class ExecutionReward:
                 found[candidate.key] = cached
             else:
                 missing.setdefault(candidate.key, candidate)
-        self.calls.update(completions=len(candidates), cached=len(candidates) - len(missing), scored=len(missing))
+        self.calls.update(completions=len(candidates), reused=len(candidates) - len(missing), scored=len(missing))
         scored = self._measured(list(missing.values()))
         self.cache.put(scored)
         return found | scored
@@ -241,6 +244,7 @@ class ExecutionReward:
             for part in range(min(parts, len(numbered))):
                 jobs.append(self._job(self.rows[row_id], numbered[part::parts]))
         for end, measured in self.pool.run(jobs):
+            self.calls.update(references_kept=end.get("kept", False), references_built=not end.get("kept", False))
             for score in measured:
                 if end["reference"] and not score.harness:
                     score.correct = None  # nothing to compare with: not measured
@@ -263,7 +267,7 @@ class ExecutionReward:
             "keep_reference": reference.hexdigest(),
         }
 
-    def _check_columns(self, columns: dict[str, Any], count: int) -> None:
+    def _check_columns(self, columns: dict[str, Any]) -> None:
         """The SFT columns TRL passes along, where they say what the completions are: refuse rows
         of another task, or written in other views than this reward reads them in."""
         for name, wanted in (("task", self.task), ("derived", ",".join(self.views))):
@@ -274,6 +278,22 @@ class ExecutionReward:
                     f"the rows' {name} is {strange[0]!r} but this reward scores {name} {wanted!r}: make it with "
                     + (f"task={strange[0]!r}" if name == "task" else f"views={tuple(strange[0].split(','))}")
                 )
+
+    def _check_placeholders(self, ids: Sequence[str], completions: Sequence[Any]) -> None:
+        """Warn, once, where completions write ``HASH``/``MODULE`` and this reward does not read the
+        placeholders view: they compile nowhere, so every such reward would be a silent 0. (``eval``
+        refuses such a file; a policy may write the word once by chance, so a reward only warns.)"""
+        if self._warned_placeholders:
+            return
+        texts: dict[str, dict[int, str]] = {}
+        for number, (row_id, completion) in enumerate(zip(ids, completions, strict=True)):
+            if row_id in self.rows:
+                texts.setdefault(row_id, {})[number] = view_module.code_of(completion_text(completion))
+        try:
+            view_module.check_placeholders("this batch", texts, self.rows, self.views)
+        except ValueError as error:
+            self._warned_placeholders = True
+            logger.warning("%s; until then they score 0.0", error)
 
     def close(self) -> None:
         """End the workers and close the cache's file."""

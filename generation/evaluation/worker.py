@@ -176,7 +176,7 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
     Each child gets only its own candidate and what it needs of the row: a Python candidate never
     gets the row's Python source, its task's answer; the reference's outputs are gone from the
     disk before any candidate runs. A job with ``keep_reference`` (a key) takes the row's reference
-    from ``kept`` where it is there, and leaves it there otherwise."""
+    from ``kept`` where it is there (its end says ``kept``), and leaves it there otherwise."""
     row, task = job["row"], job["task"]
     input_sets, all_sets = range(job["input_sets"]), range(job["input_sets"] + job.get("oracle_sets", 0))
     # None: ``correct`` is not measured here. The harness counts the GPUs: one the sandbox hides
@@ -198,15 +198,18 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
         facts=execute.launch_facts(row["python_source"], row["kernel_name"]) if launch else None,
         input_salt=job.get("input_salt", ""),
     )
-    end = {"id": row["id"], "reference": "", "weak": "", "note": "", "harness": ""}
+    end = {"id": row["id"], "reference": "", "weak": "", "note": "", "harness": "", "kept": False}
     reference: dict | None = None
     if launch is not None:
         yield "scoring", {"source": None, "sample": None, "phase": "reference"}
-        known = kept.get(job["keep_reference"]) if kept is not None and job.get("keep_reference") else None
+        key = job.get("keep_reference") if kept is not None else None
+        known = kept.get(key) if key else None
         if known is None:
             known = _reference(base, row, task, place, input_sets)
-            if kept is not None and job.get("keep_reference") and not known.end["harness"]:
-                kept.keep(job["keep_reference"], known)
+            if key and not known.end["harness"]:
+                kept.keep(key, known)
+        else:
+            end["kept"] = True
         reference, end = known.arrays, end | known.end
         base = dataclasses.replace(base, row_args=known.row_args, row_unit=known.row_unit)
     for number, candidate in enumerate(job["candidates"]):
