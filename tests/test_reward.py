@@ -55,7 +55,14 @@ def scored(builds, tmp_path_factory):
     }
     write_predictions(file, samples)
     summary_rows = _eval_rows(data, file, folder / "report", len(rows))
-    yield {"reward": reward, "rows": rows, "candidates": candidates, "rewards": rewards, "eval": summary_rows}
+    yield {
+        "reward": reward,
+        "rows": rows,
+        "candidates": candidates,
+        "rewards": rewards,
+        "eval": summary_rows,
+        "cache": folder / "scores.sqlite",
+    }
     reward.close()
 
 
@@ -95,8 +102,7 @@ def test_a_repeated_batch_is_answered_by_the_cache_in_memory_and_on_disk(scored,
     before = reward.calls["scored"]
     assert reward(completions=[row["forward"] for row in rows], id=ids) == [1.0] * len(rows)
     assert reward.calls["scored"] == before  # nothing compiled
-    path = reward.cache._disk.execute("PRAGMA database_list").fetchone()[2]
-    with ExecutionReward(builds["cpu"], "cpu", workers=1, cache_path=path) as again:
+    with ExecutionReward(builds["cpu"], "cpu", workers=1, cache_path=scored["cache"]) as again:
         assert again(completions=[row["forward"] for row in rows], id=ids) == [1.0] * len(rows)
         assert again.calls["scored"] == 0
 
