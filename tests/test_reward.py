@@ -194,3 +194,36 @@ def test_completions_in_a_view_the_reward_was_not_told_of_are_named(scored, capl
     with caplog.at_level("WARNING", logger="generation.evaluation.reward"):
         assert reward(completions=[example["completion"]], id=[row["id"]]) == [0.0]
     assert "placeholders view" in caplog.text and "views=['placeholders']" in caplog.text
+
+
+TWO_PARTS = """
+import time
+from pathlib import Path
+from generation.evaluation.sandbox.children import Spawner
+from generation.evaluation.sandbox.limits import Limits
+
+def two_parts(work):
+    time.sleep(work["build"])
+    Path("compiled.json").write_text("{}")
+    time.sleep(work["run"])
+    return {}
+
+spawner = Spawner({"two": two_parts}, lambda folder, seconds, limits: None)
+seen = []
+for number, (build, run) in enumerate([(0, 0), (0.2, 30), (30, 0), (2.5, 1)]):
+    folder = Path(f"{__import__('tempfile').mkdtemp()}/c{number}")
+    outcome = spawner.run("two", {"build": build, "run": run}, folder, 3, Limits(), (), ("compiled.json", 1.5))
+    seen.append((outcome.failure, outcome.first_part_done, outcome.error))
+spawner.close()
+print(seen)
+"""
+
+
+def test_a_child_of_two_parts_has_each_parts_time_limit():
+    """Build and run in one child (a CPU candidate's two phases): the build's limit holds until the
+    child marks it done, then the run's, from that moment on, as two children's limits would."""
+    seen = eval(run_python(TWO_PARTS))  # noqa: S307  (our own print of a list of tuples)
+    assert seen[0] == ("", True, "")
+    assert seen[1] == ("timeout", True, "timed out after 1.5 s")  # the run's limit, not the build's 3 s
+    assert seen[2] == ("timeout", False, "timed out after 3 s")
+    assert seen[3][:2] == ("", True)  # built in 2.5 s of 3, then ran 1 s of 1.5: 3.5 s in all is allowed

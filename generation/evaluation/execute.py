@@ -34,6 +34,7 @@ CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id, the set's number and the salt (if any) follow
 ROW_ARGS_FILE = "row_args.json"  # the row kernel's (name, type) arguments, written by its reference's run
 ROW_UNIT_FILE = "row_unit.json"  # Warp's prelude, metadata and code beside the forward, left by a reference's CPU build
+COMPILED_FILE = "compiled.json"  # the compile's result, where the run phase follows in the same child
 PTX_FILE = "candidate.ptx"  # a PTX candidate's whole module, assembled by the compile phase, loaded by the run phase
 
 
@@ -178,12 +179,16 @@ def _kernel_called(module, name: str):
         raise LookupError(f"the prediction defines no @wp.kernel named {name!r}") from None
 
 
-def compile_phase(work: Work) -> dict:
+def compile_phase(work: Work, then_run: bool = False) -> dict:
     """Build the candidate. C++ and CUDA: compiled in the row's unit (Clang for ``cpu`` in debug
     mode, NVRTC for ``cuda``). PTX: assembled in the row's module by nvJitLink, and saved for the
     run phase.
     Python: imported, and Warp generates code for the row's device (``round_trip`` compares it with
-    the row's forward); its CPU build for the run phase follows. Raises on failure."""
+    the row's forward); its CPU build for the run phase follows. Raises on failure.
+
+    ``then_run`` (a CPU build): the run phase follows in this same process, once the compile's result
+    is written (``COMPILED_FILE``, which also tells the spawner that the run's time limit starts):
+    no second child, no second import and load of the build."""
     _own_kernel_cache()
     result: dict = {}
     if work.task == PYTHON_TASK and not work.is_reference:
@@ -206,6 +211,10 @@ def compile_phase(work: Work) -> dict:
             _row_unit(work, kernel, recorded)
         else:
             warp_api.load_on_cpu(kernel, CPU_MODE)
+        if then_run:
+            with open(COMPILED_FILE, "w", encoding="utf-8") as file:
+                json.dump(result, file)
+            _launch_and_save(work, kernel, None)
     return result
 
 
@@ -232,37 +241,42 @@ def run_phase(work: Work) -> dict:
     argument names (a Python candidate may name its own otherwise); a reference writes them to
     ``row_args.json``."""
     _own_kernel_cache()
-    device = work.launch
     with _candidate_kernel(work) as kernel, _loaded(work, kernel) as block_dim:
-        typed = launches.typed_kernel(kernel)
-        variables = typed.adj.args
-        own = [(arg.label, _type_name(arg.type)) for arg in variables]
-        if work.is_reference:  # before any launch: a backward pass that dies still leaves it
-            with open(ROW_ARGS_FILE, "w") as file:
-                json.dump(own, file)
-        row_args = own if work.is_reference else [tuple(arg) for arg in work.row_args]
-        _same_signature(row_args, own)
-        labels = [label for label, _ in row_args]
-        launch = _renamed_launch(Launch(**work.facts), labels, [label for label, _ in own])
-        for pass_name in PASSES if work.backward else PASSES[:1]:
-            arrays: dict[str, np.ndarray] = {}
-            for input_set in range(work.input_sets):
-                seed = input_seed(work.row_id, input_set, work.input_salt)
-                objects: list = []
-                args = launches.seeded_arguments(typed, launch, np.random.default_rng(seed), device, objects)
-                if pass_name == "forward":
-                    _save(arrays, f"{input_set}/pre", labels, variables, args)
-                    launches.launched(kernel, launch, args, device, block_dim=block_dim)
-                    _save(arrays, f"{input_set}/post", labels, variables, args)
-                else:
-                    adjoint_rng = np.random.default_rng([*seed, 1])
-                    pairs = zip(variables, args, strict=True)
-                    adj_args = [_seeded_adjoint(arg.type, value, adjoint_rng) for arg, value in pairs]
-                    _save(arrays, f"{input_set}/adj_pre", labels, variables, adj_args)
-                    launches.launched(kernel, launch, args, device, adj_args, block_dim)
-                    _save(arrays, f"{input_set}/adj_post", labels, variables, adj_args)
-            np.savez(f"{pass_name}.npz", **arrays)
+        _launch_and_save(work, kernel, block_dim)
     return {}
+
+
+def _launch_and_save(work: Work, kernel, block_dim: int | None) -> None:
+    """The run phase's launches of a loaded kernel, and its saved arrays."""
+    device = work.launch
+    typed = launches.typed_kernel(kernel)
+    variables = typed.adj.args
+    own = [(arg.label, _type_name(arg.type)) for arg in variables]
+    if work.is_reference:  # before any launch: a backward pass that dies still leaves it
+        with open(ROW_ARGS_FILE, "w") as file:
+            json.dump(own, file)
+    row_args = own if work.is_reference else [tuple(arg) for arg in work.row_args]
+    _same_signature(row_args, own)
+    labels = [label for label, _ in row_args]
+    launch = _renamed_launch(Launch(**work.facts), labels, [label for label, _ in own])
+    for pass_name in PASSES if work.backward else PASSES[:1]:
+        arrays: dict[str, np.ndarray] = {}
+        for input_set in range(work.input_sets):
+            seed = input_seed(work.row_id, input_set, work.input_salt)
+            objects: list = []
+            args = launches.seeded_arguments(typed, launch, np.random.default_rng(seed), device, objects)
+            if pass_name == "forward":
+                _save(arrays, f"{input_set}/pre", labels, variables, args)
+                launches.launched(kernel, launch, args, device, block_dim=block_dim)
+                _save(arrays, f"{input_set}/post", labels, variables, args)
+            else:
+                adjoint_rng = np.random.default_rng([*seed, 1])
+                pairs = zip(variables, args, strict=True)
+                adj_args = [_seeded_adjoint(arg.type, value, adjoint_rng) for arg, value in pairs]
+                _save(arrays, f"{input_set}/adj_pre", labels, variables, adj_args)
+                launches.launched(kernel, launch, args, device, adj_args, block_dim)
+                _save(arrays, f"{input_set}/adj_post", labels, variables, adj_args)
+        np.savez(f"{pass_name}.npz", **arrays)
 
 
 def _renamed_launch(launch: Launch, row_labels: list[str], candidate_labels: list[str]) -> Launch:
@@ -328,6 +342,7 @@ def _save(arrays: dict, prefix: str, labels: list[str], variables: list, values:
 # What a child of the evaluation sandbox can be asked to do (``sandbox.children``), by name.
 PHASES = {
     "compile": lambda work: compile_phase(Work(**work)),
+    "compile_and_run": lambda work: compile_phase(Work(**work), then_run=True),
     "run": lambda work: run_phase(Work(**work)),
 }
 

@@ -100,6 +100,24 @@ class Job:
             raise SandboxFailed(f"{phase}: {outcome.error}")
         return outcome
 
+    def build_and_run(self, work: execute.Work, folder: Path) -> tuple[Outcome, Outcome | None]:
+        """Compile a candidate for a CPU launch and, where it built, run it at once in the same
+        child, each part within its own time limit: the compile's outcome, and the run's (None where
+        it did not build)."""
+        limits = self.limits
+        then = (execute.COMPILED_FILE, limits.run_seconds)
+        work_file = dataclasses.asdict(work)
+        outcome = self.spawner.run("compile_and_run", work_file, folder, limits.compile_seconds, limits, (), then)
+        if outcome.failure == "sandbox":
+            raise SandboxFailed(f"compile: {outcome.error}")
+        if not outcome.first_part_done:
+            return outcome, None
+        try:  # the child wrote it: a Python candidate's own code ran there, so it is read warily
+            result = json.loads((folder / execute.COMPILED_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            result = {}
+        return Outcome(result if isinstance(result, dict) else {}), outcome
+
 
 @dataclasses.dataclass(frozen=True)
 class Reference:
@@ -221,7 +239,10 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
         try:
             if compiles_here(task, row["device"]):
                 yield "scoring", {"source": score.source, "sample": score.sample, "phase": "compile"}
-                outcome = place.run("compile", work, scratch)
+                if launch == "cpu" and reference is not None:  # both phases in one child
+                    outcome, ran = place.build_and_run(work, scratch)
+                else:
+                    outcome, ran = place.run("compile", work, scratch), None
                 score.compiles = outcome.failure == ""
                 score.error = _phase("compile", outcome)
                 score.round_trip = (outcome.result or {}).get("round_trip", False if task == PYTHON_TASK else None)
@@ -229,7 +250,7 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
                     score.correct = False
                     if score.compiles:
                         yield "scoring", {"source": score.source, "sample": score.sample, "phase": "run"}
-                        judged = _judged(work, scratch, place, reference, input_sets, all_sets)
+                        judged = _judged(work, scratch, place, reference, input_sets, all_sets, ran)
                         score.correct, score.changed, score.error = judged
         except SandboxFailed as failure:  # not measured, and said why
             score = Score(score.source, score.id, score.sample, harness=str(failure))
@@ -239,9 +260,10 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
     yield "row", end
 
 
-def _judged(work, folder: Path, place: Job, reference: dict, input_sets: range, all_sets: range):
-    """Run a built candidate and compare its outputs with the reference's: correct, changed, error."""
-    arrays, why, complete = _run(work, folder, place)
+def _judged(work, folder: Path, place: Job, reference: dict, input_sets: range, all_sets: range, ran=None):
+    """Run a built candidate (unless it ``ran`` already) and compare its outputs with the
+    reference's: correct, changed, error."""
+    arrays, why, complete = _run(work, folder, place, ran)
     wanted_backward = any("/adj_post/" in key for key in reference)
     if arrays is None or (wanted_backward and not complete):
         return False, True, why
@@ -253,10 +275,10 @@ def _judged(work, folder: Path, place: Job, reference: dict, input_sets: range, 
     return error == "", changed, error
 
 
-def _run(work: execute.Work, folder: Path, place: Job) -> tuple[dict | None, str, bool]:
-    """Launch a built candidate: its saved arrays (None without a forward), why the run failed
-    ("" if it did not), and whether every pass it had was saved."""
-    outcome = place.run("run", work, folder)
+def _run(work: execute.Work, folder: Path, place: Job, ran: Outcome | None = None) -> tuple[dict | None, str, bool]:
+    """Launch a built candidate (unless it ``ran`` already, with its build): its saved arrays (None
+    without a forward), why the run failed ("" if it did not), and whether every pass it had was saved."""
+    outcome = ran or place.run("run", work, folder)
     arrays: dict = {}
     saved = [name for name in execute.PASSES if (folder / f"{name}.npz").exists()]
     try:
@@ -285,10 +307,13 @@ def _arrays(path: Path, largest: int) -> dict[str, np.ndarray]:
 def _build_and_run(work: execute.Work, folder: Path, place: Job) -> tuple[dict | None, str, bool, tuple]:
     """The reference built and run: its arrays (None if it failed), why, whether complete, and
     the row kernel's (name, type) arguments it wrote down."""
-    outcome = place.run("compile", work, folder)
+    if work.launch == "cpu":
+        outcome, ran = place.build_and_run(work, folder)
+    else:
+        outcome, ran = place.run("compile", work, folder), None
     if outcome.failure:
         return None, _phase("compile", outcome), False, ()
-    arrays, why, complete = _run(work, folder, place)
+    arrays, why, complete = _run(work, folder, place, ran)
     if arrays is None:
         return None, why, False, ()
     row_args = json.loads((folder / execute.ROW_ARGS_FILE).read_text())

@@ -50,6 +50,7 @@ class Outcome:
     failure: str = ""  # "", "error", "timeout", "crashed"; "sandbox": it failed before its work began
     error: str = ""
     seconds: float = 0.0
+    first_part_done: bool = False  # a child of two parts left the file that says its first part is done
 
 
 def _prctl(option: int, value: int) -> None:
@@ -76,12 +77,30 @@ class Spawner:
         os.close(answers)
         self._reader = os.fdopen(self._answers)
 
-    def run(self, phase: str, work: dict, folder: Path, seconds: float, limits: Limits, process: list[str] = ()):
+    def run(
+        self,
+        phase: str,
+        work: dict,
+        folder: Path,
+        seconds: float,
+        limits: Limits,
+        process: list[str] = (),
+        then: tuple[str, float] | None = None,
+    ):
         """Run ``phase`` on ``work`` in a child confined to ``folder`` (made here) for at most
-        ``seconds``: a fork, or ``process`` (an argv whose module calls ``process_main``)."""
+        ``seconds``: a fork, or ``process`` (an argv whose module calls ``process_main``). With
+        ``then`` (a file name and seconds), a phase of two parts: once the child has written that
+        file in its folder (its first part done), it has that many seconds more from then on. The
+        child holds no pipe to say so: its code may be a candidate's."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / WORK_FILE).write_text(json.dumps(work))
-        request = {"phase": phase, "folder": str(folder), "seconds": seconds, "limits": asdict(limits)}
+        request = {
+            "phase": phase,
+            "folder": str(folder),
+            "seconds": seconds,
+            "then": list(then) if then else None,
+            "limits": asdict(limits),
+        }
         os.write(self._requests, (json.dumps(request | {"process": list(process)}) + "\n").encode())
         line = self._reader.readline()
         if not line:
@@ -90,7 +109,11 @@ class Spawner:
         if not answer["started"]:
             why = _first_error(folder / OUTPUT_FILE) or _how_it_ended(answer["status"], seconds)
             return Outcome(None, "sandbox", f"the sandbox could not start the child ({why})", answer["took"])
-        outcome = _outcome(folder, answer["status"], seconds, answer["took"])
+        second = bool(then) and (folder / then[0]).exists()
+        limit = then[1] if second else seconds  # the limit of the part it ended in
+        outcome = dataclasses.replace(
+            _outcome(folder, answer["status"], limit, answer["took"]), first_part_done=second
+        )
         if outcome.failure and _size(folder / OUTPUT_FILE) == limits.file_mb * 2**20:  # its last words were lost
             flood = f"its output reached the file-size limit ({limits.file_mb} MB)"
             return dataclasses.replace(outcome, error=f"{outcome.error.split(':')[0]}: {flood}")
@@ -113,7 +136,7 @@ def _serve(requests: int, answers: int, phases: dict[str, Phase], confine: Confi
     os.close(nothing)
     for line in os.fdopen(requests):
         request = json.loads(line)
-        folder, seconds = Path(request["folder"]), request["seconds"]
+        folder, seconds, then = Path(request["folder"]), request["seconds"], request.get("then")
         limits = Limits(**request["limits"])
         start = time.monotonic()
         began, told = os.pipe()  # the child says here that it is confined and about to work
@@ -124,8 +147,8 @@ def _serve(requests: int, answers: int, phases: dict[str, Phase], confine: Confi
             if pid == 0:
                 for own in (began, requests, answers):  # a child that wrote answers could skew the next ones
                     os.close(own)
-                _child(phases[request["phase"]], folder, seconds, limits, confine, told)
-            status = _wait(pid, seconds)
+                _child(phases[request["phase"]], folder, seconds + (then[1] if then else 0), limits, confine, told)
+            status = _wait(pid, seconds, (folder / then[0], then[1]) if then else None)
         os.close(told)
         _end_leftovers()
         answer = {"status": status, "took": time.monotonic() - start, "started": _started(began)}
@@ -207,12 +230,29 @@ def first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _wait(pid: int, seconds: float) -> int | None:
-    """The child's wait status, or None if it outlived ``seconds`` (it is then killed). Whatever
-    it started is killed with it either way."""
+MARK_POLL = 0.5  # seconds between looks for a two-part child's mark of its first part
+
+
+def _wait(pid: int, seconds: float, then: tuple[Path, float] | None = None) -> int | None:
+    """The child's wait status, or None if it outlived ``seconds`` (it is then killed), or where
+    ``then`` (a mark and seconds) is given and the child writes the mark, those seconds from the
+    time it wrote it (at most ``seconds`` plus those in all). Whatever it started is killed with
+    it either way."""
     handle = os.pidfd_open(pid)
+    start = time.monotonic()
+    deadline = start + seconds
     try:
-        ready = select.select([handle], [], [], seconds)[0]
+        while True:
+            wait = deadline - time.monotonic()
+            ready = select.select([handle], [], [], max(0.0, min(MARK_POLL, wait) if then else wait))[0]
+            if ready:
+                break
+            if then is not None and then[0].exists():  # its second part started: the first's limit no longer holds
+                age = max(0.0, time.time() - then[0].stat().st_mtime)
+                deadline = min(time.monotonic() - age + then[1], start + seconds + then[1])
+                then = None
+            elif time.monotonic() >= deadline:
+                break
     finally:
         os.close(handle)
     if not ready:
