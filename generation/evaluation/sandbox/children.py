@@ -111,9 +111,7 @@ class Spawner:
             return Outcome(None, "sandbox", f"the sandbox could not start the child ({why})", answer["took"])
         second = bool(then) and (folder / then[0]).exists()
         limit = then[1] if second else seconds  # the limit of the part it ended in
-        outcome = dataclasses.replace(
-            _outcome(folder, answer["status"], limit, answer["took"]), first_part_done=second
-        )
+        outcome = dataclasses.replace(_outcome(folder, answer["status"], limit, answer["took"]), first_part_done=second)
         if outcome.failure and _size(folder / OUTPUT_FILE) == limits.file_mb * 2**20:  # its last words were lost
             flood = f"its output reached the file-size limit ({limits.file_mb} MB)"
             return dataclasses.replace(outcome, error=f"{outcome.error.split(':')[0]}: {flood}")
