@@ -89,8 +89,6 @@ def load_splits(data, config: str):
     loaded ``DatasetDict`` (returned as it is)."""
     import datasets
 
-    from generation.hub.publish import load_builds
-
     if isinstance(data, datasets.DatasetDict):
         built = data
     elif not Path(data).exists() and not HUB_ID.fullmatch(str(data)):  # before any Hub lookup
@@ -99,6 +97,8 @@ def load_splits(data, config: str):
             "dataset id (org/name)"
         )
     elif Path(data).is_dir() and (Path(data) / config).is_dir():
+        from generation.hub.publish import load_builds  # datatrove: only a build folder needs it
+
         builds = load_builds(data)
         if config not in builds:
             raise ValueError(f"config {config!r} is not built in {data}; built configs are {list(builds)}")
