@@ -119,6 +119,16 @@ def test_build_folder_loads_one_config_at_a_time(published, tmp_path):
     assert {row["device"] for split in built(data, "cpu") for row in built(data, "cpu")[split]} == {"cpu"}
 
 
+def test_a_config_the_folder_does_not_hold_is_named_with_those_it_does(published):
+    """eval and the reward read a build folder: a config never built there is an error naming the
+    built ones, not datasets' complaint about a BuilderConfig."""
+    from generation.evaluation import harness
+
+    data, _ = published
+    with pytest.raises(ValueError, match=r"config 'ptx' is not built in .*; built configs are \['cpu', 'cuda'\]"):
+        harness.load_splits(data, "ptx")
+
+
 def test_a_task_build_gives_the_rows_of_load_dataset(published, tmp_path):
     """cpu was built by 3 tasks on 2 workers: the same rows, in the same order, as the dataset script."""
     data, _ = published

@@ -96,6 +96,8 @@ def load_splits(data, config: str):
             f"no build folder at {data}: run `warp-ir-pairs build {config} --out {data}` first, or give a Hub "
             "dataset id (org/name)"
         )
+    elif Path(data).is_dir() and not (Path(data) / config).is_dir() and _built_configs(data):
+        raise ValueError(f"config {config!r} is not built in {data}; built configs are {_built_configs(data)}")
     elif Path(data).is_dir() and (Path(data) / config).is_dir():
         from generation.hub.publish import load_builds  # datatrove: only a build folder needs it
 
@@ -112,6 +114,13 @@ def _flat(row: dict) -> dict:
     """What a worker needs of a row."""
     keys = ("id", "kernel_name", "python_source", "device", "code", "forward", "backward")
     return {key: row[key] for key in keys} | {"arch": row["metadata"]["arch"]}
+
+
+def _built_configs(folder) -> list[str]:
+    """The configs a build folder holds (a folder of each name)."""
+    from generation.pipeline.options import CONFIGS
+
+    return [name for name in CONFIGS if (Path(folder) / name).is_dir()]
 
 
 class EvaluationError(RuntimeError):
