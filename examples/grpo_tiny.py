@@ -26,11 +26,10 @@ from pathlib import Path
 
 import torch
 from datasets import load_dataset
-from transformers import LlamaConfig, LlamaForCausalLM
 from trl import GRPOConfig, GRPOTrainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_tiny import batch_of, tokenize, train_tokenizer  # noqa: E402
+from train_tiny import batch_of, tiny_llama, tokenize, train_tokenizer  # noqa: E402
 
 from generation.evaluation.reward import ExecutionReward  # noqa: E402
 from generation.training.sft import to_sft  # noqa: E402
@@ -89,20 +88,7 @@ def main() -> None:
     examples = to_sft(built, "python_to_forward", **dict.fromkeys(VIEWS, True))
     tokenizer = train_tokenizer([e["prompt"] + e["completion"] for e in examples["train"]])
     tokenizer.padding_side = "left"  # generation pads prompts on the left
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=384,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=4096,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    model = LlamaForCausalLM(config)
+    model = tiny_llama(tokenizer, 4096)  # a prompt and its completion
     loss = warm_start(model, tokenizer, examples["train"], args.warm_steps)
     took = time.perf_counter() - started
     print(f"warm start: {args.warm_steps} supervised steps, last loss {loss:.2f} ({took:.0f} s since the start)")

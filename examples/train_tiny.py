@@ -90,6 +90,23 @@ def tokenize(split, tokenizer: PreTrainedTokenizerFast, max_length: int) -> tupl
     return examples, fit
 
 
+def tiny_llama(tokenizer: PreTrainedTokenizerFast, max_length: int) -> LlamaForCausalLM:
+    """The 2-layer, 0.6M-parameter Llama trained here (and the policy of ``grpo_tiny.py``)."""
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=max_length,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config)
+
+
 def batch_of(examples: list[tuple[list, list]], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(ids) for ids, _ in examples)
     ids = [ids + [pad_id] * (width - len(ids)) for ids, _ in examples]
@@ -145,19 +162,7 @@ def main() -> None:
         f"(vocabulary {len(tokenizer)}, built in {time.perf_counter() - started:.0f} s)"
     )
 
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=384,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=args.max_length,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
-    )
-    model = LlamaForCausalLM(config)
+    model = tiny_llama(tokenizer, args.max_length)
     parameters = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     warmup = max(1, args.steps // 10)
