@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,7 @@ class Job:
     folder: Path
     limits: Limits
     spawner: Spawner
+    tell: Callable[[str, dict], None] = lambda kind, payload: None  # an event said at once, between yields
 
     def run(self, phase: str, work: execute.Work, folder: Path) -> Outcome:
         seconds = self.limits.compile_seconds if phase == "compile" else self.limits.run_seconds
@@ -100,14 +101,18 @@ class Job:
             raise SandboxFailed(f"{phase}: {outcome.error}")
         return outcome
 
-    def build_and_run(self, work: execute.Work, folder: Path) -> tuple[Outcome, Outcome | None]:
+    def build_and_run(
+        self, work: execute.Work, folder: Path, running: dict | None = None
+    ) -> tuple[Outcome, Outcome | None]:
         """Compile a candidate for a CPU launch and, where it built, run it at once in the same
         child, each part within its own time limit: the compile's outcome, and the run's (None where
-        it did not build)."""
+        it did not build). ``running`` is told (a ``scoring`` event) as the run part starts."""
         limits = self.limits
         then = (execute.COMPILED_FILE, limits.run_seconds)
-        work_file = dataclasses.asdict(work)
-        outcome = self.spawner.run("compile_and_run", work_file, folder, limits.compile_seconds, limits, (), then)
+        started = (lambda: self.tell("scoring", running)) if running else None
+        outcome = self.spawner.run(
+            "compile_and_run", dataclasses.asdict(work), folder, limits.compile_seconds, limits, (), then, started
+        )
         if outcome.failure == "sandbox":
             raise SandboxFailed(f"compile: {outcome.error}")
         if not outcome.first_part_done:
@@ -239,8 +244,9 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
         try:
             if compiles_here(task, row["device"]):
                 yield "scoring", {"source": score.source, "sample": score.sample, "phase": "compile"}
+                running = {"source": score.source, "sample": score.sample, "phase": "run"}
                 if launch == "cpu" and reference is not None:  # both phases in one child
-                    outcome, ran = place.build_and_run(work, scratch)
+                    outcome, ran = place.build_and_run(work, scratch, running)
                 else:
                     outcome, ran = place.run("compile", work, scratch), None
                 score.compiles = outcome.failure == ""
@@ -249,7 +255,7 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
                 if launch is not None and reference is not None:
                     score.correct = False
                     if score.compiles:
-                        yield "scoring", {"source": score.source, "sample": score.sample, "phase": "run"}
+                        yield "scoring", running  # again where the run part was quicker than the spawner's look
                         judged = _judged(work, scratch, place, reference, input_sets, all_sets, ran)
                         score.correct, score.changed, score.error = judged
         except SandboxFailed as failure:  # not measured, and said why
@@ -337,7 +343,7 @@ def serve(plan: Plan) -> None:
         kept = KeptReferences()
         for number, line in enumerate(sys.stdin):
             job = json.loads(line)
-            place = Job(root / f"job{number}", Limits(**job.get("limits", {})), spawner)
+            place = Job(root / f"job{number}", Limits(**job.get("limits", {})), spawner, emit)
             try:
                 for kind, payload in score_row(job, place, kept):
                     emit(kind, payload)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -86,12 +87,14 @@ class Spawner:
         limits: Limits,
         process: list[str] = (),
         then: tuple[str, float] | None = None,
+        on_second_part: Callable[[], None] | None = None,
     ):
         """Run ``phase`` on ``work`` in a child confined to ``folder`` (made here) for at most
         ``seconds``: a fork, or ``process`` (an argv whose module calls ``process_main``). With
         ``then`` (a file name and seconds), a phase of two parts: once the child has written that
-        file in its folder (its first part done), it has that many seconds more from then on. The
-        child holds no pipe to say so: its code may be a candidate's."""
+        file in its folder (its first part done), it has that many seconds more from then on, and
+        ``on_second_part`` is called as soon as the spawner sees it. The child holds no pipe to say
+        so: its code may be a candidate's."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / WORK_FILE).write_text(json.dumps(work))
         request = {
@@ -102,10 +105,15 @@ class Spawner:
             "limits": asdict(limits),
         }
         os.write(self._requests, (json.dumps(request | {"process": list(process)}) + "\n").encode())
-        line = self._reader.readline()
-        if not line:
-            raise RuntimeError("the spawner died")
-        answer = json.loads(line)
+        while True:
+            line = self._reader.readline()
+            if not line:
+                raise RuntimeError("the spawner died")
+            answer = json.loads(line)
+            if answer.get("part") != 2:
+                break
+            if on_second_part is not None:
+                on_second_part()
         if not answer["started"]:
             why = _first_error(folder / OUTPUT_FILE) or _how_it_ended(answer["status"], seconds)
             return Outcome(None, "sandbox", f"the sandbox could not start the child ({why})", answer["took"])
@@ -146,7 +154,8 @@ def _serve(requests: int, answers: int, phases: dict[str, Phase], confine: Confi
                 for own in (began, requests, answers):  # a child that wrote answers could skew the next ones
                     os.close(own)
                 _child(phases[request["phase"]], folder, seconds + (then[1] if then else 0), limits, confine, told)
-            status = _wait(pid, seconds, (folder / then[0], then[1]) if then else None)
+            second_part = functools.partial(os.write, answers, b'{"part": 2}\n')  # before the child's end
+            status = _wait(pid, seconds, (folder / then[0], then[1], second_part) if then else None)
         os.close(told)
         _end_leftovers()
         answer = {"status": status, "took": time.monotonic() - start, "started": _started(began)}
@@ -228,14 +237,14 @@ def first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-MARK_POLL = 0.5  # seconds between looks for a two-part child's mark of its first part
+MARK_POLL = 0.005  # seconds between looks for a two-part child's mark of its first part
 
 
-def _wait(pid: int, seconds: float, then: tuple[Path, float] | None = None) -> int | None:
+def _wait(pid: int, seconds: float, then: tuple[Path, float, Callable[[], object]] | None = None) -> int | None:
     """The child's wait status, or None if it outlived ``seconds`` (it is then killed), or where
-    ``then`` (a mark and seconds) is given and the child writes the mark, those seconds from the
-    time it wrote it (at most ``seconds`` plus those in all). Whatever it started is killed with
-    it either way."""
+    ``then`` (a mark, seconds, and what to say when the mark is seen) is given and the child writes
+    the mark, those seconds from the time it wrote it (at most ``seconds`` plus those in all).
+    Whatever it started is killed with it either way."""
     handle = os.pidfd_open(pid)
     start = time.monotonic()
     deadline = start + seconds
@@ -248,6 +257,7 @@ def _wait(pid: int, seconds: float, then: tuple[Path, float] | None = None) -> i
             if then is not None and then[0].exists():  # its second part started: the first's limit no longer holds
                 age = max(0.0, time.time() - then[0].stat().st_mtime)
                 deadline = min(time.monotonic() - age + then[1], start + seconds + then[1])
+                then[2]()
                 then = None
             elif time.monotonic() >= deadline:
                 break
