@@ -84,6 +84,18 @@ def test_code_of_one_kernel_excludes_its_neighbours():
     assert "energy_" not in ir["code"] and "kinetic_" not in ir["code"]
 
 
+def test_cuda_kernels_with_line_directives_start_at_their_directive():
+    """Warp's debug mode writes a ``#line`` above each kernel's header: the forward and the backward
+    each start there, whole, and neither holds a piece of the other."""
+    module = importlib.import_module("warp.tests.tile.test_tile_oob")  # sets {"mode": "debug"}
+    ir = extract_ir(module.shared_tile_oob_kernel, device="cuda")
+    for column in ("forward", "backward"):
+        first, second = ir[column].splitlines()[:2]
+        assert first.startswith("#line ") and second.startswith('extern "C"'), ir[column][:200]
+        assert second.endswith(f"_cuda_kernel_{column}(")
+    assert "_cuda_kernel_backward(" not in ir["forward"]
+
+
 WARP_MODULES = [
     "warp.tests.test_conditional",
     "warp.tests.test_struct",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -178,27 +179,54 @@ class KernelCode:
 
 # Where the forward (with its CPU argument struct) and the backward kernel start in the text
 # ``codegen_kernel`` emits; the headers are fixed lines of Warp's kernel templates. Group 1 is
-# the kernel's mangled name (compiled once: a pattern per name cost as much as the search).
+# the kernel's mangled name (compiled once: a pattern per name cost as much as the search). Each
+# header holds its marker's text, so only the lines holding it are matched, not every line.
 _KERNEL_STARTS = {
     "cpu": (
-        re.compile(r"^struct wp_args_(\w+) \{$", re.M),
-        re.compile(r"^template <bool wp_linear_contiguous>\nstatic void (\w+)_cpu_kernel_backward\(", re.M),
+        (re.compile(r"^struct wp_args_(\w+) \{$", re.M), "struct wp_args_{} {{"),
+        (
+            re.compile(r"^template <bool wp_linear_contiguous>\nstatic void (\w+)_cpu_kernel_backward\(", re.M),
+            "static void {}_cpu_kernel_backward(",
+        ),
     ),
     "cuda": (
-        re.compile(r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b(\w+)_cuda_kernel_forward\(', re.M),
-        re.compile(r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b(\w+)_cuda_kernel_backward\(', re.M),
+        (
+            re.compile(r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b(\w+)_cuda_kernel_forward\(', re.M),
+            "{}_cuda_kernel_forward(",
+        ),
+        (
+            re.compile(r'^(?:#line .*\n)?extern "C" .*__global__ void .*\b(\w+)_cuda_kernel_backward\(', re.M),
+            "{}_cuda_kernel_backward(",
+        ),
     ),
 }
 
 
+def _header_starts(header: tuple[re.Pattern, str], source: str, name: str, begin: int, end: int) -> list[int]:
+    """Where ``header`` (a pattern and its marker) matches kernel ``name`` in ``source[begin:end]``,
+    in order: each line holding the marker is matched from the line above, else from its own start."""
+    pattern, marker = header
+    marker, starts, at = marker.format(name), [], begin
+    while (at := source.find(marker, at, end)) >= 0:
+        line = source.rfind("\n", begin, at) + 1 or begin
+        above = (source.rfind("\n", begin, line - 1) + 1 or begin) if line > begin else line
+        for start in (above, line):  # the first that matches, as a scan from the top finds it
+            match = pattern.match(source, start, end)
+            if match and match.group(1) == name:
+                starts += [start] if start not in starts else []
+                break
+        at += len(marker)
+    return starts
+
+
 def _split_kernel(source: str, end: int, name: str, device: str) -> tuple[int, str, str]:
     """Where kernel ``name`` starts, and its forward and backward texts; it ends at ``end``."""
-    forward_start, backward_start = _KERNEL_STARTS[device]
-    starts = [m.start() for m in forward_start.finditer(source, 0, end) if m.group(1) == name]
+    forward_header, backward_header = _KERNEL_STARTS[device]
+    starts = _header_starts(forward_header, source, name, 0, end)
     if not starts:
         raise RuntimeError(f"Warp's {device} code for {name!r} has no forward kernel")
-    backward = next((m for m in backward_start.finditer(source, starts[-1], end) if m.group(1) == name), None)
-    split = backward.start() if backward else end
+    backward = _header_starts(backward_header, source, name, starts[-1], end)
+    split = backward[0] if backward else end
     return starts[-1], source[starts[-1] : split], source[split:end]
 
 
@@ -259,7 +287,6 @@ def _support_code(source: str, builder, device: str, backward: bool) -> tuple[li
     backward pass needs (none without one), each in the order Warp emitted them and a verbatim slice
     of ``source``: the helpers a pass calls, transitively (their forward functions; a backward
     pass also their adjoints), and the structs those use. Each piece is emitted once for both."""
-    tile_helpers = builder._get_tile_helper_struct_hashes()
     found: dict = {}
 
     def function_pass(func, which: str) -> _Piece | None:
@@ -269,9 +296,13 @@ def _support_code(source: str, builder, device: str, backward: bool) -> tuple[li
             found[func, which] = _located(source, text, f"the {which} pass of {func.key!r}") if text.strip() else None
         return found[func, which]
 
+    @functools.cache
+    def tile_helpers() -> set:
+        return builder._get_tile_helper_struct_hashes()
+
     def struct_code(struct) -> _Piece:
         if struct.hash not in found:
-            text = _codegen.codegen_struct(struct, include_tile_helpers=struct.hash in tile_helpers)
+            text = _codegen.codegen_struct(struct, include_tile_helpers=struct.hash in tile_helpers())
             found[struct.hash] = _located(source, text, f"struct {struct.key!r}")
         return found[struct.hash]
 
@@ -284,8 +315,10 @@ def _support_code(source: str, builder, device: str, backward: bool) -> tuple[li
         reachable = _reachable(builder, backward)
         functions = [func for func in builder.functions if func in reachable]
         pieces = [function_pass(func, which) for func in functions for which in passes(func, backward)]
-        used = _structs_used([*(kernel.adj for kernel in builder.kernels), *(func.adj for func in functions)])
-        structs = {struct.hash: struct for struct in builder.structs if struct.hash in used}  # one per hash
+        structs = {}
+        if builder.structs:  # most kernels use none: then no walk of every variable's type
+            used = _structs_used([*(kernel.adj for kernel in builder.kernels), *(func.adj for func in functions)])
+            structs = {struct.hash: struct for struct in builder.structs if struct.hash in used}  # one per hash
         pieces = [piece for piece in pieces if piece] + [struct_code(struct) for struct in structs.values()]
         return sorted(pieces, key=lambda piece: piece.start)
 
@@ -358,6 +391,32 @@ def _watch_hash_order() -> None:
     _codegen.Adjoint._promote_mutated_iter_constants = observed
 
 
+@contextlib.contextmanager
+def _bodies_remembered() -> Iterator[None]:
+    """Warp's function bodies (``codegen_func_forward``/``_reverse``) each made once while this
+    lasts: slicing out a helper's pass asks Warp for its text again, and those bodies are pure
+    functions of the built adjoint, which does not change between the two asks."""
+    made: dict = {}
+    originals = {name: getattr(_codegen, name) for name in ("codegen_func_forward", "codegen_func_reverse")}
+
+    def remembered(name: str, body):
+        def made_once(adj, *args, **kwargs):
+            key = (name, id(adj), args, tuple(sorted(kwargs.items())))
+            if key not in made:
+                made[key] = (adj, body(adj, *args, **kwargs))  # the adj kept alive keeps its id unique
+            return made[key][1]
+
+        return made_once
+
+    try:
+        for name, body in originals.items():
+            setattr(_codegen, name, remembered(name, body))
+        yield
+    finally:
+        for name, body in originals.items():
+            setattr(_codegen, name, body)
+
+
 def generate_kernel_code(
     kernel: wp.Kernel, device: str, enable_backward: bool = True, arch: int = DEFAULT_CUDA_ARCH
 ) -> KernelCode:
@@ -374,7 +433,7 @@ def generate_kernel_code(
     init_warp()
     module = kernel.module
     block_dim = block_dim_for(kernel, device)
-    with pinned_config(), _context._codegen_lock:
+    with pinned_config(), _context._codegen_lock, _bodies_remembered():
         output_arch = None if device == "cpu" else arch
         options = module.resolve_options(wp.config, block_dim=block_dim) | {"output_arch": output_arch}
         if not enable_backward:
