@@ -54,8 +54,8 @@ logger = logging.getLogger(__name__)
 SPLIT_BOUNDS = {"train": 0.90, "validation": 0.95, "test": 1.0}
 # How many draws per requested row before a narrow category filter is declared exhausted.
 MAX_DRAWS_PER_ROW = 20
-# A split's stream is declared exhausted after this many blocks gave it nothing new.
-EXHAUSTED_AFTER_BLOCKS = 64
+# A split's stream is declared exhausted after this many draws in a row gave it nothing new.
+EXHAUSTED_AFTER_DRAWS = 16384
 # The digest a scan records for a draw predicted over a length cap even at the smallest size.
 UNFIT = 2**64 - 1
 # Replacements planned per group of GROUP_SIZE rows (more come from the stream when they run out):
@@ -216,7 +216,7 @@ class SplitStream:
     def at(self, position: int) -> int | None:
         """The draw at ``position`` of the stream; None once the split's structures run out."""
         while len(self.items) <= position:
-            if self._idle_blocks >= EXHAUSTED_AFTER_BLOCKS:
+            if self._idle_blocks * BLOCK_SIZE >= EXHAUSTED_AFTER_DRAWS:
                 return None
             block = next(self._blocks)
             before = len(self.items)

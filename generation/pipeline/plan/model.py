@@ -17,7 +17,8 @@ MAX_SHARDS = 64
 # a length cap, a check) from its own share of the split's stream of further distinct kernels, so
 # the rows never depend on how groups are dealt to shards, tasks or workers.
 GROUP_SIZE = 16
-BLOCK_SIZE = 256  # draws scanned together: the unit of parallel planning and of its files
+BLOCK_SIZE = 64  # draws scanned together: the unit of parallel planning and of its files (a build scans
+# on average half a block past what it needs: small blocks waste little)
 
 
 @dataclass(frozen=True)
