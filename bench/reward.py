@@ -2,8 +2,8 @@
 
     python bench/reward.py [--out bench_reward] [--rows 120] [--before 8f9442b]
 
-For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), a garbage
-completion and an empty one. Timed, as a user waits:
+For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), its add/sub
+mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one), a garbage completion and an empty one. Timed, as a user waits:
 - ``warp-ir-pairs eval`` from the command line on the reference predictions, with this checkout and
   with ``--before`` (the commit before the reward and its speed work, in a temporary git worktree);
 - ``ExecutionReward``: made (workers warmed), then called on the references (each row's reference is
@@ -17,15 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generation.evaluation import harness  # noqa: E402
+from generation.evaluation import harness, mutation  # noqa: E402
 from generation.evaluation.baselines import BASELINES  # noqa: E402
 from generation.evaluation.predictions import write_predictions  # noqa: E402
 from generation.evaluation.reward import ExecutionReward, reward_of  # noqa: E402
@@ -34,7 +36,8 @@ from generation.evaluation.scores import Score  # noqa: E402
 CLI = [sys.executable, "-m", "generation.cli"]
 BEFORE = "8f9442b"  # the last commit before the reward and its speed work
 TASK = "python_to_forward"
-KINDS = ("reference", "mutant", "garbage", "empty")
+KINDS = ("reference", "mutant", "add/sub", "garbage", "empty")
+ADD_SUB = ("wp::add", "wp::sub")
 
 
 def build(out: Path, rows: int) -> Path:
@@ -61,9 +64,23 @@ def candidates(rows: list[dict]) -> tuple[dict[str, dict[str, str]], set[str]]:
     return {
         "reference": {row["id"]: row["forward"] for row in rows},
         "mutant": {row_id: made["text"] for row_id, made in mutants.items()},
+        "add/sub": add_sub_mutants(rows),
         "garbage": {row["id"]: f"garbage {row['id']} (" for row in rows},
         "empty": {row["id"]: "" for row in rows},
     }, operators
+
+
+def add_sub_mutants(rows: list[dict]) -> dict[str, str]:
+    """Each row's forward with one of its ``wp::add``/``wp::sub`` calls swapped for the other (the
+    call drawn with the row id as seed), for the rows that have one."""
+    made = {}
+    for row in rows:
+        code = row["forward"]
+        sites = [site for site in mutation.SITES["cpp"](code, "") if code[site.start : site.end] in ADD_SUB]
+        if sites:
+            site = random.Random(zlib.crc32(row["id"].encode())).choice(sites)
+            made[row["id"]] = code[: site.start] + site.replacement + code[site.end :]
+    return made
 
 
 def main() -> None:
@@ -145,10 +162,13 @@ def main() -> None:
         f"mutants below 1.0: {sum(v is not None and v < 1.0 for v in mutant.values())} of {len(mutant)} rows with one "
         f"({sum(mutant[r] is not None and mutant[r] < 1.0 for r in operator)} of {len(operator)} operator mutants)"
     )
+    add_sub = rewards["add/sub"]
+    below = [row_id for row_id, value in add_sub.items() if value is not None and value < 1.0]
+    print(f"add/sub mutants below 1.0: {len(below)} of {len(add_sub)} rows with one ({len(below) / len(add_sub):.0%})")
     for kind in ("garbage", "empty"):
         print(f"{kind} at 0.0: {sum(v == 0.0 for v in rewards[kind].values())} of {len(rewards[kind])}")
     differ = []
-    by_sample = {0: "reference", 1: "mutant", 2: "garbage", 3: "empty"}
+    by_sample = dict(enumerate(KINDS))
     for row in map(json.loads, open(mix_report / "rows.jsonl")):
         kind = by_sample.get(row["sample"])
         if kind is None or row["id"] not in rewards[kind]:
