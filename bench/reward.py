@@ -3,7 +3,8 @@
     python bench/reward.py [--out bench_reward] [--rows 120] [--before 8f9442b]
 
 For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), its add/sub
-mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one), a garbage completion and an empty one. Timed, as a user waits:
+mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one), a garbage completion and an empty one.
+Timed, as a user waits:
 - ``warp-ir-pairs eval`` from the command line on the reference predictions, with this checkout and
   with ``--before`` (the commit before the reward and its speed work, in a temporary git worktree);
 - ``ExecutionReward``: made (workers warmed), then called on the references (each row's reference is
