@@ -1,4 +1,5 @@
-"""``warp-ir-pairs``: build configs into a folder in the Hub layout, and publish that folder.
+"""``warp-ir-pairs``: build Warp kernels and their generated code into a dataset, publish it, format it for
+fine-tuning, and score a model's predictions by compiling and running them.
 
 warp-ir-pairs build cuda --num-examples 5000 --seed 1 --out data --tasks 8 --workers 2
 warp-ir-pairs build cpu --num-examples 1000000 --out s3://bucket/warp --tasks 512 --executor slurm
@@ -125,38 +126,76 @@ _FLAGS = {
 }
 
 
+# The build's option groups in ``build --help``, by the configs an option applies to.
+OPTION_GROUPS = {
+    None: "rows (every config)",
+    "generated": "generated configs (cuda, cpu, ptx)",
+    "real": "real configs (real_cuda, real_cpu): harvested kernels",
+}
+
+# An example per command, shown under its --help.
+EXAMPLES = {
+    "build": "example:\n  warp-ir-pairs build cpu --num-examples 200 --seed 1 --out data --workers 2",
+    "push": "example:\n  warp-ir-pairs push my-org/warp-ir-pairs --data data --dry-run hub_preview",
+    "sft": "example:\n  warp-ir-pairs sft data --config cpu --task python_to_forward --view compact,placeholders \\\n"
+    "      --out sft",
+    "eval": "example:\n  warp-ir-pairs eval data --config cpu --task python_to_forward --view compact,placeholders \\\n"
+    "      --predictions predictions.jsonl --baseline nearest --out report",
+}
+
+
 def _add_option_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per build option, from ``BuildOptions``: ``num_examples`` is ``--num-examples``."""
+    """One flag per build option, from ``BuildOptions`` (``num_examples`` is ``--num-examples``), in
+    the group of the configs it applies to."""
+    groups = {applies: parser.add_argument_group(title) for applies, title in OPTION_GROUPS.items()}
     for o in build_options.OPTIONS:
         help_text = f"{build_options.describe(o)} (default: {o.shown_default})".replace("`", "").replace("%", "%%")
-        parser.add_argument("--" + o.name.replace("_", "-"), default=None, help=help_text, **_FLAGS[o.kind](o))
+        group = groups[o.applies_to]
+        group.add_argument("--" + o.name.replace("_", "-"), default=None, help=help_text, **_FLAGS[o.kind](o))
+
+
+def _command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand with its help and its example."""
+    return commands.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warp-ir-pairs", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    b = commands.add_parser("build", help="build one config into OUT (the Hub layout)")
+    b = _command(commands, "build", "build one config into OUT (the Hub layout)")
     configs = ", ".join(build_options.CONFIGS)  # checked where they are used: a typo is one line with the closest
     b.add_argument("config", help=f"one of {configs}")
     b.add_argument("--out", required=True, help="a folder or any fsspec path (hf://datasets/..., s3://...)")
-    b.add_argument("--tasks", type=int, help="shards per split, each built by one task (default: --workers)")
-    b.add_argument("--workers", type=int, default=1, help="tasks run at once (default: 1)")
-    b.add_argument("--executor", choices=EXECUTORS, default="local", help="where tasks run (default: local)")
-    b.add_argument("--slurm-partition", default=Slurm.partition, help="Slurm partition (default: %(default)s)")
-    b.add_argument("--slurm-time", default=Slurm.time, help="Slurm time limit per task (default: %(default)s)")
-    b.add_argument("--slurm-venv", help="the virtual environment's activate script, sourced by each Slurm job")
     _add_option_flags(b)
-    p = commands.add_parser("push", help="publish every config built in DATA")
-    p.add_argument("repo_id")
+    d = b.add_argument_group("where it runs")
+    d.add_argument("--tasks", type=int, help="shards per split, each built by one task (default: --workers)")
+    d.add_argument("--workers", type=int, default=1, help="tasks run at once (default: 1)")
+    d.add_argument("--executor", choices=EXECUTORS, default="local", help="where tasks run (default: local)")
+    d.add_argument("--slurm-partition", default=Slurm.partition, help="Slurm partition (default: %(default)s)")
+    d.add_argument("--slurm-time", default=Slurm.time, help="Slurm time limit per task (default: %(default)s)")
+    d.add_argument("--slurm-venv", help="the virtual environment's activate script, sourced by each Slurm job")
+    p = _command(commands, "push", "publish every config built in DATA to the Hugging Face Hub")
+    p.add_argument("repo_id", help="the dataset repository, ORG/NAME")
     p.add_argument("--data", required=True, help="the folder `build --out` wrote")
-    p.add_argument("--private", action="store_true")
+    p.add_argument("--private", action="store_true", help="create the repository private")
     p.add_argument("--dry-run", type=Path, metavar="OUT", help="write the Hub layout to OUT instead of uploading")
-    f = commands.add_parser("sft", help="format a built config for supervised fine-tuning (TRL's columns)")
+    f = _command(commands, "sft", "format a built config for supervised fine-tuning (TRL's columns)")
     f.add_argument("data", help="the folder `build --out` wrote")
     f.add_argument("--config", required=True, help=f"one of {configs}")
     f.add_argument("--out", required=True, type=Path, help="where SPLIT.parquet files are written")
     f.add_argument("--task", default="python_to_forward", help=f"one of {', '.join(sft.TASKS)}; default: %(default)s")
-    f.add_argument("--style", choices=sft.STYLES, default="prompt_completion", help="default: %(default)s")
+    f.add_argument(
+        "--style",
+        choices=sft.STYLES,
+        default="prompt_completion",
+        help="prompt and completion, or messages (default: %(default)s)",
+    )
     f.add_argument(
         "--view",
         default="",
@@ -166,10 +205,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     for view in VIEWS:  # the earlier spelling, still taken
         f.add_argument(f"--{view}", action="store_true", help=argparse.SUPPRESS)
-    e = commands.add_parser("eval", help="score predictions by compiling and running them against the reference")
+    e = _command(commands, "eval", "score predictions by compiling and running them against the reference")
     e.add_argument("data", help="the folder `build --out` wrote, or anything load_dataset reads")
     e.add_argument("--config", required=True, help=f"one of {configs}")
-    e.add_argument("--split", default="test", help="default: %(default)s")
+    e.add_argument("--split", default="test", help="the split the predictions answer (default: %(default)s)")
     e.add_argument("--task", default="python_to_forward", help=f"one of {', '.join(sft.TASKS)}; default: %(default)s")
     e.add_argument(
         "--predictions",
@@ -187,7 +226,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--out", required=True, type=Path, help="where summary.md, summary.json, rows.jsonl, scores.png go")
     e.add_argument("--view", default="", metavar="VIEW,VIEW", help="the SFT views the predictions were made in")
-    e.add_argument("--input-sets", type=int, default=DEFAULT_INPUT_SETS, help="default: %(default)s")
+    e.add_argument(
+        "--input-sets",
+        type=int,
+        default=DEFAULT_INPUT_SETS,
+        help="seeded inputs each kernel runs on (default: %(default)s)",
+    )
     e.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     e.add_argument("--limit", type=int, help="score only the split's first N rows")
     e.add_argument(

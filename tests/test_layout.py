@@ -133,3 +133,16 @@ def test_every_subcommand_has_its_function():
     parser = cli._parser()
     subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert set(subcommands) == set(cli.COMMANDS)
+
+
+def test_every_argument_has_help_and_every_command_an_example():
+    """``--help`` explains each argument; each command ends with an example, and ``build`` groups its
+    options by the configs they apply to."""
+    parser = cli._parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in subcommands.items():
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+        assert command.epilog and f"warp-ir-pairs {name}" in command.epilog, name
+    titles = [group.title for group in subcommands["build"]._action_groups]
+    assert set(cli.OPTION_GROUPS.values()) | {"where it runs"} <= set(titles)
