@@ -18,7 +18,7 @@ import datasets
 
 from generation.pipeline import options as build_options
 from generation.pipeline.build import build_shard
-from generation.pipeline.plan import SPLITS, KeptKernels, plan_splits, shard
+from generation.pipeline.plan import SPLITS, KeptKernels, Plan, plan_splits, shard
 from generation.pipeline.plan.generated import pooled_scan
 from generation.pipeline.plan.real import no_rows_message
 from generation.pipeline.rows import DATASET_VERSION, FEATURES, batches, rows_table
@@ -98,37 +98,43 @@ class WarpIRPairs(datasets.ArrowBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
+        """One generator per split the plan asks for, each with its shards: a mapping of the plan
+        ``_download_and_prepare`` made (num_validation=0 or num_test=0 leaves a split out)."""
         config = build_options.CONFIGS[self.config.name]
-        workers = getattr(self, "_num_proc", None) or 1
-        self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
-        kept_folder = str(self._stats_dir / "kernels")  # what the scan made, read back where rows are built
-        kept = KeptKernels(kept_folder)
-        if workers > 1 and config.source == "generated":  # planning scans in parallel too
-            with multiprocessing.Pool(workers) as pool:
-                scan = pooled_scan(self.options, config.device, pool, 4 * workers, kept)
-                plan = plan_splits(self.options, config.device, config.source, scan=scan)
-        else:
-            plan = plan_splits(self.options, config.device, config.source, kept=kept)
-        self._plan_stats = plan.stats
         generators = []
         for split in SPLITS:
-            if plan.stats[split].requested == 0:  # asked for no such split (num_validation=0 or num_test=0)
+            if self._plan.stats[split].requested == 0:
                 continue
-            shards = shard(plan.groups(split))
-            stats_files = [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))]
-            kwargs = {"groups": shards, "stats_files": stats_files, "device": config.device, "options": self.options}
-            kwargs["kept_folder"] = kept_folder
+            shards = shard(self._plan.groups(split))
+            kwargs = {
+                "groups": shards,
+                "stats_files": [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))],
+                "device": config.device,
+                "options": self.options,
+                "kept_folder": str(self._stats_dir / "kernels"),  # what the scan made, read back where rows are built
+            }
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs=kwargs))
         return generators
 
+    def _plan_build(self, workers: int) -> Plan:
+        """Which kernels each split gets; the kernels a scan makes are kept for the build to read back."""
+        config = build_options.CONFIGS[self.config.name]
+        kept = KeptKernels(self._stats_dir / "kernels")
+        if workers > 1 and config.source == "generated":  # planning scans in parallel too
+            with multiprocessing.Pool(workers) as pool:
+                scan = pooled_scan(self.options, config.device, pool, 4 * workers, kept)
+                return plan_splits(self.options, config.device, config.source, scan=scan)
+        return plan_splits(self.options, config.device, config.source, kept=kept)
+
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
-        self._num_proc = prepare_split_kwargs.get("num_proc")
         self._split_summaries: list[str] = []
         self._split_stats: dict[str, BuildStats] = {}
+        self._stats_dir = Path(tempfile.mkdtemp(prefix="warp_ir_pairs_stats_"))
         try:
+            self._plan = self._plan_build(prepare_split_kwargs.get("num_proc") or 1)
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         finally:
-            shutil.rmtree(getattr(self, "_stats_dir", ""), ignore_errors=True)
+            shutil.rmtree(self._stats_dir, ignore_errors=True)
         # A split whose every kernel was skipped has no data file, and datasets cannot read it back:
         # leave it out (its skips stay counted in the description).
         empty = [name for name, info in self.info.splits.items() if info.num_examples == 0]
@@ -150,7 +156,7 @@ class WarpIRPairs(datasets.ArrowBasedBuilder):
         super()._prepare_split(split_generator, **kwargs)
         # Workers saved their shard's counts; add the planning counts and publish them.
         split = str(split_generator.name)
-        stats = self._plan_stats[split]
+        stats = self._plan.stats[split]
         stats.merge(BuildStats.collect(self._stats_dir, f"{split}-*.json"))
         if stats.skipped:
             first_errors = {str(reason): text for reason, text in stats.first_error.items()}
