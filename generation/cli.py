@@ -64,8 +64,9 @@ def build(
     run_build(job, executor, workers, slurm)
     if executor != "slurm":
         stats = layout.read_json(layout.folder(job.out), layout.state(config, layout.STATS_FILE))
-        for split, counts in stats["splits"].items():
-            logger.info("%s %s", config, BuildStats.from_dict(counts).summary(split))
+        if executor == "ray":  # the finish stage logged each split's count, but on its Ray worker
+            for split, counts in stats["splits"].items():
+                logger.info("%s %s", config, BuildStats.from_dict(counts).summary(split))
         if not any(counts["rows"] for counts in stats["splits"].values()):
             splits = [BuildStats.from_dict(counts) for counts in stats["splits"].values()]
             raise ValueError(no_rows_message(options, splits, build_options.CONFIGS[config].source))

@@ -4,6 +4,7 @@ Warp, and every option is declared once and checked once per build."""
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ from conftest import REPO, run_python
 from import_graph import arrows_up, layout_table, lines_by_package, module_cycles
 
 from generation import cli
+from generation.generated.generator import CATEGORIES
 from generation.hub.builder import WarpIRPairsConfig
-from generation.pipeline import options
+from generation.pipeline import options, rows
 
 RUFF = Path(sys.executable).parent / "ruff"  # the test extra installs it beside this interpreter
 PRIVATE_USES = [
@@ -57,9 +59,9 @@ def test_no_package_holds_over_a_third_of_the_lines():
     assert max(lines.values()) < sum(lines.values()) / 3, lines
 
 
-def test_the_readme_layout_table_is_the_import_graph():
-    """Regenerate it with ``python tests/import_graph.py``."""
-    assert layout_table() in (Path(REPO) / "README.md").read_text()
+def test_the_architecture_page_shows_the_import_graph():
+    """Regenerate its table with ``python tests/import_graph.py``."""
+    assert layout_table() in (Path(REPO) / "docs" / "architecture.md").read_text()
 
 
 def test_kernels_and_options_load_without_warp():
@@ -84,11 +86,17 @@ def test_extract_ir_is_still_importable_from_the_package():
     assert run_python("from generation import extract_ir\nprint(extract_ir.__module__)") == "generation.backend.extract"
 
 
-def test_the_readme_option_table_is_the_declared_one():
-    """The README shows every option as ``BuildOptions`` declares it (regenerate it with
-    ``python -m generation.pipeline.options``)."""
-    readme = (Path(REPO) / "README.md").read_text()
-    assert options.options_table() in readme
+def test_the_options_page_shows_the_declared_options():
+    """``docs/options.md`` shows every option as ``BuildOptions`` declares it (regenerate its table
+    with ``python -m generation.pipeline.options``)."""
+    assert options.options_table() in (Path(REPO) / "docs" / "options.md").read_text()
+
+
+def test_the_rows_page_shows_the_declared_columns():
+    """``docs/rows.md`` and the card describe the columns from one table, which names every column of
+    the schema (regenerate the page's table with ``python -m generation.pipeline.rows``)."""
+    assert list(rows.COLUMNS) == list(rows.FEATURES)
+    assert rows.schema_table(", ".join(CATEGORIES)) in (Path(REPO) / "docs" / "rows.md").read_text()
 
 
 def test_every_option_is_a_config_field_and_a_cli_flag():
@@ -110,10 +118,14 @@ def test_cli_flags_reach_the_build_as_the_options_they_name(tmp_path):
     assert (parsed.include_backward, parsed.categories, parsed.seed) == (False, ("math", "atomic"), 3)
 
 
-def test_options_are_checked_once_per_build(tmp_path):
+def test_options_are_checked_and_counts_logged_once_per_build(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     with mock.patch.object(options, "parse_options", wraps=options.parse_options) as parse:
         assert cli.main(["build", "cpu", "--num-examples", "2", "--num-validation", "0", "--out", str(tmp_path)]) == 0
     assert parse.call_count == 1
+    logged = [record.getMessage() for record in caplog.records]
+    for split in ("train", "test"):
+        assert sum(f" {split}: " in line and "rows written" in line for line in logged) == 1, logged
 
 
 def test_the_arch_check_starts_warp_only_for_an_arch_it_must_look_up():

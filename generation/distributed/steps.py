@@ -197,10 +197,11 @@ class BuildShards(_Stage):
             layout.write_json(self.out, stats_file, stats.as_dict())
             self.stat_update("rows", value=stats.rows)
             self.stat_update("skipped", value=stats.total_skipped)
+            level = logging.INFO if world_size > 1 else logging.DEBUG  # one shard: the split's count says it
             if total:
-                logger.info("%s %s shard %d: %s", job.config, split, rank, stats.summary(split, requested=total))
+                logger.log(level, "%s %s shard %d: %s", job.config, split, rank, stats.summary(split, requested=total))
             else:  # fewer groups than tasks
-                logger.info("%s %s shard %d: no rows of %s fall to this shard", job.config, split, rank, split)
+                logger.log(level, "%s %s shard %d: no rows of %s fall to this shard", job.config, split, rank, split)
 
 
 def terminal_progress(rows, total: int, desc: str):
@@ -225,7 +226,7 @@ class FinishBuild(_Stage):
             for k in range(job.tasks):
                 stats.merge(BuildStats.from_dict(layout.read_json(self.out, task_stats_file(job, split, k))))
             splits[split] = stats.as_dict()
-            logger.info(stats.summary(split))
+            logger.info("%s %s", job.config, stats.summary(split))  # the build's one line per split
         summary = {"options": dataclasses.asdict(job.options), "splits": splits, "tasks": job.tasks}
         layout.write_json(self.out, layout.state(job.config, layout.STATS_FILE), summary)
         kept = layout.state(job.config, "kernels")
