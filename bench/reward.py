@@ -37,7 +37,7 @@ from generation.evaluation.scores import Score  # noqa: E402
 CLI = [sys.executable, "-m", "generation.cli"]
 BEFORE = "8f9442b"  # the last commit before the reward and its speed work
 TASK = "python_to_forward"
-KINDS = ("reference", "mutant", "add/sub", "garbage", "empty")
+KINDS = ("reference", "mutant", "add_sub", "garbage", "empty")
 ADD_SUB = ("wp::add", "wp::sub")
 
 
@@ -65,7 +65,7 @@ def candidates(rows: list[dict]) -> tuple[dict[str, dict[str, str]], set[str]]:
     return {
         "reference": {row["id"]: row["forward"] for row in rows},
         "mutant": {row_id: made["text"] for row_id, made in mutants.items()},
-        "add/sub": add_sub_mutants(rows),
+        "add_sub": add_sub_mutants(rows),
         "garbage": {row["id"]: f"garbage {row['id']} (" for row in rows},
         "empty": {row["id"]: "" for row in rows},
     }, operators
@@ -163,7 +163,7 @@ def main() -> None:
         f"mutants below 1.0: {sum(v is not None and v < 1.0 for v in mutant.values())} of {len(mutant)} rows with one "
         f"({sum(mutant[r] is not None and mutant[r] < 1.0 for r in operator)} of {len(operator)} operator mutants)"
     )
-    add_sub = rewards["add/sub"]
+    add_sub = rewards["add_sub"]
     below = [row_id for row_id, value in add_sub.items() if value is not None and value < 1.0]
     print(f"add/sub mutants below 1.0: {len(below)} of {len(add_sub)} rows with one ({len(below) / len(add_sub):.0%})")
     for kind in ("garbage", "empty"):
