@@ -132,7 +132,7 @@ def markdown(summary: dict) -> str:
         f"# Evaluation: `{request['task']}` on `{request['config']}` / {request['split']}",
         "",
         f"{request['rows']} rows, {request['input_sets']} input sets, views: {', '.join(request['views']) or 'none'}. "
-        "n/m: not measured here (see the README's definitions).",
+        "n/m: not measured here (see docs/evaluation.md in warp-ir-pairs).",
         "",
         "| score | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),

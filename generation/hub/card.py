@@ -28,7 +28,7 @@ from generation.measure.vocabulary import calls_in, coverage, reference_calls
 from generation.pipeline import checks
 from generation.pipeline.options import CONFIGS
 from generation.pipeline.plan import SPLITS
-from generation.pipeline.rows import DATASET_VERSION, MEASURED
+from generation.pipeline.rows import DATASET_VERSION, MEASURED, schema_table
 from generation.real.importer import RunCommand
 from generation.source.spec import GENERATED_LICENSE
 
@@ -280,7 +280,7 @@ def card_body(
         "skip_list": "\n".join(skip_lines(figures)) or "- no statistics were saved with this build",
         "difficulty_table": per_config_table("difficulty", figures, lambda f: f.difficulties),
         "feature_table": per_config_table("feature", figures, lambda f: f.features, "`{}`"),
-        "categories": ", ".join(categories),
+        "schema_table": schema_table(", ".join(categories)),
         "warp_versions": ", ".join(sorted(set().union(*(f.warp_versions for f in figures.values())))),
         "generator_version": GENERATOR_VERSION,
         "dataset_version": DATASET_VERSION,

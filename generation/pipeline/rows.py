@@ -68,6 +68,58 @@ FEATURES = datasets.Features(
 )
 
 
+# What each column holds: the one description the card and ``docs/rows.md`` both show
+# (``{categories}``: the categories of the build the card describes, or every one).
+COLUMNS = {
+    "id": ("string", "content hash of device, `python_source` and `code`"),
+    "kernel_name": ("string", "the kernel's Python name"),
+    "category": (
+        "string",
+        "the kernel's category ({categories}): a generator category, or `real` for a harvested kernel",
+    ),
+    "description": ("string", "what the kernel computes, in words (built from the same tree as the code)"),
+    "python_source": (
+        "string",
+        "a complete, importable module: imports, constants, `@wp.struct` types, `@wp.func` helpers, the kernel "
+        "(harvested kernels: the statements of their file that the kernel needs)",
+    ),
+    "device": ("string", "the config's target: `cpu`, `cuda` or `ptx`"),
+    "forward": (
+        "string",
+        "self-contained forward pass: the structs and helper functions it uses (forward code only, transitively, in "
+        "the order Warp emits them), then the forward kernel function (CPU: with the argument struct it reads); each "
+        "part a verbatim slice of `code`",
+    ),
+    "backward": (
+        "string",
+        "self-contained adjoint: the structs and helpers it uses (forward and adjoint), then the adjoint kernel "
+        "function (empty when built without backward)",
+    ),
+    "code": (
+        "string",
+        "everything Warp generates for the kernel except the prelude shared by every module (headers and macros, "
+        "after a `#define WP_NO_BFLOAT16` line in modules that use no bfloat16; `ptx`: the whole PTX module)",
+    ),
+    "arg_types": ("list of {name, type}", "the kernel's arguments with their Warp types"),
+    "metadata": (
+        "struct",
+        "Warp, dataset (schema) and generator versions, seed, draw index, mangled name, module name, source file, "
+        "block_dim, grid_stride, enable_backward, origin (`generated`, or `path::kernel` of a harvested kernel), "
+        "licence, package and package_version (a harvested kernel's distribution and exact version; empty for "
+        "generated kernels and `paths`), difficulty, recipe (JSON of the generator call that regenerates the "
+        "kernel), features, validation (checks passed), arch, PTX ISA and CUDA versions (PTX), mathdx (False: tile "
+        "GEMM, FFT and Cholesky use Warp's generic code), lengths (characters and lines of the four text columns)",
+    ),
+}
+
+
+def schema_table(categories: str) -> str:
+    """The columns as a Markdown table, ``categories`` named in the category's row."""
+    lines = ["| column | type | what it holds |", "|---|---|---|"]
+    lines += [f"| `{name}` | {kind} | {text.format(categories=categories)} |" for name, (kind, text) in COLUMNS.items()]
+    return "\n".join(lines) + "\n"
+
+
 def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
     """Rows as one Arrow table of the dataset's schema: what every writer (Arrow, Parquet) writes."""
     return pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema)
@@ -151,3 +203,9 @@ def assemble(
     }
     row["metadata"]["lengths"] = lengths(row)
     return row
+
+
+if __name__ == "__main__":  # docs/rows.md's table
+    from generation.generated.generator import CATEGORIES
+
+    print(schema_table(", ".join(CATEGORIES)), end="")
