@@ -410,34 +410,6 @@ def test_no_branch_compares_a_value_with_itself():
     assert compared > 500, compared  # the branches are there to be checked
 
 
-# How the degenerate operations of ``DEGENERATE_ON_TWINS`` are written: calls and binary operators.
-CANCELLING_CALLS = {"wp.min", "wp.max", "wp.sub", "wp.cross", "wp.copysign"}
-CANCELLING_OPERATORS = (ast.Sub, ast.BitAnd, ast.BitOr, ast.BitXor)
-
-
-def test_no_operation_cancels_two_equal_operands():
-    """``x - x``, ``wp.min(a, a)``, ``wp.cross(v, v)``: a value that cannot matter, which no application
-    writes and no mutant of it can change (it made add/sub mutants survive every input)."""
-    checked, cancelling = 0, []
-    for category in CATEGORIES:
-        for tree in sample_trees(category):
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.tile_map":
-                    operands = node.args[1:] if ast.unparse(node.args[0]) in CANCELLING_CALLS else []
-                elif isinstance(node, ast.Call) and ast.unparse(node.func) in CANCELLING_CALLS:
-                    operands = node.args
-                elif isinstance(node, ast.BinOp) and isinstance(node.op, CANCELLING_OPERATORS):
-                    operands = [node.left, node.right]
-                else:
-                    continue
-                checked += 1
-                reads = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != "wp"]  # not 7 & 7
-                if len(operands) == 2 and ast.dump(operands[0]) == ast.dump(operands[1]) and reads:
-                    cancelling.append(ast.unparse(node))
-    assert checked > 500, checked  # the operations are there to be checked
-    assert cancelling == [], cancelling[:10]
-
-
 def _unrolled_by_warp(loop: ast.For) -> bool:
     """``for _ in range(8)`` or ``range(wp.static(N))``: Warp writes out one copy per trip."""
     (bound,) = loop.iter.args
