@@ -4,7 +4,7 @@ fine-tuning, and score a model's predictions by compiling and running them.
 warp-ir-pairs build cuda --num-examples 5000 --seed 1 --out data --tasks 8 --workers 2
 warp-ir-pairs build cpu --num-examples 1000000 --out s3://bucket/warp --tasks 512 --executor slurm
 warp-ir-pairs push my-org/warp-ir-pairs --data data [--private] [--dry-run OUT]
-warp-ir-pairs sft data --config cuda --task python_to_forward --out sft [--style messages] [--compact] [--placeholders]
+warp-ir-pairs sft data --config cuda --task python_to_forward --out sft [--style messages] [--view compact,placeholders]
 warp-ir-pairs eval data --config cpu --task python_to_forward --predictions PRED.jsonl --baseline nearest --out report
 """
 

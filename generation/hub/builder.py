@@ -111,15 +111,20 @@ class WarpIRPairs(datasets.ArrowBasedBuilder):
                 "stats_files": [str(self._stats_dir / f"{split}-{k:05d}.json") for k in range(len(shards))],
                 "device": config.device,
                 "options": self.options,
-                "kept_folder": str(self._stats_dir / "kernels"),  # what the scan made, read back where rows are built
+                "kept_folder": str(self._kept_folder),
             }
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs=kwargs))
         return generators
 
+    @property
+    def _kept_folder(self) -> Path:
+        """What the scan made, kept for the build to read back where rows are built."""
+        return self._stats_dir / "kernels"
+
     def _plan_build(self, workers: int) -> Plan:
         """Which kernels each split gets; the kernels a scan makes are kept for the build to read back."""
         config = build_options.CONFIGS[self.config.name]
-        kept = KeptKernels(self._stats_dir / "kernels")
+        kept = KeptKernels(self._kept_folder)
         if workers > 1 and config.source == "generated":  # planning scans in parallel too
             with multiprocessing.Pool(workers) as pool:
                 scan = pooled_scan(self.options, config.device, pool, 4 * workers, kept)
