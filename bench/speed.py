@@ -18,9 +18,9 @@ of an untimed build, planning apart from building.
     python bench/speed.py [--config cuda] [--sizes 300,1000,10000] [--repeats 3] [--cli-rows 10000]
                           [--profile-rows 1000]
 
-Each ``load_dataset`` size is built ``--repeats`` times, each build followed by Warp's path on its
-kernels: the table gives the median run and every run's ratio (this machine's speed moves by 5-10%
-between runs a minute apart).
+Each ``load_dataset`` size and each CLI worker count is built ``--repeats`` times, each build followed
+by Warp's path on its kernels: the table gives the median run and every run's ratio (this
+machine's speed moves by 5-10% between runs a minute apart, and one CLI run read 0.84x and 0.95x).
 """
 
 from __future__ import annotations
@@ -63,19 +63,9 @@ def load_dataset_build(config: str, rows: int, cache: Path) -> tuple[float, data
     return time.perf_counter() - start, built
 
 
-_measured: dict[int, tuple[float, float]] = {}  # the baseline of each set of kernels, measured once
-
-
 def warp_path(sources: list[str], device: str, workdir: Path) -> tuple[float, float]:
     """Rows/s of Warp's path from source text to code (file import, hash, codegen), and of its
-    hash and codegen alone, for ``sources`` (once per set: the paths of one size write the same rows)."""
-    key = hash(tuple(sorted(sources)))
-    if key not in _measured:
-        _measured[key] = _warp_path(sources, device, workdir)
-    return _measured[key]
-
-
-def _warp_path(sources: list[str], device: str, workdir: Path) -> tuple[float, float]:
+    hash and codegen alone, for ``sources``."""
     workdir.mkdir(parents=True, exist_ok=True)
     paths = []
     for k, source in enumerate(sources):
@@ -228,7 +218,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="300,1000,10000", help="train rows of the load_dataset builds")
     parser.add_argument("--cli-rows", type=int, default=10000, help="train rows of the CLI builds (0 to skip)")
     parser.add_argument(
-        "--repeats", type=int, default=3, help="load_dataset builds per size, each against its own baseline (median)"
+        "--repeats", type=int, default=3, help="builds per size and per CLI worker count, each against its own baseline"
     )
     parser.add_argument("--profile-rows", type=int, default=1000, help="train rows of the profiled build (0 to skip)")
     args = parser.parse_args()
@@ -243,7 +233,7 @@ def main() -> None:
             for repeat in range(args.repeats):
                 seconds, built = load_dataset_build(args.config, rows, root / f"hf_{rows}_{repeat}")
                 sources = [row["python_source"] for split in built.values() for row in split]
-                whole, alone = _warp_path(sources, device, root / f"warp_{rows}_{repeat}")
+                whole, alone = warp_path(sources, device, root / f"warp_{rows}_{repeat}")
                 runs.append((len(sources) / seconds / whole, len(sources), seconds, whole, alone))
             ratio, written, seconds, whole, alone = sorted(runs)[len(runs) // 2]  # the median run
             each = ", ".join(f"{run[0]:.2f}x" for run in runs)
@@ -252,16 +242,23 @@ def main() -> None:
         stages = {}
         if args.cli_rows:
             for workers in (1, 2):
-                out = root / f"cli_{workers}"
-                started = time.time()
-                seconds, written, _ = cli_build(args.config, args.cli_rows, out, workers, SEED)
-                stages[workers] = cli_stages(out, args.config, started, time.time())
-                built = datasets.load_dataset(str(out), args.config, cache_dir=str(root / f"read_{workers}"))
-                sources = [row["python_source"] for split in built.values() for row in split]
-                whole, alone = warp_path(sources, device, root / f"warp_cli_{workers}")
-                rate = written / seconds
+                runs = []  # each repeat: a CLI build, then Warp's path on its kernels, measured again
+                for repeat in range(args.repeats):
+                    out = root / f"cli_{workers}_{repeat}"
+                    started = time.time()
+                    seconds, written, _ = cli_build(args.config, args.cli_rows, out, workers, SEED)
+                    parts = cli_stages(out, args.config, started, time.time())
+                    cache = root / f"read_{workers}_{repeat}"
+                    built = datasets.load_dataset(str(out), args.config, cache_dir=str(cache))
+                    sources = [row["python_source"] for split in built.values() for row in split]
+                    whole, alone = warp_path(sources, device, root / f"warp_cli_{workers}_{repeat}")
+                    runs.append((written / seconds / whole, written, seconds, whole, alone, parts))
+                ratio, written, seconds, whole, alone, stages[workers] = sorted(runs, key=lambda run: run[0])[
+                    len(runs) // 2
+                ]  # the median run
+                each = ", ".join(f"{run[0]:.2f}x" for run in runs)
                 name = f"`warp-ir-pairs build`, {workers} worker{'s' * (workers > 1)}, {args.cli_rows:,} rows"
-                table.append((name, written, seconds, rate, whole, alone, "-"))
+                table.append((name, written, seconds, written / seconds, whole, alone, each))
         print(f"\nwarp {warp_api.warp_version()}, config {args.config}, seed {SEED}")
         print("| path | rows | s | rows/s | Warp's path rows/s | vs it | each run vs it | codegen alone rows/s | "
               "vs codegen alone |")  # fmt: skip
@@ -270,7 +267,7 @@ def main() -> None:
             print(f"| {name} | {rows} | {seconds:.1f} | {rate:.1f} | {whole:.1f} | {rate / whole:.2f}x | {each} | "
                   f"{alone:.1f} | {rate / alone:.2f}x |")  # fmt: skip
         if stages:
-            print(f"\nThe CLI builds of {args.cli_rows:,} rows by stage (seconds, from the tasks' logs):")
+            print(f"\nThe median CLI builds of {args.cli_rows:,} rows by stage (seconds, from the tasks' logs):")
             print("| part | " + " | ".join(f"{w} worker{'s' * (w > 1)}" for w in stages) + " |")
             print("|---|" + "---:|" * len(stages))
             for part in stages[1]:

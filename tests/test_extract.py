@@ -163,3 +163,30 @@ def test_warps_cuda_driver_notice_goes_to_the_log_once_not_to_the_terminal():
     assert done.returncode == 0, done.stderr
     assert "Could not find or load the NVIDIA CUDA driver" not in done.stderr + done.stdout
     assert done.stderr.count("no CUDA driver here: cuda and ptx rows need none") == 1, done.stderr
+
+
+def test_remembered_overloads_are_the_ones_warp_chooses(monkeypatch):
+    """Builds remember Warp's choice of a builtin's overload by argument types, across kernels: one
+    builtin called on floats, integers and vectors in turn, and on the kernels' own array types,
+    must get the overload Warp picks without the memory (the C++ types of the results tell them apart)."""
+    import contextlib
+
+    from generation.backend import warp_api
+    from generation.backend.targets import make_code
+
+    calls = {
+        "floats": ("wp.array[float]", "wp.min(a[i], 2.0)", "wp.atomic_add(a, 0, 1.0)"),
+        "integers": ("wp.array[int]", "wp.min(a[i], 2)", "wp.atomic_add(a, 0, 1)"),
+        "vectors": ("wp.array[wp.vec3]", "wp.min(a[i], wp.vec3(2.0))", "wp.atomic_add(a, 0, wp.vec3(1.0))"),
+    }
+    sources = {
+        name: f"import warp as wp\n\n\n@wp.kernel\ndef overloads_{name}(a: {array}):\n"
+        f"    i = wp.tid()\n    b = {value}\n    {atomic}\n    a[i] = b\n"
+        for name, (array, value, atomic) in calls.items()
+    }
+    remembered = [make_code(source, f"overloads_{name}", "cpu").forward for name, source in sources.items()]
+    assert warp_api._resolved_overloads, "no choice was remembered"
+    monkeypatch.setattr(warp_api, "_overloads_remembered", contextlib.nullcontext)
+    plain = [make_code(source, f"overloads_{name}", "cpu").forward for name, source in sources.items()]
+    assert remembered == plain
+    assert "wp::float32 var_" in plain[0] and "wp::vec_t<3, wp::float32> var_" in plain[2]

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import warp as wp
 from warp._src import codegen as _codegen
@@ -417,6 +418,64 @@ def _bodies_remembered() -> Iterator[None]:
             setattr(_codegen, name, body)
 
 
+# Builtin overloads Warp resolved, for argument types that outlive any one kernel (Warp's own types):
+# (function, its overload count, argument types, keyword argument types, outputs wanted) -> overload.
+_resolved_overloads: dict = {}
+RESOLVED_OVERLOADS_KEPT = 20_000
+
+
+def _lasting(arg_type) -> bool:
+    """Whether an argument type outlives the kernel it came from: Warp's and Python's own types,
+    and annotations and references of them. A kernel's own array or struct type hashes by identity
+    and holds its module: remembered past its kernel, it would keep the module alive."""
+    if arg_type is Any:
+        return True
+    if isinstance(arg_type, type):
+        return arg_type.__module__.split(".")[0] in ("warp", "builtins")
+    if isinstance(arg_type, tuple):
+        return all(_lasting(part) for part in arg_type)
+    if isinstance(arg_type, _types.Reference):
+        return _lasting(arg_type.value_type)
+    if isinstance(arg_type, _types._ArrayAnnotationBase):
+        return _lasting(arg_type.dtype)
+    return False
+
+
+@contextlib.contextmanager
+def _overloads_remembered() -> Iterator[None]:
+    """Warp's choice of a builtin's overload (``Adjoint.resolve_func``) made once per argument types
+    while this lasts: Warp tries each overload in turn, binding a signature for each (about a third
+    of a row's cost), and the choice is a pure function of the key (its builtins branch reads
+    nothing else). Choices on Warp's own types are kept for later kernels, the rest only while this
+    lasts. A quarter off every build; rows byte-identical, and a fresh process with plain Warp
+    generates the same code (tests/test_honesty.py)."""
+    original = _codegen.Adjoint.resolve_func
+    this_kernel: dict = {}
+
+    def resolved(adj, func, arg_types, kwarg_types, min_outputs):
+        if not func.is_builtin():
+            return original(adj, func, arg_types, kwarg_types, min_outputs)
+        key = (func, len(func.overloads), arg_types, tuple(kwarg_types.items()), min_outputs)
+        lasting = _lasting(arg_types) and _lasting(tuple(kwarg_types.values()))
+        kept = _resolved_overloads if lasting else this_kernel
+        try:
+            overload = kept.get(key)
+        except TypeError:  # a type that does not hash: resolved as Warp does, every time
+            return original(adj, func, arg_types, kwarg_types, min_outputs)
+        if overload is None:
+            overload = original(adj, func, arg_types, kwarg_types, min_outputs)
+            if len(kept) >= RESOLVED_OVERLOADS_KEPT:
+                kept.clear()
+            kept[key] = overload
+        return overload
+
+    _codegen.Adjoint.resolve_func = resolved
+    try:
+        yield
+    finally:
+        _codegen.Adjoint.resolve_func = original
+
+
 def generate_kernel_code(
     kernel: wp.Kernel, device: str, enable_backward: bool = True, arch: int = DEFAULT_CUDA_ARCH
 ) -> KernelCode:
@@ -433,7 +492,7 @@ def generate_kernel_code(
     init_warp()
     module = kernel.module
     block_dim = block_dim_for(kernel, device)
-    with pinned_config(), _context._codegen_lock, _bodies_remembered():
+    with pinned_config(), _context._codegen_lock, _bodies_remembered(), _overloads_remembered():
         output_arch = None if device == "cpu" else arch
         options = module.resolve_options(wp.config, block_dim=block_dim) | {"output_arch": output_arch}
         if not enable_backward:
