@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -40,9 +40,15 @@ def test_same_seed_and_index_give_the_same_kernel():
 
 
 @functools.cache
+def sample_sources(category: str) -> tuple[str, ...]:
+    """100 kernels of a category, generated once for the checks that read every statement of each."""
+    return tuple(generate(category, 3, index).python_source for index in range(100))
+
+
+@functools.cache
 def sample_trees(category: str) -> tuple[ast.Module, ...]:
-    """100 kernels of a category, parsed once for the checks that read every statement of each."""
-    return tuple(ast.parse(generate(category, 3, index).python_source) for index in range(100))
+    """``sample_sources``, parsed once (read only: ``_inlined`` parses its own)."""
+    return tuple(map(ast.parse, sample_sources(category)))
 
 
 @pytest.mark.parametrize("category", list(CATEGORIES))
@@ -133,9 +139,11 @@ def _square_plus_ones(node: ast.AST) -> bool:
 
 
 def _positive(node: ast.AST) -> bool:
-    text = ast.unparse(node)  # also a block size, or a counter from 0 plus one
+    """Guarded as a divisor: also a block size, or a counter from 0 plus one, as a float."""
     return (
-        _one_plus_abs(node) or _one_plus_low_bits(node) or re.fullmatch(r"float\((wp\.block_dim\(\)|\w+ \+ 1)\)", text)
+        _one_plus_abs(node)
+        or _one_plus_low_bits(node)
+        or (_call(node, "float") and bool(re.fullmatch(r"float\((wp\.block_dim\(\)|\w+ \+ 1)\)", ast.unparse(node))))
     )
 
 
@@ -172,20 +180,39 @@ GUARDS = {
 
 def _sizes(tree: ast.AST) -> set[str]:
     """Names bound to an array's size (``n0 = u.shape[0]``): at least 1."""
+    memo: dict[int, bool] = {}  # per node: whether it reads a shape (shared expressions read once)
+
+    def reads_shape(node: ast.AST) -> bool:
+        if id(node) not in memo:
+            memo[id(node)] = (
+                isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape"
+            ) or any(reads_shape(child) for child in ast.iter_child_nodes(node))
+        return memo[id(node)]
+
     return {
         node.targets[0].id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Name)
-        and ".shape[" in ast.unparse(node.value)
+        for node in _each_node_once(tree)
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and reads_shape(node.value)
     }
 
 
-def _inlined(tree: ast.Module) -> ast.Module:
+def _each_node_once(tree: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk`` of a tree whose inlined expressions are shared (``_inlined``): each node once."""
+    seen, stack = set(), [tree]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _inlined(source: str) -> ast.Module:
     """``tree`` with each local assigned once put back where it is read: a guard the generator
     binds to its own local (``t4 = wp.clamp(x, -8.0, 8.0)``, then ``wp.exp(t4)``) is checked where
-    it is used."""
-    tree = copy.deepcopy(tree)
+    it is used. Each use shares the one inlined expression (a copy per use grows with the chains of
+    temporaries): walk it with ``_each_node_once``."""
+    tree = ast.parse(source)
     for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
         targets = Counter(
             t.id
@@ -212,19 +239,25 @@ class _Inline(ast.NodeTransformer):
 
     def __init__(self, once: dict[str, ast.AST]):
         self.once = once
+        self.done: dict[int, ast.AST] = {}  # each node visited once: what it became
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if id(node) not in self.done:  # else an expression already inlined, shared by another use
+            self.done[id(node)] = super().visit(node)
+        return self.done[id(node)]
 
     def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802  (ast's naming)
         if isinstance(node.ctx, ast.Load) and node.id in self.once:
-            return self.visit(copy.deepcopy(self.once[node.id]))
+            return self.visit(self.once[node.id])
         return node
 
 
 def test_risky_operations_are_guarded():
     """Every division, log, root, exponential and inverse sine is in its guarded form, not just one of them."""
     for category in CATEGORIES:
-        for tree in map(_inlined, sample_trees(category)):
+        for tree in map(_inlined, sample_sources(category)):
             sizes = _sizes(tree)
-            for node in ast.walk(tree):
+            for node in _each_node_once(tree):
                 if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
                     divisor = node.right.elts[0] if isinstance(node.right, ast.Tuple) else node.right
                     guarded = _positive(divisor) or isinstance(divisor, ast.Constant)

@@ -16,6 +16,9 @@ from conftest import run_python
 # it through Warp's own Module path: hash for the launch block_dim, then codegen for the row's arch,
 # with Warp's mathdx tile paths off (wp.config), as the rows are made; the `// file:line` comments
 # of functions Warp implements in Python name the file from Warp's package (`// warp/_src/...`).
+# Each group of rows is read in a process of its own, forked from one that has only imported and
+# initialised Warp: the state a fresh process is in when it reads its first row, without paying
+# Python's and Warp's start-up (about 1.5 s) for every row that needs a process to itself.
 REFERENCE = r"""
 import hashlib, json, linecache, os, sys, types
 import warp as wp
@@ -23,35 +26,52 @@ wp.config.log_level = wp.LOG_ERROR
 wp.config.enable_mathdx_gemm = wp.config.enable_mathdx_solver = wp.config.enable_mathdx_fft = False
 wp.init()
 
-rows = json.load(open(sys.argv[1]))
-out = []
-for row in rows:
-    src = row["python_source"]
-    name = "wirp_" + hashlib.sha256(src.encode()).hexdigest()[:16]
-    file_name = name + ".py"
-    linecache.cache[file_name] = (len(src), None, src.splitlines(True), file_name)
-    module = types.ModuleType(name)
-    module.__file__ = file_name
-    sys.modules[name] = module
-    exec(compile(src, file_name, "exec"), module.__dict__)
-    warp_module = getattr(module, row["kernel_name"]).module
-    is_cpu = row["device"] == "cpu"
-    block_dim = 1 if is_cpu else warp_module.options["block_dim"]
-    warp_module.get_module_hash(block_dim)
-    options = warp_module.resolved_options[block_dim]
-    options = options | {"output_arch": None if is_cpu else row["metadata"]["arch"]}  # as Module._compile sets it
-    source, *_ = warp_module._run_codegen(options, is_cpu)
-    # Rows name Warp's own files from its package, not from this machine's install folder.
-    install_folder = os.path.dirname(os.path.dirname(wp.__file__)) + os.sep
-    out.append(source.replace("// " + install_folder, "// "))
-print(json.dumps(out))
+def sources(rows):
+    out = []
+    for row in rows:
+        src = row["python_source"]
+        name = "wirp_" + hashlib.sha256(src.encode()).hexdigest()[:16]
+        file_name = name + ".py"
+        linecache.cache[file_name] = (len(src), None, src.splitlines(True), file_name)
+        module = types.ModuleType(name)
+        module.__file__ = file_name
+        sys.modules[name] = module
+        exec(compile(src, file_name, "exec"), module.__dict__)
+        warp_module = getattr(module, row["kernel_name"]).module
+        is_cpu = row["device"] == "cpu"
+        block_dim = 1 if is_cpu else warp_module.options["block_dim"]
+        warp_module.get_module_hash(block_dim)
+        options = warp_module.resolved_options[block_dim]
+        options = options | {"output_arch": None if is_cpu else row["metadata"]["arch"]}  # as Module._compile sets it
+        source, *_ = warp_module._run_codegen(options, is_cpu)
+        # Rows name Warp's own files from its package, not from this machine's install folder.
+        install_folder = os.path.dirname(os.path.dirname(wp.__file__)) + os.sep
+        out.append(source.replace("// " + install_folder, "// "))
+    return out
+
+groups = json.load(open(sys.argv[1]))
+for number, rows in enumerate(groups):
+    if os.fork() == 0:
+        try:
+            with open(f"{sys.argv[1]}.{number}", "w") as file:
+                json.dump(sources(rows), file)
+        finally:
+            os._exit(0)
+    _, status = os.wait()
+    assert os.waitstatus_to_exitcode(status) == 0 and os.path.exists(f"{sys.argv[1]}.{number}"), number
+print(json.dumps([json.load(open(f"{sys.argv[1]}.{number}")) for number in range(len(groups))]))
 """
 
 
-def reference_sources(rows: list[dict], tmp_path) -> list[str]:
+def reference_groups(groups: list[list[dict]], tmp_path) -> list[list[str]]:
+    """What Warp generates for each group's rows, each group in a fresh process (see ``REFERENCE``)."""
     path = tmp_path / "rows.json"
-    path.write_text(json.dumps(rows))
+    path.write_text(json.dumps(groups))
     return json.loads(run_python(REFERENCE, str(path)))
+
+
+def reference_sources(rows: list[dict], tmp_path) -> list[str]:
+    return reference_groups([rows], tmp_path)[0]
 
 
 # What makes a row's code depend on the process it is built in: Warp names ``wp.func`` helpers
@@ -73,10 +93,12 @@ def dishonest_rows(rows: list[dict], tmp_path) -> list[str]:
     """The rows whose ``code`` a fresh process does not generate from their ``python_source``.
 
     Rows that touch no process-wide state share one reference process, which then stands for a
-    fresh one per row; the others get a fresh process each."""
+    fresh one per row; the others get a fresh process each (forked, see ``REFERENCE``)."""
     shared = [row for row in rows if not needs_own_process(row)]
-    pairs = list(zip(shared, reference_sources(shared, tmp_path) if shared else [], strict=True))
-    pairs += [(row, reference_sources([row], tmp_path)[0]) for row in rows if needs_own_process(row)]
+    alone = [row for row in rows if needs_own_process(row)]
+    groups = reference_groups([shared, *([row] for row in alone)], tmp_path)
+    pairs = list(zip(shared, groups[0], strict=True))
+    pairs += [(row, group[0]) for row, group in zip(alone, groups[1:], strict=True)]
     return [row["metadata"]["origin"] + "::" + row["kernel_name"] for row, source in pairs if not honest(row, source)]
 
 
