@@ -308,3 +308,57 @@ def test_a_bad_package_on_the_command_line_is_one_line_and_no_traceback(wheels, 
     assert cli.main(args) == 2
     error = capsys.readouterr().err
     assert "package 'wirp-pkg-a==9.9' could not be downloaded" in error and "Traceback" not in error
+
+
+FACTORY = """
+    import warp as wp
+
+
+    def make_offset(offset: float):
+        @wp.kernel
+        def offset_by(a: wp.array(dtype=float)):
+            i = wp.tid()
+            a[i] = a[i] + offset
+
+        return offset_by
+    """
+FACTORY_TESTS = """
+    import warp as wp
+
+    from wirp_pkg_t.ops import make_offset
+
+
+    def test_offsets():
+        for offset in (1.0, 2.0):
+            wp.launch(make_offset(offset), dim=4, inputs=[wp.zeros(4, dtype=float, device="cpu")], device="cpu")
+    """
+
+
+def test_run_mode_on_a_package_by_name_runs_the_tests_of_its_sdist(tmp_path, offline):
+    """Run mode on ``packages=``: the wheel gives the code, the same release's sdist the tests that
+    exercise it, unpacked as safely; the factory products those tests make are rows (import mode
+    makes none), each naming its test file, honest in a fresh process. A release with no sdist is
+    imported only, and says so in a counted skip."""
+    folder = tmp_path / "links"
+    folder.mkdir()
+    code = {"wirp_pkg_t/__init__.py": "", "wirp_pkg_t/ops.py": FACTORY}
+    write_wheel(folder, "wirp-pkg-t", "1.0.0", code, "License-Expression: MIT\n")
+    tests = {"src/wirp_pkg_t/__init__.py": "", "src/wirp_pkg_t/ops.py": FACTORY, "tests/test_ops.py": FACTORY_TESTS}
+    write_sdist(folder, "wirp-pkg-t", "1.0.0", tests)
+    write_wheel(folder, "wirp-pkg-a", "1.0.0", {"wirp_pkg_a/__init__.py": "", "wirp_pkg_a/ops.py": OPS})
+
+    found = harvested(folder, "wirp-pkg-t", "wirp-pkg-a", mode="run")
+    made = sorted(
+        (s.package_key, json.loads(s.recipe).get("built_by", "")) for s in found.specs if s.name == "offset_by"
+    )
+    assert made == [("wirp-pkg-t==1.0.0", "tests/test_ops.py::test_offsets")] * 2, made
+    assert {s.name for s in found.specs if s.package_key == "wirp-pkg-a==1.0.0"} == {"scale"}  # imported
+    no_tests = [f for f in found.skipped if f.kind == "no_tests"]
+    assert [f.package for f in no_tests] == ["wirp-pkg-a==1.0.0"] and "no sdist" in no_tests[0].message
+    assert not [s for s in harvested(folder, "wirp-pkg-t", mode="import").specs if s.name == "offset_by"]
+
+    options = BuildOptions(packages=("wirp-pkg-t",), harvest="run", find_links=(str(folder),))
+    kernels = [kernel for split in plan_real(options).items.values() for kernel in split]
+    rows = list(build_rows(kernels, "cpu", options, BuildStats()))
+    assert len([row for row in rows if row["kernel_name"] == "offset_by"]) == 2
+    assert dishonest_rows(rows, tmp_path) == []

@@ -205,8 +205,8 @@ def test_a_pytest_run_past_its_time_limit_keeps_what_it_built(project, monkeypat
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"harvest": "run"}, r"harvest='run' and run_command go together"),
-        ({"run_command": "pytest -q"}, r"harvest='run' and run_command go together"),
+        ({"harvest": "run"}, r"harvest='run' needs run_command .*, or packages="),
+        ({"run_command": "pytest -q"}, r"run_command runs only in run mode: add harvest='run'"),
         ({"harvest": "run", "run_command": "bash -c 'rm -rf /'"}, r"run_command must be 'pytest ARGS', 'python FILE"),
         ({"harvest": "run", "run_command": "python"}, r"run_command must be 'pytest ARGS'"),
     ],

@@ -201,7 +201,9 @@ class BuildOptions:
         "with `harvest=run`, the package's own tests or examples to run in the child: `pytest ARGS`, `python FILE "
         "ARGS` or `python -m MODULE ARGS` (paths relative to where the build starts); several commands run as parts, "
         "each in a child of its own, side by side, their kernels merged (one repeated across parts counts once); "
-        "rows record the command, and the test or script that built each kernel",
+        "rows record the command, and the test or script that built each kernel. Left out with `packages`, each "
+        "release's tests are taken from its sdist (`tests/` or `test/`) and run with pytest (a release without "
+        "them is imported only, a `no_tests` skip)",
         "none",
         applies_to="real",
     )
@@ -434,10 +436,15 @@ def parse_options(config: str, values: Mapping[str, object]) -> BuildOptions:
         raise ValueError(
             f"import_setup runs only when the files are imported: add harvest='import' (got {options.harvest!r})"
         )
-    if (options.run_command is not None) != (options.harvest == "run"):
+    if options.run_command is not None and options.harvest != "run":
         raise ValueError(
-            "harvest='run' and run_command go together: run mode runs the command, and only run mode runs one "
+            "run_command runs only in run mode: add harvest='run' "
             f"(got harvest={options.harvest!r}, run_command={options.run_command!r})"
+        )
+    if options.harvest == "run" and options.run_command is None and not options.packages:
+        raise ValueError(
+            "harvest='run' needs run_command (the tests or examples to run), or packages= (each release's sdist "
+            f"tests are run) (got harvest={options.harvest!r}, run_command=None)"
         )
     return options
 

@@ -13,12 +13,13 @@ import ast
 import importlib.util
 import json
 import logging
+import shlex
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
 from generation.real import bundle, declarations, importer, licenses
-from generation.real.packages import PackageRoots, PipSource, Provenance, fetch_package, module_roots
+from generation.real.packages import PackageRoots, PipSource, Provenance, fetch_package, fetch_tests, module_roots
 from generation.source.edits import without_backward
 from generation.source.features import is_kernel
 from generation.source.modules import module_name
@@ -67,6 +68,7 @@ class SourceGroup:
     roots: tuple[Root, ...]
     default_license: str  # for a file that states none
     provenance: Provenance | None = None  # None: files given as paths
+    run_commands: tuple[str, ...] = ()  # run mode: the group's own commands (a package's sdist tests)
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,15 @@ def path_group(paths: tuple[str, ...]) -> SourceGroup:
     return SourceGroup(named_roots(roots), "unknown")
 
 
-def package_group(package: PackageRoots) -> SourceGroup:
-    return SourceGroup(named_roots(package.roots), package.provenance.license, package.provenance)
+def package_group(package: PackageRoots, tests: Path | None = None) -> SourceGroup:
+    """A package's files; with ``tests`` (its sdist's test folder), those too, harvested as ``tests/``
+    (their kernels are the package's, and ``built_by`` names a test by its file there), and run by
+    pytest as the group's run command."""
+    roots = named_roots(package.roots)
+    if tests is None:
+        return SourceGroup(roots, package.provenance.license, package.provenance)
+    command = shlex.join(["pytest", "-q", "-p", "no:cacheprovider", str(tests)])
+    return SourceGroup((*roots, Root(tests, tests.name)), package.provenance.license, package.provenance, (command,))
 
 
 def named_roots(paths) -> tuple[Root, ...]:
@@ -219,11 +228,17 @@ def source_groups(options: HarvestOptions, skipped: list[Failure]) -> list[Sourc
         return [warp_group()]
     groups = [path_group(options.paths)] if options.paths else []
     named = [fetch_package(r, options.pip) for r in options.packages] + [module_roots(m) for m in options.modules]
-    for package in named:
+    with_tests = options.mode == "run" and not options.run_command  # a command given runs instead
+    for number, package in enumerate(named):
         if package.failure is not None:
             skipped.append(replace(package.failure, package=package.provenance.key))
-        else:
-            groups.append(package_group(package))
+            continue
+        tests = fetch_tests(package.provenance, options.pip) if with_tests and number < len(options.packages) else None
+        if isinstance(tests, Failure):  # imported, as import mode would: said and counted
+            logger.warning("%s; run mode imports it without running anything", tests.message)
+            skipped.append(replace(tests, package=package.provenance.key))
+            tests = None
+        groups.append(package_group(package, tests))
     return groups
 
 
@@ -235,7 +250,10 @@ def harvest_group(group: SourceGroup, options: HarvestOptions, result: Harvested
         p.source.origin: licenses.file_license(p.text, p.source.path, p.source.root, group.default_license)
         for p in parsed
     }
-    found = static_kernels(parsed, skipped) if options.mode == "static" else imported_kernels(parsed, options, skipped)
+    if options.mode == "static":
+        found = static_kernels(parsed, skipped)
+    else:
+        found = imported_kernels(parsed, options, skipped, group.run_commands)
     package = group.provenance if group.provenance and group.provenance.name else None
     for kernel in found:
         # A row drawing on several files carries each file's licence (an SPDX AND expression).
@@ -299,11 +317,14 @@ def static_kernels(parsed: list[ParsedFile], skipped: list[Failure]) -> list[Fou
     return found
 
 
-def imported_kernels(parsed: list[ParsedFile], options: HarvestOptions, skipped: list[Failure]) -> list[Found]:
+def imported_kernels(
+    parsed: list[ParsedFile], options: HarvestOptions, skipped: list[Failure], own_commands: tuple[str, ...] = ()
+) -> list[Found]:
     """Every kernel Warp knows after the child imported the files (and ran the setup script and, in
-    run mode, the command: with what built each kernel in its recipe)."""
+    run mode, the command, or else the group's ``own_commands``: with what built each kernel in its recipe)."""
     files = [(p.source.origin, p.source.path, p.source.root) for p in parsed]
     commands = (options.run_command,) if isinstance(options.run_command, str) else options.run_command or ()
+    commands = commands or own_commands
     runs = tuple(importer.RunCommand(command, options.run_timeout) for command in commands)
     imported = importer.import_kernels(files, options.import_timeout, options.import_setup, runs)
     for shown, why in imported.run_failures:

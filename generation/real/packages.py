@@ -175,25 +175,29 @@ def archive_release(path: Path) -> tuple[str, Version, bool] | None:
     return None
 
 
-def cached_archive(wanted: Requirement, archives: Path) -> Path | None:
-    """The newest cached archive that meets ``wanted``, a wheel before an sdist of the same version."""
+def cached_archive(wanted: Requirement, archives: Path, sdist: bool = False) -> Path | None:
+    """The newest cached archive that meets ``wanted``, a wheel before an sdist of the same version
+    (``sdist``: sdists only)."""
     name = canonicalize_name(wanted.name)
     found = []
     for path in archives.glob("*") if archives.is_dir() else []:
         release = archive_release(path)
         if release and release[0] == name and wanted.specifier.contains(release[1], prereleases=True):
-            found.append((release[1], release[2], path.name, path))
+            if not (sdist and release[2]):
+                found.append((release[1], release[2], path.name, path))
     return max(found)[3] if found else None
 
 
-def download(text: str, pip: PipSource, archives: Path) -> Path:
+def download(text: str, pip: PipSource, archives: Path, sdist: bool = False) -> Path:
     """One requirement downloaded into the cache with ``pip download --no-deps``: a wheel if one
     meets it, else an sdist (pip prepares an sdist's metadata by running its build backend, so a
-    wheel is always asked for first). pip's own error, in one line, when neither comes."""
+    wheel is always asked for first); ``sdist``: its sdist only. pip's own error, in one line, when
+    none comes."""
     archives.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=archives, prefix=".download-") as folder:
-        done = _pip_download(text, pip, folder, ["--only-binary", ":all:"])
-        if done.returncode != 0 and "No matching distribution" in done.stderr:
+        binary = ["--no-binary", canonicalize_name(requirement(text).name)] if sdist else ["--only-binary", ":all:"]
+        done = _pip_download(text, pip, folder, binary)
+        if not sdist and done.returncode != 0 and "No matching distribution" in done.stderr:
             logger.warning("%s has no wheel: pip runs its sdist's build backend to read its metadata", text)
             done = _pip_download(text, pip, folder, [])
         made = [p for p in Path(folder).iterdir() if archive_release(p)]
@@ -285,6 +289,28 @@ def fetch_package(text: str, pip: PipSource = PipSource()) -> PackageRoots:
     archives = packages_cache() / "archives"
     archive = cached_archive(wanted, archives) or download(text, pip, archives)
     return package_roots(unpacked(archive), archive.name)
+
+
+# Where an sdist keeps its tests, beside its PKG-INFO.
+TEST_FOLDERS = ("tests", "test")
+
+
+def fetch_tests(provenance: Provenance, pip: PipSource = PipSource()) -> Path | Failure:
+    """The tests of a package release, for run mode: the folder of them in its sdist (``tests/`` or
+    ``test/`` beside PKG-INFO), from the cache or downloaded and unpacked as safely as a wheel. Most
+    packages ship their tests only there, so the wheel gives the code and the sdist the tests that
+    exercise it. A ``no_tests`` failure, naming the release, where it has no sdist or no tests."""
+    text = f"{provenance.name}=={provenance.version}"
+    archives = packages_cache() / "archives"
+    try:
+        archive = cached_archive(requirement(text), archives, sdist=True) or download(text, pip, archives, sdist=True)
+        base = next((p.parent for p in sorted(unpacked(archive).glob("*/PKG-INFO"))), None)
+    except PackageError as error:
+        return Failure("no_tests", f"{provenance.key}: no sdist to take its tests from ({error})")
+    tests = next((base / name for name in TEST_FOLDERS if base and (base / name).is_dir()), None)
+    if tests is None:
+        return Failure("no_tests", f"{provenance.key}: its sdist holds no {' or '.join(TEST_FOLDERS)} folder")
+    return tests
 
 
 def package_roots(folder: Path, label: str) -> PackageRoots:
