@@ -316,7 +316,14 @@ def package_table(figures: dict[str, ConfigFigures]) -> str:
     if not lines:
         return ""
     table = _table(["config", "package", "version", "licence", "rows", "skipped"], lines)
-    return "Rows per harvested package (`metadata.package`, `metadata.package_version`):\n\n" + table
+    note = ""
+    reasons = {str(r).split(":")[-1] for fig in figures.values() for skips in fig.package_skips.values() for r in skips}
+    if "no_tests" in reasons:
+        note = (
+            "\n\n`no_tests`: a run-mode build found no tests to run in the release's sdist, so its kernels were "
+            "imported, not run."
+        )
+    return "Rows per harvested package (`metadata.package`, `metadata.package_version`):\n\n" + table + note
 
 
 def split_table(figures: dict[str, ConfigFigures]) -> str:
