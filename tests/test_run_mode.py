@@ -90,6 +90,26 @@ SLOW_TESTS = """
         wp.launch(make_scale(9.0), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
         time.sleep(600)
     """
+CRASHING_TESTS = """
+    import os
+    import signal
+
+    import warp as wp
+
+    from wirp_run_pkg.ops import make_scale
+
+
+    def test_before():
+        wp.launch(make_scale(11.0), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
+
+
+    def test_crashes():
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
+    def test_after():
+        wp.launch(make_scale(13.0), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
+    """
 EXAMPLE = """
     import sys
     import time
@@ -118,6 +138,7 @@ def project(tmp_path_factory) -> Path:
     files["examples/demo.py"] = EXAMPLE
     files["examples/factor.txt"] = "7.0\n"
     files["slow_tests/test_slow.py"] = SLOW_TESTS
+    files["crashing_tests/test_crash.py"] = CRASHING_TESTS
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
@@ -192,6 +213,19 @@ def test_a_command_past_its_time_limit_keeps_what_it_built(project, monkeypatch,
     result = run_harvest(project, "python examples/demo.py --hang", monkeypatch, run_timeout=3)
     assert sorted(json.loads(s.recipe)["kernel"] for s in result.specs) == ["add", "make_scale.<locals>.scale"]
     assert any("did not finish in 3 s" in r.getMessage() for r in caplog.records)
+
+
+def test_a_test_that_ends_the_process_is_left_out_and_the_rest_run(project, monkeypatch, caplog):
+    """A test that kills the process (a crash in native code) would lose every kernel the command
+    built: the command runs again without that test, which is named, and the tests before and after
+    it give their kernels."""
+    result = run_harvest(project, "pytest -q crashing_tests", monkeypatch)
+    built = sorted(json.loads(s.recipe)["built_by"] for s in result.specs if "factor = 1" in s.python_source)
+    assert built == ["crashing_tests/test_crash.py::test_after", "crashing_tests/test_crash.py::test_before"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    crashed = "the test crashing_tests/test_crash.py::test_crashes ended the process (exit code -11"
+    assert any(w.startswith(crashed) and w.endswith("running the command again without it") for w in warnings)
+    assert any(crashed in w for w in warnings if w.startswith("the run command 'pytest -q crashing_tests'"))
 
 
 def test_a_pytest_run_past_its_time_limit_keeps_what_it_built(project, monkeypatch, caplog):

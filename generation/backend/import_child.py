@@ -225,7 +225,9 @@ def child_main(job_path: str) -> None:
     if run and steps.take("run"):
         where = scratch if copied else Path(run["folder"])
         named = functools.partial(files.test_file, folder=where)
-        run_failure = run_step.run(run["argv"], run["seconds"], scratch, run["folder"], copied, named)
+        argv = run["argv"] + [f"--deselect={test}" for test in run.get("deselect", [])]  # tests that ended it
+        with open(run["started"], "a", buffering=1) as started:
+            run_failure = run_step.run(argv, run["seconds"], scratch, run["folder"], copied, named, started)
     kernels, skipped, made = write_kernels(files, steps)
     unmade = unmade_definitions(files, made, not_imported)
     # One order whatever the import made first (``gc`` order is not): kernels by file, line,

@@ -25,9 +25,12 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from generation.backend.children import address_space
 
+# What ``started`` holds after a test's node id once the test has finished: nothing is running.
+FINISHED = "-"
 MEMORY_MB = 8192  # address space the command may add to the child's own
 
 
@@ -143,13 +146,21 @@ def _argument(arg: str, folder: str, copy: Path | None) -> str:
 
 
 def run(
-    argv: list[str], seconds: float, scratch: Path, folder: str, copied: bool, test_file: Callable[[Path], str]
+    argv: list[str],
+    seconds: float,
+    scratch: Path,
+    folder: str,
+    copied: bool,
+    test_file: Callable[[Path], str],
+    started: TextIO | None = None,
 ) -> str:
     """Run ``argv`` (``pytest ARGS``, ``python FILE ARGS`` or ``python -m MODULE ARGS``) here, in
     ``scratch``, the working copy of ``folder`` (where the build started) when ``copied``, for at
     most ``seconds``; why it did not end cleanly, in one line ("" when it did), with the command's
     own first error. A path the copy does not hold (one under ``.venv``; any, when the folder was
-    too big to copy) is read in place. ``test_file`` names a test's file for ``built_by``."""
+    too big to copy) is read in place. ``test_file`` names a test's file for ``built_by``; pytest's
+    node id of each test is written to ``started`` as it starts, and ``FINISHED`` when it ends (a
+    test that ends the process is the last line there)."""
     watch_warp()
     copy = scratch if copied else None
     argv = [argv[0], *(_argument(arg, folder, copy) for arg in argv[1:])]
@@ -161,7 +172,7 @@ def run(
     signal.setitimer(signal.ITIMER_REAL, seconds)
     os.chdir(scratch)
     try:
-        return _run(argv, folder, test_file)
+        return _run(argv, folder, test_file, started)
     except _TimeUp:
         return f"did not finish in {seconds:g} s; the kernels built before then are taken"
     except SystemExit as exit_:
@@ -175,14 +186,14 @@ def run(
         Scene.current = ""
 
 
-def _run(argv: list[str], folder: str, test_file: Callable[[Path], str]) -> str:
+def _run(argv: list[str], folder: str, test_file: Callable[[Path], str], started: TextIO | None = None) -> str:
     if argv[0] == "pytest":
         import pytest
 
         # In this process, whatever the project's own settings say: no xdist workers, whose kernels
         # this process would never see, and no cache written into the project.
         isolated = ["-p", "no:xdist", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", folder]
-        scenes, errors = _PytestScenes(test_file), _Tee(sys.stderr)
+        scenes, errors = _PytestScenes(test_file, started), _Tee(sys.stderr)
         with contextlib.redirect_stderr(errors):  # pytest prints a usage or conftest error there
             code = pytest.main([*isolated, *argv[1:]], plugins=[scenes])
         if code == pytest.ExitCode.INTERRUPTED and _TimeUp.fired:
@@ -245,17 +256,24 @@ class _PytestScenes:
     """A pytest plugin: the scene is the test running, named by its file (``test_file``) and its
     name in the file; and the first error a run met (a collection error, a failed test)."""
 
-    def __init__(self, test_file: Callable[[Path], str]):
+    def __init__(self, test_file: Callable[[Path], str], started: TextIO | None = None):
         self.test_file = test_file
+        self.started = started
         self.first_error = ""
         self.names: dict[str, str] = {}  # node id -> the test as scenes name it
 
     def pytest_runtest_protocol(self, item, nextitem):
+        if self.started is not None:
+            self.started.write(item.nodeid + "\n")
+            self.started.flush()
         Scene.current = self.names[item.nodeid] = f"{self.test_file(Path(item.path))}::{item.nodeid.partition('::')[2]}"
         return None  # pytest runs the test itself
 
     def pytest_runtest_logfinish(self, nodeid, location):
         Scene.current = ""
+        if self.started is not None:
+            self.started.write(FINISHED + "\n")
+            self.started.flush()
 
     def pytest_collectreport(self, report):
         if report.failed and not self.first_error:

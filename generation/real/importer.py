@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generation.backend import run_step
 from generation.backend.children import child_environment, network_isolation_available
 from generation.source.spec import Failure
 
@@ -119,6 +120,8 @@ def merged(parts: list[ImportResult]) -> ImportResult:
 RUN_PROGRAMS = ("pytest", "python")
 RUN_STEP = "run"
 RUN_GRACE = 60  # seconds past the command's own limit before the parent stops the child
+# A test that ends the process is left out and the command run again; after this many, the command is.
+CRASHED_TESTS_RETRIED = 10
 
 
 @dataclass(frozen=True)
@@ -181,18 +184,26 @@ def import_part(
     the kernels a package builds only when used), then ``run`` (run mode's command), until it
     finishes, leaving out each file or kernel that hangs past ``timeout`` seconds or ends the
     process, and the command if it ends the process or outlives its own limit."""
-    left_out: dict[str, Failure] = {}  # step -> why
+    left_out: dict[str, Failure] = {}  # step -> why ("test NODE_ID": a test of the command)
     while True:
         with tempfile.TemporaryDirectory(prefix="wirp-import-") as folder:
             outcome = _run_child(Path(folder), files, left_out, timeout, setup, run)
         if isinstance(outcome, ImportResult):
-            if run is not None and RUN_STEP in left_out:
-                outcome.run_failures = [(run.shown, left_out[RUN_STEP].message)]
+            if run is not None:
+                tests = [(run.shown, f.message) for step, f in left_out.items() if step.startswith("test ")]
+                whole = [(run.shown, left_out[RUN_STEP].message)] if RUN_STEP in left_out else []
+                outcome.run_failures = tests + (whole or outcome.run_failures)
             return outcome
         step, failure = outcome
-        if step in left_out or not (step.startswith(("import ", "kernel ")) or step == RUN_STEP):
+        is_test = step.startswith("test ")
+        if is_test and (step in left_out or sum(s.startswith("test ") for s in left_out) >= CRASHED_TESTS_RETRIED):
+            step = RUN_STEP  # the whole command left out, as for a script that ends the process
+            failure = Failure(failure.kind, f"{failure.message}, after {CRASHED_TESTS_RETRIED} tests were left out")
+            is_test = False
+        if step in left_out or not (step.startswith(("import ", "kernel ")) or step == RUN_STEP or is_test):
             raise ImportModeError(f"import mode stopped: {failure.message}")  # the setup, or the child itself
-        logger.warning("%s; starting the import again without it", failure.message)
+        again = "running the command again without it" if is_test else "starting the import again without it"
+        logger.warning("%s; %s", failure.message, again)
         left_out[step] = failure
 
 
@@ -206,7 +217,15 @@ def _run_child(
         "progress": str(folder / "progress.jsonl"),
         "result": str(folder / "result.json"),
         "parent": os.getpid(),  # the child watches this process, and ends with it
-        "run": {"argv": run.argv, "seconds": run.seconds, "folder": os.getcwd()} if run else None,
+        "run": {
+            "argv": run.argv,
+            "seconds": run.seconds,
+            "folder": os.getcwd(),
+            "started": str(folder / "tests_started.txt"),  # pytest's node id of each test, as it starts
+            "deselect": [step.removeprefix("test ") for step in left_out if step.startswith("test ")],
+        }
+        if run
+        else None,
     }
     (folder / "job.json").write_text(json.dumps(job))
     env = child_environment()
@@ -239,6 +258,9 @@ def _run_child(
     step = _last_step(folder / "progress.jsonl")
     tail = (folder / "output.log").read_bytes()[-300:].decode(errors="replace").strip().splitlines()
     why = f"exit code {child.returncode}" + (f": {tail[-1]}" if tail else "")
+    test = _last_step(folder / "tests_started.txt") if step == RUN_STEP and run.argv[0] == "pytest" else "start"
+    if test not in ("start", run_step.FINISHED):  # a test ended it: the command can run again without it
+        return f"test {test}", Failure("import_crashed", f"the test {test} ended the process ({why})")
     return step, Failure("import_crashed", f"{_step_text(step)} ended the process ({why})")
 
 
