@@ -103,7 +103,7 @@ def package_group(package: PackageRoots, tests: Path | None = None) -> SourceGro
     roots = named_roots(package.roots)
     if tests is None:
         return SourceGroup(roots, package.provenance.license, package.provenance)
-    command = shlex.join(["pytest", "-q", "-p", "no:cacheprovider", str(tests)])
+    command = shlex.join(["pytest", "-q", str(tests)])  # run_step keeps pytest off the project's cache and xdist
     return SourceGroup((*roots, Root(tests, tests.name)), package.provenance.license, package.provenance, (command,))
 
 
