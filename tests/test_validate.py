@@ -10,6 +10,7 @@ from conftest import load, run_python
 from direct import run_kernel
 
 from generation.generated.generator import generate
+from generation.pipeline import checks
 from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
@@ -88,6 +89,20 @@ def test_every_kind_of_skip_is_replaced_in_its_place():
         Reason("run", "crashed"),
     }
     assert stats.rows + stats.total_skipped == stats.requested + stats.replaced
+
+
+def test_a_run_validated_build_compiles_each_kernel_once(monkeypatch):
+    """The run check builds each kernel as its launch does, so a run-validated build starts no
+    compile check of its own: a kernel that does not build is counted under ``compile:cpu`` all the
+    same, by the run check, and its neighbours run."""
+    started = []
+    monkeypatch.setitem(checks.RUNNERS, "compile", lambda *args: started.append(args) or [])
+    stats = BuildStats()
+    rows = list(build_rows(batch("compile_error"), "cpu", BuildOptions(num_examples=1, validate="run"), stats))
+    assert started == []
+    assert len(rows) == 2 and all(r["metadata"]["validation"] == ["codegen", "compile", "run"] for r in rows)
+    assert stats.skipped == {Reason("compile", "cpu"): 1}, stats.skipped
+    assert "compile_error: cpu compile failed" in stats.first_error[Reason("compile", "cpu")]
 
 
 def test_a_group_whose_reserve_runs_out_is_short_and_counts_it():

@@ -1,4 +1,6 @@
 """The ``run`` check: launch kernels on the CPU with seeded inputs, bounds checks on, in a child.
+It builds each kernel as its launch does (Warp's debug build), so it is the ``compile`` check too:
+a kernel that does not build is reported as failing that check (``Failure.check``).
 
 Warp's debug mode checks every array access, but a failed check aborts the process, so the
 launches run in a child process that prints one result line per kernel. When the child dies,
@@ -55,16 +57,26 @@ def _child() -> None:
     for start in range(0, len(kernels), LAUNCH_BATCH):
         batch = kernels[start : start + LAUNCH_BATCH]
         with kernels_side_by_side(batch) as imported:
-            if not warp_api.load_on_cpu_together(imported, CPU_MODE):
-                for kernel in imported:
-                    kernel.module.options["mode"] = CPU_MODE
+            together = warp_api.load_on_cpu_together(imported, CPU_MODE)
             for kernel, (source, _) in zip(imported, batch, strict=True):
-                try:
-                    launch_checked(kernel, source, job["seed"])
-                    result = None
-                except Exception as error:
-                    result = {"kind": type(error).__name__, "message": f"{type(error).__name__}: {error}"}
-                print(RESULT + json.dumps(result), flush=True)
+                print(RESULT + json.dumps(_checked(kernel, source, job["seed"], built=together)), flush=True)
+
+
+def _checked(kernel, source: str, seed: int, built: bool) -> dict | None:
+    """A kernel's result line: None if it ran cleanly; a ``compile`` failure if Warp's build of it
+    alone fails (a batch that fails to build is built one kernel at a time), else why it did not run."""
+    from generation.backend import warp_api
+
+    try:
+        if not built:
+            warp_api.load_on_cpu(kernel, CPU_MODE)
+    except warp_api.CompileError as error:
+        return {"check": "compile", "kind": "cpu", "message": str(error)}
+    try:
+        launch_checked(kernel, source, seed)
+    except Exception as error:
+        return {"kind": type(error).__name__, "message": f"{type(error).__name__}: {error}"}
+    return None
 
 
 def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800) -> list[Failure | None]:

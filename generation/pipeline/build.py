@@ -77,7 +77,8 @@ def _passing(made: Made, check: str, device: str, options: BuildOptions, stats: 
     for place, failure in zip(places, checks.run(check, kernels, device, options), strict=True):
         if failure:
             spec = made[place][0].spec
-            stats.skip(Reason(check, failure.kind), f"{spec.name}: {failure.message}", spec.package_key)
+            reason = Reason(failure.check or check, failure.kind)  # a runner may report another check's failure
+            stats.skip(reason, f"{spec.name}: {failure.message}", spec.package_key)
         else:
             passing[place] = made[place]
     return passing
@@ -107,7 +108,7 @@ def build_batch(
     turn; so a group gets a row in every place until its reserve runs out. Checks run on all the
     batch's kernels of one round together."""
     pending = checks.checks_to_run(device, options.validate)
-    validation = checks.PASSED_BY_MAKING[device] + pending
+    validation = checks.PASSED_BY_MAKING[device] + checks.checks_to_pass(device, options.validate)
     reserves = [iter(reserve) for _, reserve in groups]
     todo = {(g, slot): planned for g, (kernels, _) in enumerate(groups) for slot, planned in enumerate(kernels)}
     done: Made = {}

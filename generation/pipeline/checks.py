@@ -27,9 +27,21 @@ RUNNERS: dict[str, Callable[[Kernels, str, BuildOptions], list[Failure | None]]]
 }
 
 
-def checks_to_run(device: str, validate: str) -> tuple[str, ...]:
-    """The checks a build must run itself, in order: those asked for that making did not pass."""
+# Checks whose runner does another's work too, reporting its failures under that check's name: the
+# run check builds each kernel as its launch does, so a run-validated build compiles each kernel once.
+DOES_TOO = {"run": ("compile",)}
+
+
+def checks_to_pass(device: str, validate: str) -> tuple[str, ...]:
+    """The checks a build's rows must pass besides making, in order: those asked for that making did not pass."""
     return tuple(check for check in REQUESTED[validate] if check not in PASSED_BY_MAKING[device])
+
+
+def checks_to_run(device: str, validate: str) -> tuple[str, ...]:
+    """The runners a build starts, in order: one per check to pass, but none for a check another does too."""
+    asked = checks_to_pass(device, validate)
+    done_too = {other for check in asked for other in DOES_TOO.get(check, ())}
+    return tuple(check for check in asked if check not in done_too)
 
 
 def run(check: str, kernels: Kernels, device: str, options: BuildOptions) -> list[Failure | None]:

@@ -111,7 +111,7 @@ class BuildOptions:
         "choice",
         "what to check beyond code generation. `compile`: each module compiles (Warp's Clang at `-O0` for `cpu`, "
         "NVRTC at Warp's `-O3` for `cuda`/`ptx`); `run`: it also runs on the CPU, bounds-checked, on seeded inputs, "
-        "with finite outputs",
+        "with finite outputs (for `cpu`, the launch's own debug build is the compile check)",
         choices=VALIDATE_LEVELS,
     )
     arch: int = option(

@@ -56,3 +56,4 @@ class Failure:
     kind: str
     message: str
     package: str = ""  # the package it belongs to, ``name==version`` ("" when none)
+    check: str = ""  # the check it failed, where a check's runner does another's work too ("": the one asked)

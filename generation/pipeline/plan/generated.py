@@ -352,7 +352,7 @@ def check_categories_run(options: BuildOptions) -> None:
                 if failure is None:
                     del failing[category]
                 else:
-                    failing[category].append(failure.kind)
+                    failing[category].append(f"{failure.check}:{failure.kind}" if failure.check else failure.kind)
         start += probes
         if not failing:
             return
