@@ -293,3 +293,39 @@ def test_what_a_worker_sees_below_its_scratch_folder_stays_visible(tmp_path):
     done = subprocess.run(argv, capture_output=True, text=True)
     assert done.stdout.split() == ["seen", "read-only"], done.stderr
     assert not (tmp_path / "written").exists()
+
+
+class StartRecordingWorker(harness.Worker):
+    """A real worker that notes which precompiled header it read at each start."""
+
+    read: list = []
+
+    def ensure_started(self):
+        started = self.process is None or self.process.poll() is not None
+        super().ensure_started()
+        if started:
+            self.read.append(self.header_read)
+
+
+@needs_every_layer
+def test_workers_read_the_header_made_once_and_make_their_own_when_it_is_refused(builds, tmp_path, monkeypatch):
+    """The first evaluation on a machine makes Warp's precompiled header once, in the user's cache,
+    and its workers read it (no Clang run on Warp's prelude at each start); so does a later one's. A
+    header Clang refuses (damaged, or from another Warp) is set aside: each worker makes its own, the
+    scores are the same, and the next evaluation makes the header again."""
+    monkeypatch.setenv("WARP_IR_PAIRS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(harness, "Worker", StartRecordingWorker)
+
+    def reference_scores(workers: int) -> float:
+        summary = harness.evaluate(builds["cpu"], "cpu", "train", baselines=["reference"], limit=2, workers=workers)
+        return summary["sources"]["reference"]["overall"]["correct"]
+
+    StartRecordingWorker.read = []
+    assert reference_scores(2) == 1.0 and reference_scores(1) == 1.0
+    assert StartRecordingWorker.read == ["shared"] * 3
+    (made,) = (tmp_path / "cache" / "headers").iterdir()
+    made.write_bytes(b"not a precompiled header")
+    StartRecordingWorker.read = []
+    assert reference_scores(1) == 1.0
+    assert StartRecordingWorker.read == ["own"] and not made.exists()  # the next evaluation makes it again
+    assert reference_scores(1) == 1.0 and StartRecordingWorker.read == ["own", "shared"]

@@ -14,6 +14,7 @@ that candidate, with the reason, and the rest of its job is scored again in a fr
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import json
@@ -36,7 +37,7 @@ from typing import Any
 
 from generation.backend.children import child_environment
 from generation.backend.ptxas import RELEASE
-from generation.evaluation import report
+from generation.evaluation import header, report
 from generation.evaluation import views as view_module
 from generation.evaluation.baselines import BASELINES
 from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, launch_device
@@ -152,20 +153,31 @@ class Worker:
     force, and started again after it dies. Its log and (outside the namespaces) its scratch folders
     and Warp's precompiled header go to ``scratch``, which the harness removes."""
 
-    def __init__(self, layers: tuple[Layer, ...], scratch: str, limits: Limits, gpus: int, number: int = 0):
+    def __init__(
+        self,
+        layers: tuple[Layer, ...],
+        scratch: str,
+        limits: Limits,
+        gpus: int,
+        number: int = 0,
+        shared_header: str = "",
+    ):
         plan = Plan.of(layers)
-        command = [sys.executable, "-m", WORKER, "--layers", plan.to_argument()]
+        command = [sys.executable, "-m", WORKER, "--layers", plan.to_argument(), "--header", shared_header]
         if plan.namespaces:
             outer = {OUTER_NAMESPACE_VARIABLE: os.readlink("/proc/self/ns/pid")}
             inside = worker_environment(namespaces.SCRATCH) | outer
-            self.command = namespaces.wrapped(command, runtime_paths(), inside, limits.scratch_mb, gpus > 0)
+            visible = (*runtime_paths(), os.path.dirname(shared_header)) if shared_header else runtime_paths()
+            self.command = namespaces.wrapped(command, visible, inside, limits.scratch_mb, gpus > 0)
             self.environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             self.command, self.environment = command, worker_environment(scratch)
         self.scratch = scratch
+        self.shared_header = shared_header
         self.log = Path(scratch) / f"worker{number}.log"
         self.patience = max(limits.compile_seconds, limits.run_seconds) + PATIENCE_MARGIN
         self.process: subprocess.Popen | None = None
+        self.header_read = ""
         self._buffer = b""
 
     def _start(self) -> None:
@@ -186,6 +198,10 @@ class Worker:
         if ready is None or ready["event"] != "ready":
             self.close()
             raise WorkerStartFailed(f"the evaluation worker did not start: {self.last_words()}")
+        self.header_read = ready.get("header", "")  # "shared": it read the cache's precompiled header
+        if self.shared_header and self.header_read != "shared":  # refused by Clang: the next evaluation makes it again
+            with contextlib.suppress(OSError):
+                os.unlink(self.shared_header)
 
     def _events(self) -> Iterator[dict]:
         """The worker's events, each within ``patience`` seconds of the one before."""
@@ -333,8 +349,10 @@ class Pool:
     the others' jobs. Its scratch folder goes with ``close``."""
 
     def __init__(self, layers: tuple[Layer, ...], limits: Limits, gpus: int, count: int):
+        # Children read a precompiled header directly only where Landlock keeps them from writing it.
+        shared = header.shared_header() if Plan.of(layers).landlock else ""
         self.scratch = tempfile.mkdtemp(prefix="wirp_eval_")
-        self.workers = [Worker(layers, self.scratch, limits, gpus, number) for number in range(max(1, count))]
+        self.workers = [Worker(layers, self.scratch, limits, gpus, number, shared) for number in range(max(1, count))]
         self._inboxes: list[queue.Queue] = [queue.Queue() for _ in self.workers]
         self._threads = [threading.Thread(target=self._serve, args=(n,), daemon=True) for n in range(len(self.workers))]
         for thread in self._threads:
