@@ -166,14 +166,14 @@ def test_a_build_that_fails_leaves_the_precompiled_header_in_place():
     code = """
 import os, tempfile
 from pathlib import Path
-from generation.backend import warp_api
+from generation.backend import header as headers, warp_api
 from generation.backend.source_module import kernel_named, loaded_source
 from generation.evaluation import worker
 folder = Path(tempfile.mkdtemp())
 worker._warm_up(folder)
 header = warp_api.precompiled_header_file()
 assert warp_api.reads_precompiled_header()
-with loaded_source(worker.WARM_UP.replace("1.0", "2.0")) as module:
+with loaded_source(headers.WARM_UP.replace("1.0", "2.0")) as module:
     kernel = kernel_named(module, "warm")
     with warp_api.substituted_unit(kernel.module, "this is not C++ ("):
         try:

@@ -150,6 +150,29 @@ def test_a_run_check_child_that_crashes_leaves_no_temporary_files(tmp_path, monk
     assert list(temp.iterdir()) == []
 
 
+def test_run_check_children_read_the_shared_header_and_make_their_own_when_it_is_refused(tmp_path, monkeypatch, caplog):
+    """Run-check children read the precompiled header made once in the user's cache instead of each
+    running Clang on Warp's prelude; one Clang refuses (damaged, or from another Warp) is left for
+    Warp's own, and the kernels are judged the same: a clean one passes, a bounds violation crashes."""
+    from generation.backend import run_check
+
+    monkeypatch.setenv("WARP_IR_PAIRS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(run_check, "_shared_header", run_check.header.shared_header)  # not the process's own
+    caplog.set_level("DEBUG", logger=run_check.__name__)
+    kernels = [(generate("vector", 1, 0).python_source, generate("vector", 1, 0).name)]
+    kernels += [(PLANTED["out_of_range"], "out_of_range")]
+
+    def judged() -> tuple[list, list[str]]:
+        caplog.clear()
+        kinds = [failure.kind if failure else None for failure in run_check.run_checks(kernels, 1)]
+        return kinds, [record.getMessage().split(": ", 1)[1][:7] for record in caplog.records]
+
+    assert judged() == ([None, "crashed"], ["read"])
+    (made,) = (tmp_path / "cache" / "headers").iterdir()
+    made.write_bytes(b"not a precompiled header")
+    assert judged() == ([None, "crashed"], ["refused"])
+
+
 def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
     """Each launch builds a module; they go to a temporary cache, not Warp's (or the user's) own."""
     user_cache = tmp_path / "warp_cache"

@@ -10,21 +10,29 @@ child builds kernels in batches, one Clang run each, and launches them one at a 
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 import zlib
+from pathlib import Path
 
+from generation.backend import header
 from generation.backend.children import child_environment
 from generation.backend.launches import RunCheckError, launched, seeded_arguments, typed_kernel
 from generation.source.features import launch_of
 from generation.source.spec import Failure
 
+logger = logging.getLogger(__name__)
+
 RESULT = "WIRP_RESULT "
+HEADER_LINE = "WIRP_HEADER "  # a child's first line: whether it reads the shared precompiled header
 LAUNCH_BATCH = 16  # kernels built by one Clang run; a batch that fails to build is built one by one
-CPU_MODE = "debug"  # Warp's debug build checks every array access
+CPU_MODE = header.MODE  # Warp's debug build checks every array access
+HEADER_VARIABLE = "WIRP_PRECOMPILED_HEADER"  # the shared header a child reads, where Clang takes it
 
 
 def launch_checked(kernel, python_source: str, seed: int, device: str = "cpu") -> None:
@@ -52,6 +60,9 @@ def _child() -> None:
     from generation.backend.source_module import kernels_side_by_side
 
     warp_api.init_warp()
+    if os.environ.get(HEADER_VARIABLE):  # refused: the child makes its own, in Warp's way
+        refused = header.read_directly(os.environ[HEADER_VARIABLE], Path("warm_up"))
+        print(HEADER_LINE + (f"refused: {refused}" if refused else "read"), flush=True)
     job = json.load(sys.stdin)
     kernels = job["kernels"]
     for start in range(0, len(kernels), LAUNCH_BATCH):
@@ -88,11 +99,19 @@ def run_checks(kernels: list[tuple[str, str]], seed: int, timeout: float = 1800)
         # temporary files go in it too: a child that crashes leaves Warp's precompiled header behind.
         scratch = os.path.join(kernel_cache, "tmp")
         os.mkdir(scratch)
-        env = child_environment(WARP_CACHE_PATH=kernel_cache, TMPDIR=scratch)
-        return _run_in_children(kernels, seed, env, timeout)
+        env = child_environment(WARP_CACHE_PATH=kernel_cache, TMPDIR=scratch, **{HEADER_VARIABLE: _shared_header()})
+        return _run_in_children(kernels, seed, env, timeout, scratch)
 
 
-def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeout: float) -> list[Failure | None]:
+@functools.cache
+def _shared_header() -> str:
+    """The precompiled header every child reads (made once per Warp install and CPU; "": none)."""
+    return header.shared_header()
+
+
+def _run_in_children(
+    kernels: list[tuple[str, str]], seed: int, env: dict, timeout: float, folder: str
+) -> list[Failure | None]:
     """A child runs the pending kernels in order; if it dies, the kernel it was on is blamed."""
     results: list[Failure | None] = [None] * len(kernels)
     pending = list(range(len(kernels)))
@@ -105,8 +124,12 @@ def _run_in_children(kernels: list[tuple[str, str]], seed: int, env: dict, timeo
             text=True,
             env=env,
             timeout=timeout,
+            cwd=folder,  # where a build that reads the shared header links it
         )
-        lines = [json.loads(line[len(RESULT) :]) for line in done.stdout.splitlines() if line.startswith(RESULT)]
+        said = done.stdout.splitlines()
+        for line in (line for line in said if line.startswith(HEADER_LINE)):
+            logger.debug("a run-check child's precompiled header: %s", line[len(HEADER_LINE) :])
+        lines = [json.loads(line[len(RESULT) :]) for line in said if line.startswith(RESULT)]
         for position, line in enumerate(lines):
             results[pending[position]] = Failure(**line) if line else None
         if len(lines) == len(pending):

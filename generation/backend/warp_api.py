@@ -685,18 +685,18 @@ def compile_kernels_together(
 
 
 def load_on_cpu_together(kernels: list[wp.Kernel], mode: str) -> bool:
-    """Build and load ``kernels`` as one CPU module (one Clang run), which their launches then use.
+    """Build and load ``kernels`` as one CPU module (one Clang run), as ``load_on_cpu`` builds one,
+    which their launches then use.
 
     Returns False, leaving the kernels as they were, if the batch does not build; each kernel
-    then builds alone at its launch, where its own error shows.
+    then builds alone, where its own error shows.
     """
     init_warp()
     batch = _module_holding(kernels, "wirp_launch_")
-    batch.options["mode"] = mode
     try:
-        batch.load("cpu", CPU_LAUNCH_BLOCK_DIM)
-    except Exception:
-        logger.debug("batch of %d kernels did not build; launching them one by one", len(kernels), exc_info=True)
+        _load_module_on_cpu(batch, mode)
+    except CompileError:
+        logger.debug("batch of %d kernels did not build; building them one by one", len(kernels), exc_info=True)
         return False
     for kernel in kernels:
         kernel.module = batch
@@ -779,7 +779,11 @@ def load_on_cpu(kernel: wp.Kernel, mode: str) -> None:
     reporting a failed build by its first error alone, and sooner (the evaluation harness compiles
     many candidates that fail). Raises ``CompileError`` when the build fails."""
     init_warp()
-    kernel.module.options["mode"] = mode
+    _load_module_on_cpu(kernel.module, mode)
+
+
+def _load_module_on_cpu(module, mode: str) -> None:
+    module.options["mode"] = mode
     default = _context._resolve_cpu_compiler_flags(None, wp.config.cpu_compiler_flags)
     flags = f"{default} {FIRST_ERROR_FLAGS}"
     pinned = PINNED_CONFIG | {"mode": mode}
@@ -788,10 +792,10 @@ def load_on_cpu(kernel: wp.Kernel, mode: str) -> None:
             os.symlink(_read_header[0], HEADER_LINK)
         flags += f" {HEADER_FLAGS} {HEADER_LINK}"
         pinned |= {"use_precompiled_headers": False}
-    kernel.module.options["cpu_compiler_flags"] = flags
+    module.options["cpu_compiler_flags"] = flags
     try:
         with pinned_config(pinned):
-            kernel.module.load("cpu", CPU_LAUNCH_BLOCK_DIM)
+            module.load("cpu", CPU_LAUNCH_BLOCK_DIM)
     except Exception as error:
         raise CompileError(f"cpu compile failed: {type(error).__name__}: {error}") from error
 

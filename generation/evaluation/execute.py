@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.backend import launches, ptx, ptxas, warp_api
+from generation.backend import header, launches, ptx, ptxas, warp_api
 from generation.backend.source_module import kernel_named, loaded_source
 from generation.backend.targets import make_code
 from generation.evaluation.measured import PYTHON_TASK
 from generation.source.features import Launch, launch_of
 
-CPU_MODE = "debug"  # Warp's debug build checks every array access (asserts stay in)
+CPU_MODE = header.MODE  # Warp's debug build checks every array access (asserts stay in)
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id, the set's number and the salt (if any) follow
 ROW_ARGS_FILE = "row_args.json"  # the row kernel's (name, type) arguments, written by its reference's run
 ROW_UNIT_FILE = "row_unit.json"  # Warp's prelude, metadata and code beside the forward, left by a reference's CPU build

@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generation.backend import header
 from generation.backend.children import child_environment
 from generation.backend.ptxas import RELEASE
-from generation.evaluation import header, report
+from generation.evaluation import report
 from generation.evaluation import views as view_module
 from generation.evaluation.baselines import BASELINES
 from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, launch_device

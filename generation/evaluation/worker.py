@@ -36,72 +36,31 @@ from generation.evaluation.sandbox.layers import PLAN_VARIABLE, Plan, confine_ch
 from generation.evaluation.sandbox.limits import Limits
 from generation.evaluation.scores import Score
 
-WARM_UP = """
-import warp as wp
-
-@wp.kernel
-def warm(a: wp.array(dtype=float)):
-    a[wp.tid()] = 1.0
-"""
 REFERENCE = "r"  # the reference's folder in a job's: removed once its outputs are read
 REFERENCES_KEPT = 256  # rows whose reference a worker keeps for jobs that ask (``keep_reference``)
 
 
 def _warm_up(folder: Path, direct: bool = True, shared: str = "") -> str:
-    """Build one small kernel in debug mode, into an empty kernel cache so that Clang really runs:
-    it makes the precompiled header (about 1.5 s) that every child then reads. With ``direct`` (where
-    Landlock keeps children from writing it), build it again reading that header directly
-    (``warp_api.read_precompiled_header``): where Clang takes it, every child reads it so, and a
-    candidate that fails to build fails at once; otherwise (no Landlock, another Warp) each child
-    goes on with a copy of its own in Warp's way. With ``shared`` (a header ``header.py`` made, read
-    directly), only the direct build runs, reading it, where Clang takes it. Returns the header's folder."""
-    import warp as wp
-
-    from generation.backend import warp_api
-    from generation.backend.source_module import kernel_named, loaded_source
+    """Warm the compiler. With ``direct`` (where Landlock keeps children from writing a header), every
+    child's build reads a precompiled header directly: ``shared`` (the one ``header.shared_header``
+    made) where Clang takes it, else one this worker makes (Clang on Warp's prelude, about 1.5 s); a
+    candidate that fails to build then fails at once. Without ``direct`` (no Landlock), each child
+    goes on with a copy of the worker's own in Warp's way. Returns the header's folder."""
+    from generation.backend import header, warp_api
 
     warp_api.init_warp()
     os.chdir(folder)  # where a build that reads the header links it (``warp_api.HEADER_LINK``)
     if direct and shared:
-        wp.config.kernel_cache_dir = str(folder / "warm_up_shared")
-        with loaded_source(WARM_UP) as module:
-            warp_api.read_precompiled_header(shared)
-            try:
-                warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE)
-                return os.path.dirname(shared)
-            except warp_api.CompileError as error:
-                warp_api.read_precompiled_header("")
-                if os.path.lexists(warp_api.HEADER_LINK):
-                    os.unlink(warp_api.HEADER_LINK)  # the next build links the header it makes
-                print(f"the shared precompiled header was refused; making one: {error}", file=sys.stderr, flush=True)
-    for attempt, header in enumerate(("", "direct") if direct else ("",)):
-        wp.config.kernel_cache_dir = str(folder / f"warm_up{attempt}")
-        with loaded_source(WARM_UP) as module:
-            warp_api.read_precompiled_header(header and warp_api.precompiled_header_file())
-            try:
-                warp_api.load_on_cpu(kernel_named(module, "warm"), execute.CPU_MODE)
-            except warp_api.CompileError as error:
-                if not header:
-                    raise
-                warp_api.read_precompiled_header("")
-                print(f"children use Warp's precompiled header in Warp's way: {error}", file=sys.stderr, flush=True)
+        refused = header.read_directly(shared, folder / "warm_up_shared")
+        if not refused:
+            return os.path.dirname(shared)
+        print(f"the shared precompiled header was refused; making one: {refused}", file=sys.stderr, flush=True)
+    header.build_warm_up(folder / "warm_up")  # in Warp's way: it makes the worker's own header
+    if direct:
+        refused = header.read_directly(warp_api.precompiled_header_file(), folder / "warm_up_direct")
+        if refused:
+            print(f"children use Warp's precompiled header in Warp's way: {refused}", file=sys.stderr, flush=True)
     return warp_api.precompiled_header_folder()
-
-
-def make_header(path: Path) -> None:
-    """Build the warm-up kernel in Warp's way and keep the precompiled header it made at ``path``
-    (``header.shared_header`` runs this in a process of its own), written beside it and renamed, so
-    that no worker reads half of one."""
-    from generation.backend import warp_api
-
-    folder = Path(tempfile.mkdtemp(prefix="wirp_header_"))
-    try:
-        _warm_up(folder, direct=False)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-        shutil.copyfile(warp_api.precompiled_header_file(), partial)
-        os.replace(partial, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _phase(name: str, outcome: Outcome) -> str:
@@ -390,12 +349,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="", help="the child layers to apply: landlock, seccomp, namespaces")
     parser.add_argument("--header", default="", help="a precompiled header header.py made, to read directly")
-    parser.add_argument("--make-header", default="", help="make that header at this path, and end")
     args = parser.parse_args()
-    if args.make_header:
-        make_header(Path(args.make_header))
-    else:
-        serve(Plan.from_argument(args.layers), args.header)
+    serve(Plan.from_argument(args.layers), args.header)
 
 
 if __name__ == "__main__":
