@@ -92,17 +92,21 @@ def test_every_kind_of_skip_is_replaced_in_its_place():
 
 
 def test_a_run_validated_build_compiles_each_kernel_once(monkeypatch):
-    """The run check builds each kernel as its launch does, so a run-validated build starts no
+    """The run check builds each kernel as its launch does, so a run-validated ``cpu`` build starts no
     compile check of its own: a kernel that does not build is counted under ``compile:cpu`` all the
-    same, by the run check, and its neighbours run."""
+    same, by the run check, and its neighbours run. A ``cuda`` build's compile check (NVRTC) still runs."""
     started = []
-    monkeypatch.setitem(checks.RUNNERS, "compile", lambda *args: started.append(args) or [])
+    compile_errors = checks.RUNNERS["compile"]
+    monkeypatch.setitem(checks.RUNNERS, "compile", lambda *args: started.append(args[1]) or compile_errors(*args))
     stats = BuildStats()
     rows = list(build_rows(batch("compile_error"), "cpu", BuildOptions(num_examples=1, validate="run"), stats))
     assert started == []
     assert len(rows) == 2 and all(r["metadata"]["validation"] == ["codegen", "compile", "run"] for r in rows)
     assert stats.skipped == {Reason("compile", "cpu"): 1}, stats.skipped
     assert "compile_error: cpu compile failed" in stats.first_error[Reason("compile", "cpu")]
+    kernels = [PlannedKernel(0, generate("arithmetic", 1, 0))]
+    rows = list(build_rows(kernels, "cuda", BuildOptions(num_examples=1, validate="run"), BuildStats()))
+    assert started == ["cuda"] and rows[0]["metadata"]["validation"] == ["codegen", "compile", "run"]
 
 
 def test_a_group_whose_reserve_runs_out_is_short_and_counts_it():

@@ -60,7 +60,7 @@ def _child() -> None:
     from generation.backend.source_module import kernels_side_by_side
 
     warp_api.init_warp()
-    if os.environ.get(HEADER_VARIABLE):  # refused: the child makes its own, in Warp's way
+    if os.environ.get(HEADER_VARIABLE):  # read directly where Clang takes it; else made here, in Warp's way
         refused = header.read_directly(os.environ[HEADER_VARIABLE], Path("warm_up"))
         print(HEADER_LINE + (f"refused: {refused}" if refused else "read"), flush=True)
     job = json.load(sys.stdin)

@@ -324,11 +324,11 @@ def serve(plan: Plan, shared: str = "") -> None:
     root = Path(tempfile.mkdtemp(prefix="wirp_eval_"))
     spawner = None
     try:
-        header = _warm_up(root, direct=plan.landlock, shared=shared)
-        reads = (*runtime_paths(), header)  # a header no child can write
+        header_folder = _warm_up(root, direct=plan.landlock, shared=shared)
+        reads = (*runtime_paths(), header_folder)  # a header no child can write
         load(plan)
         spawner = Spawner(execute.PHASES, functools.partial(confine_child, plan=plan, reads=reads))
-        read = "shared" if shared and header == os.path.dirname(shared) else "own"
+        read = "shared" if shared and header_folder == os.path.dirname(shared) else "own"
         emit("ready", {"layers": plan.to_argument(), "header": read})
         kept = KeptReferences()
         for number, line in enumerate(sys.stdin):

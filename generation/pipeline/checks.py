@@ -27,9 +27,10 @@ RUNNERS: dict[str, Callable[[Kernels, str, BuildOptions], list[Failure | None]]]
 }
 
 
-# Checks whose runner does another's work too, reporting its failures under that check's name: the
-# run check builds each kernel as its launch does, so a run-validated build compiles each kernel once.
-DOES_TOO = {"run": ("compile",)}
+# Checks whose runner, for a device's rows, does another's work too, reporting its failures under that
+# check's name: the run check builds each kernel's CPU code as its launch does, which is what the
+# compile check compiles for ``cpu`` rows (for ``cuda`` rows the compile check is NVRTC's, and runs).
+DOES_TOO = {("run", "cpu"): ("compile",)}
 
 
 def checks_to_pass(device: str, validate: str) -> tuple[str, ...]:
@@ -40,7 +41,7 @@ def checks_to_pass(device: str, validate: str) -> tuple[str, ...]:
 def checks_to_run(device: str, validate: str) -> tuple[str, ...]:
     """The runners a build starts, in order: one per check to pass, but none for a check another does too."""
     asked = checks_to_pass(device, validate)
-    done_too = {other for check in asked for other in DOES_TOO.get(check, ())}
+    done_too = {other for check in asked for other in DOES_TOO.get((check, device), ())}
     return tuple(check for check in asked if check not in done_too)
 
 
