@@ -1,6 +1,7 @@
 """The user's cache folder: ``WARP_IR_PAIRS_CACHE``, else ``~/.cache/warp-ir-pairs``. It holds what
 is slow to make and the same from build to build: the measured reference of Warp's own kernels,
-and the packages a real build downloads."""
+the packages a real build downloads, and Warp's precompiled header for debug CPU builds
+(``backend/header.py``)."""
 
 from __future__ import annotations
 
