@@ -290,6 +290,27 @@ def test_the_reference_passes_and_mutants_fail_in_every_task(builds, tmp_path, c
     assert mutation["caught"] == mutation["behaviour_changing"]
 
 
+def test_a_forward_is_scored_in_a_unit_without_the_rows_backward(builds, tmp_path):
+    """``python_to_forward``: the backward is the row's own code, recomputing the forward on inputs
+    of its own launch, so its adjoints say nothing of the candidate: the reference and candidates
+    build without it, and the summary says adjoints are not compared. Seen through a candidate
+    whose tail breaks only the adjoint code that follows it in the unit."""
+    rows = [row for row in builds["cpu"]["train"] if "wp::adj_add(" in row["backward"]][:2]
+    assert rows, "no row with an adjoint addition"
+    tail = "\n#define adj_add adj_add_is_broken_here\n"  # the backward calls wp::adj_add; nothing else does
+    predictions = tmp_path / "tails.jsonl"
+    write_predictions(predictions, {row["id"]: {0: row["forward"] + tail} for row in rows})
+    summary = harness.evaluate(
+        builds["cpu"], "cpu", "train", "python_to_forward", predictions=[predictions], limit=len(rows), workers=1
+    )
+    assert summary["sources"]["tails"]["overall"]["correct"] == 1.0
+    assert summary["adjoints"] == report.ADJOINTS[False]
+    code = tmp_path / "code.jsonl"  # the whole unit: its backward is the candidate's, compared
+    write_predictions(code, {row["id"]: {0: row["code"]} for row in rows})
+    whole = harness.evaluate(builds["cpu"], "cpu", "train", "python_to_code", predictions=[code], limit=len(rows))
+    assert whole["sources"]["code"]["overall"]["correct"] == 1.0 and whole["adjoints"] == report.ADJOINTS[True]
+
+
 # -- PTX: assembled by nvJitLink, run on a GPU only ----------------------------------------------
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from generation.backend import header, launches, ptx, ptxas, warp_api
 from generation.backend.source_module import kernel_named, loaded_source
 from generation.backend.targets import make_code
-from generation.evaluation.measured import PYTHON_TASK
+from generation.evaluation.measured import FORWARD_TASK, PYTHON_TASK
 from generation.source.features import Launch, launch_of
 
 CPU_MODE = header.MODE  # Warp's debug build checks every array access (asserts stay in)
@@ -88,7 +88,7 @@ def _row_unit(work: Work, kernel, recorded: dict) -> None:
     again (``ROW_UNIT_FILE``): Warp's prelude, the build's metadata, and for ``python_to_forward``
     the code beside the forward (a ``python_to_code`` candidate is the whole unit)."""
     if recorded and work.task != PYTHON_TASK:
-        forward_only = work.task == "python_to_forward"
+        forward_only = work.task == FORWARD_TASK
         beside = warp_api.generate_kernel_code(kernel, "cpu", arch=work.arch).beside_forward if forward_only else ""
         with open(ROW_UNIT_FILE, "w", encoding="utf-8") as file:
             json.dump(recorded | {"beside_forward": beside}, file)
@@ -109,12 +109,25 @@ def _candidate_kernel(work: Work) -> Iterator[object]:
         return
     with loaded_source(work.python_source) as module:
         row_kernel = kernel_named(module, work.kernel_name)
-        if work.is_reference or _is_ptx(work):
+        if _is_ptx(work):  # its module is the row's PTX, backward entries and all
+            yield row_kernel
+            return
+        _without_backward_unless_compared(work, row_kernel)
+        if work.is_reference:
             yield row_kernel
         else:
             known = work.row_unit if work.device == "cpu" else None
             with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel), known):
                 yield row_kernel
+
+
+def _without_backward_unless_compared(work: Work, row_kernel):
+    """The row's kernel, set to build without its backward pass where its adjoints are not compared
+    (``measured.adjoints_compared``): the unit then holds the forward and its entry point only, for
+    the reference and for every candidate alike."""
+    if not work.backward:
+        row_kernel.module.options["enable_backward"] = False
+    return row_kernel
 
 
 def _is_ptx(work: Work) -> bool:
@@ -197,7 +210,7 @@ def compile_phase(work: Work, then_run: bool = False) -> dict:
     elif work.task != PYTHON_TASK and work.device != "cpu":
         if work.device == "cuda":
             with loaded_source(work.python_source) as module:
-                row_kernel = kernel_named(module, work.kernel_name)
+                row_kernel = _without_backward_unless_compared(work, kernel_named(module, work.kernel_name))
                 with warp_api.substituted_unit(row_kernel.module, _unit_body(work, row_kernel)):
                     warp_api.compile_module(row_kernel.module, "ptx", os.path.abspath("ptx"), work.arch)
         else:

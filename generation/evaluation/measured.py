@@ -21,3 +21,14 @@ def compiles_here(task: str, device: str) -> bool:
     from generation.backend import ptxas
 
     return task == PYTHON_TASK or device != "ptx" or ptxas.available()
+
+
+FORWARD_TASK = "python_to_forward"  # the candidate replaces the row's forward only
+
+
+def adjoints_compared(task: str, row_backward: bool) -> bool:
+    """Whether a candidate's backward pass is built, run and compared. Not where the candidate
+    replaces only the forward: the backward is then the row's own code, which recomputes the
+    forward itself on inputs of its own launch, so its adjoints are the reference's whatever the
+    candidate is, and building it (about a third of a unit's compile) would measure nothing."""
+    return row_backward and task != FORWARD_TASK

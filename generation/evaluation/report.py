@@ -17,6 +17,7 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
+from generation.evaluation.measured import adjoints_compared
 from generation.evaluation.scores import Score
 
 METRICS = ("exact", "chrf", "compiles", "correct", "correct_strong", "round_trip")
@@ -79,6 +80,13 @@ def _mutation_summary(records: Sequence[Score]) -> dict[str, Any]:
     }
 
 
+ADJOINTS = {
+    True: "compared, for rows built with a backward pass",
+    False: "not compared: the candidates replace the forward only, and the backward is the row's own code, "
+    "which recomputes the forward on inputs of its own launch",
+}
+
+
 def summarize(
     records: Sequence[Score], request: dict, weak: dict[str, str], notes: dict[str, str], sandbox: dict
 ) -> dict[str, Any]:
@@ -110,6 +118,8 @@ def summarize(
             "share": _mean([bool(reason) for reason in measured]),
             "by_category": {key: _mean(values) for key, values in sorted(categories.items())},
         },
+        # whether candidates' adjoints are compared at all (not where they replace the forward only)
+        "adjoints": ADJOINTS[adjoints_compared(request["task"], True)],
         # rows whose reference backward pass fails on the inputs (Warp cannot differentiate some
         # loops): their candidates are compared on forward outputs only
         "forward_only_rows": sum(bool(note) for note in notes.values()),
@@ -163,6 +173,7 @@ def markdown(summary: dict) -> str:
             + ", ".join(f"{name} {count}" for name, count in failures.items())
             + "."
         )
+    lines.append(f"Adjoints: {summary['adjoints']}.")
     if summary["forward_only_rows"]:
         lines.append(
             f"Rows compared on forward outputs only (the reference's backward pass fails on the inputs): "

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from generation.evaluation import compare, execute
-from generation.evaluation.measured import PYTHON_TASK, RESULT, compiles_here, launch_device
+from generation.evaluation.measured import PYTHON_TASK, RESULT, adjoints_compared, compiles_here, launch_device
 from generation.evaluation.sandbox.children import Outcome, Spawner
 from generation.evaluation.sandbox.layers import PLAN_VARIABLE, Plan, confine_child, load, runtime_paths
 from generation.evaluation.sandbox.limits import Limits
@@ -201,7 +201,7 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
         arch=row["arch"],
         task=task,
         code="",
-        backward=bool(row["backward"]),
+        backward=adjoints_compared(task, bool(row["backward"])),
         input_sets=len(all_sets),
         target_forward=row["forward"] if task == PYTHON_TASK or ptx else "",
         row_code=row["code"] if ptx else "",
