@@ -16,6 +16,7 @@ from typing import Protocol
 from generation.generated.operations import (
     FLOAT_CONSTANTS,
     INT_CONSTANTS,
+    KEEPS_ZERO,
     PLAIN,
     UINT_CONSTANTS,
     UNSIGNED_TYPES,
@@ -337,11 +338,15 @@ def joining_ops(scope: Scope, type_name: str) -> list[Op]:
     return scope._index[key]
 
 
-def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: Expr, part_type: str) -> Expr:
+def involve(
+    rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: Expr, part_type: str, from_zero: bool = False
+) -> Expr:
     """Combine ``expr`` with ``part`` so that the result reads ``part`` (a local, a loop index).
 
     ``part`` is first brought to ``type_name`` by an operation that takes it (``wp.length`` for
     a vector into a float, say), then joined to ``expr`` by a binary operation on that type.
+    ``from_zero``: ``part`` starts at zero (a loop's accumulator), so no join keeps it there
+    (``KEEPS_ZERO``: ``s = s * x``).
     """
     if part.reads <= expr.reads:
         return expr
@@ -354,4 +359,7 @@ def involve(rng: random.Random, scope: Scope, expr: Expr, type_name: str, part: 
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]
     fixed = {0: pair[0], 1: pair[1]}
     joins = not_wrapping(joins, fixed)
+    if from_zero:
+        place = 0 if pair[0] is part else 1
+        joins = [op for op in joins if place not in KEEPS_ZERO.get(op.base, ())] or joins
     return apply(rng, scope, choose(rng, joins), depth=1, fixed=fixed)

@@ -126,6 +126,14 @@ def template_calls(template: str, arity: int) -> tuple[str | None, tuple[str | N
     return root, tuple(wrapping.get(name) for name in names)
 
 
+# Joins that keep a zero at zero, by the places it keeps it in (``0 * x``, ``0 // n``,
+# ``wp.copysign(0.0, x)``): a loop's accumulator starts at zero, and folded in through one of these
+# in such a place it stays zero whatever the loop computes, which no application writes.
+KEEPS_ZERO = {
+    "mul": (0, 1), "mul_fn": (0, 1), "bit_and": (0, 1), "div": (0,), "div_fn": (0,), "div_approx": (0,),
+    "floordiv": (0,), "mod": (0,), "fmod": (0,), "copysign": (0,), "shl": (0,), "shr": (0,),
+}  # fmt: skip
+
 # Template fields as Python names, so a template parses: {0}, {k}, {L[1.0]}.
 _FIELD = re.compile(r"\{(\d+|k|L\[[^\]]*\])\}")
 

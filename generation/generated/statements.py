@@ -59,16 +59,19 @@ class Statements:
         t = self.rng.choice(types)
         return self.bind(self.rooted(t), t)
 
-    def nested(self, nesting: int, kinds: dict, target: tuple[Expr, str], extra: Expr | None = None) -> Block:
+    def nested(
+        self, nesting: int, kinds: dict, target: tuple[Expr, str], extra: Expr | None = None, from_zero: bool = False
+    ) -> Block:
         """A block that may declare its own locals and ends by updating ``target`` with all of them
-        (and with ``extra``, a loop index of the target's type, when given)."""
+        (and with ``extra``, a loop index of the target's type, when given). ``from_zero``: the
+        target starts at zero (a loop's accumulator), so the update can move it from there."""
         local, local_type = target
         with self.nested_block(sink=local_type) as body:
             self.statements(self.rng.randint(0, 2), nesting - 1, kinds)
             value = self.use_all_locals(self.rooted(local_type), local_type)  # an operation: never `t = t`
             if extra is not None:
                 value = expressions.involve(self.rng, self.scope, value, local_type, extra, local_type)
-            value = expressions.involve(self.rng, self.scope, value, local_type, local, local_type)
+            value = expressions.involve(self.rng, self.scope, value, local_type, local, local_type, from_zero)
             self.emit(f"{local.code} = {value.code}", value)
             self.say(f"sets {local.code} to {value.phrase}")
         return body
@@ -124,7 +127,7 @@ class Statements:
         acc = self.fresh("s")
         it = self.fresh("it")
         index = named(it, it, code=typed(t, it), root=TYPES[t].annotation)
-        body = self.nested(nesting, kinds, (named(acc), t), extra=index)
+        body = self.nested(nesting, kinds, (named(acc), t), extra=index, from_zero=True)
         bound = self.loop_bound(unrolled=not body.has_block)
         self.emit(f"{acc} = {typed(t, '0')}")  # a typed value, not a literal, so Warp lets the loop mutate it
         self.emit(f"for {it} in range({bound.code}):", bound, kind="for")

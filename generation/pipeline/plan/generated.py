@@ -278,7 +278,7 @@ def pooled_scan(
 
 # A cap is checked against the smallest profile: this many draws per category, made for real in
 # order of predicted length until one fits, at most this many (the prediction ranks them roughly).
-CAP_PROBE_DRAWS = 24
+CAP_PROBE_DRAWS = 48
 CAP_PROBE_MADE = 8
 
 
