@@ -19,6 +19,7 @@ from generation.generated.expressions import Expr, Scope, named
 from generation.generated.operations import FLOAT, Op, annotation
 from generation.generated.parts import (
     ATOMIC_TYPES,
+    COMPARED_AS,
     COMPARISONS,
     CONSTANT_NAMES,
     COUNT_NAMES,
@@ -230,12 +231,18 @@ class KernelBuilder(Statements):
         return [t for t in types if self.sink is None or expressions.reachable(self.scope, t, self.sink)]
 
     def condition(self) -> Expr:
-        """A data-dependent comparison (so the branch is not folded away)."""
-        comparable = [t for t in self.value_types() if TYPES[t].kind in ("float", "int") and t != "float16"]
-        if not comparable:
-            return self.expr("bool", 1)
-        t = self.rng.choice(comparable)
-        left = self.expr(t, self.rng.randint(0, 2))
+        """A data-dependent comparison (so the branch is not folded away): of a scalar, ``float16``
+        only where there is no other, else of a value brought to ``float32`` (``wp.length(v)``); a
+        bool drawn where no value compares was a literal (``if True:``)."""
+        scalars = [t for t in self.value_types() if TYPES[t].kind in ("float", "int")]
+        comparable = [t for t in scalars if t != "float16"] or scalars
+        if comparable:
+            t = self.rng.choice(comparable)
+            left = self.expr(t, self.rng.randint(0, 2))
+        else:
+            t, left = self.converted(COMPARED_AS)
+            if left is None:
+                return self.expr("bool", 1)
         mark = self.mark()
         right = expressions.constant(self.rng, t) if self.chance("condition_constant") else self.expr(t, 1)
         if right.reads & left.reads or right.code == left.code:  # `x < x`, `x > wp.abs(x)`: decided
@@ -248,6 +255,19 @@ class KernelBuilder(Statements):
             left.ops + right.ops,
             reads=left.reads | right.reads,
         )
+
+    def converted(self, type_names: tuple[str, ...]) -> tuple[str, Expr | None]:
+        """A value brought to the first of ``type_names`` some value can reach, and that type
+        (None where none can be)."""
+        for type_name in type_names:
+            types = [t for t in self.value_types() if expressions.reachable(self.scope, t, type_name)]
+            for t in self.rng.sample(types, len(types)):
+                mark = self.mark()
+                value = expressions.convert(self.rng, self.scope, self.expr(t, self.rng.randint(0, 1)), t, type_name)
+                if value is not None:
+                    return type_name, value
+                self.rollback(mark)
+        return "", None
 
     # -- emitting ------------------------------------------------------------------------------
 

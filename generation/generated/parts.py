@@ -36,6 +36,7 @@ INT_ATOMIC_FUNCS = {"atomic_and": "bitwise-ands", "atomic_or": "bitwise-ors", "a
 INT_ATOMIC_FUNCS |= {"atomic_exch": "exchanges", "atomic_cas": "compares and swaps"}
 ATOMIC_TYPES = ("float32", "float64", "int32", "uint32", "int64", "uint64")  # widths Warp's atomics take
 COMPARISONS = [(">", "is greater than"), ("<", "is less than"), (">=", "is at least"), ("<=", "is at most")]
+COMPARED_AS = ("float32", "float64", "int32")  # what a value of a type without comparisons (vectors) is brought to
 
 
 @dataclass(frozen=True)
