@@ -34,9 +34,11 @@ ROWS = 100  # rows the equivalent rewrites are planted on (the issue asks for at
 
 @pytest.fixture(scope="session")
 def cpu_rows(tmp_path_factory):
-    """A ``cpu`` build whose train split has 100 rows (scored as the split under test)."""
+    """A ``cpu`` build whose train split has 100 rows (scored as the split under test), each forward
+    within 4,000 characters: the checks are of the harness, whatever a row's size, and Clang takes
+    a third less on these (the evaluation below took 48 s alone, now 33 s)."""
     cache = shared_folder(tmp_path_factory, "hf_cache")
-    return load("cpu", cache, num_examples=ROWS, seed=21)
+    return load("cpu", cache, num_examples=ROWS, seed=21, max_forward_chars=4000)
 
 
 # -- the text scores ---------------------------------------------------------------------------
