@@ -232,8 +232,8 @@ class KernelBuilder(Statements):
 
     def condition(self) -> Expr:
         """A data-dependent comparison (so the branch is not folded away): of a scalar, ``float16``
-        only where there is no other, else of a value brought to ``float32`` (``wp.length(v)``); a
-        bool drawn where no value compares was a literal (``if True:``)."""
+        only where there is no other, else of a value brought to a scalar type (``COMPARED_AS``:
+        ``wp.length(v)``); a bool drawn where no value compares was a literal (``if True:``)."""
         scalars = [t for t in self.value_types() if TYPES[t].kind in ("float", "int")]
         comparable = [t for t in scalars if t != "float16"] or scalars
         if comparable:
