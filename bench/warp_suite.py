@@ -7,9 +7,10 @@ skips by reason, against the static default (Warp's examples and tests read, nev
    with the least so far (by size), one ``pytest -q FILE ...`` command per part (``--files N``:
    only the first N files of the sorted list, for a quick look).
 2. The run build, through the command line as a user types it (printed), timed from the command to
-   its exit: ``warp-ir-pairs build real_cpu --paths W/_src W/tests --harvest run --run-timeout T
-   --run-command PART ...``: the package's code and its tests are harvested, imported in a child per
-   part, the parts run side by side, their kernels merged (a kernel two parts took counts once).
+   its exit: ``warp-ir-pairs build real_cpu --paths W/_src W/tests W/examples --harvest run
+   --run-timeout T --run-command PART ...``: the package's code, tests and examples are harvested,
+   imported in a child per part, the parts run side by side, their kernels merged (a kernel two parts
+   took counts once).
 3. The same paths in import mode (imported, nothing run), and the static default
    (``warp-ir-pairs build real_cpu``: Warp's examples and tests read), timed the same way.
 4. Rows, seconds, and skips by reason of each; then the honesty check (``tests/test_honesty.py``:
@@ -84,7 +85,10 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="wirp_warp_suite_"))
     commands = [shlex.join(["pytest", "-q", *map(str, part)]) for part in parts(args.parts, args.files)]
-    paths = [str(WARP / "_src"), str(WARP / "tests")]  # the package's code and its tests
+    # the whole package: its code, its tests (which the parts run) and its examples (imported: Warp's
+    # own test of them runs each in a process of its own, which no child can see), as the static
+    # default reads its examples and tests
+    paths = [str(WARP / "_src"), str(WARP / "tests"), str(WARP / "examples")]
     run_args = ["build", "real_cpu", "--out", str(out / "run"), "--paths", *paths]
     run_args += ["--harvest", "run", "--run-timeout", str(args.timeout)]
     run_args += [arg for command in commands for arg in ("--run-command", command)]
