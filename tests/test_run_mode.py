@@ -215,17 +215,24 @@ def test_a_command_past_its_time_limit_keeps_what_it_built(project, monkeypatch,
     assert any("did not finish in 3 s" in r.getMessage() for r in caplog.records)
 
 
-def test_a_test_that_ends_the_process_is_left_out_and_the_rest_run(project, monkeypatch, caplog):
+@pytest.mark.parametrize("where", ["in the project", "outside it"])
+def test_a_test_that_ends_the_process_is_left_out_and_the_rest_run(project, monkeypatch, caplog, tmp_path, where):
     """A test that kills the process (a crash in native code) would lose every kernel the command
-    built: the command runs again without that test, which is named, and the tests before and after
-    it give their kernels."""
-    result = run_harvest(project, "pytest -q crashing_tests", monkeypatch)
+    built: the command runs again without that test, which is named as ``built_by`` names tests (its
+    file too where pytest's node id has none: a file given by its path outside the project), and the
+    tests before and after it give their kernels."""
+    command, named = "pytest -q crashing_tests", "crashing_tests/test_crash.py"
+    if where == "outside it":  # as Warp's own tests are, from a build started in this project
+        (tmp_path / "elsewhere").mkdir()
+        (tmp_path / "elsewhere" / "test_crash.py").write_text(textwrap.dedent(CRASHING_TESTS))
+        command, named = f"pytest -q {tmp_path / 'elsewhere' / 'test_crash.py'}", "test_crash.py"
+    result = run_harvest(project, command, monkeypatch)
     built = sorted(json.loads(s.recipe)["built_by"] for s in result.specs if "factor = 1" in s.python_source)
-    assert built == ["crashing_tests/test_crash.py::test_after", "crashing_tests/test_crash.py::test_before"]
+    assert built == [f"{named}::test_after", f"{named}::test_before"]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    crashed = "the test crashing_tests/test_crash.py::test_crashes ended the process (exit code -11"
+    crashed = f"the test {named}::test_crashes ended the process (exit code -11"
     assert any(w.startswith(crashed) and w.endswith("running the command again without it") for w in warnings)
-    assert any(crashed in w for w in warnings if w.startswith("the run command 'pytest -q crashing_tests'"))
+    assert any(crashed in w for w in warnings if w.startswith("the run command 'pytest -q "))
 
 
 def test_a_pytest_run_past_its_time_limit_keeps_what_it_built(project, monkeypatch, caplog):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import resource
 import runpy
@@ -158,9 +159,9 @@ def run(
     ``scratch``, the working copy of ``folder`` (where the build started) when ``copied``, for at
     most ``seconds``; why it did not end cleanly, in one line ("" when it did), with the command's
     own first error. A path the copy does not hold (one under ``.venv``; any, when the folder was
-    too big to copy) is read in place. ``test_file`` names a test's file for ``built_by``; pytest's
-    node id of each test is written to ``started`` as it starts, and ``FINISHED`` when it ends (a
-    test that ends the process is the last line there)."""
+    too big to copy) is read in place. ``test_file`` names a test's file for ``built_by``; each test's
+    pytest node id and name (``[node_id, name]`` in JSON) is written to ``started`` as it starts, and
+    ``FINISHED`` when it ends (a test that ends the process is the last line there)."""
     watch_warp()
     copy = scratch if copied else None
     argv = [argv[0], *(_argument(arg, folder, copy) for arg in argv[1:])]
@@ -263,10 +264,10 @@ class _PytestScenes:
         self.names: dict[str, str] = {}  # node id -> the test as scenes name it
 
     def pytest_runtest_protocol(self, item, nextitem):
-        if self.started is not None:
-            self.started.write(item.nodeid + "\n")
-            self.started.flush()
         Scene.current = self.names[item.nodeid] = f"{self.test_file(Path(item.path))}::{item.nodeid.partition('::')[2]}"
+        if self.started is not None:  # its node id, to leave it out, and its name, to say which it was
+            self.started.write(json.dumps([item.nodeid, Scene.current]) + "\n")
+            self.started.flush()
         return None  # pytest runs the test itself
 
     def pytest_runtest_logfinish(self, nodeid, location):

@@ -221,7 +221,7 @@ def _run_child(
             "argv": run.argv,
             "seconds": run.seconds,
             "folder": os.getcwd(),
-            "started": str(folder / "tests_started.txt"),  # pytest's node id of each test, as it starts
+            "started": str(folder / "tests_started.txt"),  # each test's node id and name, as it starts
             "deselect": [step.removeprefix("test ") for step in left_out if step.startswith("test ")],
         }
         if run
@@ -260,7 +260,8 @@ def _run_child(
     why = f"exit code {child.returncode}" + (f": {tail[-1]}" if tail else "")
     test = _last_step(folder / "tests_started.txt") if step == RUN_STEP and run.argv[0] == "pytest" else "start"
     if test not in ("start", run_step.FINISHED):  # a test ended it: the command can run again without it
-        return f"test {test}", Failure("import_crashed", f"the test {test} ended the process ({why})")
+        node, name = json.loads(test)  # pytest's node id (which has no file part for a file outside the root)
+        return f"test {node}", Failure("import_crashed", f"the test {name} ended the process ({why})")
     return step, Failure("import_crashed", f"{_step_text(step)} ended the process ({why})")
 
 
