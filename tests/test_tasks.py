@@ -384,14 +384,17 @@ def test_slurm_gets_a_job_script_per_stage_chained_by_dependencies(tmp_path):
     assert build.logging_dir.resolve_paths("").endswith("out/.build/ptx/logs/build")
 
 
-def test_pool_workers_leave_ctrl_c_to_the_build():
+def test_pool_workers_leave_ctrl_c_to_the_build_and_start_with_its_modules():
     """A Ctrl-C on a terminal reaches every process of the group: the local pool's workers ignore it
-    (the build's own process stops them), so none prints a traceback of its own."""
+    (the build's own process stops them), so none prints a traceback of its own. They fork from a
+    server that imported the build's modules once, so none imports them again."""
     code = (
         "import signal, multiprocess\n"
-        "from generation.distributed.run import workers_leave_ctrl_c_to_the_build\n"
-        "workers_leave_ctrl_c_to_the_build()\n"
+        "from generation.distributed.run import WORKER_PRELOAD, start_fork_server\n"
+        "start_fork_server()\n"
         "with multiprocess.get_context('forkserver').Pool(1) as pool:\n"
-        "    print(pool.apply(signal.getsignal, (signal.SIGINT,)) == signal.SIG_IGN)\n"
+        "    ignored = pool.apply(signal.getsignal, (signal.SIGINT,)) == signal.SIG_IGN\n"
+        "    loaded = pool.apply(eval, (f'all(m in __import__(\"sys\").modules for m in {WORKER_PRELOAD})',))\n"
+        "    print(ignored, loaded)\n"
     )
-    assert run_python(code) == "True"
+    assert run_python(code) == "True True"
