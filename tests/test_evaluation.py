@@ -223,6 +223,8 @@ def test_the_reference_scores_every_measure_in_full(main_run):
     assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
     assert (folder / "report" / "scores.png").stat().st_size > 0
     assert "| correct |" in (folder / "report" / "summary.md").read_text()
+    limit = "Run time limit of a candidate: 10x the reference's run, at least 5 s, at most 10 s."
+    assert limit in (folder / "report" / "summary.md").read_text()
 
 
 @pytest.mark.long
@@ -245,7 +247,8 @@ def test_bad_predictions_fail_alone_with_their_first_error(main_run):
         "empty": ("compiles", "compile"),
         "not code": ("compiles", "compile"),
         "another row's code": ("compiles", "compile"),
-        "infinite loop": ("correct", "timed out"),
+        # a candidate may run 10x its reference's time, at least 5 s: not the 10 s a reference may take
+        "infinite loop": ("correct", "timed out after 5 s"),
         "out-of-bounds write": ("correct", "Assertion failed"),
         "null-pointer write": ("correct", "SIGSEGV"),
         "memory hog": ("correct", "run"),

@@ -213,7 +213,7 @@ seen = []
 for number, (build, run) in enumerate([(0, 0), (0.2, 30), (30, 0), (2.5, 1)]):
     folder = Path(f"{__import__('tempfile').mkdtemp()}/c{number}")
     outcome = spawner.run("two", {"build": build, "run": run}, folder, 3, Limits(), (), ("compiled.json", 1.5))
-    seen.append((outcome.failure, outcome.first_part_done, outcome.error))
+    seen.append((outcome.failure, outcome.first_part_done, outcome.error, outcome.second_part_seconds))
 spawner.close()
 print(seen)
 """
@@ -221,9 +221,11 @@ print(seen)
 
 def test_a_child_of_two_parts_has_each_parts_time_limit():
     """Build and run in one child (a CPU candidate's two phases): the build's limit holds until the
-    child marks it done, then the run's, from that moment on, as two children's limits would."""
+    child marks it done, then the run's, from that moment on, as two children's limits would. The
+    run part's time is measured (a reference's sets its candidates' run limit)."""
     seen = eval(run_python(TWO_PARTS))  # noqa: S307  (our own print of a list of tuples)
-    assert seen[0] == ("", True, "")
-    assert seen[1] == ("timeout", True, "timed out after 1.5 s")  # the run's limit, not the build's 3 s
-    assert seen[2] == ("timeout", False, "timed out after 3 s")
+    assert seen[0][:3] == ("", True, "") and seen[0][3] < 0.5
+    assert seen[1][:3] == ("timeout", True, "timed out after 1.5 s")  # the run's limit, not the build's 3 s
+    assert seen[2] == ("timeout", False, "timed out after 3 s", 0.0)
     assert seen[3][:2] == ("", True)  # built in 2.5 s of 3, then ran 1 s of 1.5: 3.5 s in all is allowed
+    assert 0.9 <= seen[3][3] < 1.5, seen[3]  # the run part's 1 s, not the child's 3.5

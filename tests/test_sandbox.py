@@ -30,7 +30,7 @@ from generation import cli
 from generation.evaluation import harness
 from generation.evaluation.predictions import write_predictions
 from generation.evaluation.sandbox.layers import layers_here
-from generation.evaluation.sandbox.limits import Limits
+from generation.evaluation.sandbox.limits import Limits, for_candidates
 
 # Tests that need every layer run where the machine has them all, and must run on CI (.ci/run sets
 # WIRP_REQUIRE_SANDBOX): elsewhere (no unprivileged user namespaces, an old kernel) they are skipped,
@@ -329,3 +329,13 @@ def test_workers_read_the_header_made_once_and_make_their_own_when_it_is_refused
     assert reference_scores(1) == 1.0
     assert StartRecordingWorker.read == ["own"] and not made.exists()  # the next evaluation makes it again
     assert reference_scores(1) == 1.0 and StartRecordingWorker.read == ["own", "shared"]
+
+
+def test_a_candidate_may_run_ten_times_its_reference_and_at_least_five_seconds():
+    """A candidate that loops for ever costs seconds, not the minute a reference may take."""
+    limits = Limits(run_seconds=60)
+    assert for_candidates(limits, 0.05).run_seconds == 5.0  # the floor: a reference's usual fraction of a second
+    assert for_candidates(limits, 2.0).run_seconds == 20.0  # ten times a slow reference's
+    assert for_candidates(limits, 30.0).run_seconds == 60.0  # never past the limit asked for
+    assert for_candidates(Limits(run_seconds=3), 0.05).run_seconds == 3.0
+    assert for_candidates(limits, 0.05).compile_seconds == limits.compile_seconds

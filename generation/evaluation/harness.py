@@ -46,7 +46,7 @@ from generation.evaluation.predictions import read_predictions
 from generation.evaluation.sandbox import namespaces
 from generation.evaluation.sandbox.children import OUTER_NAMESPACE_VARIABLE
 from generation.evaluation.sandbox.layers import WORKER, Layer, Plan, layers_here, runtime_paths, worker_environment
-from generation.evaluation.sandbox.limits import Limits
+from generation.evaluation.sandbox.limits import Limits, run_limit
 from generation.evaluation.scores import Score
 from generation.evaluation.text import chrf, exact
 from generation.names import unknown
@@ -585,6 +585,7 @@ def evaluate(
         "views": list(views),
         "input_sets": input_sets,
         "input_salt": input_salt,
+        "run_limit": run_limit(limits),
         "rows": len(rows),
         "sources": [source.name for source in sources],
     }

@@ -174,6 +174,8 @@ def markdown(summary: dict) -> str:
             + "."
         )
     lines.append(f"Adjoints: {summary['adjoints']}.")
+    if "run_limit" in summary["request"]:
+        lines.append(f"Run time limit of a candidate: {summary['request']['run_limit']}.")
     if summary["forward_only_rows"]:
         lines.append(
             f"Rows compared on forward outputs only (the reference's backward pass fails on the inputs): "

@@ -33,7 +33,7 @@ from generation.evaluation import compare, execute
 from generation.evaluation.measured import PYTHON_TASK, RESULT, adjoints_compared, compiles_here, launch_device
 from generation.evaluation.sandbox.children import Outcome, Spawner
 from generation.evaluation.sandbox.layers import PLAN_VARIABLE, Plan, confine_child, load, runtime_paths
-from generation.evaluation.sandbox.limits import Limits
+from generation.evaluation.sandbox.limits import Limits, for_candidates
 from generation.evaluation.scores import Score
 
 REFERENCE = "r"  # the reference's folder in a job's: removed once its outputs are read
@@ -121,6 +121,7 @@ class Reference:
     row_args: tuple
     end: dict  # reference (why it could not run), weak, note, harness
     row_unit: dict | None = None  # what its build generated, which the row's candidates' builds take as it is
+    run_seconds: float = 0.0  # how long its run took: its candidates' run limit follows from it
 
 
 class KeptReferences:
@@ -150,9 +151,9 @@ def _reference(base: execute.Work, row: dict, task: str, place: Job, input_sets:
     own = row["python_source"] if task == PYTHON_TASK else row["code"]
     work = dataclasses.replace(base, code=own, python_source=row["python_source"], is_reference=True)
     try:
-        reference, why, complete, row_args = _build_and_run(work, place.folder / REFERENCE, place)
+        reference, why, complete, row_args, seconds = _build_and_run(work, place.folder / REFERENCE, place)
     except SandboxFailed as failure:
-        reference, row_args, end["harness"] = None, (), str(failure)
+        reference, row_args, seconds, end["harness"] = None, (), 0.0, str(failure)
     row_unit = _row_unit(place.folder / REFERENCE / execute.ROW_UNIT_FILE) if reference is not None else None
     shutil.rmtree(place.folder / REFERENCE, ignore_errors=True)
     if reference is not None:
@@ -161,7 +162,7 @@ def _reference(base: execute.Work, row: dict, task: str, place: Job, input_sets:
             end["note"] = f"adjoints not compared: the reference's backward pass failed ({why})"
     elif not end["harness"]:
         end["reference"] = why
-    return Reference(reference, row_args, end, row_unit)
+    return Reference(reference, row_args, end, row_unit, seconds)
 
 
 def _row_unit(path: Path) -> dict | None:
@@ -223,6 +224,7 @@ def score_row(job: dict, place: Job, kept: KeptReferences | None = None) -> Iter
             end["kept"] = True
         reference, end = known.arrays, end | known.end
         base = dataclasses.replace(base, row_args=known.row_args, row_unit=known.row_unit)
+        place = dataclasses.replace(place, limits=for_candidates(place.limits, known.run_seconds))
     for number, candidate in enumerate(job["candidates"]):
         started = time.monotonic()
         scratch = place.folder / f"c{number}"
@@ -298,20 +300,22 @@ def _arrays(path: Path, largest: int) -> dict[str, np.ndarray]:
         return {key: file[key] for key in file.files}
 
 
-def _build_and_run(work: execute.Work, folder: Path, place: Job) -> tuple[dict | None, str, bool, tuple]:
-    """The reference built and run: its arrays (None if it failed), why, whether complete, and
-    the row kernel's (name, type) arguments it wrote down."""
+def _build_and_run(work: execute.Work, folder: Path, place: Job) -> tuple[dict | None, str, bool, tuple, float]:
+    """The reference built and run: its arrays (None if it failed), why, whether complete, the
+    row kernel's (name, type) arguments it wrote down, and how long its run took."""
     if work.launch == "cpu":
         outcome, ran = place.build_and_run(work, folder)
     else:
         outcome, ran = place.run("compile", work, folder), None
     if outcome.failure:
-        return None, _phase("compile", outcome), False, ()
+        return None, _phase("compile", outcome), False, (), 0.0
+    ran = ran or place.run("run", work, folder)
+    seconds = ran.second_part_seconds if ran.first_part_done else ran.seconds
     arrays, why, complete = _run(work, folder, place, ran)
     if arrays is None:
-        return None, why, False, ()
+        return None, why, False, (), 0.0
     row_args = json.loads((folder / execute.ROW_ARGS_FILE).read_text())
-    return arrays, why, complete, tuple(map(tuple, row_args))
+    return arrays, why, complete, tuple(map(tuple, row_args)), seconds
 
 
 def emit(kind: str, payload: dict) -> None:

@@ -52,6 +52,7 @@ class Outcome:
     error: str = ""
     seconds: float = 0.0
     first_part_done: bool = False  # a child of two parts left the file that says its first part is done
+    second_part_seconds: float = 0.0  # how long its second part ran, where it had one
 
 
 def _prctl(option: int, value: int) -> None:
@@ -119,7 +120,11 @@ class Spawner:
             return Outcome(None, "sandbox", f"the sandbox could not start the child ({why})", answer["took"])
         second = bool(then) and (folder / then[0]).exists()
         limit = then[1] if second else seconds  # the limit of the part it ended in
-        outcome = dataclasses.replace(_outcome(folder, answer["status"], limit, answer["took"]), first_part_done=second)
+        outcome = dataclasses.replace(
+            _outcome(folder, answer["status"], limit, answer["took"]),
+            first_part_done=second,
+            second_part_seconds=answer.get("second_took", 0.0),
+        )
         if outcome.failure and _size(folder / OUTPUT_FILE) == limits.file_mb * 2**20:  # its last words were lost
             flood = f"its output reached the file-size limit ({limits.file_mb} MB)"
             return dataclasses.replace(outcome, error=f"{outcome.error.split(':')[0]}: {flood}")
@@ -146,6 +151,7 @@ def _serve(requests: int, answers: int, phases: dict[str, Phase], confine: Confi
         limits = Limits(**request["limits"])
         start = time.monotonic()
         began, told = os.pipe()  # the child says here that it is confined and about to work
+        second_started = None
         if request["process"]:
             status = _in_process(request, folder, seconds, limits, told)
         else:
@@ -155,10 +161,12 @@ def _serve(requests: int, answers: int, phases: dict[str, Phase], confine: Confi
                     os.close(own)
                 _child(phases[request["phase"]], folder, seconds + (then[1] if then else 0), limits, confine, told)
             second_part = functools.partial(os.write, answers, b'{"part": 2}\n')  # before the child's end
-            status = _wait(pid, seconds, (folder / then[0], then[1], second_part) if then else None)
+            status, second_started = _wait(pid, seconds, (folder / then[0], then[1], second_part) if then else None)
         os.close(told)
         _end_leftovers()
         answer = {"status": status, "took": time.monotonic() - start, "started": _started(began)}
+        if second_started is not None:
+            answer["second_took"] = time.monotonic() - second_started
         os.write(answers, (json.dumps(answer) + "\n").encode())
 
 
@@ -240,14 +248,18 @@ def first_line(text: str, limit: int = 300) -> str:
 MARK_POLL = 0.005  # seconds between looks for a two-part child's mark of its first part
 
 
-def _wait(pid: int, seconds: float, then: tuple[Path, float, Callable[[], object]] | None = None) -> int | None:
+def _wait(
+    pid: int, seconds: float, then: tuple[Path, float, Callable[[], object]] | None = None
+) -> tuple[int | None, float | None]:
     """The child's wait status, or None if it outlived ``seconds`` (it is then killed), or where
     ``then`` (a mark, seconds, and what to say when the mark is seen) is given and the child writes
-    the mark, those seconds from the time it wrote it (at most ``seconds`` plus those in all).
-    Whatever it started is killed with it either way."""
+    the mark, those seconds from the time it wrote it (at most ``seconds`` plus those in all); and
+    when (``time.monotonic``) its second part started, None without one. Whatever it started is
+    killed with it either way."""
     handle = os.pidfd_open(pid)
     start = time.monotonic()
     deadline = start + seconds
+    second_started = None
     try:
         while True:
             wait = deadline - time.monotonic()
@@ -256,18 +268,21 @@ def _wait(pid: int, seconds: float, then: tuple[Path, float, Callable[[], object
                 break
             if then is not None and then[0].exists():  # its second part started: the first's limit no longer holds
                 age = max(0.0, time.time() - then[0].stat().st_mtime)
-                deadline = min(time.monotonic() - age + then[1], start + seconds + then[1])
+                second_started = max(start, time.monotonic() - age)
+                deadline = min(second_started + then[1], start + seconds + then[1])
                 then[2]()
                 then = None
             elif time.monotonic() >= deadline:
                 break
     finally:
         os.close(handle)
+    if then is not None and second_started is None and then[0].exists():  # both parts ended between two looks
+        second_started = max(start, time.monotonic() - max(0.0, time.time() - then[0].stat().st_mtime))
     if not ready:
         with_group(pid, signal.SIGKILL)
     status = os.waitpid(pid, 0)[1]
     with_group(pid, signal.SIGKILL)  # its own children, if any outlived it
-    return status if ready else None
+    return (status if ready else None), second_started
 
 
 def with_group(pid: int, sig: int) -> None:

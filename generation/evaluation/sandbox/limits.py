@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 from dataclasses import dataclass
 
@@ -17,11 +18,29 @@ class Limits:
     scratch folder (in the namespaces layer)."""
 
     compile_seconds: float = 120.0
-    run_seconds: float = 60.0
+    run_seconds: float = 60.0  # the reference's; a candidate's is ``for_candidates``'s, at most this
     memory_mb: int = 4096
     file_mb: int = 256
     processes: int = 256
     scratch_mb: int = 4096
+
+
+# A candidate runs on its row's inputs for at most RUN_FACTOR times as long as the reference ran on
+# them, and at least RUN_FLOOR_SECONDS (a reference runs in a fraction of a second, and a loaded
+# machine varies): one that loops for ever costs seconds, not the minute a reference may take.
+RUN_FACTOR = 10
+RUN_FLOOR_SECONDS = 5.0
+
+
+def for_candidates(limits: Limits, reference_run_seconds: float) -> Limits:
+    """The limits of a row's candidates, once its reference ran in ``reference_run_seconds``."""
+    seconds = max(RUN_FLOOR_SECONDS, RUN_FACTOR * reference_run_seconds)
+    return dataclasses.replace(limits, run_seconds=min(limits.run_seconds, round(seconds, 1)))
+
+
+def run_limit(limits: Limits) -> str:
+    """The run limit, in words, for a report."""
+    return f"{RUN_FACTOR}x the reference's run, at least {RUN_FLOOR_SECONDS:g} s, at most {limits.run_seconds:g} s"
 
 
 def limit_self(seconds: float, limits: Limits, memory: bool = True, processes: bool = True) -> None:
