@@ -105,8 +105,9 @@ def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, t
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_path, tmp):
     out = tmp_path / "out"
-    # 2,000 rows: the build stage lasts seconds, so the signal lands while workers build rows
-    process = start(build_command(out, "--tasks", "4", "--workers", "2", rows=2000), tmp, tmp_path / "build.log")
+    # 800 rows: the build stage (two rounds of 200-row tasks) lasts seconds, so the signal lands while
+    # workers build rows (the last assertion checks that it did)
+    process = start(build_command(out, "--tasks", "4", "--workers", "2", rows=800), tmp, tmp_path / "build.log")
     # a build task has started (its log is open): the signal lands inside a worker's task, which
     # must unwind and end without a traceback of its own
     wait_for(lambda: any((out / ".build" / "cpu" / "logs" / "build").glob("logs/task_*.log")), process)
@@ -341,8 +342,9 @@ def test_a_build_on_a_local_ray_cluster_gives_the_local_rows(builds, tmp_path):
     if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
         pytest.fail("needs `unshare -n` (root, util-linux) to keep the Ray cluster on 127.0.0.1")
     out = tmp_path / "out"
-    # The rows of the shared small build (load_dataset, one process): 3 tasks, not 4, 2 workers, on Ray.
-    command = [*CLI, "build", "cpu", "--num-examples", str(SMALL), "--out", str(out), "--tasks", "3", "--workers", "2"]
+    # The rows of the shared small build (load_dataset, one process): 2 tasks, 2 workers, on Ray (each
+    # task of each stage is a Ray actor of its own, a process that imports the build's modules).
+    command = [*CLI, "build", "cpu", "--num-examples", str(SMALL), "--out", str(out), "--tasks", "2", "--workers", "2"]
     command += ["--executor", "ray"]
     script = ["unshare", "-n", "bash", "-c", RAY_BUILD, "ray-build", *command]
     with tempfile.TemporaryDirectory(prefix="wirp-ray-", dir="/tmp") as ray_temp:  # Ray's socket paths must be short
