@@ -267,8 +267,7 @@ def _wait(
             if ready:
                 break
             if then is not None and then[0].exists():  # its second part started: the first's limit no longer holds
-                age = max(0.0, time.time() - then[0].stat().st_mtime)
-                second_started = max(start, time.monotonic() - age)
+                second_started = _written_at(then[0], start)
                 deadline = min(second_started + then[1], start + seconds + then[1])
                 then[2]()
                 then = None
@@ -277,12 +276,17 @@ def _wait(
     finally:
         os.close(handle)
     if then is not None and second_started is None and then[0].exists():  # both parts ended between two looks
-        second_started = max(start, time.monotonic() - max(0.0, time.time() - then[0].stat().st_mtime))
+        second_started = _written_at(then[0], start)
     if not ready:
         with_group(pid, signal.SIGKILL)
     status = os.waitpid(pid, 0)[1]
     with_group(pid, signal.SIGKILL)  # its own children, if any outlived it
     return (status if ready else None), second_started
+
+
+def _written_at(mark: Path, start: float) -> float:
+    """When (``time.monotonic``) a child wrote ``mark``, from its modification time, not before ``start``."""
+    return max(start, time.monotonic() - max(0.0, time.time() - mark.stat().st_mtime))
 
 
 def with_group(pid: int, sig: int) -> None:
