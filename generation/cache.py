@@ -1,6 +1,6 @@
 """The user's cache folder: ``WARP_IR_PAIRS_CACHE``, else ``~/.cache/warp-ir-pairs``. It holds what
 is slow to make and the same from build to build: the measured reference of Warp's own kernels,
-the packages a real build downloads, and Warp's precompiled header for debug CPU builds
+the packages a real build downloads, and Warp's precompiled headers for CPU builds
 (``backend/header.py``)."""
 
 from __future__ import annotations

@@ -330,3 +330,38 @@ def test_a_build_where_every_kernel_fails_stops_with_the_first_errors(monkeypatc
     kernels = [PlannedKernel(index, kernel_at(options, "cpu", index)) for index in range(4)]
     with pytest.raises(build.BuildBroken, match="kernels in a row failed.*codegen:RuntimeError: .*no toolchain"):
         list(build.build_batch([(kernels, endless)], "cpu", options, BuildStats()))
+
+
+# One process: the compile check with the shared header, then with that header damaged.
+CHECK_HEADER = """
+import glob, json, os, sys
+from pathlib import Path
+from generation.backend import compile_check, header, warp_api
+
+kernels = [tuple(kernel) for kernel in json.loads(sys.argv[1])]
+seen = []
+for damaged in (False, True):
+    if damaged:  # a cache of its own, whose header Clang refuses
+        os.environ["WARP_IR_PAIRS_CACHE"] = sys.argv[2]
+        Path(header.shared_header(header.CHECK)).write_bytes(b"not a precompiled header")
+        compile_check._shared_header.cache_clear()
+        kernels = kernels[:1]  # one that compiles: read, the refused header would fail it
+    errors = compile_check.compile_errors(kernels, "cpu", 80)
+    read = compile_check._shared_header()
+    own = glob.glob(os.path.join(warp_api.precompiled_header_folder(), "*.pch"))
+    seen.append([[k for k, error in enumerate(errors) if error], bool(read) and os.path.isfile(read), bool(own)])
+print(json.dumps(seen))
+"""
+
+
+def test_the_compile_check_reads_a_shared_header_and_a_failing_batch_leaves_it_in_place(tmp_path):
+    """A batch holding a kernel that does not compile is split until that kernel is alone: each
+    failing Clang run reads the shared header and fails at once, and the header stays (in Warp's own
+    way each one was retried without a header, which it deleted: one bad kernel among 16 took 20.6 s,
+    now 4.4 s). A header Clang refuses is not read: the check goes Warp's way, and a kernel that
+    compiles still does."""
+    kernels = [[generate("vector", 1, k).python_source, generate("vector", 1, k).name] for k in range(1, 6)]
+    kernels.insert(2, [PLANTED["compile_error"], "compile_error"])
+    shared, refused = json.loads(run_python(CHECK_HEADER, json.dumps(kernels), str(tmp_path / "cache")))
+    assert shared == [[2], True, False]  # Warp's own header never made: every run read the shared one
+    assert refused == [[], False, True]

@@ -1,10 +1,13 @@
-"""Warp's precompiled header for Clang's debug CPU builds (the run check's and the evaluation's), made
-once per Warp install and CPU in the user's cache (``cache_dir()/headers``) by a one-off process that
-builds only a small warm-up kernel, and read directly by every build that Clang lets read it. A
-process that makes its own first runs Clang on Warp's whole prelude (about 1.5 s): each evaluation
-worker at every start of ``eval`` and the reward did, and each run-check child.
+"""Warp's precompiled headers for Clang's CPU builds, made once per Warp install, CPU and kind of
+build in the user's cache (``cache_dir()/headers``) by a one-off process that builds only a small
+warm-up kernel, and read directly by every build that Clang lets read it. Two kinds (``WARM_UPS``):
+``debug``, the launches' debug build (the run check's and the evaluation's), and ``check``, the
+compile check's ``-O0`` build. A process that makes its own first runs Clang on Warp's whole
+prelude (about 1.5 s): each evaluation worker at every start of ``eval`` and the reward did, and
+each run-check child; and in Warp's own way a failed build deletes it, so the compile check made
+it again after each batch that failed.
 
-    python -m generation.backend.header PATH    # make it at PATH (``shared_header`` runs this)
+    python -m generation.backend.header PATH [KIND]    # make it at PATH (``shared_header`` runs this)
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from generation.cache import cache_dir
 
 logger = logging.getLogger(__name__)
 
-MODE = "debug"  # the builds that read it: Warp's debug build, which checks every array access
+MODE = "debug"  # the launches' builds: Warp's debug build, which checks every array access
+CHECK = "check"  # the compile check's builds (``compile_check.CHECK_BUILDS``)
 HEADERS = "headers"  # the cache's folder of headers: the evaluation's children may read it, nothing else of the cache
 MAKE_SECONDS = 300  # the one-off process's limit: Clang on Warp's prelude takes a few seconds
 WARM_UP = """
@@ -68,16 +72,27 @@ def read_directly(header: str, kernel_cache: Path) -> str:
     return ""
 
 
-def make(path: Path) -> None:
-    """Build the warm-up kernel in Warp's way and keep the precompiled header it made at ``path``,
-    written beside it and renamed, so that no build reads half of one."""
+def _build_check_warm_up(folder: Path) -> None:
+    """Compile the warm-up kernel as the compile check compiles a batch, in Warp's way."""
+    from generation.backend import compile_check
+
+    compile_check.compile_batch([(WARM_UP, "warm")], compile_check.CHECK_BUILDS["cpu"])
+
+
+# How each kind's header is made: the warm-up kernel built as the builds that read it are.
+WARM_UPS = {MODE: lambda folder: build_warm_up(folder / "kernels"), CHECK: _build_check_warm_up}
+
+
+def make(path: Path, kind: str = MODE) -> None:
+    """Build the warm-up kernel in Warp's way, as ``kind``'s builds are, and keep the precompiled
+    header it made at ``path``, written beside it and renamed, so that no build reads half of one."""
     from generation.backend import warp_api
 
     folder = Path(tempfile.mkdtemp(prefix="wirp_header_"))
     try:
         warp_api.init_warp()
         os.chdir(folder)
-        build_warm_up(folder / "kernels")
+        WARM_UPS[kind](folder)
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
         shutil.copyfile(warp_api.precompiled_header_file(), partial)
         os.replace(partial, path)
@@ -85,32 +100,32 @@ def make(path: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _key() -> str:
+def _key(kind: str) -> str:
     """What the header depends on: Warp's version and headers (Clang refuses a header whose sources
-    changed), and the CPU (Warp compiles with ``-march=native``)."""
+    changed), the CPU (Warp compiles with ``-march=native``) and the kind of build."""
     warp_folder = importlib.util.find_spec("warp").submodule_search_locations[0]
     builtin = Path(warp_folder) / "native" / "builtin.h"
     try:
         cpu = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
     except (OSError, StopIteration):
         cpu = ""
-    parts = [importlib.metadata.version("warp-lang"), warp_folder, str(builtin.stat().st_mtime_ns), cpu, MODE]
+    parts = [importlib.metadata.version("warp-lang"), warp_folder, str(builtin.stat().st_mtime_ns), cpu, kind]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
-def shared_header() -> str:
-    """The header's path, made now where it is missing; "" where it cannot be made (builds then make
-    their own in Warp's way, as before)."""
+def shared_header(kind: str = MODE) -> str:
+    """The path of ``kind``'s header, made now where it is missing; "" where it cannot be made
+    (builds then make their own in Warp's way, as before)."""
     from generation.backend.children import child_environment
 
-    path = cache_dir() / HEADERS / f"warp-{importlib.metadata.version('warp-lang')}-{MODE}-{_key()}.pch"
+    path = cache_dir() / HEADERS / f"warp-{importlib.metadata.version('warp-lang')}-{kind}-{_key(kind)}.pch"
     if path.is_file():
         return str(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="wirp_header_") as scratch:
             subprocess.run(
-                [sys.executable, "-m", __name__, str(path)],
+                [sys.executable, "-m", __name__, str(path), kind],
                 env=child_environment(TMPDIR=scratch, WARP_CACHE_PATH=scratch),
                 cwd=scratch,
                 capture_output=True,
@@ -124,4 +139,4 @@ def shared_header() -> str:
 
 
 if __name__ == "__main__":
-    make(Path(sys.argv[1]))
+    make(Path(sys.argv[1]), *sys.argv[2:3])

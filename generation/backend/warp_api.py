@@ -573,7 +573,9 @@ class CompileError(RuntimeError):
     """Warp's compiler step (Clang or NVRTC) failed on code that generated fine."""
 
 
-def compile_module(module, target: str, out_dir: str, arch: int = DEFAULT_CUDA_ARCH) -> str:
+def compile_module(
+    module, target: str, out_dir: str, arch: int = DEFAULT_CUDA_ARCH, pinned: dict = PINNED_CONFIG
+) -> str:
     """Compile a Python module's Warp kernels as Warp's ahead-of-time build does; return the artifact text.
 
     ``target`` "cpu" compiles with Warp's bundled Clang (the object file's path is returned, as
@@ -581,7 +583,7 @@ def compile_module(module, target: str, out_dir: str, arch: int = DEFAULT_CUDA_A
     """
     init_warp()
     try:
-        with pinned_config():
+        with pinned_config(pinned):
             if target == "cpu":
                 (path,) = wp.compile_aot_module(module, device="cpu", module_dir=out_dir)
                 return os.fspath(path)
@@ -669,19 +671,42 @@ def compile_kernels_together(
     out_dir: str,
     arch: int = DEFAULT_CUDA_ARCH,
     optimization_level: int | None = None,
+    read: str = "",
 ) -> None:
     """Compile several kernels, from any modules, as one Warp module: one compiler run for all.
 
     Used to check that code compiles, where one run per kernel would spend most of its time
     starting the compiler. The kernels' helpers must have distinct names (import them without
     ``reset_function_counters``). ``optimization_level`` is the module option Warp offers for it
-    (None: the module's own, by default Warp's). Raises ``CompileError`` if the batch does not compile.
+    (None: the module's own, by default Warp's). ``read``: a precompiled header a CPU build reads
+    directly, where the module's options are those it was made with (``HEADER_SHAPING_OPTIONS``).
+    Raises ``CompileError`` if the batch does not compile.
     """
     init_warp()
     batch = _module_holding(kernels, "wirp_batch_")
     if optimization_level is not None:
         batch.options["optimization_level"] = optimization_level
-    compile_module(batch, target, out_dir, arch)
+    pinned = PINNED_CONFIG
+    if read and target == "cpu" and _made_alike(batch):
+        default = _context._resolve_cpu_compiler_flags(None, wp.config.cpu_compiler_flags)
+        batch.options["cpu_compiler_flags"] = f"{default} {HEADER_FLAGS} {read}"
+        pinned = PINNED_CONFIG | {"use_precompiled_headers": False}
+    compile_module(batch, target, out_dir, arch, pinned)
+
+
+# Module options that shape a precompiled header (a tile's block size is instantiated in it, fast
+# math and extra flags define macros): a module whose options differ from a fresh module's builds in
+# Warp's way, never reading a shared header made with the defaults.
+HEADER_SHAPING_OPTIONS = ("block_dim", "fast_math", "cpu_compiler_flags")
+
+
+@functools.cache
+def _fresh_options() -> dict:
+    return dict(_context.Module("wirp_defaults", None).options)
+
+
+def _made_alike(module) -> bool:
+    return all(module.options.get(name) == _fresh_options()[name] for name in HEADER_SHAPING_OPTIONS)
 
 
 def load_on_cpu_together(kernels: list[wp.Kernel], mode: str) -> bool:
