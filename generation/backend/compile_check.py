@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ def _shared_header() -> str:
     kernel shows that Clang takes it; "" where none can be made or Clang refuses it (Warp's own way
     then, as before: a refused header would fail every kernel). A refused one is removed, so the
     next build makes it again."""
-    path = header.shared_header(header.CHECK)
+    path = header.shared_header(header.CHECK, maker=__name__)
     if path:
         try:
             compile_batch([(header.WARM_UP, "warm")], CHECK_BUILDS["cpu"], read=path)
@@ -90,3 +91,12 @@ def compile_errors(
     for start in range(0, len(kernels), BATCH_SIZE):
         check(start, min(start + BATCH_SIZE, len(kernels)))
     return errors
+
+
+def _build_warm_up(folder: Path) -> None:
+    """Compile the warm-up kernel as a ``cpu`` batch is compiled, in Warp's way (``header.make``)."""
+    compile_batch([(header.WARM_UP, "warm")], CHECK_BUILDS["cpu"])
+
+
+if __name__ == "__main__":  # python -m generation.backend.compile_check PATH: make the check's header at PATH
+    header.make(Path(sys.argv[1]), _build_warm_up)

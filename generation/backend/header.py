@@ -1,13 +1,14 @@
 """Warp's precompiled headers for Clang's CPU builds, made once per Warp install, CPU and kind of
 build in the user's cache (``cache_dir()/headers``) by a one-off process that builds only a small
-warm-up kernel, and read directly by every build that Clang lets read it. Two kinds (``WARM_UPS``):
-``debug``, the launches' debug build (the run check's and the evaluation's), and ``check``, the
-compile check's ``-O0`` build. A process that makes its own first runs Clang on Warp's whole
-prelude (about 1.5 s): each evaluation worker at every start of ``eval`` and the reward did, and
-each run-check child; and in Warp's own way a failed build deletes it, so the compile check made
-it again after each batch that failed.
+warm-up kernel, and read directly by every build that Clang lets read it. Two kinds: ``debug``, the
+launches' debug build (the run check's and the evaluation's), made here, and ``check``, the compile
+check's ``-O0`` build, made by ``compile_check`` (which builds its warm-up as it builds a batch).
+A process that makes its own first runs Clang on Warp's whole prelude (about 1.5 s): each
+evaluation worker at every start of ``eval`` and the reward did, and each run-check child; and in
+Warp's own way a failed build deletes it, so the compile check made it again after each batch
+that failed.
 
-    python -m generation.backend.header PATH [KIND]    # make it at PATH (``shared_header`` runs this)
+    python -m generation.backend.header PATH    # make the debug one at PATH (``shared_header`` runs this)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from generation.cache import cache_dir
@@ -28,7 +30,7 @@ from generation.cache import cache_dir
 logger = logging.getLogger(__name__)
 
 MODE = "debug"  # the launches' builds: Warp's debug build, which checks every array access
-CHECK = "check"  # the compile check's builds (``compile_check.CHECK_BUILDS``)
+CHECK = "check"  # the compile check's builds (made by ``compile_check``)
 HEADERS = "headers"  # the cache's folder of headers: the evaluation's children may read it, nothing else of the cache
 MAKE_SECONDS = 300  # the one-off process's limit: Clang on Warp's prelude takes a few seconds
 WARM_UP = """
@@ -72,27 +74,17 @@ def read_directly(header: str, kernel_cache: Path) -> str:
     return ""
 
 
-def _build_check_warm_up(folder: Path) -> None:
-    """Compile the warm-up kernel as the compile check compiles a batch, in Warp's way."""
-    from generation.backend import compile_check
-
-    compile_check.compile_batch([(WARM_UP, "warm")], compile_check.CHECK_BUILDS["cpu"])
-
-
-# How each kind's header is made: the warm-up kernel built as the builds that read it are.
-WARM_UPS = {MODE: lambda folder: build_warm_up(folder / "kernels"), CHECK: _build_check_warm_up}
-
-
-def make(path: Path, kind: str = MODE) -> None:
-    """Build the warm-up kernel in Warp's way, as ``kind``'s builds are, and keep the precompiled
-    header it made at ``path``, written beside it and renamed, so that no build reads half of one."""
+def make(path: Path, warm_up: Callable[[Path], None] | None = None) -> None:
+    """Build the warm-up kernel in Warp's way (``warm_up(folder)``; by default for launches in
+    ``MODE``) and keep the precompiled header it made at ``path``, written beside it and renamed, so
+    that no build reads half of one."""
     from generation.backend import warp_api
 
     folder = Path(tempfile.mkdtemp(prefix="wirp_header_"))
     try:
         warp_api.init_warp()
         os.chdir(folder)
-        WARM_UPS[kind](folder)
+        (warm_up or (lambda scratch: build_warm_up(scratch / "kernels")))(folder)
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
         shutil.copyfile(warp_api.precompiled_header_file(), partial)
         os.replace(partial, path)
@@ -113,9 +105,9 @@ def _key(kind: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
-def shared_header(kind: str = MODE) -> str:
-    """The path of ``kind``'s header, made now where it is missing; "" where it cannot be made
-    (builds then make their own in Warp's way, as before)."""
+def shared_header(kind: str = MODE, maker: str = __name__) -> str:
+    """The path of ``kind``'s header, made now where it is missing by ``python -m maker PATH``; ""
+    where it cannot be made (builds then make their own in Warp's way, as before)."""
     from generation.backend.children import child_environment
 
     path = cache_dir() / HEADERS / f"warp-{importlib.metadata.version('warp-lang')}-{kind}-{_key(kind)}.pch"
@@ -125,7 +117,7 @@ def shared_header(kind: str = MODE) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="wirp_header_") as scratch:
             subprocess.run(
-                [sys.executable, "-m", __name__, str(path), kind],
+                [sys.executable, "-m", maker, str(path)],
                 env=child_environment(TMPDIR=scratch, WARP_CACHE_PATH=scratch),
                 cwd=scratch,
                 capture_output=True,
@@ -139,4 +131,4 @@ def shared_header(kind: str = MODE) -> str:
 
 
 if __name__ == "__main__":
-    make(Path(sys.argv[1]), *sys.argv[2:3])
+    make(Path(sys.argv[1]))
