@@ -1,6 +1,6 @@
 """The execution reward's targets, on one ``cpu`` build, ``python_to_forward``, 2 cores:
 
-    python bench/reward.py [--out bench_reward] [--rows 120] [--before 8f9442b]
+    python bench/reward.py [--out bench_reward] [--rows 120] [--seed 1] [--before 8f9442b]
 
 For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), its add/sub
 mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one), a garbage completion and an empty one.
@@ -41,10 +41,10 @@ KINDS = ("reference", "mutant", "add_sub", "garbage", "empty")
 ADD_SUB = ("wp::add", "wp::sub")
 
 
-def build(out: Path, rows: int) -> Path:
+def build(out: Path, rows: int, seed: int) -> Path:
     data = out / "data_cpu"
     if not (data / "cpu").exists():
-        sizes = ["--num-examples", str(2 * rows), "--num-test", str(rows), "--seed", "1"]
+        sizes = ["--num-examples", str(2 * rows), "--num-test", str(rows), "--seed", str(seed)]
         subprocess.run([*CLI, "build", "cpu", "--out", str(data), "--workers", str(os.cpu_count()), *sizes], check=True)
     return data
 
@@ -88,11 +88,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench_reward"))
     parser.add_argument("--rows", type=int, default=120)
+    parser.add_argument("--seed", type=int, default=1, help="the build's seed: another draws other rows")
     parser.add_argument("--before", default=BEFORE)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    data = build(args.out, args.rows)
+    data = build(args.out, args.rows, args.seed)
     rows, _ = harness.load_rows(data, "cpu", "test")
     made, operators = candidates(rows)
     files = {}

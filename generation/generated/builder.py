@@ -233,7 +233,8 @@ class KernelBuilder(Statements):
     def condition(self) -> Expr:
         """A data-dependent comparison (so the branch is not folded away): of a scalar, ``float16``
         only where there is no other, else of a value brought to a scalar type (``COMPARED_AS``:
-        ``wp.length(v)``); a bool drawn where no value compares was a literal (``if True:``)."""
+        ``wp.length(v)``); a bool drawn where no value compares was a literal (``if True:``). A
+        constant it compares with can go either way (``expressions.threshold``)."""
         scalars = [t for t in self.value_types() if TYPES[t].kind in ("float", "int")]
         comparable = [t for t in scalars if t != "float16"] or scalars
         if comparable:
@@ -244,10 +245,11 @@ class KernelBuilder(Statements):
             if left is None:
                 return self.expr("bool", 1)
         mark = self.mark()
-        right = expressions.constant(self.rng, t) if self.chance("condition_constant") else self.expr(t, 1)
+        constant = self.chance("condition_constant")
+        right = expressions.threshold(self.rng, t, left) if constant else self.expr(t, 1)
         if right.reads & left.reads or right.code == left.code:  # `x < x`, `x > wp.abs(x)`: decided
             self.rollback(mark)  # by construction, not by data
-            right = expressions.constant(self.rng, t)
+            right = expressions.threshold(self.rng, t, left)
         symbol, words = self.rng.choice(COMPARISONS)
         return Expr(
             f"{left.code} {symbol} {right.code}",
@@ -356,8 +358,9 @@ class KernelBuilder(Statements):
         ops = [op for op in self.scope.ops if not op.reads] if ops is None else ops
         inner = Scope(ops=ops, const_prob=self.policy.odds["helper_constant"], leaf_prob=self.policy.odds["early_leaf"])
         inner.hoister = sub
-        for param, type_name in zip(params, arg_types, strict=True):
-            inner.add_leaf(type_name, named(param))
+        parameters = [(named(param), type_name) for param, type_name in zip(params, arg_types, strict=True)]
+        for leaf, type_name in parameters:
+            inner.add_leaf(type_name, leaf)
         signature = [f"{p}: {annotation(t)}" for p, t in zip(params, arg_types, strict=True)]
         call_prefix, reads = "", frozenset()
         if self.struct and self.chance("helper_struct"):  # the helper also reads the kernel's struct
@@ -376,10 +379,14 @@ class KernelBuilder(Statements):
         if statements and self.chance("helper_early_return"):
             cond = sub.condition()
             early = sub.flat(expressions.expression(self.rng, inner, result, max(1, depth - 1)))
-            sub.emit(f"if {cond.code}:", kind="if")
-            sub.emit(f"    return {early.code}")
+            sub.emit(f"if {cond.code}:", cond, kind="if")
+            sub.emit(f"    return {early.code}", early)
             sub.say(f"returns {early.phrase} early when {cond.phrase}")
-        final = sub.flat(sub.use_all_locals(expressions.expression(self.rng, inner, result, depth), result))
+        # What it returns folds in its locals and every parameter nothing read yet: a helper whose
+        # result ignores an argument (`def f(x, y): return x`) makes whatever computed it dead.
+        unread = [(leaf, t) for leaf, t in parameters if not leaf.reads <= sub.reads]
+        value = expressions.expression(self.rng, inner, result, depth)
+        final = sub.flat(expressions.fold(self.rng, inner, value, result, sub.locals + unread))
         sub.emit(f"return {final.code}")
         sub.say(f"returns {final.phrase}")
         header = f"@wp.func\ndef {name}({', '.join(signature)}):\n"
@@ -463,7 +470,7 @@ class KernelBuilder(Statements):
                 return
             name, t = self.rng.choice(comparable)
             value = self.load(name, t) if self.chance("guard_load") else named(name, code=f"{name}[{self.index}]")
-            bound = expressions.constant(self.rng, t)
+            bound = expressions.threshold(self.rng, t, value)
             symbol, words = self.rng.choice(COMPARISONS)
             self.reads.add(name)
             test, words = f"{value.code} {symbol} {bound.code}", f"{value.phrase} {words} {bound.phrase}"

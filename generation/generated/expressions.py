@@ -15,10 +15,15 @@ from typing import Protocol
 
 from generation.generated.operations import (
     FLOAT_CONSTANTS,
+    FLOAT_THRESHOLDS,
     INT_CONSTANTS,
+    INT_THRESHOLDS,
     KEEPS_ZERO,
     PLAIN,
+    RESULT_RANGES,
     UINT_CONSTANTS,
+    UINT_THRESHOLDS,
+    UNBOUNDED,
     UNSIGNED_TYPES,
     Literals,
     Op,
@@ -112,9 +117,7 @@ def constant(rng: random.Random, type_name: str) -> Expr:
         return Expr(value, value, const=True)
     if t.kind in ("float", "int"):
         pool = FLOAT_CONSTANTS if t.kind == "float" else UINT_CONSTANTS if t.name in UNSIGNED_TYPES else INT_CONSTANTS
-        value = rng.choice(pool)
-        code = literal(t.scalar, value)
-        return Expr(code, value, const=True, root=f"wp.{t.scalar}" if code != value else None)
+        return scalar_literal(t.scalar, rng.choice(pool))
     if t.kind == "tile":
         shape = tile_shape(t.shape)
         code, words = rng.choice(
@@ -132,6 +135,43 @@ def constant(rng: random.Random, type_name: str) -> Expr:
     values = [rng.choice(FLOAT_CONSTANTS) for _ in range(t.components)]
     code = f"wp.{t.name}({', '.join(literal(t.scalar, v) for v in values)})"
     return Expr(code, f"the constant {t.name}({', '.join(values)})", const=True, root=f"wp.{t.name}")
+
+
+# Per kind of scalar: the constants a comparison draws first, then the wider ones it falls back to.
+THRESHOLD_POOLS = {
+    "float": (FLOAT_THRESHOLDS, FLOAT_CONSTANTS),
+    "int": (INT_THRESHOLDS, INT_CONSTANTS),
+    "uint": (UINT_THRESHOLDS, UINT_CONSTANTS),
+}
+
+
+def value_range(expr: Expr) -> tuple[float, float]:
+    """The values ``expr`` can take, as far as its outermost operation bounds them (``wp.cos(x)``:
+    [-1, 1]); unbounded for a leaf, whose value a later statement may have changed."""
+    applied = expr.root is not None and expr.ops
+    return RESULT_RANGES.get(expr.ops[0], UNBOUNDED) if applied else UNBOUNDED
+
+
+def threshold(rng: random.Random, type_name: str, compared: Expr) -> Expr:
+    """A constant of scalar ``type_name`` to compare ``compared`` with, where the comparison can go
+    either way: about the size of the data (``FLOAT_THRESHOLDS``) and strictly inside the range its
+    outermost operation bounds it to (``wp.cos(x) > 4.0`` could never hold)."""
+    t = TYPES[type_name]
+    if t.kind not in ("float", "int"):
+        return constant(rng, type_name)
+    pools = THRESHOLD_POOLS["uint" if t.name in UNSIGNED_TYPES else t.kind]
+    low, high = value_range(compared)
+    for pool in pools:  # the wider pool where no small constant lies inside (``wp.cosh``: above 1)
+        inside = [value for value in pool if low < float(value) < high]
+        if inside:
+            return scalar_literal(t.scalar, rng.choice(inside))
+    return constant(rng, type_name)
+
+
+def scalar_literal(scalar: str, value: str) -> Expr:
+    """``value`` written as a literal of ``scalar`` (``wp.float64(0.5)``), a constant leaf."""
+    code = literal(scalar, value)
+    return Expr(code, value, const=True, root=f"wp.{scalar}" if code != value else None)
 
 
 def leaf(rng: random.Random, scope: Scope, type_name: str, allow_const: bool = True) -> Expr:

@@ -61,10 +61,11 @@ class Statements:
 
     def nested(
         self, nesting: int, kinds: dict, target: tuple[Expr, str], extra: Expr | None = None, from_zero: bool = False
-    ) -> Block:
+    ) -> tuple[Block, Expr]:
         """A block that may declare its own locals and ends by updating ``target`` with all of them
-        (and with ``extra``, a loop index of the target's type, when given). ``from_zero``: the
-        target starts at zero (a loop's accumulator), so the update can move it from there."""
+        (and with ``extra``, a loop index of the target's type, when given); the block and the
+        update's value. ``from_zero``: the target starts at zero (a loop's accumulator) unless the
+        update says otherwise (``operations.accumulator_start``), so it can move from there."""
         local, local_type = target
         with self.nested_block(sink=local_type) as body:
             self.statements(self.rng.randint(0, 2), nesting - 1, kinds)
@@ -74,7 +75,7 @@ class Statements:
             value = expressions.involve(self.rng, self.scope, value, local_type, local, local_type, from_zero)
             self.emit(f"{local.code} = {value.code}", value)
             self.say(f"sets {local.code} to {value.phrase}")
-        return body
+        return body, value
 
     def emit_assign(self, nesting: int, kinds: dict) -> None:
         t = self.rng.choice(self.local_types())
@@ -83,7 +84,7 @@ class Statements:
     def emit_if(self, nesting: int, kinds: dict) -> None:
         target = self.target()
         branches = self.rng.choice((1, 2, 2, 3))  # if / if-else / if-elif-else
-        bodies = [self.nested(nesting, kinds, target) for _ in range(branches)]
+        bodies = [self.nested(nesting, kinds, target)[0] for _ in range(branches)]
         # Every condition before the first header: what a condition binds goes above the chain.
         conditions = [self.condition() for _ in range(max(1, branches - 1))]
         text = []
@@ -127,9 +128,10 @@ class Statements:
         acc = self.fresh("s")
         it = self.fresh("it")
         index = named(it, it, code=typed(t, it), root=TYPES[t].annotation)
-        body = self.nested(nesting, kinds, (named(acc), t), extra=index, from_zero=True)
+        body, update = self.nested(nesting, kinds, (named(acc), t), extra=index, from_zero=True)
         bound = self.loop_bound(unrolled=not body.has_block)
-        self.emit(f"{acc} = {typed(t, '0')}")  # a typed value, not a literal, so Warp lets the loop mutate it
+        start = operations.accumulator_start(t, update.ops[0] if update.ops else "")
+        self.emit(f"{acc} = {typed(t, start)}")  # a typed value, not a literal, so Warp lets the loop mutate it
         self.emit(f"for {it} in range({bound.code}):", bound, kind="for")
         self.block.nest(body)
         self.say(f"loops {it} from 0 to {bound.phrase} where it {', '.join(body.phrases)}")
@@ -138,7 +140,7 @@ class Statements:
     def emit_while(self, nesting: int, kinds: dict) -> None:
         target = self.target()
         counter, steps = self.fresh("k"), self.rng.randint(2, 6)
-        body = self.nested(nesting, kinds, target)
+        body, _ = self.nested(nesting, kinds, target)
         self.emit(f"{counter} = int(0)")
         self.emit(f"while {counter} < {steps}:", kind="while")
         self.block.nest(body)
