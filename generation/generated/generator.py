@@ -98,7 +98,10 @@ def arithmetic_kernel(rng: random.Random, profile: Profile, policy: Policy) -> K
 
 def math_kernel(rng: random.Random, profile: Profile, policy: Policy) -> KernelParts:
     t = _pick(rng, {"float32": 4, "float64": 1.5, "float16": 1})
-    ops = [replace(o, weight=o.weight * (3.0 if len(o.args) == 1 else 1.0)) for o in operations.ops_for(("arith", "math"), {t})]
+    ops = [
+        replace(o, weight=o.weight * (3.0 if len(o.args) == 1 else 1.0))
+        for o in operations.ops_for(("arith", "math"), {t})
+    ]
     kb = KernelBuilder(rng, profile, ops, policy)
     kb.array_inputs(t, rng.randint(1, 2))
     if kb.chance("extra") and t == FLOAT:
