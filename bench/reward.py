@@ -1,6 +1,7 @@
 """The execution reward's targets, on one ``cpu`` build, ``python_to_forward``, 2 cores:
 
     python bench/reward.py [--out bench_reward] [--rows 120] [--seed 1] [--before 8f9442b]
+    python bench/reward.py --add-sub-only --rows 400 --seed 3   # the add/sub rate alone, on more rows
 
 For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), its add/sub
 mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one), a garbage completion and an empty one.
@@ -84,6 +85,18 @@ def add_sub_mutants(rows: list[dict]) -> dict[str, str]:
     return made
 
 
+def add_sub_rate(data: Path, rows: list[dict], workers: int) -> None:
+    """The references' and the add/sub mutants' rewards alone: the rate on a sample larger than the
+    timed run's, where a 120-row run's rate moves by a few points with the rows drawn."""
+    mutants = add_sub_mutants(rows)
+    with ExecutionReward(data, "cpu", TASK, workers=workers) as reward:
+        references = reward(prompts=None, completions=[row["forward"] for row in rows], id=[row["id"] for row in rows])
+        values = reward(prompts=None, completions=list(mutants.values()), id=list(mutants))
+    below = sum(value is not None and value < 1.0 for value in values)
+    print(f"references at 1.0: {sum(value == 1.0 for value in references)} of {len(rows)}")
+    print(f"add/sub mutants below 1.0: {below} of {len(values)} rows with one ({below / len(values):.1%})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("bench_reward"))
@@ -91,10 +104,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="the build's seed: another draws other rows")
     parser.add_argument("--before", default=BEFORE)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--add-sub-only", action="store_true", help="score only the references and add/sub mutants")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     data = build(args.out, args.rows, args.seed)
     rows, _ = harness.load_rows(data, "cpu", "test")
+    if args.add_sub_only:
+        add_sub_rate(data, rows, args.workers)
+        return
     made, operators = candidates(rows)
     files = {}
     for kind in KINDS:

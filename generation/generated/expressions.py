@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from generation.generated.operations import (
+    DEGENERATE_ON_TWINS,
     FLOAT_CONSTANTS,
     FLOAT_THRESHOLDS,
     INT_CONSTANTS,
@@ -254,6 +255,10 @@ def apply(
         nested = any(w is not None and a.root == w for a, w in zip(args, wrappers, strict=True))
         if not (twins or nested):
             break
+    if twins and op.base in DEGENERATE_ON_TWINS:  # wp.min(y[i], y[i]) at every try: one operand a constant
+        spare = [k for k in range(len(args)) if k not in fixed and k != anchor]  # the anchor still reads data
+        if spare:
+            args[spare[0]] = constant(rng, op.args[spare[0]])
     k = rng.randrange(TYPES[op.args[0]].size) if "{k}" in op.template else 0
     codes = [_passed(op, n, arg) for n, arg in enumerate(args)]
     code = _written(scope, op, codes, args, k)
@@ -338,6 +343,15 @@ def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
     return any(wrappers[k] is not None and wrappers[k] == e.root for k, e in fixed.items())
 
 
+def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
+    """The operations of ``ops`` that keep two equal ``fixed`` operands from cancelling
+    (``DEGENERATE_ON_TWINS``: ``x - x``, ``wp.min(a, a)``); all of them when the operands differ
+    or when each would cancel."""
+    if len(fixed) < 2 or len({e.code for e in fixed.values()}) > 1:
+        return ops
+    return [op for op in ops if op.base not in DEGENERATE_ON_TWINS] or ops
+
+
 def not_wrapping(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     """The operations of ``ops`` that wrap no ``fixed`` argument in its own call (all of them when
     each does, or when no argument is a call)."""
@@ -363,7 +377,7 @@ def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: l
         paired = []
         for k in range(0, len(items) - 1, 2):
             fixed = {0: items[k], 1: items[k + 1]}
-            ops = not_wrapping(joins, fixed)
+            ops = not_degenerate(not_wrapping(joins, fixed), fixed)
             paired.append(apply(rng, scope, choose(rng, ops), depth=1, fixed=fixed))
         items = paired + items[len(paired) * 2 :]
     return items[0]
@@ -398,7 +412,7 @@ def involve(
         return expr
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]
     fixed = {0: pair[0], 1: pair[1]}
-    joins = not_wrapping(joins, fixed)
+    joins = not_degenerate(not_wrapping(joins, fixed), fixed)
     if from_zero:
         place = 0 if pair[0] is part else 1
         joins = [op for op in joins if place not in KEEPS_ZERO.get(op.base, ())] or joins

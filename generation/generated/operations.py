@@ -174,6 +174,14 @@ FLOAT_THRESHOLDS = ("0.0", "0.5", "1.0", "0.25", "0.1", "1.5", "-1.0", "-0.5", "
 INT_THRESHOLDS = ("1", "2", "3", "4", "5", "7", "-1")
 UINT_THRESHOLDS = ("1", "2", "3", "4", "5", "7")
 
+# Operations whose value on two equal operands is a constant or that operand (``x - x``,
+# ``wp.min(a, a)``, ``wp.cross(v, v)``): computations whose result cannot matter, which no
+# application writes; ``expressions.apply`` makes one operand a constant rather than write them.
+DEGENERATE_ON_TWINS = frozenset(
+    {"sub", "sub_fn", "vsub", "tile_sub", "tile_map_sub", "min", "max", "vmin", "vmax", "tile_map_min",
+     "tile_map_max", "bit_and", "bit_or", "bit_xor", "and", "or", "gt", "lt", "ge", "cross", "copysign"}
+)  # fmt: skip
+
 # Template fields as Python names, so a template parses: {0}, {k}, {L[1.0]}.
 _FIELD = re.compile(r"\{(\d+|k|L\[[^\]]*\])\}")
 
