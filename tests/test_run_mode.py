@@ -6,6 +6,7 @@ of a generic kernel, one row per distinct specialisation, each honest in a fresh
 from __future__ import annotations
 
 import json
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -123,6 +124,10 @@ EXAMPLE = """
         raise RuntimeError("the example broke after its first kernel")
     if sys.argv[1:] == ["--hang"]:
         time.sleep(600)
+    if sys.argv[1:] == ["--temp"]:  # a temporary file it never removes, as pytest's tmp_path and NVRTC's caches
+        import tempfile
+
+        tempfile.mkstemp(prefix="wirp-run-left-")
     if sys.argv[1:] == ["--data"]:  # reads the project's data where it lies, writes beside it
         factor = float(open("examples/factor.txt").read())
         wp.launch(make_scale(factor), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
@@ -188,6 +193,16 @@ def test_every_specialisation_a_run_builds_is_one_honest_row(project, monkeypatc
         build_rows([PlannedKernel(i, s) for i, s in enumerate(imported.specs)], "cpu", BuildOptions(), BuildStats())
     )
     assert imported_rows == []
+
+
+def test_what_the_command_leaves_in_a_temporary_folder_is_removed_with_its_part(project, monkeypatch):
+    """The command's temporary files go into its part's own folder, removed with it: Warp's own tests
+    left 11 folders of NVRTC's precompiled headers (80-160 MB each) in the machine's /tmp."""
+    for path in Path(tempfile.gettempdir()).glob("wirp-run-left-*"):
+        path.unlink()  # a planted run's
+    result = run_harvest(project, "python examples/demo.py --temp", monkeypatch)
+    assert any("factor = 5.0" in spec.python_source for spec in result.specs)  # the command ran
+    assert list(Path(tempfile.gettempdir()).glob("wirp-run-left-*")) == []
 
 
 def test_the_command_runs_in_a_working_copy_of_the_project(project, monkeypatch):

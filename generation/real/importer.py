@@ -228,7 +228,11 @@ def _run_child(
         else None,
     }
     (folder / "job.json").write_text(json.dumps(job))
-    env = child_environment()
+    # What the child and its command leave in a temporary folder (pytest's `tmp_path`, NVRTC's
+    # precompiled headers, 80 MB each, from Warp's own tests) goes into this part's folder and is
+    # removed with it, whether the part finishes or is killed.
+    (folder / "tmp").mkdir()
+    env = child_environment(TMPDIR=str(folder / "tmp"))
     command = [sys.executable, "-m", "generation.backend.import_child", str(folder / "job.json")]
     if run is not None and network_isolation_available():  # the command runs with no network
         command = ["unshare", "--user", "--map-root-user", "--net", *command]
