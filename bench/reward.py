@@ -4,7 +4,8 @@
     python bench/reward.py --add-sub-only --rows 400 --seed 3   # the add/sub rate alone, on more rows
 
 For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), its add/sub
-mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one), a garbage completion and an empty one.
+mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one whose second operand is not zero whatever
+the inputs), a garbage completion and an empty one.
 Timed, as a user waits:
 - ``warp-ir-pairs eval`` from the command line on the reference predictions, with this checkout and
   with ``--before`` (the commit before the reward and its speed work, in a temporary git worktree);
@@ -20,11 +21,13 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -72,13 +75,51 @@ def candidates(rows: list[dict]) -> tuple[dict[str, dict[str, str]], set[str]]:
     }, operators
 
 
+# What Warp's forward writes: a constant, and a call on earlier variables.
+CONSTANT = re.compile(r"^\s*const [\w:<>, ]+ (var_\w+) = (-?[\d.]+(?:e[-+]?\d+)?)f?;\s*$")
+CALL = re.compile(r"^\s*(var_\w+) = (?:wp::(\w+)\(([^()]*)\)|(var_\w+));\s*$")
+ZERO_KEEPING_UNARY = {"neg", "copy", "abs", "float", "float16", "float32", "float64", "int", "int32", "int64"}
+
+
+def compile_time_zeros(code: str) -> set[str]:
+    """The forward's variables that are zero whatever the inputs: zero constants, and what a
+    conversion, a negation or a product of one makes (the first copy of an unrolled loop computes
+    ``float(0) * x``), where nothing assigns the variable again."""
+    start, end = mutation._forward_function(code)
+    zeros: set[str] = set()
+    assigned: Counter = Counter()
+    for line in code[start:end].splitlines():
+        if match := CONSTANT.match(line):
+            zeros |= {match.group(1)} if float(match.group(2)) == 0.0 else set()
+        elif match := CALL.match(line):
+            target, function, args, copied = match.groups()
+            assigned[target] += 1
+            operands = [a.strip() for a in args.split(",")] if args else [copied]
+            known = [operand in zeros for operand in operands]
+            if (
+                (copied or function in ZERO_KEEPING_UNARY)
+                and all(known)
+                or function == "mul"
+                and any(known)
+                or function in ("add", "sub")
+                and all(known)
+            ):
+                zeros.add(target)
+    reassigned = {name for name, n in assigned.items() if n > 1} | set(re.findall(r"wp::assign\((var_\w+)", code))
+    return zeros - reassigned
+
+
 def add_sub_mutants(rows: list[dict]) -> dict[str, str]:
     """Each row's forward with one of its ``wp::add``/``wp::sub`` calls swapped for the other (the
-    call drawn with the row id as seed), for the rows that have one."""
+    call drawn with the row id as seed), for the rows that have one. A call whose second operand is
+    zero whatever the inputs is not drawn: ``x + 0`` made ``x - 0`` is the same code, which no
+    score can tell from the reference."""
     made = {}
     for row in rows:
         code = row["forward"]
+        zeros = compile_time_zeros(code)
         sites = [site for site in mutation.SITES["cpp"](code, "") if code[site.start : site.end] in ADD_SUB]
+        sites = [site for site in sites if _second_operand(code, site.end) not in zeros]
         if sites:
             site = random.Random(zlib.crc32(row["id"].encode())).choice(sites)
             made[row["id"]] = code[: site.start] + site.replacement + code[site.end :]
@@ -95,6 +136,12 @@ def add_sub_rate(data: Path, rows: list[dict], workers: int) -> None:
     below = sum(value is not None and value < 1.0 for value in values)
     print(f"references at 1.0: {sum(value == 1.0 for value in references)} of {len(rows)}")
     print(f"add/sub mutants below 1.0: {below} of {len(values)} rows with one ({below / len(values):.1%})")
+
+
+def _second_operand(code: str, call_end: int) -> str:
+    """The second argument of the call whose name ends at ``call_end`` (``wp::add(var_3, var_7)``)."""
+    match = re.match(r"\((var_\w+), (var_\w+)\)", code[call_end:])
+    return match.group(2) if match else ""
 
 
 def main() -> None:
