@@ -477,26 +477,41 @@ def _keeps_zero(value: ast.expr, name: str) -> bool:
     return any(isinstance(operands[k], ast.Name) and operands[k].id == name for k in places)
 
 
+def _accumulator_loops() -> Iterator[tuple[str, str, list[ast.Assign], ast.For]]:
+    """Each local bound just before a loop, in the sample: its name, what it starts at, the loop's
+    assignments to it, and the loop."""
+    for category in CATEGORIES:
+        for tree in sample_trees(category):
+            for block in (node for node in ast.walk(tree) if hasattr(node, "body")):
+                for first, loop in itertools.pairwise(block.body):
+                    if isinstance(first, ast.Assign) and isinstance(loop, ast.For):
+                        (target,) = first.targets
+                        if isinstance(target, ast.Name):
+                            updates = [n for n in loop.body if isinstance(n, ast.Assign)]
+                            updates = [u for u in updates if ast.unparse(u.targets[0]) == target.id]
+                            yield target.id, ast.unparse(first.value), updates, loop
+
+
+def _number(node: ast.expr) -> float | int | None:
+    """A literal's value, bare or in a Warp type (``wp.float64(-0.5)``), else None."""
+    if isinstance(node, ast.Call) and len(node.args) == 1:
+        node = node.args[0]
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        return None
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def test_no_loop_accumulator_stays_at_zero():
     """A loop accumulates into a local that starts at zero: folded in as ``s = s * x`` (or ``s / d``,
     ``wp.copysign(s, x)``) it would stay zero whatever the loop computes (18% of generator 4.1.0's
     kernels had one)."""
     loops = 0
-    for category in CATEGORIES:
-        for tree in sample_trees(category):
-            for block in (node for node in ast.walk(tree) if hasattr(node, "body")):
-                for first, loop in itertools.pairwise(block.body):
-                    if not (isinstance(first, ast.Assign) and isinstance(loop, ast.For)):
-                        continue
-                    (target,) = first.targets
-                    starts = ast.unparse(first.value)
-                    if not re.fullmatch(r"(wp\.)?\w+\(0(\.0)?\)", starts) or not isinstance(target, ast.Name):
-                        continue
-                    updates = [
-                        n for n in loop.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == target.id
-                    ]
-                    loops += bool(updates)
-                    assert not any(_keeps_zero(u.value, target.id) for u in updates), ast.unparse(loop)
+    for name, start, updates, loop in _accumulator_loops():
+        if re.fullmatch(r"(wp\.)?\w+\(0(\.0)?\)", start):
+            loops += bool(updates)
+            assert not any(_keeps_zero(u.value, name) for u in updates), ast.unparse(loop)
     assert loops > 500, loops  # the loops are there to be checked
 
 
@@ -528,26 +543,12 @@ def test_no_operation_cancels_two_equal_operands():
     assert cancelling == [], cancelling[:10]
 
 
-def _accumulator_loops() -> Iterator[tuple[str, str, list[ast.Assign]]]:
-    """Each loop that accumulates: the accumulator's name, what it starts at, and its updates."""
-    for category in CATEGORIES:
-        for tree in sample_trees(category):
-            for block in (node for node in ast.walk(tree) if hasattr(node, "body")):
-                for first, loop in itertools.pairwise(block.body):
-                    if isinstance(first, ast.Assign) and isinstance(loop, ast.For):
-                        (target,) = first.targets
-                        if isinstance(target, ast.Name) and target.id.startswith("s"):
-                            updates = [n for n in loop.body if isinstance(n, ast.Assign)]
-                            updates = [u for u in updates if ast.unparse(u.targets[0]) == target.id]
-                            yield target.id, ast.unparse(first.value), updates
-
-
 def test_a_minimum_or_maximum_accumulator_starts_where_it_can_move():
     """``s = wp.min(s, x)`` from zero stays zero wherever x >= 0 (as ``wp.max`` where x <= 0): a
     minimum starts above any value, a maximum below (``float(-1.0e6)``), as application code does;
     6 of 19 add/sub mutants that survived generator 4.3.0's rows changed a value such a loop dropped."""
     joins = Counter()
-    for name, start, updates in _accumulator_loops():
+    for name, start, updates, _ in _accumulator_loops():
         for update in updates:
             value = update.value
             if isinstance(value, ast.Call) and ast.unparse(value.func) in ("wp.min", "wp.max"):
@@ -568,17 +569,6 @@ BOUNDED_CALLS = {
     **dict.fromkeys(("wp.abs", "wp.sqrt", "wp.length", "wp.length_sq", "wp.norm_l1", "wp.norm_l2"), (0.0, 1e30)),
     "wp.erfc": (0.0, 2.0),
 }
-
-
-def _number(node: ast.expr) -> float | int | None:
-    """A literal's value, bare or in a Warp type (``wp.float64(-0.5)``), else None."""
-    if isinstance(node, ast.Call) and len(node.args) == 1:
-        node = node.args[0]
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError):
-        return None
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def test_a_branch_compares_with_a_constant_it_can_fall_either_side_of():

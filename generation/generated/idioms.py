@@ -248,6 +248,8 @@ def segment_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Kern
     forms = ("sum", "max") if compact else ("sum", "spmv", "max") if t == value_type == FLOAT else ("sum", "spmv")
     form = rng.choice(forms)
     zero = "float(0.0)" if t == FLOAT else "wp.vec3(0.0)"
+    if form == "max":  # below any entry, as for a loop's maximum (from zero it dropped every negative one)
+        zero = f"float({operations.accumulator_start(FLOAT, 'max')})"
     kb.emit(f"acc = {zero}")
     kb.emit(f"for k in range({start.code}, {end.code}):", kind="for")
     if form == "spmv":
