@@ -78,7 +78,11 @@ def candidates(rows: list[dict]) -> tuple[dict[str, dict[str, str]], set[str]]:
 # What Warp's forward writes: a constant, and a call on earlier variables.
 CONSTANT = re.compile(r"^\s*const [\w:<>, ]+ (var_\w+) = (-?[\d.]+(?:e[-+]?\d+)?)f?;\s*$")
 CALL = re.compile(r"^\s*(var_\w+) = (?:wp::(\w+)\(([^()]*)\)|(var_\w+));\s*$")
-ZERO_KEEPING_UNARY = {"neg", "copy", "abs", "float", "float16", "float32", "float64", "int", "int32", "int64"}
+# When a call's result is zero, by which of its operands must be: any of a product's, all of a sum's,
+# the one of a conversion, negation or copy.
+ZERO_WHEN = {"mul": any, "add": all, "sub": all}
+UNARY_KEEPING_ZERO = ("neg", "copy", "abs", "float", "float16", "float32", "float64", "int", "int32", "int64")
+ZERO_WHEN |= dict.fromkeys(UNARY_KEEPING_ZERO, all)
 
 
 def compile_time_zeros(code: str) -> set[str]:
@@ -90,20 +94,14 @@ def compile_time_zeros(code: str) -> set[str]:
     assigned: Counter = Counter()
     for line in code[start:end].splitlines():
         if match := CONSTANT.match(line):
-            zeros |= {match.group(1)} if float(match.group(2)) == 0.0 else set()
+            if float(match.group(2)) == 0.0:
+                zeros.add(match.group(1))
         elif match := CALL.match(line):
             target, function, args, copied = match.groups()
             assigned[target] += 1
             operands = [a.strip() for a in args.split(",")] if args else [copied]
-            known = [operand in zeros for operand in operands]
-            if (
-                (copied or function in ZERO_KEEPING_UNARY)
-                and all(known)
-                or function == "mul"
-                and any(known)
-                or function in ("add", "sub")
-                and all(known)
-            ):
+            rule = all if copied else ZERO_WHEN.get(function)
+            if rule is not None and rule(operand in zeros for operand in operands):
                 zeros.add(target)
     reassigned = {name for name, n in assigned.items() if n > 1} | set(re.findall(r"wp::assign\((var_\w+)", code))
     return zeros - reassigned
