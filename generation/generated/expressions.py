@@ -110,6 +110,21 @@ class Scope:
         return Scope(leaves, self.ops, self.const_prob, self.leaf_prob, self.hoister, self._index)
 
 
+# Per kind of scalar: the constants a comparison draws first, then every constant of the kind (the
+# last pool, which arithmetic draws from), which a comparison falls back to.
+SCALAR_POOLS = {
+    "float": (FLOAT_THRESHOLDS, FLOAT_CONSTANTS),
+    "int": (INT_THRESHOLDS, INT_CONSTANTS),
+    "uint": (UINT_THRESHOLDS, UINT_CONSTANTS),
+}
+
+
+def _pool_kind(type_name: str) -> str:
+    """Which of ``SCALAR_POOLS`` a scalar type draws from."""
+    t = TYPES[type_name]
+    return "uint" if t.name in UNSIGNED_TYPES else t.kind
+
+
 def constant(rng: random.Random, type_name: str) -> Expr:
     """A literal of ``type_name``: a scalar, or a vector, matrix, quaternion or transform of literals."""
     t = TYPES[type_name]
@@ -117,8 +132,7 @@ def constant(rng: random.Random, type_name: str) -> Expr:
         value = rng.choice(("True", "False"))
         return Expr(value, value, const=True)
     if t.kind in ("float", "int"):
-        pool = FLOAT_CONSTANTS if t.kind == "float" else UINT_CONSTANTS if t.name in UNSIGNED_TYPES else INT_CONSTANTS
-        return scalar_literal(t.scalar, rng.choice(pool))
+        return scalar_literal(t.scalar, rng.choice(SCALAR_POOLS[_pool_kind(type_name)][-1]))
     if t.kind == "tile":
         shape = tile_shape(t.shape)
         code, words = rng.choice(
@@ -138,14 +152,6 @@ def constant(rng: random.Random, type_name: str) -> Expr:
     return Expr(code, f"the constant {t.name}({', '.join(values)})", const=True, root=f"wp.{t.name}")
 
 
-# Per kind of scalar: the constants a comparison draws first, then the wider ones it falls back to.
-THRESHOLD_POOLS = {
-    "float": (FLOAT_THRESHOLDS, FLOAT_CONSTANTS),
-    "int": (INT_THRESHOLDS, INT_CONSTANTS),
-    "uint": (UINT_THRESHOLDS, UINT_CONSTANTS),
-}
-
-
 def value_range(expr: Expr) -> tuple[float, float]:
     """The values ``expr`` can take, as far as its outermost operation bounds them (``wp.cos(x)``:
     [-1, 1]); unbounded for a leaf, whose value a later statement may have changed."""
@@ -160,7 +166,7 @@ def threshold(rng: random.Random, type_name: str, compared: Expr) -> Expr:
     t = TYPES[type_name]
     if t.kind not in ("float", "int"):
         return constant(rng, type_name)
-    pools = THRESHOLD_POOLS["uint" if t.name in UNSIGNED_TYPES else t.kind]
+    pools = SCALAR_POOLS[_pool_kind(type_name)]
     low, high = value_range(compared)
     for pool in pools:  # the wider pool where no small constant lies inside (``wp.cosh``: above 1)
         inside = [value for value in pool if low < float(value) < high]
