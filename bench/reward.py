@@ -1,7 +1,8 @@
 """The execution reward's targets, on one ``cpu`` build, ``python_to_forward``, 2 cores:
 
     python bench/reward.py [--out bench_reward] [--rows 120] [--seed 1] [--before 8f9442b]
-    python bench/reward.py --add-sub-only --rows 400 --seed 3   # the add/sub rate alone, on more rows
+    python bench/reward.py --add-sub-only --rows 400 --seed 3   # the add/sub rate alone, on more rows,
+                                                                # its survivors again on 60 input sets
 
 For each test row: its reference forward, its ``mutate`` baseline mutant (where it has one), its add/sub
 mutant (one ``wp::add`` made ``wp::sub`` or back, where it has one whose second operand is not zero whatever
@@ -124,9 +125,12 @@ def add_sub_mutants(rows: list[dict]) -> dict[str, str]:
     return made
 
 
-def add_sub_rate(data: Path, rows: list[dict], workers: int) -> None:
+def add_sub_rate(data: Path, rows: list[dict], workers: int, out: Path, survivor_sets: int) -> None:
     """The references' and the add/sub mutants' rewards alone: the rate on a sample larger than the
-    timed run's, where a 120-row run's rate moves by a few points with the rows drawn."""
+    timed run's, where a 120-row run's rate moves by a few points with the rows drawn. The survivors
+    are scored again on ``survivor_sets`` input sets: how many more inputs would tell apart (the
+    rest compute what the reference does on any inputs drawn as the harness draws them), and
+    written to ``add_sub_survivors.json`` (each row's source and the changed line) for reading."""
     mutants = add_sub_mutants(rows)
     with ExecutionReward(data, "cpu", TASK, workers=workers) as reward:
         references = reward(prompts=None, completions=[row["forward"] for row in rows], id=[row["id"] for row in rows])
@@ -134,6 +138,31 @@ def add_sub_rate(data: Path, rows: list[dict], workers: int) -> None:
     below = sum(value is not None and value < 1.0 for value in values)
     print(f"references at 1.0: {sum(value == 1.0 for value in references)} of {len(rows)}")
     print(f"add/sub mutants below 1.0: {below} of {len(values)} rows with one ({below / len(values):.1%})")
+    survivors = {row_id: mutants[row_id] for row_id, value in zip(mutants, values, strict=True) if value == 1.0}
+    if not survivors:
+        return
+    with ExecutionReward(data, "cpu", TASK, workers=workers, input_sets=survivor_sets) as reward:
+        again = reward(prompts=None, completions=list(survivors.values()), id=list(survivors))
+    told = sum(value is not None and value < 1.0 for value in again)
+    print(f"survivors told apart on {survivor_sets} input sets: {told} of {len(survivors)}")
+    by_id = {row["id"]: row for row in rows}
+    readable = [_changed_line(by_id[row_id], text) for row_id, text in survivors.items()]
+    (out / "add_sub_survivors.json").write_text(json.dumps(readable, indent=1))
+
+
+def _changed_line(row: dict, mutant: str) -> dict:
+    """A survivor as a reader wants it: the row's Python, the statement Warp's comment names above
+    the changed call, and the changed call."""
+    reference, changed = row["forward"].splitlines(), mutant.splitlines()
+    line = next(n for n, (a, b) in enumerate(zip(reference, changed, strict=True)) if a != b)
+    statement = next((text.strip() for text in reversed(reference[:line]) if text.strip().startswith("//")), "")
+    return {
+        "id": row["id"],
+        "category": row["category"],
+        "statement": statement,
+        "changed": changed[line].strip(),
+        "python_source": row["python_source"],
+    }
 
 
 def _second_operand(code: str, call_end: int) -> str:
@@ -150,12 +179,15 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--add-sub-only", action="store_true", help="score only the references and add/sub mutants")
+    parser.add_argument(
+        "--survivor-sets", type=int, default=60, help="input sets the add/sub survivors are scored on again"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     data = build(args.out, args.rows, args.seed)
     rows, _ = harness.load_rows(data, "cpu", "test")
     if args.add_sub_only:
-        add_sub_rate(data, rows, args.workers)
+        add_sub_rate(data, rows, args.workers, args.out, args.survivor_sets)
         return
     made, operators = candidates(rows)
     files = {}

@@ -55,7 +55,7 @@ from generation.training import sft
 logger = logging.getLogger(__name__)
 
 DEFAULT_INPUT_SETS = 5
-ORACLE_SETS = 15  # further input sets on which a mutant's outputs are compared bit for bit
+ORACLE_SETS = 15  # further input sets on which a mutant is run: whether it changes behaviour at all
 # A prediction longer than this many times its reference (plus a margin) is scored as wrong
 # without being compiled: a 10 MB answer to a 20 kB question is not worth a compiler's minute.
 LONGEST = 4
