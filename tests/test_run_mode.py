@@ -111,6 +111,23 @@ CRASHING_TESTS = """
     def test_after():
         wp.launch(make_scale(13.0), dim=4, inputs=[wp.ones(4, dtype=float, device="cpu")], device="cpu")
     """
+# A hostile test: it writes half a line into the file the child names each starting test in (found
+# among the process's open files, as any code in the process can), then ends the process.
+SCRIBBLING_TESTS = """
+    import os
+    import signal
+
+
+    def test_scribbles_then_crashes():
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.endswith("tests_started.txt"):
+                os.write(int(fd), b'["half a line')
+        os.kill(os.getpid(), signal.SIGSEGV)
+    """
 EXAMPLE = """
     import sys
     import time
@@ -144,6 +161,7 @@ def project(tmp_path_factory) -> Path:
     files["examples/factor.txt"] = "7.0\n"
     files["slow_tests/test_slow.py"] = SLOW_TESTS
     files["crashing_tests/test_crash.py"] = CRASHING_TESTS
+    files["scribbling_tests/test_scribble.py"] = SCRIBBLING_TESTS
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
@@ -248,6 +266,17 @@ def test_a_test_that_ends_the_process_is_left_out_and_the_rest_run(project, monk
     crashed = f"the test {named}::test_crashes ended the process (exit code -11"
     assert any(w.startswith(crashed) and w.endswith("running the command again without it") for w in warnings)
     assert any(crashed in w for w in warnings if w.startswith("the run command 'pytest -q "))
+
+
+def test_a_test_that_garbles_the_record_of_started_tests_costs_only_the_command(project, monkeypatch, caplog):
+    """The record of which test started last is written inside the process the tests run in, so a
+    test can garble it: the harvest then cannot name the test that ended the process, says so in
+    its one line, and keeps what the import gave, rather than failing on the record."""
+    result = run_harvest(project, "pytest -q scribbling_tests", monkeypatch)
+    imported = harvest(HarvestOptions((str(project / PACKAGE),), mode="import"))
+    assert sorted(s.python_source for s in result.specs) == sorted(s.python_source for s in imported.specs)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("running the run command ended the process (exit code -11" in w for w in warnings), warnings
 
 
 def test_a_pytest_run_past_its_time_limit_keeps_what_it_built(project, monkeypatch, caplog):

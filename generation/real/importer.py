@@ -262,11 +262,27 @@ def _run_child(
     step = _last_step(folder / "progress.jsonl")
     tail = (folder / "output.log").read_bytes()[-300:].decode(errors="replace").strip().splitlines()
     why = f"exit code {child.returncode}" + (f": {tail[-1]}" if tail else "")
-    test = _last_step(folder / "tests_started.txt") if step == RUN_STEP and run.argv[0] == "pytest" else "start"
-    if test not in ("start", run_step.FINISHED):  # a test ended it: the command can run again without it
-        node, name = json.loads(test)  # pytest's node id (which has no file part for a file outside the root)
+    test = _test_that_ended(folder / "tests_started.txt") if step == RUN_STEP and run.argv[0] == "pytest" else None
+    if test is not None:  # a test ended it: the command can run again without it
+        node, name = test
         return f"test {node}", Failure("import_crashed", f"the test {name} ended the process ({why})")
     return step, Failure("import_crashed", f"{_step_text(step)} ended the process ({why})")
+
+
+def _test_that_ended(started: Path) -> tuple[str, str] | None:
+    """pytest's node id (which has no file part for a file outside the root) and the test's name
+    of the test that started last and did not finish, or None: none did, or the record is not what
+    the child writes (the tests run in the process that writes it, so a test can garble it)."""
+    last = _last_step(started)
+    if last in ("start", run_step.FINISHED):
+        return None
+    try:
+        test = json.loads(last)
+    except ValueError:
+        return None
+    if not (isinstance(test, list) and len(test) == 2 and all(isinstance(part, str) for part in test)):
+        return None
+    return test[0], test[1]
 
 
 def _kill(child: subprocess.Popen) -> None:
