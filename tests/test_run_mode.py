@@ -128,6 +128,14 @@ SCRIBBLING_TESTS = """
                 os.write(int(fd), b'["half a line')
         os.kill(os.getpid(), signal.SIGSEGV)
     """
+# A hostile test that changes how the child writes its result (the tests run in the child).
+GARBLING_TESTS = """
+    import json
+
+
+    def test_garbles_the_result():
+        json.dumps = lambda *args, **kwargs: "[]"
+    """
 EXAMPLE = """
     import sys
     import time
@@ -162,6 +170,7 @@ def project(tmp_path_factory) -> Path:
     files["slow_tests/test_slow.py"] = SLOW_TESTS
     files["crashing_tests/test_crash.py"] = CRASHING_TESTS
     files["scribbling_tests/test_scribble.py"] = SCRIBBLING_TESTS
+    files["garbling_tests/test_garble.py"] = GARBLING_TESTS
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
@@ -268,15 +277,22 @@ def test_a_test_that_ends_the_process_is_left_out_and_the_rest_run(project, monk
     assert any(crashed in w for w in warnings if w.startswith("the run command 'pytest -q "))
 
 
-def test_a_test_that_garbles_the_record_of_started_tests_costs_only_the_command(project, monkeypatch, caplog):
-    """The record of which test started last is written inside the process the tests run in, so a
-    test can garble it: the harvest then cannot name the test that ended the process, says so in
-    its one line, and keeps what the import gave, rather than failing on the record."""
-    result = run_harvest(project, "pytest -q scribbling_tests", monkeypatch)
+@pytest.mark.parametrize(
+    "tests, why",
+    [
+        ("scribbling_tests", "running the run command ended the process (exit code -11"),
+        ("garbling_tests", "the run command left a result that is not what the child writes (TypeError"),
+    ],
+)
+def test_a_test_that_garbles_what_the_child_writes_costs_only_the_command(project, monkeypatch, caplog, tests, why):
+    """What the child writes (the record of which test started last, its result) is written inside
+    the process the tests run in, so a test can garble it: the harvest then leaves the command out,
+    says why in its one line, and keeps what the import gave, rather than failing on what it reads."""
+    result = run_harvest(project, f"pytest -q {tests}", monkeypatch)
     imported = harvest(HarvestOptions((str(project / PACKAGE),), mode="import"))
     assert sorted(s.python_source for s in result.specs) == sorted(s.python_source for s in imported.specs)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert any("running the run command ended the process (exit code -11" in w for w in warnings), warnings
+    assert any(why in w for w in warnings), warnings
 
 
 def test_a_pytest_run_past_its_time_limit_keeps_what_it_built(project, monkeypatch, caplog):

@@ -258,7 +258,12 @@ def _run_child(
         finally:
             _kill(child)
     if child.returncode == 0 and (folder / "result.json").exists():
-        return _read_result(json.loads((folder / "result.json").read_text()), run)
+        try:
+            return _read_result(json.loads((folder / "result.json").read_text()), run)
+        except (ValueError, KeyError, TypeError) as error:  # the harvested code ran in the child that wrote it
+            what = "the run command" if run is not None else "the import"
+            why = f"{what} left a result that is not what the child writes ({type(error).__name__}: {error})"
+            return (RUN_STEP if run is not None else "result"), Failure("import_crashed", why)
     step = _last_step(folder / "progress.jsonl")
     tail = (folder / "output.log").read_bytes()[-300:].decode(errors="replace").strip().splitlines()
     why = f"exit code {child.returncode}" + (f": {tail[-1]}" if tail else "")
