@@ -10,7 +10,7 @@ import re
 from collections import Counter
 
 import pytest
-from conftest import load, rows_digest
+from conftest import load, rows_digest, shared_folder
 
 from generation import cli
 from generation.generated.generator import GenerationOptions, generate
@@ -35,9 +35,10 @@ def replaced_in(description: str, split: str) -> tuple[int, int, int]:
     return written, int(too_long.group(1)) if too_long else 0, int(further.group(1)) if further else 0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def capped(tmp_path_factory):
-    return load("cpu", tmp_path_factory.mktemp("caps"), max_forward_chars=CAP, num_proc=2, **SIZES)
+    """Built once per run, whichever worker asks first (the workers share the datasets cache)."""
+    return load("cpu", shared_folder(tmp_path_factory, "hf_cache"), max_forward_chars=CAP, num_proc=2, **SIZES)
 
 
 def test_a_capped_build_keeps_its_size_and_counts_what_it_replaced(capped):

@@ -319,14 +319,14 @@ def test_a_forward_is_scored_in_a_unit_without_the_rows_backward(builds, tmp_pat
 # -- PTX: assembled by nvJitLink, run on a GPU only ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ptx_rows(tmp_path_factory):
     """Tile kernels among others, each PTX forward within 12,000
     characters: the checks are about the module, and ptxas and NVRTC take seconds on the longest
     kernels (without the cap these 8 rows took 51 s of checks, with it 10 s)."""
     options = {"num_examples": 8, "num_validation": 0, "num_test": 0, "categories": "tile,arithmetic,vector,matrix"}
     options["max_forward_chars"] = 12_000
-    return load("ptx", tmp_path_factory.mktemp("ptx"), seed=21, **options)
+    return load("ptx", shared_folder(tmp_path_factory, "hf_cache"), seed=21, **options)
 
 
 def broken_ptx(rows, column: str) -> dict[str, dict[int, str]]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import warp as wp
-from conftest import load, run_python
+from conftest import load, run_python, shared_folder
 from direct import run_kernel
 
 from generation.generated.generator import generate
@@ -188,11 +188,11 @@ def test_run_validation_leaves_warps_kernel_cache_alone(tmp_path, monkeypatch):
     assert not built, built
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ptx_build(tmp_path_factory):
     """PTX rows of tile kernels (mathdx's GEMM would apply to them) and of two other families."""
     options = {"num_examples": 5, "num_validation": 0, "num_test": 0, "categories": "tile,arithmetic,vector"}
-    return load("ptx", tmp_path_factory.mktemp("ptx"), **options)
+    return load("ptx", shared_folder(tmp_path_factory, "hf_cache"), **options)
 
 
 def test_ptx_rows_hold_the_entries_of_the_right_kernels(ptx_build):
