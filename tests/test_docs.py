@@ -57,3 +57,21 @@ def test_the_readme_quickstart_runs_as_written(tmp_path):
     scores = json.loads((tmp_path / "report" / "summary.json").read_text())["sources"]["predictions"]["overall"]
     assert (scores["exact"], scores["compiles"], scores["correct"]) == (1.0, 1.0, 1.0), scores
     assert "predictions" in printed[-1] and "nearest" in printed[-1]  # the summary the last block prints
+    shown_row_is_in(tmp_path / "data")
+
+
+def shown_row_is_in(data: Path) -> None:
+    """The row the README shows is a row of the quickstart's build: its Python whole, and every line
+    of its ``forward`` excerpt (a generator version that draws other kernels must show another)."""
+    import datasets
+
+    section = README.read_text().split("## A row", 1)[1]
+    python = section.split("```python\n", 1)[1].split("```", 1)[0]
+    excerpt = section.split("```cpp\n", 1)[1].split("```", 1)[0]
+    train = datasets.load_dataset(str(data), "cpu", split="train", cache_dir=str(data.parent / "shown_cache"))
+    row = next((r for r in train if python in r["python_source"]), None)
+    assert row is not None, "the README shows a kernel the quickstart's build does not have"
+    missing = [
+        line for line in excerpt.splitlines() if line.strip() != "..." and line not in row["forward"].splitlines()
+    ]
+    assert missing == [], missing

@@ -22,6 +22,7 @@ from generation.generated.operations import (
     KEEPS_ZERO,
     PLAIN,
     RESULT_RANGES,
+    SELF_INVERSE,
     UINT_CONSTANTS,
     UINT_THRESHOLDS,
     UNBOUNDED,
@@ -48,6 +49,7 @@ class Expr:
     reads: frozenset[str] = frozenset()
     root: str | None = None  # its outermost call (``wp.abs``), so no call is wrapped in itself
     shared: bool = False  # a module constant: every use of it is one Warp variable
+    outer: str | None = None  # the operation that made it (``neg``), None for a leaf: none undoes itself
 
 
 def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
@@ -126,7 +128,9 @@ def _pool_kind(type_name: str) -> str:
 
 
 def constant(rng: random.Random, type_name: str) -> Expr:
-    """A literal of ``type_name``: a scalar, or a vector, matrix, quaternion or transform of literals."""
+    """A literal of ``type_name``: a scalar, or a vector, matrix, quaternion or transform of
+    literals; a tile of ones or of one constant (never of zeros, which as an operand adds nothing or
+    zeroes what it meets)."""
     t = TYPES[type_name]
     if t.kind == "bool":
         value = rng.choice(("True", "False"))
@@ -137,7 +141,6 @@ def constant(rng: random.Random, type_name: str) -> Expr:
         shape = tile_shape(t.shape)
         code, words = rng.choice(
             [
-                (f"wp.tile_zeros(shape={shape}, dtype=float)", "a tile of zeros"),
                 (f"wp.tile_ones(shape={shape}, dtype=float)", "a tile of ones"),
                 (f"wp.tile_full(shape={shape}, value={rng.choice(FLOAT_CONSTANTS)}, dtype=float)", "a constant tile"),
             ]
@@ -258,7 +261,7 @@ def apply(
             for k, t in enumerate(op.args)
         ]
         twins = len(args) >= 2 and len({a.code for a in args}) == 1
-        nested = any(w is not None and a.root == w for a, w in zip(args, wrappers, strict=True))
+        nested = wraps_itself(op, dict(enumerate(args)))
         if not (twins or nested):
             break
     if twins and op.base in DEGENERATE_ON_TWINS:  # wp.min(y[i], y[i]) at every try: one operand a constant
@@ -272,7 +275,7 @@ def apply(
     used = tuple(o for a in args for o in a.ops)
     reads = op.reads.union(*(a.reads for a in args))
     const = not op.reads and all(a.const for a in args)
-    return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root)
+    return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root, outer=op.base)
 
 
 def _written(scope: Scope, op: Op, codes: list[str], args: list[Expr], k: int) -> str:
@@ -327,7 +330,7 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
     if hops == 0:
         return None
     takers = scope.takers(part_type)
-    if part.root is not None:  # else no taker can wrap it in its own call
+    if part.root is not None or part.outer in SELF_INVERSE:  # else no taker can wrap it in itself
         takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
     direct = [op for op in takers if op.result == type_name]
     if not direct:  # only a step whose result leads on is drawn: a dead end costs no draw
@@ -344,9 +347,11 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
 
 
 def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
-    """Whether ``op`` would wrap a given argument in that argument's own call (``wp.max(wp.max(a, b), c)``)."""
+    """Whether ``op`` would wrap a given argument in that argument's own call (``wp.max(wp.max(a, b), c)``),
+    or undo the operation that made it (``(-(-x))``: ``SELF_INVERSE``)."""
     wrappers = op.calls[1]
-    return any(wrappers[k] is not None and wrappers[k] == e.root for k, e in fixed.items())
+    undone = op.base in SELF_INVERSE and any(SELF_INVERSE.get(e.outer) == SELF_INVERSE[op.base] for e in fixed.values())
+    return undone or any(wrappers[k] is not None and wrappers[k] == e.root for k, e in fixed.items())
 
 
 def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
@@ -361,7 +366,7 @@ def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
 def not_wrapping(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     """The operations of ``ops`` that wrap no ``fixed`` argument in its own call (all of them when
     each does, or when no argument is a call)."""
-    if all(e.root is None for e in fixed.values()):
+    if all(e.root is None and e.outer not in SELF_INVERSE for e in fixed.values()):
         return ops
     return [op for op in ops if not wraps_itself(op, fixed)] or ops
 

@@ -182,6 +182,14 @@ DEGENERATE_ON_TWINS = frozenset(
      "tile_map_max", "bit_and", "bit_or", "bit_xor", "and", "or", "gt", "lt", "ge", "cross", "copysign"}
 )  # fmt: skip
 
+# Operations that undo themselves, by the function each computes (``(-{0})`` and ``wp.neg({0})`` are
+# one negation): none is applied to a value an operation of the same function made (``(-(-x))``,
+# ``wp.neg(-x)``, ``(~(~b))``), which is the value itself.
+SELF_INVERSE = {
+    "neg": "negation", "neg_fn": "negation", "vneg": "negation", "tile_neg": "negation",
+    "invert": "complement", "not": "not", "transpose": "transpose", "tile_transpose": "transpose",
+}  # fmt: skip
+
 # Template fields as Python names, so a template parses: {0}, {k}, {L[1.0]}.
 _FIELD = re.compile(r"\{(\d+|k|L\[[^\]]*\])\}")
 
