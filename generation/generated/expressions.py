@@ -330,7 +330,7 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
     if hops == 0:
         return None
     takers = scope.takers(part_type)
-    if part.root is not None or part.outer in SELF_INVERSE:  # else no taker can wrap it in itself
+    if may_be_wrapped_in_itself(part):
         takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
     direct = [op for op in takers if op.result == type_name]
     if not direct:  # only a step whose result leads on is drawn: a dead end costs no draw
@@ -344,6 +344,12 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
         if scope.hoister:
             scope.hoister.rollback(mark)  # what a step that led nowhere bound
     return None
+
+
+def may_be_wrapped_in_itself(value: Expr) -> bool:
+    """Whether some operation could wrap ``value`` in itself: it is a call, or a self-inverse
+    operation made it (a leaf or an operator's result is wrapped in nothing of its own)."""
+    return value.root is not None or value.outer in SELF_INVERSE
 
 
 def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
@@ -365,8 +371,8 @@ def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
 
 def not_wrapping(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     """The operations of ``ops`` that wrap no ``fixed`` argument in its own call (all of them when
-    each does, or when no argument is a call)."""
-    if all(e.root is None and e.outer not in SELF_INVERSE for e in fixed.values()):
+    each does, or when no argument could be: `may_be_wrapped_in_itself`)."""
+    if not any(map(may_be_wrapped_in_itself, fixed.values())):
         return ops
     return [op for op in ops if not wraps_itself(op, fixed)] or ops
 
