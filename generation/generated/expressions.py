@@ -369,6 +369,11 @@ def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     return [op for op in ops if op.base not in DEGENERATE_ON_TWINS] or ops
 
 
+def fitting_joins(joins: list[Op], fixed: dict[int, Expr]) -> list[Op]:
+    """The joins of two ``fixed`` operands that neither wrap one in itself nor cancel them when equal."""
+    return not_degenerate(not_wrapping(joins, fixed), fixed)
+
+
 def not_wrapping(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     """The operations of ``ops`` that wrap no ``fixed`` argument in its own call (all of them when
     each does, or when no argument could be: `may_be_wrapped_in_itself`)."""
@@ -394,7 +399,7 @@ def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: l
         paired = []
         for k in range(0, len(items) - 1, 2):
             fixed = {0: items[k], 1: items[k + 1]}
-            ops = not_degenerate(not_wrapping(joins, fixed), fixed)
+            ops = fitting_joins(joins, fixed)
             paired.append(apply(rng, scope, choose(rng, ops), depth=1, fixed=fixed))
         items = paired + items[len(paired) * 2 :]
     return items[0]
@@ -429,7 +434,7 @@ def involve(
         return expr
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]
     fixed = {0: pair[0], 1: pair[1]}
-    joins = not_degenerate(not_wrapping(joins, fixed), fixed)
+    joins = fitting_joins(joins, fixed)
     if from_zero:
         place = 0 if pair[0] is part else 1
         joins = [op for op in joins if place not in KEEPS_ZERO.get(op.base, ())] or joins
