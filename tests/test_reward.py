@@ -181,6 +181,7 @@ with loaded_source(headers.WARM_UP.replace("1.0", "2.0")) as module:
         except warp_api.CompileError:
             pass
 print(os.path.exists(header))
+__import__("shutil").rmtree(folder)
 """
     assert run_python(code) == "True"
 
@@ -210,11 +211,13 @@ def two_parts(work):
 
 spawner = Spawner({"two": two_parts}, lambda folder, seconds, limits: None)
 seen = []
+root = Path(__import__("tempfile").mkdtemp())
 for number, (build, run) in enumerate([(0, 0), (0.2, 30), (30, 0), (2.5, 1)]):
-    folder = Path(f"{__import__('tempfile').mkdtemp()}/c{number}")
+    folder = root / f"c{number}"
     outcome = spawner.run("two", {"build": build, "run": run}, folder, 3, Limits(), (), ("compiled.json", 1.5))
     seen.append((outcome.failure, outcome.first_part_done, outcome.error, outcome.second_part_seconds))
 spawner.close()
+__import__("shutil").rmtree(root)
 print(seen)
 """
 

@@ -336,6 +336,7 @@ def test_a_build_where_every_kernel_fails_stops_with_the_first_errors(monkeypatc
 CHECK_HEADER = """
 import glob, json, os, sys
 from pathlib import Path
+os.environ["TMPDIR"] = sys.argv[3]  # before anything asks where temporary folders go
 from generation.backend import compile_check, header, warp_api
 
 kernels = [tuple(kernel) for kernel in json.loads(sys.argv[1])]
@@ -359,9 +360,14 @@ def test_the_compile_check_reads_a_shared_header_and_a_failing_batch_leaves_it_i
     failing Clang run reads the shared header and fails at once, and the header stays (in Warp's own
     way each one was retried without a header, which it deleted: one bad kernel among 16 took 20.6 s,
     now 4.4 s). A header Clang refuses is not read: the check goes Warp's way, and a kernel that
-    compiles still does."""
+    compiles still does. The failing runs leave nothing in the temporary folder (Warp builds beside
+    the folder it is given and keeps that build folder when the compiler fails)."""
     kernels = [[generate("vector", 1, k).python_source, generate("vector", 1, k).name] for k in range(1, 6)]
     kernels.insert(2, [PLANTED["compile_error"], "compile_error"])
-    shared, refused = json.loads(run_python(CHECK_HEADER, json.dumps(kernels), str(tmp_path / "cache")))
+    (tmp_path / "tmp").mkdir()
+    shared, refused = json.loads(
+        run_python(CHECK_HEADER, json.dumps(kernels), str(tmp_path / "cache"), str(tmp_path / "tmp"))
+    )
     assert shared == [[2], True, False]  # Warp's own header never made: every run read the shared one
     assert refused == [[], False, True]
+    assert sorted(path.name for path in (tmp_path / "tmp").iterdir()) == []

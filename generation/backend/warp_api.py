@@ -580,14 +580,17 @@ def compile_module(
 
     ``target`` "cpu" compiles with Warp's bundled Clang (the object file's path is returned, as
     text is not meaningful); "ptx" compiles with NVRTC and returns the PTX. No GPU is needed.
+    Everything lands inside ``out_dir``: Warp builds in a folder beside the one it is given and
+    keeps that folder when the compiler fails, so it is given one a level down.
     """
     init_warp()
+    module_dir = os.path.join(out_dir, "module")
     try:
         with pinned_config(pinned):
             if target == "cpu":
-                (path,) = wp.compile_aot_module(module, device="cpu", module_dir=out_dir)
+                (path,) = wp.compile_aot_module(module, device="cpu", module_dir=module_dir)
                 return os.fspath(path)
-            (path,) = wp.compile_aot_module(module, arch=arch, use_ptx=True, module_dir=out_dir)
+            (path,) = wp.compile_aot_module(module, arch=arch, use_ptx=True, module_dir=module_dir)
     except Exception as error:
         raise CompileError(f"{target} compile failed: {type(error).__name__}: {error}") from error
     with open(path, encoding="utf-8") as file:
