@@ -10,8 +10,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before datasets and huggingface_hub read i
 
 import pickle  # noqa: E402
 import re  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import datasets  # noqa: E402
@@ -23,11 +25,49 @@ REPO = Path(__file__).resolve().parents[1]
 MACHINE_TEXT = re.compile(r"/tmp/|/home/|/root/|/work/|site-packages|[A-Za-z]:\\\\|\.venv")
 SCRIPT = str(REPO / "warp_ir_pairs.py")
 SMALL = 24
+SUITE_TMP = pytest.StashKey[str]()  # the suite's own temporary folder
+SUITE_LEFT = pytest.StashKey[list]()  # what the run left in it
 PUBLISHED_ROWS = 12  # train rows of each config in the ``published`` build
 
 
 def load(config: str, cache_dir: Path, **options):
     return datasets.load_dataset(SCRIPT, config, trust_remote_code=True, cache_dir=str(cache_dir), **options)
+
+
+# What the suite may leave in its temporary folder, and why: nothing else.
+LEFT_BY_DESIGN = {"ray_logs": "datatrove's RayExecutor logs each task into TMPDIR/ray_logs and leaves it there"}
+
+
+def pytest_configure(config):
+    """The suite runs with a temporary folder of its own (pytest's own folders stay where they
+    were), so that whatever a test or the product leaves there is seen when the run ends."""
+    if hasattr(config, "workerinput"):
+        return  # pytest-xdist workers inherit the folder from the run that started them
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    config.stash[SUITE_TMP] = tempfile.mkdtemp(prefix="wirp-suite-")
+    os.environ["TMPDIR"] = config.stash[SUITE_TMP]
+    tempfile.tempdir = None  # asked again, with TMPDIR set
+
+
+def pytest_sessionfinish(session):
+    """Fail the run if the tests or the product left anything in the temporary folder."""
+    folder = session.config.stash.get(SUITE_TMP, None)
+    if folder is None:
+        return
+    left = sorted(set(os.listdir(folder)) - set(LEFT_BY_DESIGN))
+    shutil.rmtree(folder, ignore_errors=True)
+    session.config.stash[SUITE_LEFT] = left
+    if left:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left = config.stash.get(SUITE_LEFT, [])
+    if left:
+        terminalreporter.write_line(
+            f"FAILED: the tests left {len(left)} files or folders in the temporary folder: {', '.join(left[:10])}",
+            red=True,
+        )
 
 
 def pytest_collection_modifyitems(items):
