@@ -136,6 +136,24 @@ GARBLING_TESTS = """
     def test_garbles_the_result():
         json.dumps = lambda *args, **kwargs: "[]"
     """
+QUIET_TESTS = """
+    import warp as wp
+
+    from wirp_run_pkg.ops import make_scale
+
+    wp.init()  # at import, as Warp's test files do (their devices are listed there)
+
+
+    def test_warp_prints_nothing_unexpected(capfd):  # as Warp's own tests check their output (CheckOutput)
+        @wp.kernel
+        def shifted(a: wp.array(dtype=float)):
+            a[wp.tid()] = a[wp.tid()] + wp.static(2.0 * 3.0)
+
+        a = wp.ones(4, dtype=float, device="cpu")
+        wp.launch(make_scale(4.0), dim=4, inputs=[a], device="cpu")
+        wp.launch(shifted, dim=4, inputs=[a], device="cpu")
+        assert [line for line in capfd.readouterr().out.splitlines() if "load on device" not in line] == []
+    """
 EXAMPLE = """
     import sys
     import time
@@ -171,6 +189,7 @@ def project(tmp_path_factory) -> Path:
     files["crashing_tests/test_crash.py"] = CRASHING_TESTS
     files["scribbling_tests/test_scribble.py"] = SCRIBBLING_TESTS
     files["garbling_tests/test_garble.py"] = GARBLING_TESTS
+    files["quiet_tests/test_quiet.py"] = QUIET_TESTS
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
@@ -220,6 +239,14 @@ def test_every_specialisation_a_run_builds_is_one_honest_row(project, monkeypatc
         build_rows([PlannedKernel(i, s) for i, s in enumerate(imported.specs)], "cpu", BuildOptions(), BuildStats())
     )
     assert imported_rows == []
+
+
+def test_the_tests_run_with_warps_own_settings(project, monkeypatch, caplog):
+    """Warp's own tests fail on any output they do not expect: the child leaves Warp's log level as a
+    test run has it (at debug, Warp printed every module load and each such test failed)."""
+    result = run_harvest(project, "pytest -q quiet_tests/test_quiet.py", monkeypatch)
+    assert any("factor = 4.0" in spec.python_source for spec in result.specs)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
 
 
 def test_what_the_command_leaves_in_a_temporary_folder_is_removed_with_its_part(project, monkeypatch):
@@ -410,6 +437,11 @@ INNER_FILES = {
     f"{INNER}/_src/broken_test.py": """
         import wirp_no_such_module  # noqa: F401
         """,
+    # outside the package: pytest rewrites its asserts (the harvest imported the package's before pytest)
+    "tests/failing_test.py": """
+        def test_lists():
+            assert [1, 2] == [1, 3]
+        """,
 }
 
 
@@ -446,8 +478,9 @@ def test_tests_inside_the_package_run_on_the_files_harvested(inner_project, monk
             "pytest exited with 4 (usage_error): ERROR: file or directory not found",
         ),
         (f"pytest -q {INNER}/_src/broken_test.py", "ModuleNotFoundError: No module named 'wirp_no_such_module'"),
+        ("pytest -q tests/failing_test.py", "failing_test.py::test_lists failed: assert [1, 2] == [1, 3]"),
     ],
-    ids=["usage", "collection"],
+    ids=["usage", "collection", "assertion"],
 )
 def test_a_failed_run_command_says_why(inner_project, monkeypatch, caplog, command, says):
     monkeypatch.chdir(inner_project)

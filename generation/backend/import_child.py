@@ -209,9 +209,6 @@ def child_main(job_path: str) -> None:
     job = json.loads(Path(job_path).read_text())
     _watch_parent(Path(job_path).parent, job["parent"])
     steps = Steps(open(job["progress"], "a", buffering=1), {s: Failure(*why) for s, why in job["left_out"].items()})
-    import warp as wp
-
-    wp.config.log_level = 0
     files = HarvestedFiles([(origin, Path(path), Path(root)) for origin, path, root in job["files"]])
     run, scratch, copied = job.get("run"), Path(job_path).parent / "run", False
     if run:  # the working copy first: the files are imported from it, as the command will read them

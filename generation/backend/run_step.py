@@ -236,10 +236,11 @@ class _Tee(io.StringIO):
 
 
 def _error_line(text: str) -> str:
-    """The line of a report that says what went wrong: pytest's last ``E   `` line, else its last line."""
+    """The line of a report that says what went wrong: pytest's first ``E   `` line (the exception, or
+    the assertion before its diff), else its last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     marked = [line[1:].strip() for line in lines if line.startswith("E ")]
-    return (marked or lines or [""])[-1]
+    return marked[0] if marked else (lines or [""])[-1]
 
 
 def _first_error(printed: str) -> str:
