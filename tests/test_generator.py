@@ -574,6 +574,69 @@ def test_no_operation_undoes_itself():
     assert undone == [], undone[:10]
 
 
+SCALINGS = {"wp.normalize", "wp.smooth_normalize", "wp.neg"}  # calls whose value is along their argument
+SWAPPABLE_CALLS = {"wp.cw_mul", "wp.min", "wp.max", "wp.dot", "wp.add", "wp.mul"}  # f(a, b) is f(b, a)
+SCALAR_ANNOTATIONS = {"float", "int", "wp.float16", "wp.float32", "wp.float64", "wp.int32", "wp.int64"}
+
+
+def _along(node: ast.AST, along: dict[str, str], scalars: set[str]) -> str:
+    """What vector ``node`` is a scalar multiple of, read from the source alone: ``-x``,
+    ``wp.normalize(x)``, ``x * s``, ``s * x``, ``x / s``, and ``x + y`` or ``x - y`` of two multiples
+    of one vector are along ``x``; a local is along what it was set to; ``wp.cw_mul(v, w)`` is
+    ``wp.cw_mul(w, v)``."""
+
+    def scalar(operand: ast.AST) -> bool:
+        return isinstance(operand, ast.Constant) or (isinstance(operand, ast.Name) and operand.id in scalars)
+
+    def of(value: ast.AST) -> str:
+        if isinstance(value, ast.Name):
+            return along.get(value.id, value.id)
+        if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+            return of(value.operand)
+        if isinstance(value, ast.Call) and ast.unparse(value.func) in SCALINGS and len(value.args) == 1:
+            return of(value.args[0])
+        if isinstance(value, ast.Call) and ast.unparse(value.func) in SWAPPABLE_CALLS and len(value.args) == 2:
+            return f"{ast.unparse(value.func)}({', '.join(sorted(map(of, value.args)))})"
+        if isinstance(value, ast.BinOp):
+            if isinstance(value.op, (ast.Mult, ast.Div)) and scalar(value.right):
+                return of(value.left)
+            if isinstance(value.op, ast.Mult) and scalar(value.left):
+                return of(value.right)
+            if isinstance(value.op, (ast.Add, ast.Sub)) and of(value.left) == of(value.right):
+                return of(value.left)
+            if isinstance(value.op, (ast.Add, ast.Mult)):
+                return f"{type(value.op).__name__}({', '.join(sorted(map(of, (value.left, value.right))))})"
+        return ast.unparse(value)
+
+    return of(node)
+
+
+def test_no_cross_product_takes_two_parallel_vectors():
+    """``wp.cross(e1, f)`` where ``f = e1 * k``, ``wp.cross(v, v + v)``: zero whatever the data, so
+    everything computed from it cannot matter (on 4.7.0, 5 of the 65 add/sub mutants of 400 rows that
+    no input told apart were in such a kernel). Read from the source: the generator's own record of
+    what a value is along (``Expr.along``) is what is checked."""
+    checked, parallel = 0, []
+    for category in CATEGORIES:
+        for tree in sample_trees(category):
+            function = tree.body[-1]
+            scalars = {
+                arg.arg
+                for arg in function.args.args
+                if arg.annotation and ast.unparse(arg.annotation) in SCALAR_ANNOTATIONS
+            }
+            along: dict[str, str] = {}
+            for node in ast.walk(function):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    along[node.targets[0].id] = _along(node.value, along, scalars)
+                if isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.cross" and len(node.args) == 2:
+                    checked += 1
+                    if len({_along(arg, along, scalars) for arg in node.args}) == 1:
+                        parallel.append(ast.unparse(node))
+    assert checked > 100, checked  # the cross products are there to be checked
+    assert parallel == [], parallel[:10]
+
+
 def test_no_tile_of_zeros_is_an_operand():
     """A tile of zeros adds nothing and zeroes what it multiplies (``wp.tile_matmul(a, zeros)``): the
     only one drawn is a shared accumulator that a scan or stack fills."""

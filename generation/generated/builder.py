@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterator
 
 from generation.generated import expressions
-from generation.generated.expressions import Expr, Scope, named
+from generation.generated.expressions import Expr, Scope, direction, named
 from generation.generated.operations import FLOAT, Op, annotation
 from generation.generated.parts import (
     ATOMIC_TYPES,
@@ -302,7 +302,9 @@ class KernelBuilder(Statements):
         """``value``, hoisted to a local where it is a call, for a statement that passes it to a call."""
         if value.root is None:
             return value
-        return Expr(self.hoist(value.code, value.reads), value.phrase, value.ops, reads=value.reads)
+        return Expr(
+            self.hoist(value.code, value.reads), value.phrase, value.ops, reads=value.reads, along=direction(value)
+        )
 
     def bind(self, value: Expr, type_name: str) -> tuple[Expr, str]:
         """Bind ``value`` to a new local ``t<n>`` and make that local a leaf. A constant scalar is
@@ -315,11 +317,14 @@ class KernelBuilder(Statements):
             code = f"{annotation(type_name)}({code})"
         self.emit(f"{name} = {code}", value)
         self.say(f"sets {name} to {value.phrase}")
-        return self.new_local(name, type_name, value.ops)
+        return self.new_local(name, type_name, value.ops, direction(value))
 
-    def new_local(self, name: str, type_name: str, ops: tuple[str, ...] = ()) -> tuple[Expr, str]:
-        """A local the rest of the block may read; it carries the operations that computed it."""
-        local = named(name, ops=ops)
+    def new_local(
+        self, name: str, type_name: str, ops: tuple[str, ...] = (), along: str | None = None
+    ) -> tuple[Expr, str]:
+        """A local the rest of the block may read; it carries the operations that computed it, and
+        the vector its value is a multiple of (``along``, where it is one)."""
+        local = named(name, ops=ops, along=along)
         self.scope.add_leaf(type_name, local)
         self.locals.append((local, type_name))
         return local, type_name

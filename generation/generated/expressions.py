@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from generation.generated.operations import (
+    COMMUTATIVE,
+    DEGENERATE_ON_PARALLEL,
     DEGENERATE_ON_TWINS,
     FLOAT_CONSTANTS,
     FLOAT_THRESHOLDS,
     INT_CONSTANTS,
     INT_THRESHOLDS,
     KEEPS_ZERO,
+    PARALLEL_JOINS,
+    PARALLEL_TO_ARGUMENT,
     PLAIN,
     RESULT_RANGES,
     SELF_INVERSE,
@@ -50,6 +54,49 @@ class Expr:
     root: str | None = None  # its outermost call (``wp.abs``), so no call is wrapped in itself
     shared: bool = False  # a module constant: every use of it is one Warp variable
     outer: str | None = None  # the operation that made it (``neg``), None for a leaf: none undoes itself
+    # The vector it is a scalar multiple of (``e1`` for ``e1 * k`` or ``wp.normalize(f)`` where
+    # ``f = e1 * k``), None for itself: no cross product takes two parallel vectors.
+    along: str | None = None
+
+
+def direction(value: Expr) -> str:
+    """What ``value`` is a scalar multiple of: ``along``, else the value itself (its code, without
+    the parentheses an operator's template wraps it in: ``(pb - pa)`` is ``d = pb - pa``)."""
+    return value.along or _unwrapped(value.code)
+
+
+def _unwrapped(code: str) -> str:
+    """``code`` without parentheses around the whole of it."""
+    while code.startswith("(") and code.endswith(")"):
+        depth = 0
+        for position, char in enumerate(code):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0 and position < len(code) - 1:
+                return code  # ``(a) + (b)``: the first closes before the end
+        code = code[1:-1]
+    return code
+
+
+def parallel_along(op: Op, args: list[Expr]) -> str | None:
+    """What ``op`` on ``args`` is a multiple of (``PARALLEL_TO_ARGUMENT``, ``PARALLEL_JOINS``); for a
+    ``COMMUTATIVE`` join, the join itself with its operands in one order; else None."""
+    if op.base in PARALLEL_TO_ARGUMENT:
+        return direction(args[PARALLEL_TO_ARGUMENT[op.base]])
+    if op.base in PARALLEL_JOINS and direction(args[0]) == direction(args[1]):
+        return direction(args[0])
+    if op.base in COMMUTATIVE and len(args) == 2:
+        return f"{op.base}({', '.join(sorted(map(direction, args)))})"
+    return None
+
+
+def cancels(op: Op, args: list[Expr]) -> bool:
+    """Whether ``op`` would cancel its operands: equal ones where any equal two would
+    (``DEGENERATE_ON_TWINS``), parallel ones under a cross product (``DEGENERATE_ON_PARALLEL``)."""
+    if len(args) < 2:
+        return False
+    if len({a.code for a in args}) == 1:
+        return True
+    return op.base in DEGENERATE_ON_PARALLEL and len({direction(a) for a in args}) == 1
 
 
 def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
@@ -260,7 +307,7 @@ def apply(
             else expression(rng, scope, t, depth - 1, allow_const=not ((needs_data and k == anchor) or wrappers[k]))
             for k, t in enumerate(op.args)
         ]
-        twins = len(args) >= 2 and len({a.code for a in args}) == 1
+        twins = cancels(op, args)
         nested = wraps_itself(op, dict(enumerate(args)))
         if not (twins or nested):
             break
@@ -275,7 +322,8 @@ def apply(
     used = tuple(o for a in args for o in a.ops)
     reads = op.reads.union(*(a.reads for a in args))
     const = not op.reads and all(a.const for a in args)
-    return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root, outer=op.base)
+    along = parallel_along(op, args)
+    return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root, outer=op.base, along=along)
 
 
 def _written(scope: Scope, op: Op, codes: list[str], args: list[Expr], k: int) -> str:
@@ -361,12 +409,11 @@ def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
 
 
 def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
-    """The operations of ``ops`` that keep two equal ``fixed`` operands from cancelling
-    (``DEGENERATE_ON_TWINS``: ``x - x``, ``wp.min(a, a)``); all of them when the operands differ
-    or when each would cancel."""
-    if len(fixed) < 2 or len({e.code for e in fixed.values()}) > 1:
-        return ops
-    return [op for op in ops if op.base not in DEGENERATE_ON_TWINS] or ops
+    """The operations of ``ops`` that keep two ``fixed`` operands from cancelling (``cancels``:
+    ``x - x``, ``wp.min(a, a)``, ``wp.cross(e1, e1 * k)``); all of them when none would cancel
+    them or each would."""
+    operands = list(fixed.values())
+    return [op for op in ops if not (op.base in DEGENERATE_ON_TWINS and cancels(op, operands))] or ops
 
 
 def fitting_joins(joins: list[Op], fixed: dict[int, Expr]) -> list[Op]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from generation.generated import operations
 from generation.generated.builder import KernelBuilder
-from generation.generated.expressions import Expr, named
+from generation.generated.expressions import Expr, direction, named
 from generation.generated.operations import FLOAT
 from generation.generated.parts import KernelParts, Profile
 from generation.generated.policy import Policy
@@ -68,14 +68,17 @@ def _param(kb: KernelBuilder, names: tuple[str, ...]) -> Expr:
     return named(name)
 
 
-def _bind(kb: KernelBuilder, name: str, code: str, t: str | None, phrase: str, *read: Expr) -> Expr:
+def _bind(
+    kb: KernelBuilder, name: str, code: str, t: str | None, phrase: str, *read: Expr, along: str | None = None
+) -> Expr:
     """``name = code``: a named intermediate. With a type it is a leaf the rest of the kernel reads
-    (and folds in); an index (``t`` None) is read only where the idiom uses it."""
+    (and folds in); an index (``t`` None) is read only where the idiom uses it. ``along``: the
+    vector ``code`` is a multiple of (``Expr.along``; by default the local is ``code`` itself)."""
     kb.emit(f"{name} = {code}", *read)
     kb.say(f"sets {name} to {phrase}")
     if t is None:
         return named(name)
-    local, _ = kb.new_local(name, t)
+    local, _ = kb.new_local(name, t, along=along or code)
     return local
 
 
@@ -203,10 +206,10 @@ def scatter_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Kern
     t = rng.choice((FLOAT, FLOAT, VEC))
     kb = _builder(rng, profile, policy)
     values = _input(kb, ("values", "weights", "contrib", "mass"), kb.array_annotation(t))
-    _bind(kb, "v", f"{values}[i]", t, f"{values}[i]", named(values))
+    value = _bind(kb, "v", f"{values}[i]", t, f"{values}[i]", named(values))
     if policy.chance(rng, "scatter_scaled"):
         scale = _param(kb, ("scale", "gain", "weight"))
-        _bind(kb, "w", f"v * {scale.code}", t, f"v scaled by {scale.phrase}", scale)
+        _bind(kb, "w", f"v * {scale.code}", t, f"v scaled by {scale.phrase}", scale, along=direction(value))
     _extras(kb, t)
     contribution = _value(kb, t)
     target = rng.choice(("accum", "sums", "force", "bins"))
@@ -355,7 +358,7 @@ def assemble_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Ker
         return kb.parts(f"assemble_{form}", kb.summary())
     for end in ends:
         _bind(kb, f"p{end}", f"{pos}[{end}]", VEC, f"{pos}[{end}]", named(pos))
-    _bind(kb, "e1", "pb - pa", VEC, "the first edge")
+    edge = _bind(kb, "e1", "pb - pa", VEC, "the first edge")
     if form == "lumped_mass":
         _bind(kb, "e2", "pc - pa", VEC, "the second edge")
         _bind(kb, "area", "0.5 * wp.length(wp.cross(e1, e2))", FLOAT, "the triangle's area")
@@ -369,7 +372,15 @@ def assemble_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Ker
         kb.say(f"adds share to {target} at each vertex")
     elif form == "spring_force":
         stiffness = _param(kb, ("ke", "stiffness", "k_spring"))
-        _bind(kb, "f", f"e1 * {stiffness.code}", VEC, f"the edge times {stiffness.phrase}", stiffness)
+        _bind(
+            kb,
+            "f",
+            f"e1 * {stiffness.code}",
+            VEC,
+            f"the edge times {stiffness.phrase}",
+            stiffness,
+            along=direction(edge),
+        )
         _extras(kb, VEC, "a")
         value = _value(kb, VEC)
         _bind(kb, "fe", value.code, None, value.phrase, value)

@@ -182,6 +182,19 @@ DEGENERATE_ON_TWINS = frozenset(
      "tile_map_max", "bit_and", "bit_or", "bit_xor", "and", "or", "gt", "lt", "ge", "cross", "copysign"}
 )  # fmt: skip
 
+# Vector operations whose value is a scalar multiple of one vector argument (by its position), and
+# joins that keep two multiples of one vector a multiple of it (``e1 + e1 * k``): ``Expr.along``.
+PARALLEL_TO_ARGUMENT = {"vscale": 0, "vneg": 0, "normalize": 0, "smooth_normalize": 0}
+PARALLEL_JOINS = frozenset({"vadd", "vsub"})
+# Joins whose operands may be swapped: ``wp.cw_mul(v, w)`` is ``wp.cw_mul(w, v)`` (``Expr.along``).
+COMMUTATIVE = frozenset(
+    {"add", "add_fn", "mul", "mul_fn", "bit_and", "bit_or", "bit_xor", "min", "max", "vadd", "vmin", "vmax",
+     "cw_mul", "dot", "madd", "ddot", "quat_dot", "spatial_dot"}
+)  # fmt: skip
+# Operations whose value on two parallel operands is zero (``wp.cross(e1, e1 * k)``), as
+# ``DEGENERATE_ON_TWINS`` is for equal ones: a computation whose result cannot matter.
+DEGENERATE_ON_PARALLEL = frozenset({"cross"})
+
 # Operations that undo themselves, by the function each computes (``(-{0})`` and ``wp.neg({0})`` are
 # one negation): none is applied to a value an operation of the same function made (``(-(-x))``,
 # ``wp.neg(-x)``, ``(~(~b))``), which is the value itself.
@@ -802,6 +815,7 @@ class Unpack:
     template: str
     results: tuple[str, ...]
     phrase: str
+    wraps: str = ""  # the call the template applies to its argument, which is never that call's value
 
 
 UNPACKS: tuple[Unpack, ...] = tuple(
@@ -810,10 +824,22 @@ UNPACKS: tuple[Unpack, ...] = tuple(
     for unpack in (
         Unpack("svd3", mat(3, f), "wp.svd3({0})", (mat(3, f), vec(3, f), mat(3, f)), "the SVD of {0}"),
         Unpack("qr3", mat(3, f), "wp.qr3({0})", (mat(3, f), mat(3, f)), "the QR decomposition of {0}"),
-        Unpack("eig3", mat(3, f), "wp.eig3({0} + wp.transpose({0}))", (mat(3, f), vec(3, f)), "the eigen pairs of {0}"),
+        Unpack(
+            "eig3",
+            mat(3, f),
+            "wp.eig3({0} + wp.transpose({0}))",
+            (mat(3, f), vec(3, f)),
+            "the eigen pairs of {0}",
+            "wp.transpose",
+        ),
         Unpack("svd2", mat(2, f), "wp.svd2({0})", (mat(2, f), vec(2, f), mat(2, f)), "the SVD of {0}"),
         Unpack(
-            "quat_to_axis_angle", quat(f), "wp.quat_to_axis_angle(wp.normalize({0}))", (vec(3, f), f), "axis and angle"
+            "quat_to_axis_angle",
+            quat(f),
+            "wp.quat_to_axis_angle(wp.normalize({0}))",
+            (vec(3, f), f),
+            "axis and angle",
+            "wp.normalize",
         ),
     )
 )

@@ -190,7 +190,13 @@ class Statements:
     def emit_unpack(self, nesting: int, kinds: dict) -> None:
         """``t3, t4, t5 = wp.svd3(m)``: a builtin that returns several values, each a new local."""
         unpack = self.rng.choice(self.unpacks())
-        arg = self.expr(unpack.arg, self.rng.randint(0, 1))
+        depth, mark = self.rng.randint(0, 1), self.mark()
+        arg = self.expr(unpack.arg, depth)
+        for _redraw in range(3):  # never wp.transpose(wp.transpose(m)), wp.normalize(wp.normalize(q))
+            if not unpack.wraps or arg.root != unpack.wraps:
+                break
+            self.rollback(mark)  # nothing the discarded draw bound stays
+            arg = self.expr(unpack.arg, depth)
         names = [self.fresh("t") for _ in unpack.results]
         self.emit(f"{', '.join(names)} = {unpack.template.format(arg.code)}", arg)
         self.say(f"sets {', '.join(names)} to {unpack.phrase.format(arg.phrase)}")
