@@ -323,7 +323,7 @@ class KernelBuilder(Statements):
         self, name: str, type_name: str, ops: tuple[str, ...] = (), along: str | None = None
     ) -> tuple[Expr, str]:
         """A local the rest of the block may read; it carries the operations that computed it, and
-        the vector its value is a multiple of (``along``, where it is one)."""
+        what its value is a multiple of (``Expr.along``)."""
         local = named(name, ops=ops, along=along)
         self.scope.add_leaf(type_name, local)
         self.locals.append((local, type_name))

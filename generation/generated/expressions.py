@@ -54,8 +54,9 @@ class Expr:
     root: str | None = None  # its outermost call (``wp.abs``), so no call is wrapped in itself
     shared: bool = False  # a module constant: every use of it is one Warp variable
     outer: str | None = None  # the operation that made it (``neg``), None for a leaf: none undoes itself
-    # The vector it is a scalar multiple of (``e1`` for ``e1 * k`` or ``wp.normalize(f)`` where
-    # ``f = e1 * k``), None for itself: no cross product takes two parallel vectors.
+    # What it is a scalar multiple of, by one name (``e1`` for ``e1 * k``, and for ``wp.normalize(f)``
+    # where ``f = e1 * k``; a commutative join names its operands in one order), None for the value
+    # itself (``direction``): no cross product takes two values along one vector.
     along: str | None = None
 
 
