@@ -614,8 +614,8 @@ def _along(node: ast.AST, along: dict[str, str], scalars: set[str]) -> str:
 def test_no_cross_product_takes_two_parallel_vectors():
     """``wp.cross(e1, f)`` where ``f = e1 * k``, ``wp.cross(v, v + v)``: zero whatever the data, so
     everything computed from it cannot matter (on 4.7.0, 5 of the 65 add/sub mutants of 400 rows that
-    no input told apart were in such a kernel). Read from the source: the generator's own record of
-    what a value is along (``Expr.along``) is what is checked."""
+    no input told apart were in such a kernel). Read from the source alone, not from the record the
+    generator's rule uses (``Expr.along``), which is what this checks."""
     checked, parallel = 0, []
     for category in CATEGORIES:
         for tree in sample_trees(category):
