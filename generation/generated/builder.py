@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 
 from generation.generated import expressions
 from generation.generated.expressions import Expr, Scope, direction, named
-from generation.generated.operations import FLOAT, Op, annotation
+from generation.generated.operations import FLOAT, RANDOM_STATE, Op, annotation
 from generation.generated.parts import (
     ATOMIC_TYPES,
     COMPARED_AS,
@@ -35,6 +36,7 @@ from generation.generated.parts import (
     TID_NAMES,
     TOTAL_NAMES,
     Block,
+    Bound,
     KernelParts,
     Profile,
     array_of,
@@ -286,24 +288,46 @@ class KernelBuilder(Statements):
 
     def hoist(self, code: str, reads: frozenset[str] = frozenset()) -> str:
         """Bind a call to a new local that only the statement being built reads (``t4 = wp.abs(x)``),
-        so no call is passed straight to another; its name."""
+        so no call is passed straight to another; its name. A value the block has bound already is
+        read from its local, as application code names a value once."""
+        self.reads |= reads
+        known = self.known(code, reads)
+        if known is not None:
+            return known
         name = self.fresh("t")
         self.block.add(f"{name} = {code}")
-        self.reads |= reads
+        self.remember(code, name, reads)
         return name
+
+    def known(self, code: str, reads: frozenset[str]) -> str | None:
+        """The local of the current block that holds ``code`` already (``Block.values``); None where
+        none does, or where computing it again gives another value (a draw from a random state)."""
+        bound = self.block.values.get(code)
+        return bound.name if bound is not None and RANDOM_STATE not in reads else None
+
+    def remember(self, code: str, name: str, reads: frozenset[str]) -> None:
+        """The line just added binds ``code`` to ``name``: later lines of the block may read it."""
+        if RANDOM_STATE not in reads:
+            self.block.values[code] = Bound(name, len(self.block.lines) - 1, reads)
 
     def mark(self) -> int:
         return len(self.block.lines)
 
     def rollback(self, mark: int) -> None:
         del self.block.lines[mark:], self.block.kinds[mark:]
+        self.block.values = {code: bound for code, bound in self.block.values.items() if bound.line < mark}
 
     def flat(self, value: Expr) -> Expr:
         """``value``, hoisted to a local where it is a call, for a statement that passes it to a call."""
         if value.root is None:
             return value
         return Expr(
-            self.hoist(value.code, value.reads), value.phrase, value.ops, reads=value.reads, along=direction(value)
+            self.hoist(value.code, value.reads),
+            value.phrase,
+            value.ops,
+            reads=value.reads,
+            along=direction(value),
+            outer=value.outer,
         )
 
     def bind(self, value: Expr, type_name: str) -> tuple[Expr, str]:
@@ -311,23 +335,43 @@ class KernelBuilder(Statements):
         bound through its type's constructor (``t3 = float(-wp.static(GAIN * 2.0))``): Warp keeps a
         local bound to a constant a constant, which a loop may not reassign and a 64-bit
         constructor retypes in place."""
-        name = self.fresh("t")
         code = value.code
         if value.const and TYPES[type_name].scalar == type_name and value.root != annotation(type_name):
             code = f"{annotation(type_name)}({code})"
+        known = self.known(code, value.reads)
+        if known is not None:  # the block holds this value already: its local, a leaf from now on
+            leaf = next((leaf for leaf in self.scope.leaves.get(type_name, []) if leaf.code == known), None)
+            if leaf is not None:
+                return leaf, type_name
+            return self.new_local(known, type_name, value.ops, direction(value), value.outer)
+        name = self.fresh("t")
         self.emit(f"{name} = {code}", value)
+        self.remember(code, name, value.reads)
         self.say(f"sets {name} to {value.phrase}")
-        return self.new_local(name, type_name, value.ops, direction(value))
+        return self.new_local(name, type_name, value.ops, direction(value), value.outer)
 
     def new_local(
-        self, name: str, type_name: str, ops: tuple[str, ...] = (), along: str | None = None
+        self, name: str, type_name: str, ops: tuple[str, ...] = (), along: str | None = None, outer: str | None = None
     ) -> tuple[Expr, str]:
-        """A local the rest of the block may read; it carries the operations that computed it, and
-        what its value is a multiple of (``Expr.along``)."""
-        local = named(name, ops=ops, along=along)
+        """A local the rest of the block may read; it carries the operations that computed it, what
+        its value is a multiple of (``Expr.along``) and the operation that made it (``Expr.outer``)."""
+        local = named(name, ops=ops, along=along, outer=outer)
         self.scope.add_leaf(type_name, local)
         self.locals.append((local, type_name))
         return local, type_name
+
+    def assigned_again(self, local: Expr) -> None:
+        """``local`` was assigned again: what its binding made (its multiple, the operation that
+        made it) no longer says what it holds."""
+        again = replace(local, along=None, outer=None)
+        self.block.values = {
+            code: bound
+            for code, bound in self.block.values.items()
+            if bound.name != local.code and not local.reads & bound.reads
+        }
+        for leaves in self.scope.leaves.values():
+            leaves[:] = [again if leaf is local else leaf for leaf in leaves]
+        self.locals[:] = [(again if leaf is local else leaf, t) for leaf, t in self.locals]
 
     @contextlib.contextmanager
     def emitting_into(self, block: Block) -> Iterator[Block]:

@@ -10,7 +10,7 @@ intermediates: depth comes from statements, not from nesting calls.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from generation.generated.operations import (
@@ -19,6 +19,7 @@ from generation.generated.operations import (
     DEGENERATE_ON_TWINS,
     FLOAT_CONSTANTS,
     FLOAT_THRESHOLDS,
+    IDLE_ON_WHOLE,
     INT_CONSTANTS,
     INT_THRESHOLDS,
     KEEPS_ZERO,
@@ -27,10 +28,12 @@ from generation.generated.operations import (
     PLAIN,
     RESULT_RANGES,
     SELF_INVERSE,
+    SIGN_ONLY,
     UINT_CONSTANTS,
     UINT_THRESHOLDS,
     UNBOUNDED,
     UNSIGNED_TYPES,
+    WHOLE_RESULTS,
     Literals,
     Op,
     literal,
@@ -53,7 +56,9 @@ class Expr:
     reads: frozenset[str] = frozenset()
     root: str | None = None  # its outermost call (``wp.abs``), so no call is wrapped in itself
     shared: bool = False  # a module constant: every use of it is one Warp variable
-    outer: str | None = None  # the operation that made it (``neg``), None for a leaf: none undoes itself
+    # The operation that made it (``neg``), for a local the one its binding made until a statement
+    # assigns it again, None for a leaf nothing made: none undoes itself, and it bounds the value.
+    outer: str | None = None
     # What it is a scalar multiple of, by one name (``e1`` for ``e1 * k``, and for ``wp.normalize(f)``
     # where ``f = e1 * k``; a commutative join names its operands in one order), None for the value
     # itself (``direction``): no cross product takes two values along one vector.
@@ -100,6 +105,18 @@ def cancels(op: Op, args: list[Expr]) -> bool:
     return op.base in DEGENERATE_ON_PARALLEL and len({direction(a) for a in args}) == 1
 
 
+def held(scope: Scope, value: Expr) -> Expr:
+    """``value``, or where a local of the block holds it already (``Hoister.known``), that local
+    with what ``value`` says of itself: ``wp.sub(t0, blend(x))`` where ``t0 = blend(x)`` is
+    ``wp.sub(t0, t0)``, and is seen to cancel before it is written."""
+    if scope.hoister is None or value.const:
+        return value
+    name = scope.hoister.known(value.code, value.reads)
+    if name is None:
+        return value
+    return replace(value, code=name, root=None, reads=value.reads | {name})
+
+
 def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
     """A leaf that reads ``name``: an argument, a local, ``a[i]`` or ``params.gain``."""
     return Expr(code or name, phrase or code or name, reads=frozenset([name]), **fields)
@@ -109,6 +126,7 @@ class Hoister(Protocol):
     """Where a flat expression's calls are bound, as it is drawn."""
 
     def hoist(self, code: str, reads: frozenset[str]) -> str: ...  # the new local's name
+    def known(self, code: str, reads: frozenset[str]) -> str | None: ...  # the local holding it already
     def mark(self) -> int: ...
     def rollback(self, mark: int) -> None: ...  # take back what was bound since ``mark``
 
@@ -204,10 +222,10 @@ def constant(rng: random.Random, type_name: str) -> Expr:
 
 
 def value_range(expr: Expr) -> tuple[float, float]:
-    """The values ``expr`` can take, as far as its outermost operation bounds them (``wp.cos(x)``:
-    [-1, 1]); unbounded for a leaf, whose value a later statement may have changed."""
-    applied = expr.root is not None and expr.ops
-    return RESULT_RANGES.get(expr.ops[0], UNBOUNDED) if applied else UNBOUNDED
+    """The values ``expr`` can take, as far as the operation that made it bounds them (``wp.cos(x)``,
+    and ``t = wp.cos(x)`` until ``t`` is assigned again: [-1, 1]); unbounded for an input."""
+    made_by = expr.outer or (expr.ops[0] if expr.root is not None and expr.ops else None)
+    return RESULT_RANGES.get(made_by, UNBOUNDED)
 
 
 def threshold(rng: random.Random, type_name: str, compared: Expr) -> Expr:
@@ -297,19 +315,22 @@ def apply(
     root, wrappers = op.calls
     readable = _readable(scope, op.args) or list(range(len(op.args)))
     mark = scope.hoister.mark() if scope.hoister else 0
-    for _attempt in range(4):  # redraw degenerate forms: wp.max(y[i], y[i]), wp.abs(wp.abs(x))
+    for _attempt in range(8):  # redraw degenerate forms: wp.max(y[i], y[i]), wp.abs(wp.abs(x))
         if _attempt and scope.hoister:
             scope.hoister.rollback(mark)  # nothing a discarded draw bound stays
         anchor = rng.choice(readable)
         args = [
-            fixed[k]
+            held(scope, fixed[k])
             if k in fixed
             # an argument a guard wraps in a call must read data: no wp.abs(0.1)
-            else expression(rng, scope, t, depth - 1, allow_const=not ((needs_data and k == anchor) or wrappers[k]))
+            else held(
+                scope,
+                expression(rng, scope, t, depth - 1, allow_const=not ((needs_data and k == anchor) or wrappers[k])),
+            )
             for k, t in enumerate(op.args)
         ]
         twins = cancels(op, args)
-        nested = wraps_itself(op, dict(enumerate(args)))
+        nested = wraps_itself(op, dict(enumerate(args))) or discards(op, dict(enumerate(args)))
         if not (twins or nested):
             break
     if twins and op.base in DEGENERATE_ON_TWINS:  # wp.min(y[i], y[i]) at every try: one operand a constant
@@ -381,6 +402,7 @@ def convert(rng: random.Random, scope: Scope, part: Expr, part_type: str, type_n
     takers = scope.takers(part_type)
     if may_be_wrapped_in_itself(part):
         takers = [op for op in takers if not wraps_itself(op, {op.args.index(part_type): part})] or takers
+    takers = [op for op in takers if not discards(op, {op.args.index(part_type): part})] or takers
     direct = [op for op in takers if op.result == type_name]
     if not direct:  # only a step whose result leads on is drawn: a dead end costs no draw
         takers = [op for op in takers if reachable(scope, op.result, type_name, hops - 1)]
@@ -409,6 +431,15 @@ def wraps_itself(op: Op, fixed: dict[int, Expr]) -> bool:
     return undone or any(wrappers[k] is not None and wrappers[k] == e.root for k, e in fixed.items())
 
 
+def discards(op: Op, fixed: dict[int, Expr]) -> bool:
+    """Whether ``op`` would discard what a given argument holds: round a whole number or take its
+    fraction (``IDLE_ON_WHOLE``), or read only the sign of a value of one sign (``SIGN_ONLY``)."""
+    if op.base in IDLE_ON_WHOLE and any(e.outer in WHOLE_RESULTS for e in fixed.values()):
+        return True
+    position = SIGN_ONLY.get(op.base)
+    return position in fixed and value_range(fixed[position])[0] >= 0.0
+
+
 def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     """The operations of ``ops`` that keep two ``fixed`` operands from cancelling (``cancels``:
     ``x - x``, ``wp.min(a, a)``, ``wp.cross(e1, e1 * k)``); all of them when none would cancel
@@ -418,8 +449,10 @@ def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
 
 
 def fitting_joins(joins: list[Op], fixed: dict[int, Expr]) -> list[Op]:
-    """The joins of two ``fixed`` operands that neither wrap one in itself nor cancel them when equal."""
-    return not_degenerate(not_wrapping(joins, fixed), fixed)
+    """The joins of two ``fixed`` operands that neither wrap one in itself, discard what one holds,
+    nor cancel them when equal."""
+    kept = [op for op in joins if not discards(op, fixed)] or joins
+    return not_degenerate(not_wrapping(kept, fixed), fixed)
 
 
 def not_wrapping(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
@@ -434,12 +467,12 @@ def fold(rng: random.Random, scope: Scope, value: Expr, type_name: str, parts: l
     """``value`` with every part it does not read yet joined in (each brought to ``type_name``
     first), joined pairwise as a balanced tree: depth grows with the log of the parts, as when
     real code combines named intermediates, not with their number."""
-    items = [value]
+    items = [held(scope, value)]
     for part, part_type in parts:
         if not part.reads <= value.reads:
             converted = convert(rng, scope, part, part_type, type_name)
             if converted is not None:
-                items.append(converted)
+                items.append(held(scope, converted))
     joins = joining_ops(scope, type_name)
     if not joins:
         return value
@@ -480,6 +513,7 @@ def involve(
     joins = joining_ops(scope, type_name)
     if not joins:
         return expr
+    expr, part = held(scope, expr), held(scope, part)
     pair = [expr, part] if rng.random() < 0.5 else [part, expr]
     fixed = {0: pair[0], 1: pair[1]}
     joins = fitting_joins(joins, fixed)

@@ -163,6 +163,7 @@ RESULT_RANGES = {
     **dict.fromkeys(("abs", "sqrt", "log", "log2", "log10", "pow", "bit_count"), (0.0, INFINITY)),
     **dict.fromkeys(("length", "length_sq", "norm_l1", "norm_l2", "norm_huber", "norm_pseudo_huber"), (0.0, INFINITY)),
     "acos": (0.0, 3.1416), "atan2": (-3.1416, 3.1416), "erfc": (0.0, 2.0), "exp": (0.0, 2981.0),
+    "quat_twist_angle": (0.0, 6.2832),
     "sinh": (-27.3, 27.3), "cosh": (1.0, 27.3), "erfinv": (-1.17, 1.17), "erfcinv": (-1.17, 1.17),
 }  # fmt: skip
 UNBOUNDED = (-INFINITY, INFINITY)
@@ -194,6 +195,15 @@ COMMUTATIVE = frozenset(
 # Operations whose value on two parallel operands is zero (``wp.cross(e1, e1 * k)``), as
 # ``DEGENERATE_ON_TWINS`` is for equal ones: a computation whose result cannot matter.
 DEGENERATE_ON_PARALLEL = frozenset({"cross"})
+
+# Operations whose value is a whole number, and those that change nothing of a whole number or take
+# only its fraction, which is zero (``wp.frac(wp.sign(x))``, ``wp.floor(wp.round(x))``): none of the
+# second is applied to a value one of the first made.
+WHOLE_RESULTS = frozenset({"sign", "step", "nonzero", "floor", "ceil", "round", "rint", "trunc", "argmax", "argmin"})
+IDLE_ON_WHOLE = frozenset({"frac", "floor", "ceil", "round", "rint", "trunc"})
+# Operations that read only the sign of one argument, by its position: none is given a value whose
+# range has one sign (``wp.copysign(x, wp.abs(y))`` is ``wp.abs(x)``, ``wp.step(wp.sqrt(y))`` zero).
+SIGN_ONLY = {"sign": 0, "step": 0, "copysign": 1}
 
 # Operations that undo themselves, by the function each computes (``(-{0})`` and ``wp.neg({0})`` are
 # one negation): none is applied to a value an operation of the same function made (``(-(-x))``,

@@ -55,6 +55,15 @@ class Profile:
         return self.statements[1] == 0
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A value a block bound to a local (``Block.values``)."""
+
+    name: str
+    line: int
+    reads: frozenset[str]
+
+
 @dataclass
 class Block:
     """Statements in order, each line with the kind of statement it starts ("" for other lines),
@@ -63,6 +72,10 @@ class Block:
     lines: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     phrases: list[str] = field(default_factory=list)
+    # The values this block has bound to locals, by their code: the local, the line binding it and
+    # the names the value reads. A later line of the block reads the local rather than compute the
+    # value again, until a name it reads (or the local) is assigned again.
+    values: dict[str, Bound] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, line: str, kind: str = "") -> None:
         self.lines.append(line)

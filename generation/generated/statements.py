@@ -75,6 +75,7 @@ class Statements:
             value = expressions.involve(self.rng, self.scope, value, local_type, local, local_type, from_zero)
             self.emit(f"{local.code} = {value.code}", value)
             self.say(f"sets {local.code} to {value.phrase}")
+        self.assigned_again(local)
         return body, value
 
     def emit_assign(self, nesting: int, kinds: dict) -> None:
