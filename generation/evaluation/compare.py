@@ -2,16 +2,19 @@
 
 A run saves every array argument before and after each launch (``execute.run_phase``), under
 ``SET/pre|post|adj_pre|adj_post/NAME``. Integers and booleans must match exactly; floats within a
-tolerance set by their precision, relative to each value and to the array's scale (its mean
-magnitude), so an output of 1e-6 is held to 1e-10, not to a fixed 1e-4 that zeros would pass.
-NaNs must sit in the same places, infinities must match.
+tolerance set by their precision, relative to each value and to the array's scale (the median
+magnitude of its nonzero values), so an output of 1e-6 is held to 1e-10, not to a fixed 1e-4 that
+zeros would pass; a median, so a few large values do not loosen every other one (one empty row's
+maximum of -1.0e6 made a mean of 1e5, and every value of the array passed within 10). NaNs must sit
+in the same places, infinities must match.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Relative tolerance by float precision: |candidate - reference| <= RTOL * (|reference| + mean |reference|).
+# Relative tolerance by float precision: |candidate - reference| <= RTOL * (|reference| + scale), the
+# scale the median |reference| over the array's nonzero finite values.
 RTOL = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
 OUTPUTS = ("post", "adj_post")  # what a launch wrote: the forward's arrays, the backward's adjoints
 
@@ -40,7 +43,9 @@ def mismatch(reference: np.ndarray, candidate: np.ndarray) -> str:
     finite = np.isfinite(reference)
     if not np.array_equal(reference[~finite & ~nan], candidate[~finite & ~nan]):
         return "infinities differ"
-    scale = float(np.abs(reference[finite]).mean()) if finite.any() else 0.0
+    magnitudes = np.abs(reference[finite])
+    magnitudes = magnitudes[magnitudes > 0]
+    scale = float(np.median(magnitudes)) if magnitudes.size else 0.0
     with np.errstate(invalid="ignore", over="ignore"):
         off = finite & ~(np.abs(candidate - reference) <= RTOL[reference.dtype] * (np.abs(reference) + scale))
     return _first_difference(reference, candidate, off) if off.any() else ""
