@@ -328,6 +328,7 @@ class KernelBuilder(Statements):
             reads=value.reads,
             along=direction(value),
             outer=value.outer,
+            terms=value.terms,
         )
 
     def bind(self, value: Expr, type_name: str) -> tuple[Expr, str]:
@@ -343,19 +344,26 @@ class KernelBuilder(Statements):
             leaf = next((leaf for leaf in self.scope.leaves.get(type_name, []) if leaf.code == known), None)
             if leaf is not None:
                 return leaf, type_name
-            return self.new_local(known, type_name, value.ops, direction(value), value.outer)
+            return self.new_local(known, type_name, value.ops, direction(value), value.outer, value.terms)
         name = self.fresh("t")
         self.emit(f"{name} = {code}", value)
         self.remember(code, name, value.reads)
         self.say(f"sets {name} to {value.phrase}")
-        return self.new_local(name, type_name, value.ops, direction(value), value.outer)
+        return self.new_local(name, type_name, value.ops, direction(value), value.outer, value.terms)
 
     def new_local(
-        self, name: str, type_name: str, ops: tuple[str, ...] = (), along: str | None = None, outer: str | None = None
+        self,
+        name: str,
+        type_name: str,
+        ops: tuple[str, ...] = (),
+        along: str | None = None,
+        outer: str | None = None,
+        terms: tuple[tuple[str, int], ...] | None = None,
     ) -> tuple[Expr, str]:
         """A local the rest of the block may read; it carries the operations that computed it, what
-        its value is a multiple of (``Expr.along``) and the operation that made it (``Expr.outer``)."""
-        local = named(name, ops=ops, along=along, outer=outer)
+        its value is a multiple of (``Expr.along``), the operation that made it (``Expr.outer``) and
+        the terms it sums (``Expr.terms``)."""
+        local = named(name, ops=ops, along=along, outer=outer, terms=terms)
         self.scope.add_leaf(type_name, local)
         self.locals.append((local, type_name))
         return local, type_name
@@ -363,7 +371,7 @@ class KernelBuilder(Statements):
     def assigned_again(self, local: Expr) -> None:
         """``local`` was assigned again: what its binding made (its multiple, the operation that
         made it) no longer says what it holds."""
-        again = replace(local, along=None, outer=None)
+        again = replace(local, along=None, outer=None, terms=None)
         self.block.values = {
             code: bound
             for code, bound in self.block.values.items()

@@ -10,6 +10,7 @@ intermediates: depth comes from statements, not from nesting calls.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from generation.generated.operations import (
     INT_CONSTANTS,
     INT_THRESHOLDS,
     KEEPS_ZERO,
+    LINEAR_SIGNS,
     PARALLEL_JOINS,
     PARALLEL_TO_ARGUMENT,
     PLAIN,
@@ -63,6 +65,9 @@ class Expr:
     # where ``f = e1 * k``; a commutative join names its operands in one order), None for the value
     # itself (``direction``): no cross product takes two values along one vector.
     along: str | None = None
+    # What a chain of sums, differences and negations computes, as (term, coefficient) pairs (``own
+    # + v``: ``(("own", 1), ("v", 1))``), None for any other value, which is a term of its own.
+    terms: tuple[tuple[str, int], ...] | None = None
 
 
 def direction(value: Expr) -> str:
@@ -115,6 +120,31 @@ def held(scope: Scope, value: Expr) -> Expr:
     if name is None:
         return value
     return replace(value, code=name, root=None, reads=value.reads | {name})
+
+
+def linear_terms(value: Expr) -> tuple[tuple[str, int], ...]:
+    """``value`` as a sum of terms (``Expr.terms``): itself, once, where it is no such chain."""
+    return value.terms if value.terms is not None else ((_unwrapped(value.code), 1),)
+
+
+def summed(op: Op, args: list[Expr]) -> Counter | None:
+    """The terms ``op`` on ``args`` sums, with their coefficients (zeros kept), where ``op`` is a
+    sum, a difference or a negation (``LINEAR_SIGNS``); else None."""
+    signs = LINEAR_SIGNS.get(op.base)
+    if signs is None or len(signs) != len(args):
+        return None
+    total: Counter = Counter()
+    for sign, arg in zip(signs, args, strict=True):
+        for term, coefficient in linear_terms(arg):
+            total[term] += sign * coefficient
+    return total
+
+
+def cancels_a_term(op: Op, args: list[Expr]) -> bool:
+    """Whether ``op`` would cancel a term an operand holds (``(-t0) + v`` where ``t0 = own + v``):
+    whatever computed that term cannot matter."""
+    total = summed(op, args)
+    return total is not None and 0 in total.values()
 
 
 def named(name: str, phrase: str | None = None, code: str | None = None, **fields) -> Expr:
@@ -329,7 +359,7 @@ def apply(
             )
             for k, t in enumerate(op.args)
         ]
-        twins = cancels(op, args)
+        twins = cancels(op, args) or cancels_a_term(op, args)
         nested = wraps_itself(op, dict(enumerate(args))) or discards(op, dict(enumerate(args)))
         if not (twins or nested):
             break
@@ -345,7 +375,11 @@ def apply(
     reads = op.reads.union(*(a.reads for a in args))
     const = not op.reads and all(a.const for a in args)
     along = parallel_along(op, args)
-    return Expr(code, phrase, (op.base, *used), const=const, reads=reads, root=root, outer=op.base, along=along)
+    total = summed(op, args)
+    terms = tuple(sorted((t, c) for t, c in total.items() if c)) if total is not None else None
+    return Expr(
+        code, phrase, (op.base, *used), const=const, reads=reads, root=root, outer=op.base, along=along, terms=terms
+    )
 
 
 def _written(scope: Scope, op: Op, codes: list[str], args: list[Expr], k: int) -> str:
@@ -442,10 +476,14 @@ def discards(op: Op, fixed: dict[int, Expr]) -> bool:
 
 def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     """The operations of ``ops`` that keep two ``fixed`` operands from cancelling (``cancels``:
-    ``x - x``, ``wp.min(a, a)``, ``wp.cross(e1, e1 * k)``); all of them when none would cancel
-    them or each would."""
+    ``x - x``, ``wp.min(a, a)``, ``wp.cross(e1, e1 * k)``) or cancelling a term one of them sums
+    (``cancels_a_term``); all of them when none would cancel them or each would."""
     operands = list(fixed.values())
-    return [op for op in ops if not (op.base in DEGENERATE_ON_TWINS and cancels(op, operands))] or ops
+
+    def degenerate(op: Op) -> bool:
+        return (op.base in DEGENERATE_ON_TWINS and cancels(op, operands)) or cancels_a_term(op, operands)
+
+    return [op for op in ops if not degenerate(op)] or ops
 
 
 def fitting_joins(joins: list[Op], fixed: dict[int, Expr]) -> list[Op]:

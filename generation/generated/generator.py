@@ -34,7 +34,7 @@ from generation.source.edits import WARP_IMPORT, without_backward
 from generation.source.spec import KernelSpec
 from generation.source.warp_types import TILE_SHAPES, TYPES, tile
 
-GENERATOR_VERSION = "4.9.0"
+GENERATOR_VERSION = "4.10.0"
 
 
 def capped(profile: Profile, max_depth: int | None, max_statements: int | None) -> Profile:

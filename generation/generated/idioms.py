@@ -69,16 +69,25 @@ def _param(kb: KernelBuilder, names: tuple[str, ...]) -> Expr:
 
 
 def _bind(
-    kb: KernelBuilder, name: str, code: str, t: str | None, phrase: str, *read: Expr, along: str | None = None
+    kb: KernelBuilder,
+    name: str,
+    code: str,
+    t: str | None,
+    phrase: str,
+    *read: Expr,
+    along: str | None = None,
+    terms: dict[str, int] | None = None,
 ) -> Expr:
     """``name = code``: a named intermediate. With a type it is a leaf the rest of the kernel reads
     (and folds in); an index (``t`` None) is read only where the idiom uses it. ``along``: the
-    vector ``code`` is a multiple of (``Expr.along``; by default the local is ``code`` itself)."""
+    vector ``code`` is a multiple of (``Expr.along``; by default the local is ``code`` itself);
+    ``terms``: what ``code`` sums, where it is a sum or difference (``Expr.terms``)."""
     kb.emit(f"{name} = {code}", *read)
     kb.say(f"sets {name} to {phrase}")
     if t is None:
         return named(name)
-    local, _ = kb.new_local(name, t, along=along or code)
+    summed = tuple(sorted(terms.items())) if terms else None
+    local, _ = kb.new_local(name, t, along=along or code, terms=summed)
     return local
 
 
@@ -148,8 +157,9 @@ def stencil_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Kern
             neighbours.append(_bind(kb, f"{side}{a}", f"{field}[{index}]", t, f"its {side} neighbour along axis {a}"))
     total = " + ".join(n.code for n in neighbours)
     shape = rng.choice(("laplacian", "average") if compact else ("laplacian", "average", "gradient"))
+    weighted_center = f"center * {2.0 * len(axes)}"
     code = {
-        "laplacian": f"{total} - center * {2.0 * len(axes)}",
+        "laplacian": f"{total} - {weighted_center}",
         "average": f"({total} + center) * {1.0 / (len(neighbours) + 1):.4f}",
         "gradient": f"({neighbours[1].code} - {neighbours[0].code}) * 0.5",
     }[shape]
@@ -158,9 +168,11 @@ def stencil_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Kern
         out = kb.output(t)
         kb.emit(f"{out}[{kb.index}] = {code}", *neighbours, center)
         return kb.parts(prefix, kb.summary(f"writes the {shape} of {field} to {out}."))
-    stencil = _bind(kb, shape, code, t, f"the {shape} of {field}", *neighbours, center)
+    sums = {n.code: 1 for n in neighbours} | {weighted_center: -1} if shape == "laplacian" else None
+    stencil = _bind(kb, shape, code, t, f"the {shape} of {field}", *neighbours, center, terms=sums)
     coefficient = _param(kb, ("alpha", "kappa", "diffusivity"))
-    _bind(kb, "updated", f"center + {stencil.code} * {coefficient.code}", t, "center plus its change", coefficient)
+    change = f"{stencil.code} * {coefficient.code}"
+    _bind(kb, "updated", f"center + {change}", t, "center plus its change", coefficient, terms={"center": 1, change: 1})
     return _store(kb, prefix, t)
 
 
@@ -180,7 +192,7 @@ def gather_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Kerne
         pa = _bind(kb, "pa", f"{source}[{a.code}]", t, f"{source} at a", named(source))
         pb = _bind(kb, "pb", f"{source}[{b.code}]", t, f"{source} at b", named(source))
         if t == VEC:
-            _bind(kb, "d", f"{pb.code} - {pa.code}", t, "the edge vector")
+            _bind(kb, "d", f"{pb.code} - {pa.code}", t, "the edge vector", terms={pb.code: 1, pa.code: -1})
             _bind(kb, "dist", "wp.length(d)", FLOAT, "its length")
     else:
         indices = _input(kb, ("indices", "ids", "perm", "lookup"), _ints(kb))
@@ -358,9 +370,9 @@ def assemble_kernel(rng: random.Random, profile: Profile, policy: Policy) -> Ker
         return kb.parts(f"assemble_{form}", kb.summary())
     for end in ends:
         _bind(kb, f"p{end}", f"{pos}[{end}]", VEC, f"{pos}[{end}]", named(pos))
-    edge = _bind(kb, "e1", "pb - pa", VEC, "the first edge")
+    edge = _bind(kb, "e1", "pb - pa", VEC, "the first edge", terms={"pb": 1, "pa": -1})
     if form == "lumped_mass":
-        _bind(kb, "e2", "pc - pa", VEC, "the second edge")
+        _bind(kb, "e2", "pc - pa", VEC, "the second edge", terms={"pc": 1, "pa": -1})
         _bind(kb, "area", "0.5 * wp.length(wp.cross(e1, e2))", FLOAT, "the triangle's area")
         _extras(kb, FLOAT, "a")
         value = _value(kb, FLOAT)

@@ -195,6 +195,14 @@ COMMUTATIVE = frozenset(
 # Operations whose value on two parallel operands is zero (``wp.cross(e1, e1 * k)``), as
 # ``DEGENERATE_ON_TWINS`` is for equal ones: a computation whose result cannot matter.
 DEGENERATE_ON_PARALLEL = frozenset({"cross"})
+# Sums, differences and negations, by the sign each gives its operands: what a chain of them
+# computes is a sum of terms with integer coefficients (``Expr.terms``), and none is drawn where a
+# term one operand holds cancels (``(-t0) + v`` where ``t0 = own + v`` is ``-own``).
+LINEAR_SIGNS = {
+    **dict.fromkeys(("add", "add_fn", "vadd", "madd", "tile_add", "tile_map_add"), (1, 1)),
+    **dict.fromkeys(("sub", "sub_fn", "vsub", "tile_sub", "tile_map_sub"), (1, -1)),
+    **dict.fromkeys(("neg", "neg_fn", "vneg", "tile_neg"), (-1,)),
+}
 
 # Operations whose value is a whole number, and those that change nothing of a whole number or take
 # only its fraction, which is zero (``wp.frac(wp.sign(x))``, ``wp.floor(wp.round(x))``): none of the

@@ -60,12 +60,20 @@ class Statements:
         return self.bind(self.rooted(t), t)
 
     def nested(
-        self, nesting: int, kinds: dict, target: tuple[Expr, str], extra: Expr | None = None, from_zero: bool = False
+        self,
+        nesting: int,
+        kinds: dict,
+        target: tuple[Expr, str],
+        extra: Expr | None = None,
+        from_zero: bool = False,
+        assigned: bool = True,
     ) -> tuple[Block, Expr]:
         """A block that may declare its own locals and ends by updating ``target`` with all of them
         (and with ``extra``, a loop index of the target's type, when given); the block and the
         update's value. ``from_zero``: the target starts at zero (a loop's accumulator) unless the
-        update says otherwise (``operations.accumulator_start``), so it can move from there."""
+        update says otherwise (``operations.accumulator_start``), so it can move from there.
+        ``assigned``: the target counts as assigned again once the block is drawn (a branch's
+        caller says so itself, after the conditions, which read it before any branch runs)."""
         local, local_type = target
         with self.nested_block(sink=local_type) as body:
             self.statements(self.rng.randint(0, 2), nesting - 1, kinds)
@@ -75,7 +83,8 @@ class Statements:
             value = expressions.involve(self.rng, self.scope, value, local_type, local, local_type, from_zero)
             self.emit(f"{local.code} = {value.code}", value)
             self.say(f"sets {local.code} to {value.phrase}")
-        self.assigned_again(local)
+        if assigned:
+            self.assigned_again(local)
         return body, value
 
     def emit_assign(self, nesting: int, kinds: dict) -> None:
@@ -85,8 +94,9 @@ class Statements:
     def emit_if(self, nesting: int, kinds: dict) -> None:
         target = self.target()
         branches = self.rng.choice((1, 2, 2, 3))  # if / if-else / if-elif-else
-        bodies = [self.nested(nesting, kinds, target)[0] for _ in range(branches)]
-        # Every condition before the first header: what a condition binds goes above the chain.
+        bodies = [self.nested(nesting, kinds, target, assigned=False)[0] for _ in range(branches)]
+        # Every condition before the first header: what a condition binds goes above the chain,
+        # and reads the values held before it, the target's among them.
         conditions = [self.condition() for _ in range(max(1, branches - 1))]
         text = []
         for k, body in enumerate(bodies):
@@ -99,6 +109,7 @@ class Statements:
                 text.append(f"otherwise it {', '.join(body.phrases)}")
             self.block.nest(body)
         self.say("; ".join(text))
+        self.assigned_again(target[0])
 
     def loop_bound(self, unrolled: bool) -> Expr:
         """A loop bound: an int argument or struct field, or (when ``unrolled``) perhaps a constant."""
@@ -307,9 +318,12 @@ class Statements:
         value = self.flat(self.expr(FLOAT, 1))
         cond = self.rng.choice(("True", f"{value.code} > 0.0", f"{value.code} < 1.0"))
         if self.chance("tile_stack") or not self.tile_scatter_types():
+            # Every thread of a block pushes the same value (a reduction over the block's tile): under
+            # a condition, none pushed in any launch (``wp.tile_min(t) > 0.0`` on data in [-2, 2]), and
+            # the pop read nothing back. So each pushes, and the pop reads the value.
             stack, popped, slot = self.fresh("stack"), self.fresh("t"), self.fresh("slot")
             self.emit(f"{stack} = wp.tile_stack(capacity=64, dtype=float)", value)
-            self.emit(f"wp.tile_stack_push({stack}, {value.code}, {cond})")
+            self.emit(f"wp.tile_stack_push({stack}, {value.code}, True)")
             count = self.fresh("count")
             self.emit(f"{count} = wp.tile_stack_count({stack})")
             self.emit(f"{popped}, {slot} = wp.tile_stack_pop({stack})")
