@@ -370,7 +370,8 @@ class KernelBuilder(Statements):
 
     def assigned_again(self, local: Expr) -> None:
         """``local`` was assigned again: what its binding made (its multiple, the operation that
-        made it) no longer says what it holds."""
+        made it, the terms it sums) no longer says what it holds, and the block no longer holds
+        the values that read it (``Block.values``)."""
         again = replace(local, along=None, outer=None, terms=None)
         self.block.values = {
             code: bound

@@ -488,7 +488,7 @@ def not_degenerate(ops: list[Op], fixed: dict[int, Expr]) -> list[Op]:
 
 def fitting_joins(joins: list[Op], fixed: dict[int, Expr]) -> list[Op]:
     """The joins of two ``fixed`` operands that neither wrap one in itself, discard what one holds,
-    nor cancel them when equal."""
+    nor cancel them (``not_degenerate``)."""
     kept = [op for op in joins if not discards(op, fixed)] or joins
     return not_degenerate(not_wrapping(kept, fixed), fixed)
 
