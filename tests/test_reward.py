@@ -9,6 +9,10 @@ and conversational; ``eval`` scores the same candidates from a file, and each re
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import run_python
@@ -232,3 +236,21 @@ def test_a_child_of_two_parts_has_each_parts_time_limit():
     assert seen[2] == ("timeout", False, "timed out after 3 s", 0.0)
     assert seen[3][:2] == ("", True)  # built in 2.5 s of 3, then ran 1 s of 1.5: 3.5 s in all is allowed
     assert 0.9 <= seen[3][3] < 1.5, seen[3]  # the run part's 1 s, not the child's 3.5
+
+
+def test_a_pool_removes_the_scratch_folders_of_processes_that_ended_without_removing_them(tmp_path, monkeypatch):
+    """SIGTERM ends a script that holds an ``ExecutionReward`` without its cleanup, and the pool's
+    scratch folder stayed in the temporary folder (four of them after four such ends here). A new
+    pool removes those whose process is gone, and no other process's."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    stale = tmp_path / f"{harness.SCRATCH_PREFIX}{ended.pid}_abcd1234"
+    alive = tmp_path / f"{harness.SCRATCH_PREFIX}{os.getpid()}_efgh5678"
+    other = tmp_path / "wirp_eval_ijkl9012"  # not a pool's: a worker's own, inside its sandbox
+    for folder in (stale, alive, other):
+        folder.mkdir()
+        (folder / "worker0.log").write_text("a log\n")
+    made = Path(harness.scratch_folder())
+    assert not stale.exists() and alive.exists() and other.exists()
+    assert made.parent == tmp_path and made.name.startswith(f"{harness.SCRATCH_PREFIX}{os.getpid()}_")

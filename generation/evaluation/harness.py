@@ -339,6 +339,29 @@ def sandbox_layers(require: bool) -> tuple[Layer, ...]:
 
 
 _WARNED: set[str] = set()
+SCRATCH_PREFIX = "wirp_eval_p"  # then the process's id: wirp_eval_p1234_xxxxxxxx
+
+
+def scratch_folder() -> str:
+    """A new scratch folder for this process's pool, named for the process, once those of processes
+    that ended without removing theirs are gone: SIGTERM ends a training script that holds an
+    ``ExecutionReward`` without running its cleanup, and its folder (the workers' logs) stayed."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*_*"):
+        owner = folder.name.removeprefix(SCRATCH_PREFIX).split("_", 1)[0]
+        if owner.isdigit() and not _running(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_")
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts, though it cannot be signalled)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Pool:
@@ -352,7 +375,7 @@ class Pool:
     def __init__(self, layers: tuple[Layer, ...], limits: Limits, gpus: int, count: int):
         # Children read a precompiled header directly only where Landlock keeps them from writing it.
         shared = header.shared_header() if Plan.of(layers).landlock else ""
-        self.scratch = tempfile.mkdtemp(prefix="wirp_eval_")
+        self.scratch = scratch_folder()
         self.workers = [Worker(layers, self.scratch, limits, gpus, number, shared) for number in range(max(1, count))]
         self._inboxes: list[queue.Queue] = [queue.Queue() for _ in self.workers]
         self._threads = [threading.Thread(target=self._serve, args=(n,), daemon=True) for n in range(len(self.workers))]
