@@ -338,7 +338,7 @@ def apply(
 
     One argument (the anchor) must read data; the others may be constants.
     """
-    fixed = fixed or {}
+    fixed = {k: held(scope, e) for k, e in (fixed or {}).items()}
     needs_data = not allow_const and not op.reads and not any(not e.const for e in fixed.values())
     if not op.args:  # a draw from the generator state
         return Expr(op.template.format(L=Literals(op.scalar)), op.phrase, (op.base,), reads=op.reads)
@@ -350,7 +350,7 @@ def apply(
             scope.hoister.rollback(mark)  # nothing a discarded draw bound stays
         anchor = rng.choice(readable)
         args = [
-            held(scope, fixed[k])
+            fixed[k]
             if k in fixed
             # an argument a guard wraps in a call must read data: no wp.abs(0.1)
             else held(
