@@ -6,7 +6,7 @@ from __future__ import annotations
 LAUNCH_SIZE = 16
 TILE_BLOCK_DIM = 64  # threads per block for tile kernels (a CPU build runs a block as one thread)
 INT_ARGUMENT = 4  # scalar int arguments are loop bounds and counts: keep them small
-VALUE_RANGE = 2.0
+VALUE_RANGE = 2.0  # float inputs lie in [-VALUE_RANGE, VALUE_RANGE] unless a caller gives another magnitude
 
 
 class RunCheckError(RuntimeError):
@@ -38,8 +38,9 @@ def _handle(kind: str, rng, device: str, keep: list):
     return wp.uint64(handle.id)
 
 
-def _argument(arg_type, rng, device: str = "cpu"):
-    """A seeded input for one kernel argument: arrays of random values, small scalars."""
+def _argument(arg_type, rng, device: str = "cpu", magnitude: float = VALUE_RANGE):
+    """A seeded input for one kernel argument: arrays of random values (floats within ``magnitude``
+    of zero, integers in [0, 8), which kernels use as indices), small scalars."""
     import warp as wp
 
     from generation.backend import warp_api as backend
@@ -49,7 +50,7 @@ def _argument(arg_type, rng, device: str = "cpu"):
         scalar = backend.scalar_type(dtype)
         shape = (LAUNCH_SIZE,) * arg_type.ndim + backend.value_shape(dtype)
         if scalar in backend.FLOAT_TYPES:
-            values = rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=shape)
+            values = rng.uniform(-magnitude, magnitude, size=shape)
         elif scalar in backend.INT_TYPES:
             values = rng.integers(0, 8, size=shape)
         elif scalar is wp.bool:
@@ -59,7 +60,7 @@ def _argument(arg_type, rng, device: str = "cpu"):
         return wp.array(values.astype(backend.numpy_dtype(scalar)), dtype=dtype, device=device)
     # Scalars as the argument's own Warp type: a generic kernel's launch picks its overload from them.
     if arg_type in backend.FLOAT_TYPES:
-        return arg_type(float(rng.uniform(-VALUE_RANGE, VALUE_RANGE)))
+        return arg_type(float(rng.uniform(-magnitude, magnitude)))
     if arg_type in backend.INT_TYPES:
         return arg_type(INT_ARGUMENT)
     if arg_type in (wp.bool, bool):
@@ -67,10 +68,10 @@ def _argument(arg_type, rng, device: str = "cpu"):
     if backend.is_struct_type(arg_type):
         value = arg_type()
         for name, var in arg_type.vars.items():
-            setattr(value, name, _argument(var.type, rng, device))
+            setattr(value, name, _argument(var.type, rng, device, magnitude))
         return value
     if backend.is_vector_type(arg_type):  # vectors, matrices, quaternions, transforms
-        return arg_type(*rng.uniform(-VALUE_RANGE, VALUE_RANGE, size=backend.component_count(arg_type)).tolist())
+        return arg_type(*rng.uniform(-magnitude, magnitude, size=backend.component_count(arg_type)).tolist())
     raise RunCheckError(f"unsupported argument type {backend.type_name(arg_type)}")
 
 
@@ -80,9 +81,10 @@ def typed_kernel(kernel):
     return next(iter(kernel.overloads.values())) if kernel.is_generic and kernel.overloads else kernel
 
 
-def seeded_arguments(typed, launch, rng, device: str, objects: list) -> list:
-    """One seeded value per argument of ``typed``, in order; the objects behind handles are kept in
-    ``objects`` until the launch is done."""
+def seeded_arguments(typed, launch, rng, device: str, objects: list, magnitude: float = VALUE_RANGE) -> list:
+    """One seeded value per argument of ``typed``, in order, its floats within ``magnitude`` of zero;
+    the objects behind handles (built at the default magnitude) are kept in ``objects`` until the
+    launch is done."""
     import numpy as np
     import warp as wp
 
@@ -94,7 +96,7 @@ def seeded_arguments(typed, launch, rng, device: str, objects: list) -> list:
             values = np.sort(rng.integers(0, LAUNCH_SIZE + 1, size=LAUNCH_SIZE + 1))
             args.append(wp.array(values.astype(np.int32), dtype=arg.type.dtype, device=device))
         else:
-            args.append(_argument(arg.type, rng, device))
+            args.append(_argument(arg.type, rng, device, magnitude))
     return args
 
 

@@ -32,6 +32,10 @@ from generation.source.features import Launch, launch_of
 
 CPU_MODE = header.MODE  # Warp's debug build checks every array access (asserts stay in)
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id, the set's number and the salt (if any) follow
+# The magnitude of the float inputs of each input set, in turn (set k: within INPUT_MAGNITUDES[k % 5] of
+# zero). Data of one size leaves a kernel's branches, clamps and minimums on one side (inputs within
+# 2 of zero never reach ``if x > 4.0``), and a changed operation there changes no output.
+INPUT_MAGNITUDES = (2.0, 0.5, 6.0, 20.0, 60.0)
 ROW_ARGS_FILE = "row_args.json"  # the row kernel's (name, type) arguments, written by its reference's run
 ROW_UNIT_FILE = "row_unit.json"  # Warp's prelude, metadata and code beside the forward, left by a reference's CPU build
 COMPILED_FILE = "compiled.json"  # the compile's result, where the run phase follows in the same child
@@ -65,6 +69,11 @@ class Work:
 def input_seed(row_id: str, input_set: int, salt: str = "") -> list[int]:
     seed = [EVALUATION_SEED, zlib.crc32(row_id.encode()), input_set]
     return seed + [int(hashlib.sha256(salt.encode()).hexdigest()[:32], 16)] if salt else seed
+
+
+def input_magnitude(input_set: int) -> float:
+    """How far from zero the float inputs of ``input_set`` lie (``INPUT_MAGNITUDES``, in turn)."""
+    return INPUT_MAGNITUDES[input_set % len(INPUT_MAGNITUDES)]
 
 
 def launch_facts(python_source: str, kernel_name: str) -> dict:
@@ -277,7 +286,8 @@ def _launch_and_save(work: Work, kernel, block_dim: int | None) -> None:
         for input_set in range(work.input_sets):
             seed = input_seed(work.row_id, input_set, work.input_salt)
             objects: list = []
-            args = launches.seeded_arguments(typed, launch, np.random.default_rng(seed), device, objects)
+            rng, magnitude = np.random.default_rng(seed), input_magnitude(input_set)
+            args = launches.seeded_arguments(typed, launch, rng, device, objects, magnitude)
             if pass_name == "forward":
                 _save(arrays, f"{input_set}/pre", labels, variables, args)
                 launches.launched(kernel, launch, args, device, block_dim=block_dim)

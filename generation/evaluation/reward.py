@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 # Bumped whenever a change could score a candidate differently: a disk cache of another version is
 # not read.
-SCORING_VERSION = "4"
+SCORING_VERSION = "5"
 CACHE_SIZE = 100_000  # scores kept, in memory and on disk
 
 
