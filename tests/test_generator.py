@@ -52,6 +52,13 @@ def sample_trees(category: str) -> tuple[ast.Module, ...]:
     return tuple(map(ast.parse, sample_sources(category)))
 
 
+@functools.cache
+def walked(node: ast.AST) -> tuple[ast.AST, ...]:
+    """``ast.walk`` of a sample tree or of one of its functions, listed once: the checks below read
+    the same trees, and walking each again for every check was a fifth of this file's time."""
+    return tuple(ast.walk(node))
+
+
 @pytest.mark.parametrize("category", list(CATEGORIES))
 def test_each_category_generates_code_for_both_devices(category):
     specs = [generate(category, 1, index) for index in range(8)]
@@ -271,7 +278,7 @@ def test_risky_operations_are_guarded():
 
 
 def _loads(function: ast.FunctionDef) -> set[str]:
-    return {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in walked(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def test_every_statement_is_used():
@@ -282,7 +289,7 @@ def test_every_statement_is_used():
             for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
                 stored = {
                     target.id
-                    for node in ast.walk(function)
+                    for node in walked(function)
                     if isinstance(node, ast.Assign)
                     for target in node.targets
                     if isinstance(target, ast.Name) and target.id != "i" and target.id not in "ijk"
@@ -323,7 +330,7 @@ def test_every_helper_is_called(category):
         helpers = {
             node.name for node in tree.body if isinstance(node, ast.FunctionDef) and warp_decorated(node, "func")
         }
-        called = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        called = {node.id for node in walked(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
         assert helpers <= called, (sorted(helpers - called), ast.unparse(tree))
 
 
@@ -433,7 +440,7 @@ def test_no_branch_compares_a_value_with_itself():
     compared = 0
     for category in CATEGORIES:
         for tree in sample_trees(category):
-            for branch in (node for node in ast.walk(tree) if isinstance(node, ast.If | ast.While)):
+            for branch in (node for node in walked(tree) if isinstance(node, ast.If | ast.While)):
                 for test in (n for n in ast.walk(branch.test) if isinstance(n, ast.Compare)):
                     compared += 1
                     sides = [test.left, *test.comparators]
@@ -454,7 +461,7 @@ def test_every_kernel_branch_tests_data():
             kernels = [
                 node for node in tree.body if isinstance(node, ast.FunctionDef) and warp_decorated(node, "kernel")
             ]
-            for branch in (n for kernel in kernels for n in ast.walk(kernel) if isinstance(n, ast.If | ast.While)):
+            for branch in (n for kernel in kernels for n in walked(kernel) if isinstance(n, ast.If | ast.While)):
                 branches += 1
                 assert any(isinstance(n, ast.Name) for n in ast.walk(branch.test)), ast.unparse(branch.test)
     assert branches > 500, branches
@@ -482,7 +489,7 @@ def _accumulator_loops() -> Iterator[tuple[str, str, list[ast.Assign], ast.For]]
     assignments to it, and the loop."""
     for category in CATEGORIES:
         for tree in sample_trees(category):
-            for block in (node for node in ast.walk(tree) if hasattr(node, "body")):
+            for block in (node for node in walked(tree) if hasattr(node, "body")):
                 for first, loop in itertools.pairwise(block.body):
                     if isinstance(first, ast.Assign) and isinstance(loop, ast.For):
                         (target,) = first.targets
@@ -526,7 +533,7 @@ def test_no_operation_cancels_two_equal_operands():
     checked, cancelling = 0, []
     for category in CATEGORIES:
         for tree in sample_trees(category):
-            for node in ast.walk(tree):
+            for node in walked(tree):
                 if isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.tile_map":
                     operands = node.args[1:] if ast.unparse(node.args[0]) in CANCELLING_CALLS else []
                 elif isinstance(node, ast.Call) and ast.unparse(node.func) in CANCELLING_CALLS:
@@ -563,7 +570,7 @@ def test_no_operation_undoes_itself():
     checked, undone = 0, []
     for category in CATEGORIES:
         for tree in sample_trees(category):
-            for node in ast.walk(tree):
+            for node in walked(tree):
                 function = _undoing(node)
                 if function is not None:
                     checked += 1
@@ -627,7 +634,7 @@ def test_no_cross_product_takes_two_parallel_vectors():
             }
             along: dict[str, str] = {}
             once = _bound_once(function)  # a local assigned again may hold anything
-            for node in ast.walk(function):
+            for node in walked(function):
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                     if node.targets[0].id in once:
                         along[node.targets[0].id] = _along(node.value, along, scalars)
@@ -645,7 +652,7 @@ def test_no_tile_of_zeros_is_an_operand():
     zeros = []
     for category in ("tile", "mixed"):
         for tree in sample_trees(category):
-            for node in ast.walk(tree):
+            for node in walked(tree):
                 if isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.tile_zeros":
                     if not any(k.arg == "storage" and ast.literal_eval(k.value) == "shared" for k in node.keywords):
                         zeros.append(ast.unparse(node))
@@ -660,7 +667,7 @@ def test_every_thread_pushes_on_a_tile_stack():
     pushes = []
     for category in ("tile", "mixed"):
         for tree in sample_trees(category):
-            for node in ast.walk(tree):
+            for node in walked(tree):
                 if isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.tile_stack_push":
                     pushes.append(ast.unparse(node.args[2]))
     assert len(pushes) > 10, len(pushes)  # the pushes are there to be checked
@@ -695,11 +702,12 @@ BOUNDED_CALLS = {
 }
 
 
+@functools.cache
 def _bound_once(function: ast.FunctionDef) -> dict[str, ast.expr]:
     """The locals of ``function`` assigned exactly once, and the value each holds: what the source
-    alone says a name means wherever it is read."""
+    alone says a name means wherever it is read (read only: several checks share it)."""
     values: dict[str, list[ast.expr]] = {}
-    for node in ast.walk(function):
+    for node in walked(function):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 for name in (n for n in ast.walk(target) if isinstance(n, ast.Name)):
@@ -724,7 +732,7 @@ def test_a_branch_compares_with_a_constant_it_can_fall_either_side_of():
         for tree in sample_trees(category):
             for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
                 bound = _bound_once(function)
-                for branch in (node for node in ast.walk(function) if isinstance(node, ast.If | ast.While)):
+                for branch in (node for node in walked(function) if isinstance(node, ast.If | ast.While)):
                     for test in (n for n in ast.walk(branch.test) if isinstance(n, ast.Compare)):
                         value = _number(test.comparators[-1])
                         if value is None or isinstance(test.left, ast.Name) and test.left.id.startswith("k"):
@@ -780,7 +788,7 @@ def test_no_operation_discards_what_its_argument_holds():
         for tree in sample_trees(category):
             for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
                 bound = _bound_once(function)
-                for call in (n for n in ast.walk(function) if isinstance(n, ast.Call) and n.args):
+                for call in (n for n in walked(function) if isinstance(n, ast.Call) and n.args):
                     name = _call_name(call)
                     if name in IDLE_ON_WHOLE_CALLS:
                         checked["whole"] += 1
@@ -797,7 +805,7 @@ def test_no_operation_discards_what_its_argument_holds():
 
 def _statement_lists(tree: ast.Module) -> Iterator[list[ast.stmt]]:
     """Every block of statements in ``tree``: bodies and ``else`` branches."""
-    for node in ast.walk(tree):
+    for node in walked(tree):
         for statements in (getattr(node, "body", None), getattr(node, "orelse", None)):
             if isinstance(statements, list) and statements and isinstance(statements[0], ast.stmt):
                 yield statements
@@ -875,7 +883,7 @@ def test_no_sum_cancels_a_term_of_its_operands():
         for tree in sample_trees(category):
             for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
                 bound = _bound_once(function)
-                for node in ast.walk(function):
+                for node in walked(function):
                     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
                         operands = [node.left, node.right]
                     elif _call_name(node) in ("wp.add", "wp.sub") and len(node.args) == 2:
@@ -900,7 +908,7 @@ def test_a_helper_reads_every_parameter():
     for category in CATEGORIES:
         for tree in sample_trees(category):
             for helper in (n for n in tree.body if isinstance(n, ast.FunctionDef) and warp_decorated(n, "func")):
-                names = {n.id for n in ast.walk(helper) if isinstance(n, ast.Name)}
+                names = {n.id for n in walked(helper) if isinstance(n, ast.Name)}
                 for argument in helper.args.args[1:] if helper.args.args[0].arg == "s" else helper.args.args:
                     parameters += 1
                     unread += argument.arg not in names
