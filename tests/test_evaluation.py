@@ -471,28 +471,34 @@ def test_a_run_in_a_fresh_process_saves_what_a_forked_one_does(builds):
     assert all(np.array_equal(forked[key], fresh[key], equal_nan=True) for key in forked)
 
 
-THRESHOLD_KERNEL = """import warp as wp
+BEYOND_THE_USUAL_DATA = """import warp as wp
 
 
 @wp.kernel
-def past_four(x: wp.array(dtype=float), y: wp.array(dtype=float)):
+def beyond(x: wp.array(dtype=float), n: wp.array(dtype=int), y: wp.array(dtype=float), m: wp.array(dtype=int)):
     i = wp.tid()
     v = x[i]
     if v > 4.0:
         v = v + 1.0
     y[i] = v
+    m[i] = wp.abs(n[i])
 """
 
 
-def test_a_change_behind_a_threshold_the_usual_data_never_reaches_is_told_apart():
-    """Inputs within 2 of zero never reach ``if v > 4.0``: on data of that one size, ``v - 1.0`` in
-    its place changed no output. The input sets' magnitudes differ (``execute.INPUT_MAGNITUDES``),
-    and the change fails the comparison."""
-    row = {"id": "threshold", "kernel_name": "past_four", "python_source": THRESHOLD_KERNEL}
-    changed = dict(row, python_source=THRESHOLD_KERNEL.replace("v + 1.0", "v - 1.0"))
+@pytest.mark.parametrize(
+    ("change", "output"),
+    [(("v + 1.0", "v - 1.0"), "y"), (("wp.abs(n[i])", "n[i]"), "m")],
+    ids=["a branch past 4", "a negative integer"],
+)
+def test_a_change_the_usual_data_never_reaches_is_told_apart(change, output):
+    """Floats within 2 of zero never reach ``if v > 4.0``, and integers in [0, 8) are never negative:
+    on data of that one size, either change here changed no output. The input sets' sizes differ
+    (``execute.INPUT_SCALES``: integers that hold values only, never an index, turn negative), and
+    each change fails the comparison."""
+    row = {"id": "beyond", "kernel_name": "beyond", "python_source": BEYOND_THE_USUAL_DATA}
+    changed = dict(row, python_source=BEYOND_THE_USUAL_DATA.replace(*change))
     reference, candidate = (reference_phases(made, input_sets=5) for made in (row, changed))
-    assert np.abs(reference["0/pre/x"]).max() <= 2.0 < np.abs(reference["4/pre/x"]).max()
-    assert "/post/y: " in compare.first_mismatch(reference, candidate, range(5))
+    assert f"/post/{output}: " in compare.first_mismatch(reference, candidate, range(5))
 
 
 @pytest.mark.skipif(not harness._gpus(), reason="no CUDA device: CUDA candidates run on a GPU only")

@@ -15,6 +15,7 @@ from generation.pipeline.build import build_rows
 from generation.pipeline.options import BuildOptions
 from generation.pipeline.plan import PlannedKernel
 from generation.pipeline.stats import BuildStats, Reason
+from generation.source.features import launch_of
 from generation.source.spec import KernelSpec
 
 HEADER = "import warp as wp\n\n\n"
@@ -295,7 +296,6 @@ def test_csr_offsets_are_read_in_either_annotation_form(annotation):
     """The run check fills an int array read at ``i + 1`` with monotone offsets, whatever form
     annotates it: read as a float array, ``range(start, end)`` ran past the values' end."""
     from generation.backend.run_check import run_checks
-    from generation.source.features import launch_of
 
     source = f"""import warp as wp
 
@@ -310,6 +310,45 @@ def segment_sum(offsets: {annotation}, values: wp.array[float], out: wp.array[fl
 """
     assert launch_of(source, "segment_sum").offsets == {"offsets"}
     assert run_checks([(source, "segment_sum")], seed=1) == [None]
+
+
+VALUE_INTS = """import warp as wp
+
+
+@wp.func
+def pick(a: wp.array(dtype=float), k: int):
+    return a[k % 4]
+
+
+@wp.func
+def twice(k: int):
+    return k * 2
+
+
+@wp.kernel
+def k(flags: wp.array(dtype=int), edges: wp.array2d(dtype=int), counts: wp.array(dtype=int),
+      slots: wp.array(dtype=int), hist: wp.array(dtype=int), picks: wp.array(dtype=int), held: wp.array(dtype=int),
+      values: wp.array(dtype=float), out: wp.array(dtype=int)):
+    i = wp.tid()
+    if (flags[i] & 1) == 0:
+        return
+    a = edges[i, 0]
+    s = float(0.0)
+    for c in range(counts[i]):
+        s += values[c]
+    wp.atomic_add(hist, slots[i], 1)
+    t = picks[i] + 1
+    s += pick(values, t)
+    out[i] = twice(held[i]) + wp.abs(flags[i]) + int(values[a] + s)
+"""
+
+
+def test_integer_arrays_that_hold_values_only_are_told_from_those_a_kernel_indexes_with():
+    """What the evaluation may draw negative and large (``Launch.value_ints``): not an index
+    (``edges``), a loop's count (``counts``), an atomic's slot (``slots``), an array an atomic writes
+    (``hist``), nor a value a helper indexes with through a local (``picks``); a value a helper only
+    computes with (``held``), a flag and an output are."""
+    assert launch_of(VALUE_INTS, "k").value_ints == {"flags", "held", "out"}
 
 
 def test_a_build_where_every_kernel_fails_stops_with_the_first_errors(monkeypatch):

@@ -7,6 +7,7 @@ LAUNCH_SIZE = 16
 TILE_BLOCK_DIM = 64  # threads per block for tile kernels (a CPU build runs a block as one thread)
 INT_ARGUMENT = 4  # scalar int arguments are loop bounds and counts: keep them small
 VALUE_RANGE = 2.0  # float inputs lie in [-VALUE_RANGE, VALUE_RANGE] unless a caller gives another magnitude
+INT_VALUES = (0, 8)  # integer arrays hold [0, 8): kernels index with them (those that hold values only may differ)
 
 
 class RunCheckError(RuntimeError):
@@ -38,9 +39,9 @@ def _handle(kind: str, rng, device: str, keep: list):
     return wp.uint64(handle.id)
 
 
-def _argument(arg_type, rng, device: str = "cpu", magnitude: float = VALUE_RANGE):
+def _argument(arg_type, rng, device: str = "cpu", magnitude: float = VALUE_RANGE, ints: tuple = INT_VALUES):
     """A seeded input for one kernel argument: arrays of random values (floats within ``magnitude``
-    of zero, integers in [0, 8), which kernels use as indices), small scalars."""
+    of zero, integers in [``ints``), which wrap around an unsigned type), small scalars."""
     import warp as wp
 
     from generation.backend import warp_api as backend
@@ -52,7 +53,7 @@ def _argument(arg_type, rng, device: str = "cpu", magnitude: float = VALUE_RANGE
         if scalar in backend.FLOAT_TYPES:
             values = rng.uniform(-magnitude, magnitude, size=shape)
         elif scalar in backend.INT_TYPES:
-            values = rng.integers(0, 8, size=shape)
+            values = rng.integers(*ints, size=shape)
         elif scalar is wp.bool:
             values = rng.random(size=shape) < 0.5
         else:
@@ -81,10 +82,13 @@ def typed_kernel(kernel):
     return next(iter(kernel.overloads.values())) if kernel.is_generic and kernel.overloads else kernel
 
 
-def seeded_arguments(typed, launch, rng, device: str, objects: list, magnitude: float = VALUE_RANGE) -> list:
-    """One seeded value per argument of ``typed``, in order, its floats within ``magnitude`` of zero;
-    the objects behind handles (built at the default magnitude) are kept in ``objects`` until the
-    launch is done."""
+def seeded_arguments(
+    typed, launch, rng, device: str, objects: list, magnitude: float = VALUE_RANGE, value_ints: tuple = INT_VALUES
+) -> list:
+    """One seeded value per argument of ``typed``, in order: floats within ``magnitude`` of zero, the
+    integer arrays that hold values only (``launch.value_ints``) in [``value_ints``), the others in
+    ``INT_VALUES``; the objects behind handles (built at the default magnitude) are kept in
+    ``objects`` until the launch is done."""
     import numpy as np
     import warp as wp
 
@@ -96,7 +100,8 @@ def seeded_arguments(typed, launch, rng, device: str, objects: list, magnitude: 
             values = np.sort(rng.integers(0, LAUNCH_SIZE + 1, size=LAUNCH_SIZE + 1))
             args.append(wp.array(values.astype(np.int32), dtype=arg.type.dtype, device=device))
         else:
-            args.append(_argument(arg.type, rng, device, magnitude))
+            ints = value_ints if arg.label in launch.value_ints else INT_VALUES
+            args.append(_argument(arg.type, rng, device, magnitude, ints))
     return args
 
 

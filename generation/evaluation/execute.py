@@ -32,10 +32,6 @@ from generation.source.features import Launch, launch_of
 
 CPU_MODE = header.MODE  # Warp's debug build checks every array access (asserts stay in)
 EVALUATION_SEED = 21  # the root of every input set's seed; a row's id, the set's number and the salt (if any) follow
-# The magnitude of the float inputs of each input set, in turn (set k: within INPUT_MAGNITUDES[k % 5] of
-# zero). Data of one size leaves a kernel's branches, clamps and minimums on one side (inputs within
-# 2 of zero never reach ``if x > 4.0``), and a changed operation there changes no output.
-INPUT_MAGNITUDES = (2.0, 0.5, 6.0, 20.0, 60.0)
 ROW_ARGS_FILE = "row_args.json"  # the row kernel's (name, type) arguments, written by its reference's run
 ROW_UNIT_FILE = "row_unit.json"  # Warp's prelude, metadata and code beside the forward, left by a reference's CPU build
 COMPILED_FILE = "compiled.json"  # the compile's result, where the run phase follows in the same child
@@ -71,15 +67,34 @@ def input_seed(row_id: str, input_set: int, salt: str = "") -> list[int]:
     return seed + [int(hashlib.sha256(salt.encode()).hexdigest()[:32], 16)] if salt else seed
 
 
-def input_magnitude(input_set: int) -> float:
-    """How far from zero the float inputs of ``input_set`` lie (``INPUT_MAGNITUDES``, in turn)."""
-    return INPUT_MAGNITUDES[input_set % len(INPUT_MAGNITUDES)]
+@dataclass(frozen=True)
+class InputScale:
+    """How large an input set's values are: data of one size leaves a kernel's branches, clamps and
+    minimums on one side (inputs within 2 of zero never reach ``if x > 4.0``, integers in [0, 8)
+    are never negative), and a changed operation there changes no output."""
+
+    floats: float  # float inputs lie within this of zero
+    ints: tuple[int, int]  # [low, high) of the integer arrays that hold values only (``Launch.value_ints``)
+
+
+# Each input set's scale, in turn (set k: INPUT_SCALES[k % 5]). The first is the run check's.
+INPUT_SCALES = (
+    InputScale(2.0, (0, 8)),
+    InputScale(0.5, (0, 8)),
+    InputScale(6.0, (-8, 8)),
+    InputScale(20.0, (-64, 64)),
+    InputScale(60.0, (-1000, 1000)),
+)
+
+
+def input_scale(input_set: int) -> InputScale:
+    return INPUT_SCALES[input_set % len(INPUT_SCALES)]
 
 
 def launch_facts(python_source: str, kernel_name: str) -> dict:
     """What launching the row's kernel needs, read from its source (never run), as JSON."""
     launch = launch_of(python_source, kernel_name)
-    return dataclasses.asdict(launch) | {"offsets": sorted(launch.offsets)}
+    return dataclasses.asdict(launch) | {"offsets": sorted(launch.offsets), "value_ints": sorted(launch.value_ints)}
 
 
 def _unit_body(work: Work, kernel) -> str:
@@ -286,8 +301,8 @@ def _launch_and_save(work: Work, kernel, block_dim: int | None) -> None:
         for input_set in range(work.input_sets):
             seed = input_seed(work.row_id, input_set, work.input_salt)
             objects: list = []
-            rng, magnitude = np.random.default_rng(seed), input_magnitude(input_set)
-            args = launches.seeded_arguments(typed, launch, rng, device, objects, magnitude)
+            rng, scale = np.random.default_rng(seed), input_scale(input_set)
+            args = launches.seeded_arguments(typed, launch, rng, device, objects, scale.floats, scale.ints)
             if pass_name == "forward":
                 _save(arrays, f"{input_set}/pre", labels, variables, args)
                 launches.launched(kernel, launch, args, device, block_dim=block_dim)
@@ -309,6 +324,7 @@ def _renamed_launch(launch: Launch, row_labels: list[str], candidate_labels: lis
         launch,
         handles={names[label]: kind for label, kind in launch.handles.items()},
         offsets={names[label] for label in launch.offsets},
+        value_ints={names[label] for label in launch.value_ints},
     )
 
 

@@ -61,19 +61,26 @@ HANDLE_KINDS = {"wp.mesh_": "mesh", "wp.hash_grid_": "hash_grid", "wp.bvh_": "bv
 @dataclass(frozen=True)
 class Launch:
     """What launching a kernel needs, read from its source in one parse: how many indices it takes,
-    whether it runs tiled, which arguments are handles of which object, which are CSR offsets."""
+    whether it runs tiled, which arguments are handles of which object, which are CSR offsets, and
+    which integer arrays hold values only (never an index, a count or a handle's argument)."""
 
     dims: int
     tiled: bool
     handles: dict[str, str]
     offsets: set[str]
+    value_ints: set[str] = frozenset()
 
 
 def launch_of(python_source: str, kernel_name: str) -> Launch:
     tree = ast.parse(python_source)
     kernel = next(node for node in ast.walk(tree) if is_kernel(node) and node.name == kernel_name)
     tiled = any(name.startswith("tile") for name in warp_calls(tree))  # its helpers' calls count too
-    return Launch(_launch_dims(kernel), tiled, _handle_kinds(kernel), _offset_arrays(kernel))
+    helpers = {node.name: node for node in ast.walk(tree) if type(node) is ast.FunctionDef and node is not kernel}
+    offsets = _offset_arrays(kernel)
+    values = {
+        name for name in _int_arrays(kernel) - offsets if not _indexes_with(kernel, {name}, set(), helpers, set())
+    }
+    return Launch(_launch_dims(kernel), tiled, _handle_kinds(kernel), offsets, values)
 
 
 def _handle_kinds(kernel: ast.FunctionDef) -> dict[str, str]:
@@ -94,14 +101,18 @@ def _handle_kinds(kernel: ast.FunctionDef) -> dict[str, str]:
 _INT_ARRAY = re.compile(r"(dtype=(wp\.)?u?int(8|16|32|64)?\)|\[(wp\.)?u?int(8|16|32|64)?\])$")
 
 
-def _offset_arrays(kernel: ast.FunctionDef) -> set[str]:
-    """Integer arrays read one past an index (``offsets[i + 1]``): CSR offsets, one longer than the
-    launch and monotone (a float field read at ``i + 1`` is a neighbour, not an offset)."""
-    arguments = {
+def _int_arrays(kernel: ast.FunctionDef) -> set[str]:
+    return {
         arg.arg
         for arg in kernel.args.args
         if arg.annotation is not None and _INT_ARRAY.search(ast.unparse(arg.annotation))
     }
+
+
+def _offset_arrays(kernel: ast.FunctionDef) -> set[str]:
+    """Integer arrays read one past an index (``offsets[i + 1]``): CSR offsets, one longer than the
+    launch and monotone (a float field read at ``i + 1`` is a neighbour, not an offset)."""
+    arguments = _int_arrays(kernel)
     found = set()
     for node in ast.walk(kernel):
         if type(node) is ast.Subscript and type(node.value) is ast.Name and node.value.id in arguments:
@@ -109,6 +120,73 @@ def _offset_arrays(kernel: ast.FunctionDef) -> set[str]:
             if type(index) is ast.BinOp and type(index.op) is ast.Add and ast.unparse(index.right) == "1":
                 found.add(node.value.id)
     return found
+
+
+# Warp builtins whose integer arguments are indices, counts or sizes (``wp.atomic_add(a, k, v)``,
+# ``wp.mesh_eval_position(mesh, face, ...)``, ``wp.tile_load(a, shape=n)``), by name prefix.
+_INDEXING_BUILTINS = ("wp.atomic_", "wp.tile", "wp.mesh_", "wp.hash_grid_", "wp.bvh_", "wp.volume_", "wp.array")
+_CONVERSIONS = {"int", "float", "bool", "abs", "min", "max"}
+
+
+def _indexes_with(function: ast.FunctionDef, arrays: set[str], values: set[str], helpers: dict, seen: set) -> bool:
+    """Whether a value read from ``arrays`` (or held by ``values``) can reach an index in
+    ``function``: a subscript, a loop's bound, an indexing builtin's argument, or a helper that
+    indexes with it (followed into the module's helpers; one that is not there counts). A local
+    assigned such a value is followed too. Answers yes where unsure."""
+    names = set(values)
+
+    def reads(node: ast.AST) -> bool:
+        return any(
+            (type(n) is ast.Subscript and type(n.value) is ast.Name and n.value.id in arrays)
+            or (type(n) is ast.Name and n.id in names)
+            for n in ast.walk(node)
+        )
+
+    grown = True
+    while grown:  # the locals that hold such a value, to a fixed point
+        grown = False
+        for node in ast.walk(function):
+            if type(node) is ast.Assign:
+                targets, value = node.targets, node.value
+            elif type(node) in (ast.AugAssign, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            else:
+                continue
+            if reads(value):
+                for target in targets:  # not an array element it is stored in: that is an output
+                    for name in (
+                        n.id for n in ast.walk(target) if type(target) is not ast.Subscript and type(n) is ast.Name
+                    ):
+                        grown |= name not in names
+                        names.add(name)
+    for node in ast.walk(function):
+        if type(node) is ast.Subscript and reads(node.slice):
+            return True
+        if (type(node) is ast.For and reads(node.iter)) or (type(node) is ast.While and reads(node.test)):
+            return True
+        if type(node) is ast.Call and _indexing_call(node, arrays, reads, helpers, seen):
+            return True
+    return False
+
+
+def _indexing_call(call: ast.Call, arrays: set[str], reads, helpers: dict, seen: set) -> bool:
+    """Whether ``call`` may index with what ``reads`` finds in its arguments, or with an array of
+    ``arrays`` passed whole."""
+    name = call_name(call.func) or (call.func.id if type(call.func) is ast.Name else "")
+    held = [k for k, arg in enumerate(call.args) if reads(arg)]
+    whole = [k for k, arg in enumerate(call.args) if type(arg) is ast.Name and arg.id in arrays]
+    if not held and not whole and not any(reads(keyword.value) for keyword in call.keywords):
+        return False
+    if name.startswith(_INDEXING_BUILTINS):
+        return True
+    if name.startswith(("wp.", "warp.")) or name in _CONVERSIONS:
+        return False  # arithmetic: its value is followed where it is assigned
+    helper = helpers.get(name)
+    if helper is None or call.keywords or name in seen or len(call.args) > len(helper.args.args):
+        return True
+    params = [arg.arg for arg in helper.args.args]
+    inner_arrays, inner_values = {params[k] for k in whole}, {params[k] for k in held}
+    return _indexes_with(helper, inner_arrays, inner_values, helpers, seen | {name})
 
 
 def _tid_dims(assign: ast.Assign) -> int:
