@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, load
 from direct import reference_phases
 from escapes import Places, cpp_prediction, escapes, python_cheats, python_prediction
 
@@ -339,3 +339,30 @@ def test_a_candidate_may_run_ten_times_its_reference_and_at_least_five_seconds()
     assert for_candidates(limits, 30.0).run_seconds == 60.0  # never past the limit asked for
     assert for_candidates(Limits(run_seconds=3), 0.05).run_seconds == 3.0
     assert for_candidates(limits, 0.05).compile_seconds == limits.compile_seconds
+
+
+WARP_TEST_FILE = """import warp as wp
+from warp.tests.unittest_utils import *
+
+
+@wp.kernel
+def doubled(x: wp.array(dtype=float), y: wp.array(dtype=float)):
+    i = wp.tid()
+    y[i] = 2.0 * x[i]
+"""
+
+
+@needs_every_layer
+def test_a_row_from_warps_tests_is_scored_in_the_sandbox(tmp_path):
+    """Warp's test utilities start a program when imported (``ldconfig``, for ``ctypes.util.find_library``),
+    and the sandbox ends a child that does: the reference of every row harvested from Warp's tests
+    failed to compile (46 of the default ``real_cpu`` test split's 84). The workers import them before
+    forking any child (``harness.PRELOADABLE``)."""
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "kernels" / "test_doubled.py").write_text(WARP_TEST_FILE)
+    rows = load("real_cpu", tmp_path / "cache", paths=[str(tmp_path / "kernels")], num_validation=0, num_test=0)
+    assert "from warp.tests.unittest_utils import *" in rows["train"][0]["python_source"]
+    summary = harness.evaluate(
+        rows, "real_cpu", "train", baselines=["reference"], require_sandbox=True, progress=False, workers=1
+    )
+    assert summary["sources"]["reference"]["overall"]["correct"] == 1.0

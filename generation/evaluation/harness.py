@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,25 @@ class WorkerRun:
     why: str = ""
 
 
+# Warp's own modules that rows import and that start a program when imported: Warp's test utilities
+# find the C library with ``ctypes.util.find_library``, which runs ``ldconfig``, and a confined
+# child that starts a program is ended (SIGSYS), so the reference of every row harvested from
+# Warp's tests failed to compile. A worker imports those its rows import before it forks any child,
+# as it imports the sandbox's own libraries. Only Warp's, the runtime every child runs: a harvested
+# package's modules are imported in the child, under every layer.
+PRELOADABLE = ("warp.tests.unittest_utils",)
+
+
+def preloads(sources: Iterable[str]) -> tuple[str, ...]:
+    """The ``PRELOADABLE`` modules that some of ``sources`` import."""
+    found: set[str] = set()
+    for source in sources:
+        found.update(
+            m for m in PRELOADABLE if m not in found and re.search(rf"^(from|import) {re.escape(m)}\b", source, re.M)
+        )
+    return tuple(sorted(found))
+
+
 class Worker:
     """A worker process fed one job per line, inside the sandbox's namespaces where they are in
     force, and started again after it dies. Its log and (outside the namespaces) its scratch folders
@@ -162,9 +181,11 @@ class Worker:
         gpus: int,
         number: int = 0,
         shared_header: str = "",
+        preload: tuple[str, ...] = (),
     ):
         plan = Plan.of(layers)
         command = [sys.executable, "-m", WORKER, "--layers", plan.to_argument(), "--header", shared_header]
+        command += [argument for module in preload for argument in ("--preload", module)]
         if plan.namespaces:
             outer = {OUTER_NAMESPACE_VARIABLE: os.readlink("/proc/self/ns/pid")}
             inside = worker_environment(namespaces.SCRATCH) | outer
@@ -372,11 +393,13 @@ class Pool:
     its row's id picks, which may keep the row's reference (``keep_reference``); an idle worker takes
     the others' jobs. Its scratch folder goes with ``close``."""
 
-    def __init__(self, layers: tuple[Layer, ...], limits: Limits, gpus: int, count: int):
+    def __init__(self, layers: tuple[Layer, ...], limits: Limits, gpus: int, count: int, preload: tuple[str, ...] = ()):
         # Children read a precompiled header directly only where Landlock keeps them from writing it.
         shared = header.shared_header() if Plan.of(layers).landlock else ""
         self.scratch = scratch_folder()
-        self.workers = [Worker(layers, self.scratch, limits, gpus, number, shared) for number in range(max(1, count))]
+        self.workers = [
+            Worker(layers, self.scratch, limits, gpus, number, shared, preload) for number in range(max(1, count))
+        ]
         self._inboxes: list[queue.Queue] = [queue.Queue() for _ in self.workers]
         self._threads = [threading.Thread(target=self._serve, args=(n,), daemon=True) for n in range(len(self.workers))]
         for thread in self._threads:
@@ -583,7 +606,8 @@ def evaluate(
         )
     weak: dict[str, str] = {}
     notes: dict[str, str] = {}
-    with Pool(layers, limits, gpus, min(workers or os.cpu_count() or 1, len(jobs))) as pool:
+    preload = preloads(job["row"]["python_source"] for job in jobs)
+    with Pool(layers, limits, gpus, min(workers or os.cpu_count() or 1, len(jobs)), preload) as pool:
         finished = list(pool.run(jobs, progress))
     for end, scores in finished:
         weak[end["id"]] = end["weak"]

@@ -176,7 +176,8 @@ class ExecutionReward:
         self._version = json.dumps(
             [SCORING_VERSION, metadata.version("warp-lang"), config, task, self.views, input_sets, self.input_salt]
         )
-        self.pool = harness.Pool(layers, self.limits, self.gpus, workers or os.cpu_count() or 1)
+        preload = harness.preloads(row["python_source"] for row in self.rows.values())
+        self.pool = harness.Pool(layers, self.limits, self.gpus, workers or os.cpu_count() or 1, preload)
         self._finalizer = weakref.finalize(self, _close, self.pool, self.cache)
         self.pool.start()
         self._warned_placeholders = False

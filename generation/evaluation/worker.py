@@ -17,6 +17,7 @@ import argparse
 import collections
 import dataclasses
 import functools
+import importlib
 import json
 import os
 import shutil
@@ -322,7 +323,18 @@ def emit(kind: str, payload: dict) -> None:
     print(RESULT + json.dumps({"event": kind} | payload), flush=True)
 
 
-def serve(plan: Plan, shared: str = "") -> None:
+def preload(modules: list[str]) -> None:
+    """Import ``modules`` (``harness.PRELOADABLE`` ones the rows import) before any child is forked,
+    as ``load`` imports the layers' own; one that fails is logged, and its rows' children fail as
+    they would have."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # noqa: BLE001 (logged: the rows that import it fail on their own)
+            print(f"could not preload {module}: {error!r}", file=sys.stderr, flush=True)
+
+
+def serve(plan: Plan, shared: str = "", modules: list[str] | None = None) -> None:
     """Score jobs from stdin until it closes."""
     os.environ[PLAN_VARIABLE] = plan.to_argument()  # for the fresh processes of GPU runs
     root = Path(tempfile.mkdtemp(prefix="wirp_eval_"))
@@ -331,6 +343,7 @@ def serve(plan: Plan, shared: str = "") -> None:
         header_folder = _warm_up(root, direct=plan.landlock, shared=shared)
         reads = (*runtime_paths(), header_folder)  # a header no child can write
         load(plan)
+        preload(modules or [])
         spawner = Spawner(execute.PHASES, functools.partial(confine_child, plan=plan, reads=reads))
         read = "shared" if shared and header_folder == os.path.dirname(shared) else "own"
         emit("ready", {"layers": plan.to_argument(), "header": read})
@@ -353,8 +366,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="", help="the child layers to apply: landlock, seccomp, namespaces")
     parser.add_argument("--header", default="", help="a precompiled header header.py made, to read directly")
+    parser.add_argument("--preload", action="append", default=[], help="a trusted module to import before any child")
     args = parser.parse_args()
-    serve(Plan.from_argument(args.layers), args.header)
+    serve(Plan.from_argument(args.layers), args.header, args.preload)
 
 
 if __name__ == "__main__":
