@@ -7,6 +7,7 @@ LAUNCH_SIZE = 16
 TILE_BLOCK_DIM = 64  # threads per block for tile kernels (a CPU build runs a block as one thread)
 INT_ARGUMENT = 4  # scalar int arguments are loop bounds and counts: keep them small
 VALUE_RANGE = 2.0  # float inputs lie in [-VALUE_RANGE, VALUE_RANGE] unless a caller gives another magnitude
+TEXTURE_SIZE = 8  # texels a side of a seeded texture
 INT_VALUES = (0, 8)  # integer arrays hold [0, 8): kernels index with them (those that hold values only may differ)
 
 
@@ -41,7 +42,8 @@ def _handle(kind: str, rng, device: str, keep: list):
 
 def _argument(arg_type, rng, device: str = "cpu", magnitude: float = VALUE_RANGE, ints: tuple = INT_VALUES):
     """A seeded input for one kernel argument: arrays of random values (floats within ``magnitude``
-    of zero, integers in [``ints``), which wrap around an unsigned type), small scalars."""
+    of zero, integers in [``ints``), which wrap around an unsigned type), small scalars, textures of
+    seeded texels."""
     import warp as wp
 
     from generation.backend import warp_api as backend
@@ -66,6 +68,9 @@ def _argument(arg_type, rng, device: str = "cpu", magnitude: float = VALUE_RANGE
         return arg_type(INT_ARGUMENT)
     if arg_type in (wp.bool, bool):
         return wp.bool(bool(rng.random() < 0.5))
+    if backend.texture_dims(arg_type):  # 4 channels: a kernel that samples fewer reads the first (Warp's rule)
+        shape = (TEXTURE_SIZE,) * backend.texture_dims(arg_type) + (4,)
+        return arg_type(data=rng.uniform(-magnitude, magnitude, size=shape).astype("float32"), device=device)
     if backend.is_struct_type(arg_type):
         value = arg_type()
         for name, var in arg_type.vars.items():

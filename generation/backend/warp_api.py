@@ -619,6 +619,13 @@ def is_struct_type(type_) -> bool:
     return _types.type_is_struct(type_)
 
 
+def texture_dims(type_) -> int:
+    """How many coordinates a texture type is sampled at (``wp.Texture2D``: 2); 0 for any other type."""
+    import warp as wp
+
+    return {wp.Texture1D: 1, wp.Texture2D: 2, wp.Texture3D: 3}.get(type_, 0)
+
+
 def is_vector_type(type_) -> bool:
     """Vectors, matrices, quaternions and transforms: fixed-size composites of one scalar type."""
     return _types.type_is_composite(type_)
