@@ -328,7 +328,7 @@ def twice(k: int):
 @wp.kernel
 def k(flags: wp.array(dtype=int), edges: wp.array2d(dtype=int), counts: wp.array(dtype=int),
       slots: wp.array(dtype=int), hist: wp.array(dtype=int), picks: wp.array(dtype=int), held: wp.array(dtype=int),
-      values: wp.array(dtype=float), out: wp.array(dtype=int)):
+      sorted_keys: wp.array(dtype=int), values: wp.array(dtype=float), out: wp.array(dtype=int)):
     i = wp.tid()
     if (flags[i] & 1) == 0:
         return
@@ -339,15 +339,16 @@ def k(flags: wp.array(dtype=int), edges: wp.array2d(dtype=int), counts: wp.array
     wp.atomic_add(hist, slots[i], 1)
     t = picks[i] + 1
     s += pick(values, t)
-    out[i] = twice(held[i]) + wp.abs(flags[i]) + int(values[a] + s)
+    out[i] = twice(held[i]) + wp.abs(flags[i]) + int(values[a] + s) + wp.lower_bound(sorted_keys, 3)
 """
 
 
 def test_integer_arrays_that_hold_values_only_are_told_from_those_a_kernel_indexes_with():
     """What the evaluation may draw negative and large (``Launch.value_ints``): not an index
     (``edges``), a loop's count (``counts``), an atomic's slot (``slots``), an array an atomic writes
-    (``hist``), nor a value a helper indexes with through a local (``picks``); a value a helper only
-    computes with (``held``), a flag and an output are."""
+    (``hist``), a value a helper indexes with through a local (``picks``), nor an array a builtin reads
+    whole (``sorted_keys``: ``wp.lower_bound`` needs it sorted); a value a helper only computes with
+    (``held``), a flag and an output are."""
     assert launch_of(VALUE_INTS, "k").value_ints == {"flags", "held", "out"}
 
 

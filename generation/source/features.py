@@ -177,8 +177,8 @@ def _indexing_call(call: ast.Call, arrays: set[str], reads, helpers: dict, seen:
     whole = [k for k, arg in enumerate(call.args) if type(arg) is ast.Name and arg.id in arrays]
     if not held and not whole and not any(reads(keyword.value) for keyword in call.keywords):
         return False
-    if name.startswith(_INDEXING_BUILTINS):
-        return True
+    if name.startswith(_INDEXING_BUILTINS) or (whole and name not in helpers):
+        return True  # an index, or an array a builtin reads whole (``wp.lower_bound(a, v)`` needs it sorted)
     if name.startswith(("wp.", "warp.")) or name in _CONVERSIONS:
         return False  # arithmetic: its value is followed where it is assigned
     helper = helpers.get(name)
