@@ -29,7 +29,7 @@ from escapes import Places, cpp_prediction, escapes, python_cheats, python_predi
 from generation import cli
 from generation.evaluation import harness
 from generation.evaluation.predictions import write_predictions
-from generation.evaluation.sandbox.layers import layers_here
+from generation.evaluation.sandbox.layers import PLAN_VARIABLE, PRELOAD_VARIABLE, Plan, layers_here
 from generation.evaluation.sandbox.limits import Limits, for_candidates
 
 # Tests that need every layer run where the machine has them all, and must run on CI (.ci/run sets
@@ -366,3 +366,17 @@ def test_a_row_from_warps_tests_is_scored_in_the_sandbox(tmp_path):
         rows, "real_cpu", "train", baselines=["reference"], require_sandbox=True, progress=False, workers=1
     )
     assert summary["sources"]["reference"]["overall"]["correct"] == 1.0
+
+
+@needs_every_layer
+def test_a_fresh_process_imports_what_its_worker_preloaded_before_its_seccomp(monkeypatch):
+    """A GPU run starts a fresh process (CUDA does not survive ``fork``), which applies the worker's
+    seccomp filter itself: it imports the worker's preloaded modules first, or Warp's test utilities
+    end it there too. The same path, on the CPU."""
+    row = {"id": "fresh", "kernel_name": "doubled", "python_source": WARP_TEST_FILE}
+    monkeypatch.setenv(PLAN_VARIABLE, Plan(seccomp=True).to_argument())
+    monkeypatch.setenv(PRELOAD_VARIABLE, "")
+    with pytest.raises(AssertionError, match="SIGSYS"):
+        reference_phases(row, fresh_process=True)
+    monkeypatch.setenv(PRELOAD_VARIABLE, "warp.tests.unittest_utils")
+    assert np.array_equal(reference_phases(row, fresh_process=True)["0/post/y"], 2.0 * reference_phases(row)["0/pre/x"])

@@ -388,16 +388,17 @@ PHASES = {
 
 def main() -> None:
     """A phase in a fresh process, started by the worker's spawner for a GPU launch (CUDA does not
-    survive ``fork``). Warp and CUDA start first; then the worker's seccomp and limits apply. Not
-    Landlock: the candidate's code runs on the GPU, which makes no system call, and what the
-    driver opens is the driver's own."""
+    survive ``fork``). Warp and CUDA start first, and the modules the worker preloaded; then the
+    worker's seccomp and limits apply. Not Landlock: the candidate's code runs on the GPU, which
+    makes no system call, and what the driver opens is the driver's own."""
     import functools
 
     from generation.evaluation.sandbox.children import process_main
-    from generation.evaluation.sandbox.layers import Plan, confine_child
+    from generation.evaluation.sandbox.layers import PRELOAD_VARIABLE, Plan, confine_child, load
 
     warp_api.init_warp()
     plan = dataclasses.replace(Plan.from_environment(), landlock=False)
+    load(plan, [module for module in os.environ.get(PRELOAD_VARIABLE, "").split(",") if module])
     process_main(PHASES, functools.partial(confine_child, plan=plan, reads=()))
 
 

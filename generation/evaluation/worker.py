@@ -17,7 +17,6 @@ import argparse
 import collections
 import dataclasses
 import functools
-import importlib
 import json
 import os
 import shutil
@@ -33,7 +32,14 @@ import numpy as np
 from generation.evaluation import compare, execute
 from generation.evaluation.measured import PYTHON_TASK, RESULT, adjoints_compared, compiles_here, launch_device
 from generation.evaluation.sandbox.children import Outcome, Spawner
-from generation.evaluation.sandbox.layers import PLAN_VARIABLE, Plan, confine_child, load, runtime_paths
+from generation.evaluation.sandbox.layers import (
+    PLAN_VARIABLE,
+    PRELOAD_VARIABLE,
+    Plan,
+    confine_child,
+    load,
+    runtime_paths,
+)
 from generation.evaluation.sandbox.limits import Limits, for_candidates
 from generation.evaluation.scores import Score
 
@@ -323,27 +329,16 @@ def emit(kind: str, payload: dict) -> None:
     print(RESULT + json.dumps({"event": kind} | payload), flush=True)
 
 
-def preload(modules: list[str]) -> None:
-    """Import ``modules`` (``harness.PRELOADABLE`` ones the rows import) before any child is forked,
-    as ``load`` imports the layers' own; one that fails is logged, and its rows' children fail as
-    they would have."""
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception as error:  # noqa: BLE001 (logged: the rows that import it fail on their own)
-            print(f"could not preload {module}: {error!r}", file=sys.stderr, flush=True)
-
-
 def serve(plan: Plan, shared: str = "", modules: list[str] | None = None) -> None:
     """Score jobs from stdin until it closes."""
     os.environ[PLAN_VARIABLE] = plan.to_argument()  # for the fresh processes of GPU runs
+    os.environ[PRELOAD_VARIABLE] = ",".join(modules or [])
     root = Path(tempfile.mkdtemp(prefix="wirp_eval_"))
     spawner = None
     try:
         header_folder = _warm_up(root, direct=plan.landlock, shared=shared)
         reads = (*runtime_paths(), header_folder)  # a header no child can write
-        load(plan)
-        preload(modules or [])
+        load(plan, modules or [])
         spawner = Spawner(execute.PHASES, functools.partial(confine_child, plan=plan, reads=reads))
         read = "shared" if shared and header_folder == os.path.dirname(shared) else "own"
         emit("ready", {"layers": plan.to_argument(), "header": read})

@@ -9,11 +9,13 @@ the layers in force in the report.
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import os
 import site
 import sys
 import sysconfig
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from generation.evaluation.sandbox.limits import Limits, limit_self
 PACKAGES = ("warp", "numpy", "landlockpy", "pyseccomp", "nvidia")
 WORKER = "generation.evaluation.worker"  # the module a worker runs
 PLAN_VARIABLE = "WIRP_SANDBOX_PLAN"  # the layers a worker applies to its children, for its fresh processes
+PRELOAD_VARIABLE = "WIRP_SANDBOX_PRELOAD"  # the trusted modules a worker imported before its children, for them too
 # Variables of the user's environment a worker keeps: which GPUs it may use, where libraries are.
 KEPT_VARIABLES = ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 
@@ -111,13 +114,20 @@ def layers_here() -> tuple[Layer, ...]:
     )
 
 
-def load(plan: Plan) -> None:
-    """Import what the plan's layers use, before any child is forked: ``pyseccomp`` finds the
-    system's libseccomp by running ``ldconfig``, which a confined child may not."""
+def load(plan: Plan, modules: Sequence[str] = ()) -> None:
+    """Import what the plan's layers use, and the trusted ``modules`` the rows import
+    (``harness.PRELOADABLE``), before any child is forked or confined: ``pyseccomp`` finds the
+    system's libseccomp by running ``ldconfig``, which a confined child may not, and so do Warp's
+    test utilities. A module that fails is logged; its rows' children fail as they would have."""
     if plan.landlock:
         import landlockpy  # noqa: F401
     if plan.seccomp:
         import pyseccomp  # noqa: F401
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # noqa: BLE001 (logged: the rows that import it fail on their own)
+            print(f"could not preload {module}: {error!r}", file=sys.stderr, flush=True)
 
 
 def confine_child(folder: Path, seconds: float, limits: Limits, plan: Plan, reads: tuple[str, ...]) -> None:
