@@ -380,3 +380,32 @@ def test_a_fresh_process_imports_what_its_worker_preloaded_before_its_seccomp(mo
         reference_phases(row, fresh_process=True)
     monkeypatch.setenv(PRELOAD_VARIABLE, "warp.tests.unittest_utils")
     assert np.array_equal(reference_phases(row, fresh_process=True)["0/post/y"], 2.0 * reference_phases(row)["0/pre/x"])
+
+
+FLOOD_CHECK = """
+import resource, sys
+from pathlib import Path
+from generation.evaluation.sandbox.children import _first_error
+
+resource.setrlimit(resource.RLIMIT_CPU, (20, 20))  # a worker that spent longer would be killed here
+output = Path(sys.argv[1])
+output.write_text("Warp 1.19\\n/tmp/wirp_x/scratch/unit.cpp:12:3: error: no member named 'foo'\\n")
+print(_first_error(output))
+output.write_text("error: " + "a/" * 65536 + "\\n")
+print(len(_first_error(output)))
+"""
+
+
+def test_a_childs_output_is_read_for_its_first_error_in_time_linear_in_its_size(tmp_path):
+    """A candidate's output is read by its worker, outside the child's limits: a 128 KB line of
+    ``a/a/...`` (the shape that makes a scratch-path pattern tried from every position quadratic)
+    costs milliseconds, not the two minutes it once took, and paths still lose their folders."""
+    done = subprocess.run(
+        [sys.executable, "-c", FLOOD_CHECK, str(tmp_path / "output")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert done.returncode == 0, f"killed at 20 CPU seconds or failed ({done.returncode}): {done.stderr[-2000:]}"
+    assert done.stdout.splitlines() == ["unit.cpp:12:3: error: no member named 'foo'", "300"]

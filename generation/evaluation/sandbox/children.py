@@ -406,5 +406,7 @@ def _first_error(output: Path) -> str:
     return first_line(_SCRATCH_PATH.sub(r"\1", (errors or meaningful or [""])[0]))
 
 
-# A compiler names the file it read with its full path, inside the child's scratch folder.
-_SCRATCH_PATH = re.compile(r"\S*/([\w.-]+\.(?:cpp|cu|py):)")
+# A compiler names the file it read with its full path, inside the child's scratch folder. Only a
+# whole word is tried from its start (the lookbehind): tried from every position of a word, a line of
+# 64 KB of ``a/a/...`` that a candidate prints took the worker 30 s, outside the child's limits.
+_SCRATCH_PATH = re.compile(r"(?<!\S)\S*/([\w.-]+\.(?:cpp|cu|py):)")
