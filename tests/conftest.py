@@ -54,11 +54,22 @@ def pytest_sessionfinish(session):
     folder = session.config.stash.get(SUITE_TMP, None)
     if folder is None:
         return
-    left = sorted(set(os.listdir(folder)) - set(LEFT_BY_DESIGN))
+    left = sorted(name for name in set(os.listdir(folder)) - set(LEFT_BY_DESIGN) if not removed_at_exit(folder, name))
     shutil.rmtree(folder, ignore_errors=True)
     session.config.stash[SUITE_LEFT] = left
     if left:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def removed_at_exit(folder: str, name: str) -> bool:
+    """Whether ``name`` is what this very process holds in the folder until it exits, and removes then
+    (run without pytest-xdist, the tests run in the process that checks the folder): NVRTC's
+    precompiled header, named by the process's id, and the temporary folders of its process pools."""
+    if name.startswith(f"__nvrtc_auto_pch_{os.getpid()}_"):
+        return True
+    pools = [sys.modules.get(package) for package in ("multiprocessing.process", "multiprocess.process")]
+    own = {getattr(pool.current_process(), "_config", {}).get("tempdir") for pool in pools if pool is not None}
+    return os.path.join(folder, name) in own
 
 
 def pytest_terminal_summary(terminalreporter, config):
