@@ -70,23 +70,41 @@ def loaded(out: Path, config: str, cache: Path) -> datasets.DatasetDict:
     return datasets.load_dataset(str(out), config, cache_dir=str(cache))
 
 
+# A build of four tasks on two workers: 120 rows, so that each task takes long enough to be interrupted.
+TASK_BUILD = ("--tasks", "4", "--workers", "2")
+TASK_ROWS = 120
+
+
 @pytest.fixture(scope="session")
-def uninterrupted(tmp_path_factory):
-    """The reference: the same build, run to the end without interruption (once per run)."""
+def finished(tmp_path_factory) -> Path:
+    """A ``TASK_BUILD``, run to the end without interruption, once per run: the reference of the
+    resumed build, and the finished folder that other tests copy and then damage or build again."""
 
     def make(root: Path) -> None:
         done = subprocess.run(
-            build_command(root / "out", "--tasks", "4", "--workers", "2"), cwd=REPO, capture_output=True, text=True
+            build_command(root / "out", *TASK_BUILD, rows=TASK_ROWS), cwd=REPO, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr[-3000:]
 
-    root = made_once(tmp_path_factory, "uninterrupted", make)
-    return loaded(root / "out", "cpu", tmp_path_factory.mktemp("uninterrupted_cache"))
+    return made_once(tmp_path_factory, "finished", make) / "out"
+
+
+@pytest.fixture
+def finished_copy(finished, tmp_path) -> tuple[Path, list[str]]:
+    """A copy of the ``finished`` build folder, and the command that built it (now into the copy)."""
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    return out, build_command(out, *TASK_BUILD, rows=TASK_ROWS)
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(finished, tmp_path_factory):
+    return loaded(finished, "cpu", tmp_path_factory.mktemp("uninterrupted_cache"))
 
 
 @pytest.mark.long
 def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, tmp_path, tmp):
-    out, command = tmp_path / "out", build_command(tmp_path / "out", "--tasks", "4", "--workers", "2")
+    out, command = tmp_path / "out", build_command(tmp_path / "out", *TASK_BUILD, rows=TASK_ROWS)
     process = start(command, tmp, tmp_path / "first.log")
     wait_for(lambda: len(shards(out)) >= 1, process)  # tasks 0 and 1 run first: 2 and 3 are still to come
     os.killpg(process.pid, signal.SIGKILL)  # the whole build at once, as a lost machine or job would be
@@ -97,7 +115,7 @@ def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, t
     resumed = loaded(out, "cpu", tmp_path / "cache")
     assert rows_digest(resumed) == rows_digest(uninterrupted)
     ids = [row["id"] for split in resumed for row in resumed[split]]
-    assert len(ids) == len(set(ids)) and len(resumed["train"]) == 240
+    assert len(ids) == len(set(ids)) and len(resumed["train"]) == TASK_ROWS
     assert not list((out / "cpu").glob(".*")), "a killed task's temporary shard was left behind"
 
 
@@ -105,9 +123,9 @@ def test_kill_9_halfway_then_rerun_gives_the_uninterrupted_rows(uninterrupted, t
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_build_leaves_no_process_and_no_temporary_folder(signum, tmp_path, tmp):
     out = tmp_path / "out"
-    # 800 rows: the build stage (two rounds of 200-row tasks) lasts seconds, so the signal lands while
+    # 400 rows: the build stage (two rounds of 100-row tasks) lasts seconds, so the signal lands while
     # workers build rows (the last assertion checks that it did)
-    process = start(build_command(out, "--tasks", "4", "--workers", "2", rows=800), tmp, tmp_path / "build.log")
+    process = start(build_command(out, *TASK_BUILD, rows=400), tmp, tmp_path / "build.log")
     # a build task has started (its log is open): the signal lands inside a worker's task, which
     # must unwind and end without a traceback of its own
     wait_for(lambda: any((out / ".build" / "cpu" / "logs" / "build").glob("logs/task_*.log")), process)
@@ -216,7 +234,7 @@ def test_one_build_of_a_config_into_a_folder_at_a_time(tmp_path):
     same folder at the same time finishes too, and the shared card lists both configs."""
     out = tmp_path / "out"
     runs = [
-        subprocess.Popen(build_command(out, rows=60, config=config), cwd=REPO, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(build_command(out, rows=20, config=config), cwd=REPO, stderr=subprocess.PIPE, text=True)
         for config in ("cpu", "cpu", "cuda")
     ]
     results = [(run.wait(timeout=600), run.stderr.read()) for run in runs]
@@ -229,7 +247,7 @@ def test_one_build_of_a_config_into_a_folder_at_a_time(tmp_path):
     ), refused[0]
     assert sorted(code for code, _ in results) == [0, 0, 2], results
     for config in ("cpu", "cuda"):
-        assert len(loaded(out, config, tmp_path / "cache")["train"]) == 60
+        assert len(loaded(out, config, tmp_path / "cache")["train"]) == 20
     card = (out / "README.md").read_text()
     assert "config_name: cpu" in card and "config_name: cuda" in card
 
@@ -238,14 +256,12 @@ def all_ids(built) -> list[str]:
     return [row["id"] for split in built for row in built[split]]
 
 
-def test_a_rerun_rebuilds_a_damaged_shard_and_loading_names_it(tmp_path):
+def test_a_rerun_rebuilds_a_damaged_shard_and_loading_names_it(finished_copy, tmp_path):
     """A finished shard truncated to 1,000 bytes: loading and ``push --dry-run`` name it in one line;
     the same build command builds it again, and the folder then holds the rows it held before."""
-    out = tmp_path / "out"
-    command = build_command(out, "--tasks", "2", rows=40)
-    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    out, command = finished_copy
     before = all_ids(loaded(out, "cpu", tmp_path / "c1"))
-    shard = out / "cpu" / "train-00001-of-00002.parquet"
+    shard = out / "cpu" / "train-00001-of-00004.parquet"
     shard.write_bytes(shard.read_bytes()[:1000])
     dry = subprocess.run(
         [*CLI, "push", "org/x", "--data", str(out), "--dry-run", str(tmp_path / "hub")],
@@ -255,13 +271,13 @@ def test_a_rerun_rebuilds_a_damaged_shard_and_loading_names_it(tmp_path):
     )
     assert dry.returncode == 2 and "Traceback" not in dry.stderr, dry.stderr[-2000:]
     assert dry.stderr.strip().splitlines()[-1] == (
-        f"warp-ir-pairs: error: cpu/train-00001-of-00002.parquet is damaged (1,000 bytes, "
+        f"warp-ir-pairs: error: cpu/train-00001-of-00004.parquet is damaged (1,000 bytes, "
         f"{json.loads((out / '.build/cpu/shards/train-00001.json').read_text())['bytes']:,} written): "
         "run the same build command again, and it builds it again"
     )
     rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert "train-00001-of-00002.parquet is damaged" in rerun.stderr
+    assert "train-00001-of-00004.parquet is damaged" in rerun.stderr
     assert all_ids(loaded(out, "cpu", tmp_path / "c2")) == before
 
 
@@ -298,27 +314,23 @@ def test_out_can_be_an_fsspec_url(tmp_path):
     ]
 
 
-def test_rerunning_with_other_options_is_refused_and_names_them(tmp_path):
-    first = subprocess.run(build_command(tmp_path / "out", rows=10), cwd=REPO, capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr[-3000:]
+def test_rerunning_with_other_options_is_refused_and_names_them(finished_copy):
+    out, command = finished_copy
     other = subprocess.run(
-        build_command(tmp_path / "out", "--tasks", "2", rows=10) + ["--seed", "5"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+        build_command(out, "--tasks", "2", rows=TASK_ROWS) + ["--seed", "5"], cwd=REPO, capture_output=True, text=True
     )
     assert other.returncode == 2
-    assert "changed: seed, tasks (the first run used --tasks 1)" in other.stderr
+    assert "changed: seed, tasks (the first run used --tasks 4)" in other.stderr
     assert "Traceback" not in other.stderr
     # A folder a version before 4.0 wrote (no dataset_version in its job.json) is not resumed with 4.0's rows.
-    job_file = tmp_path / "out" / ".build" / "cpu" / "job.json"
+    job_file = out / ".build" / "cpu" / "job.json"
     job = json.loads(job_file.read_text())
     job_file.write_text(json.dumps({key: value for key, value in job.items() if key != "dataset_version"}))
-    older = subprocess.run(build_command(tmp_path / "out", rows=10), cwd=REPO, capture_output=True, text=True)
+    older = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert older.returncode == 2 and "changed: dataset version (the first run wrote an older one)" in older.stderr
     # Nor a folder another generator wrote: its draw indices name other kernels.
     job_file.write_text(json.dumps({**job, "generator_version": "3.2.0"}))
-    older = subprocess.run(build_command(tmp_path / "out", rows=10), cwd=REPO, capture_output=True, text=True)
+    older = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert older.returncode == 2 and "changed: generator version (the first run wrote 3.2.0)" in older.stderr
 
 
