@@ -10,8 +10,10 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from conftest import made_once
 
 from generation.generated.generator import CATEGORIES, GenerationOptions, generate
 from generation.generated.parts import CONSTANT_NAMES
@@ -40,10 +42,24 @@ def test_same_seed_and_index_give_the_same_kernel():
     assert generate("matrix", 5, 17) != generate("matrix", 6, 17)
 
 
+_RUN: list[pytest.TempPathFactory] = []  # this run's, for the samples its workers share
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _this_run(tmp_path_factory):
+    _RUN[:] = [tmp_path_factory]
+
+
 @functools.cache
 def sample_sources(category: str) -> tuple[str, ...]:
-    """100 kernels of a category, generated once for the checks that read every statement of each."""
-    return tuple(generate(category, 3, index).python_source for index in range(100))
+    """100 kernels of a category, generated once per run (whichever pytest-xdist worker asks first)
+    for the checks that read every statement of each."""
+
+    def make(folder: Path) -> None:
+        sources = [generate(category, 3, index).python_source for index in range(100)]
+        (folder / "sources.json").write_text(json.dumps(sources))
+
+    return tuple(json.loads((made_once(_RUN[0], f"samples_{category}", make) / "sources.json").read_text()))
 
 
 @functools.cache
