@@ -14,6 +14,7 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import datasets  # noqa: E402
@@ -49,12 +50,24 @@ def pytest_configure(config):
     tempfile.tempdir = None  # asked again, with TMPDIR set
 
 
+EXIT_SECONDS = 10  # how long what the workers remove as they exit may take to go
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist has stopped its workers
 def pytest_sessionfinish(session):
-    """Fail the run if the tests or the product left anything in the temporary folder."""
+    """Fail the run if the tests or the product left anything in the temporary folder (given the
+    workers' own exits a few seconds to remove what they hold until then)."""
     folder = session.config.stash.get(SUITE_TMP, None)
     if folder is None:
         return
-    left = sorted(name for name in set(os.listdir(folder)) - set(LEFT_BY_DESIGN) if not removed_at_exit(folder, name))
+    deadline = time.monotonic() + EXIT_SECONDS
+    while True:
+        left = sorted(
+            name for name in set(os.listdir(folder)) - set(LEFT_BY_DESIGN) if not removed_at_exit(folder, name)
+        )
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     shutil.rmtree(folder, ignore_errors=True)
     session.config.stash[SUITE_LEFT] = left
     if left:
